@@ -1,0 +1,43 @@
+"""The package's errors: one root, a subclass per kind of failure, each with a hint."""
+
+from __future__ import annotations
+
+
+class CnapsRagError(Exception):
+    """Root of every error cnaps-rag raises on purpose.
+
+    ``hint`` tells the user what to do about it; ``retryable`` tells the retry
+    policy whether trying again can help.
+    """
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, hint: str | None = None, retryable: bool | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if retryable is not None:
+            self.retryable = retryable
+
+    def one_line(self) -> str:
+        """Return the message and hint on one line, for the CLI and batch records."""
+        text = " ".join(self.message.split())
+        if self.hint:
+            text += f" (hint: {' '.join(self.hint.split())})"
+        return text
+
+
+class PromptError(CnapsRagError):
+    """The input is not a dataset prompt, or lacks a part the answer needs."""
+
+
+class ConfigError(CnapsRagError):
+    """A setting, option, file path or model file is missing or wrong."""
+
+
+class TemplateError(ConfigError):
+    """A prompt template is missing or was given the wrong variables."""
+
+
+class BackendError(CnapsRagError):
+    """The model backend failed: a server error, a timeout, an unusable draft."""

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import pytest
+from conftest import PROMPTS, prompt
+
+from cnaps_rag import PromptError, load_prompt_file, parse_prompt, parse_prompts
+
+
+def test_example_prompt_fields(example_upscale):
+    spec = example_upscale
+    assert spec.id == "000_d18f79af084974a4"
+    assert spec.question.startswith("I tried 2× upscaling on my low-end phone")
+    assert spec.question.endswith("such little computing power?")
+    assert len(spec.instructions) == 3 and spec.instructions[0].startswith("What task")
+    assert [s.role for s in spec.sources] == ["recommended", "related", "related", "related"]
+    first = spec.sources[0]
+    assert (first.id, first.name) == ("S1", "Deblur-MSSNet-GoPro")
+    assert first.paper_url == "https://cg.postech.ac.kr/Research/MSSNet/MSSNet.pdf"
+    assert first.github_url == "https://github.com/kky7/MSSNet"
+    assert first.summary is None
+    assert spec.sources[1].github_url is None
+    assert "EfficientViT-L3-384" in spec.sources[1].summary
+
+
+def test_id_is_derived_from_content_when_not_given():
+    text = (PROMPTS / "004_3b145cd2937caf5f.txt").read_text(encoding="utf-8")
+    a, b = parse_prompt(text), parse_prompt(text.replace("\n", "\r\n"))
+    assert a.id == b.id and len(a.id) == 16
+    assert parse_prompt(text, prompt_id="x").id == "x"
+
+
+def test_crlf_bom_matches_plain():
+    spec = prompt("v01_crlf_bom")
+    assert not spec.question.startswith("\ufeff") and "\r" not in spec.raw
+    assert spec.sources[0].name == "Derain-MPRNet-Rain13K"
+    assert all("\r" not in (s.summary or "") for s in spec.sources)
+
+
+def test_github_spelling_and_angle_brackets():
+    spec = prompt("v02_github_angle")
+    assert spec.sources[0].github_url == "https://github.com/JingyunLiang/SwinIR"
+    assert all(not (s.github_url or "").startswith("<") for s in spec.sources)
+
+
+def test_missing_lines_are_none():
+    spec = prompt("v03_missing_lines")
+    assert spec.sources[0].github_url is None
+    assert any(s.summary is None for s in spec.related)
+
+
+def test_no_related_section_and_several_recommended():
+    assert [s.role for s in prompt("v04_no_related").sources] == ["recommended"]
+    assert len(prompt("v05_three_models").recommended) == 3
+
+
+def test_multiline_summary_keeps_all_lines():
+    spec = prompt("v06_latex_summary")
+    multi = [s for s in spec.sources if s.summary and "\n" in s.summary]
+    assert multi, "a summary spanning lines is kept whole"
+
+
+def test_other_languages_and_fallback_decoding():
+    assert prompt("v10_chinese").question.startswith("我在雾霾天")
+    assert "Urlaubsfotos" in prompt("v07_german").question
+    latin = prompt("v09_latin1")
+    assert "café" in latin.question
+    assert latin.warnings and "decoded as" in latin.warnings[0]
+
+
+def test_trailing_whitespace_is_not_kept():
+    spec = prompt("v08_trailing_ws")
+    for source in spec.sources:
+        for url in source.urls:
+            assert url == url.strip()
+
+
+def test_dump_of_several_prompts():
+    specs = load_prompt_file(PROMPTS / "multi.txt")
+    assert [s.id for s in specs] == ["multi#1", "multi#2", "multi#3"]
+    assert len({s.question for s in specs}) == 3
+    with pytest.raises(PromptError, match="holds 3 prompts"):
+        parse_prompt((PROMPTS / "multi.txt").read_text(encoding="utf-8"))
+    assert len(parse_prompts((PROMPTS / "multi.txt").read_bytes())) == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("empty.txt", "empty"),
+        ("binary.bin", "binary"),
+        ("no_question.txt", "no question"),
+        ("no_sources.txt", "no sources"),
+        ("does_not_exist.txt", "no such file"),
+    ],
+)
+def test_bad_inputs_raise_prompt_error_saying_what_is_missing(name, message):
+    with pytest.raises(PromptError, match=message) as info:
+        load_prompt_file(PROMPTS / "bad" / name)
+    assert str(PROMPTS / "bad" / name) in str(info.value)
+    assert "\n" not in info.value.one_line()
+
+
+def test_folder_is_not_a_prompt():
+    with pytest.raises(PromptError, match="folder"):
+        load_prompt_file(PROMPTS)
+
+
+def test_url_inside_a_summary_is_not_a_source_url():
+    spec = prompt("v11_injection")
+    assert all("evil.example.com" not in url for s in spec.sources for url in s.urls)
