@@ -1,0 +1,128 @@
+"""Find links in free text and reduce each to the key that the allow-list matches on.
+
+Finding uses linkify-it-py (full URLs, bare domains, e-mail addresses, with
+unicode and punctuation rules tested on its own suite) plus two forms it does not
+know: ``arXiv:ID`` and DOIs. Matching rules, shared by validation and scoring:
+
+- http, https and no scheme are equal; the host is case-insensitive; a leading
+  ``www.``, a trailing slash and a ``#fragment`` are ignored;
+- arXiv ``abs/``, ``pdf/``, ``html/``, a ``.pdf`` suffix, ``export.arxiv.org`` and
+  ``arXiv:ID`` all denote the paper ID, whatever its version;
+- ``github.com/OWNER/REPO`` with ``.git`` or any sub-path denotes the repository,
+  case-insensitively;
+- any other URL matches exactly after the rules above.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from linkify_it import LinkifyIt
+
+_ARXIV_ID = r"(?:\d{4}\.\d{4,5}|[a-z][a-z.-]*(?:\.[A-Z]{2})?/\d{7})"
+_ARXIV_TEXT = re.compile(rf"\barXiv\s*:\s*({_ARXIV_ID})(?:v\d+)?", re.I)
+_DOI_TEXT = re.compile(
+    r"\b(?:doi\s*:\s*|(?:https?://)?(?:dx\.)?doi\.org/)(10\.\d{4,9}/[^\s\"'<>\]\[()]+)", re.I
+)
+_ARXIV_PATH = re.compile(rf"^/(?:abs|pdf|html|format)/({_ARXIV_ID})(?:v\d+)?(?:\.pdf)?/?$", re.I)
+_GITHUB_PATH = re.compile(r"^/([A-Za-z0-9-]+)(?:/([A-Za-z0-9._-]+?))?(?:\.git)?(?:/.*)?$")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+_TRAILING = ".,;:!?\"'*_"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link found in text: where it stands and the key it matches on."""
+
+    start: int
+    end: int
+    text: str
+    key: str
+
+
+@lru_cache(maxsize=1)
+def _linkify() -> LinkifyIt:
+    from linkify_it import LinkifyIt
+    from linkify_it.tlds import TLDS
+
+    # The full TLD list finds bare domains like paperswithcode.com and ai.meta.com.
+    return LinkifyIt(options={"fuzzy_ip": True}).tlds(TLDS, True)
+
+
+def _trim(raw: str) -> str:
+    """Drop trailing punctuation that is prose, keeping balanced parentheses inside a URL."""
+    while raw:
+        if raw[-1] in _TRAILING or (raw[-1] == ")" and raw.count("(") < raw.count(")")):
+            raw = raw[:-1]
+        else:
+            break
+    return raw
+
+
+def url_key(url: str) -> str:
+    """Return the key of a URL under the matching rules (the module docstring lists them)."""
+    text = _trim(url.strip().strip("<>"))
+    arxiv = _ARXIV_TEXT.fullmatch(text)
+    if arxiv:
+        return f"arxiv:{arxiv.group(1).lower()}"
+    doi = _DOI_TEXT.match(text)
+    if doi and doi.end() == len(text):
+        return f"doi:{_trim(doi.group(1)).lower()}"
+    if text.lower().startswith("mailto:"):
+        return "mailto:" + text[7:].lower()
+    if "@" in text and not _SCHEME.match(text) and "/" not in text.split("@", 1)[0]:
+        return "mailto:" + text.lower()
+    text = _SCHEME.sub("", text, count=1)
+    text = text.split("#", 1)[0]
+    host, sep, rest = text.partition("/")
+    path = sep + rest
+    query = ""
+    if "?" in host:
+        host, _, query = host.partition("?")
+        query = "?" + query
+    elif "?" in path:
+        path, _, query = path.partition("?")
+        query = "?" + query
+    host = host.lower()
+    if "@" in host:  # user:pass@host:port
+        host = host.rsplit("@", 1)[1]
+    host = host.removeprefix("www.")
+    if host in {"arxiv.org", "export.arxiv.org"}:
+        arxiv_path = _ARXIV_PATH.match(path)
+        if arxiv_path:
+            return f"arxiv:{arxiv_path.group(1).lower()}"
+    if host == "github.com":
+        github = _GITHUB_PATH.match(path)
+        if github:
+            owner, repo = github.group(1), github.group(2)
+            return f"github:{owner.lower()}/{repo.lower()}" if repo else f"github:{owner.lower()}"
+    path = path.rstrip("/")
+    return f"{host}{path}{query}"
+
+
+def find_links(text: str) -> list[Link]:
+    """Return every link in ``text``, in order, without overlaps.
+
+    Full URLs, bare domains (with or without a path), ``<autolinks>``, markdown
+    link targets, e-mail addresses, ``arXiv:ID`` and DOIs.
+    """
+    found: list[Link] = []
+    for match in _DOI_TEXT.finditer(text):
+        raw = _trim(match.group(0))
+        found.append(Link(match.start(), match.start() + len(raw), raw, url_key(raw)))
+    for match in _ARXIV_TEXT.finditer(text):
+        found.append(Link(match.start(), match.end(), match.group(0), url_key(match.group(0))))
+    for match in _linkify().match(text) or []:
+        raw = text[match.index : match.last_index]
+        found.append(Link(match.index, match.last_index, raw, url_key(raw)))
+    found.sort(key=lambda link: (link.start, -(link.end - link.start)))
+    result: list[Link] = []
+    for link in found:
+        if result and link.start < result[-1].end:
+            continue
+        result.append(link)
+    return result

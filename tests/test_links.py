@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import pytest
+from conftest import URL_CASES
+
+from cnaps_rag.links import find_links, url_key
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("https://arxiv.org/abs/2012.09161v2", "https://arxiv.org/pdf/2012.09161"),
+        ("http://arxiv.org/pdf/2309.04502v1.pdf", "arXiv:2309.04502"),
+        ("export.arxiv.org/abs/2012.09161", "https://arxiv.org/html/2012.09161v3"),
+        ("https://www.github.com/kky7/MSSNet/", "https://github.com/kky7/MSSNet"),
+        ("github.com/yinboc/liif/tree/main/configs", "https://github.com/YinboC/LIIF.git"),
+        (
+            "HTTPS://CG.postech.ac.kr/Research/MSSNet/MSSNet.pdf#page=2",
+            "cg.postech.ac.kr/Research/MSSNet/MSSNet.pdf",
+        ),
+        ("https://doi.org/10.1109/CVPR.2016.90", "doi:10.1109/cvpr.2016.90"),
+    ],
+)
+def test_same_source(a, b):
+    assert url_key(a) == url_key(b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("https://github.com/kky7/MSSNet2", "https://github.com/kky7/MSSNet"),
+        ("https://github.com/kky7", "https://github.com/kky7/MSSNet"),
+        ("https://arxiv.org/abs/2012.09162", "https://arxiv.org/abs/2012.09161"),
+        (
+            "https://cg.postech.ac.kr/research/mssnet/mssnet.pdf",
+            "https://cg.postech.ac.kr/Research/MSSNet/MSSNet.pdf",
+        ),
+        ("https://example.com/a?x=1", "https://example.com/a?x=2"),
+    ],
+)
+def test_different_sources(a, b):
+    assert url_key(a) != url_key(b)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("see github.com/x/y.", ["github.com/x/y"]),
+        ("try paperswithcode.com, it helps", ["paperswithcode.com"]),
+        (
+            "[code](https://github.com/a/b) and <https://x.org/p>",
+            ["https://github.com/a/b", "https://x.org/p"],
+        ),
+        ("(https://en.wikipedia.org/wiki/Foo_(bar))", ["https://en.wikipedia.org/wiki/Foo_(bar)"]),
+        (
+            "cf. arXiv:2107.10833v1; doi:10.1109/CVPR.2016.90.",
+            ["arXiv:2107.10833v1", "doi:10.1109/CVPR.2016.90"],
+        ),
+        ("at https://arxiv.org/abs/2012.09161).", ["https://arxiv.org/abs/2012.09161"]),
+        ("PSNR 32.5 dB on Set5, 4K output, e.g. 2.5x faster", []),
+    ],
+)
+def test_find_links(text, found):
+    assert [link.text for link in find_links(text)] == found
+
+
+def _link_cases() -> list[tuple[str, str]]:
+    path = URL_CASES / "links.txt"
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").split("\n")
+    cases = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if not line.strip() or line.startswith("%"):
+            index += 1
+            continue
+        line = line.split(" %", 1)[0].rstrip()  # inline comments are not part of the input
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if following.strip() and not following.startswith("%"):
+            cases.append((line, following.strip()))
+            index += 2
+        else:
+            cases.append((line, line))
+            index += 1
+    return cases
+
+
+def _not_link_cases() -> list[str]:
+    path = URL_CASES / "not_links.txt"
+    if not path.exists():
+        return []
+    return [
+        line
+        for line in path.read_text(encoding="utf-8").split("\n")
+        if line.strip() and not line.startswith("%")
+    ]
+
+
+needs_suite = pytest.mark.skipif(
+    not (URL_CASES / "links.txt").exists(), reason="../shared/url-cases is absent"
+)
+
+
+@needs_suite
+@pytest.mark.parametrize(("text", "link"), _link_cases())
+def test_peer_suite_links_are_found(text, link):
+    assert link in [found.text for found in find_links(text)]
+
+
+@needs_suite
+@pytest.mark.parametrize("text", _not_link_cases())
+def test_peer_suite_prose_has_no_link(text):
+    assert find_links(text) == []
