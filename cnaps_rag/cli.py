@@ -1,0 +1,117 @@
+"""The ``cnaps-rag`` command: argument parsing over the Python API, nothing more.
+
+Exit codes: 0 ok; 1 the checked thing failed (violations found, some prompts
+failed); 2 bad input or usage, with one line on stderr. Set
+``CNAPS_RAG_RAISE_ERRORS=1`` to get the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import CnapsRagError, PromptError
+from .parse import load_prompt_file
+from .spec import PromptSpec
+
+
+def _read_text(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        raise PromptError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise PromptError(f"{path}: is a folder, expected a file") from None
+
+
+def _one_prompt(path: str) -> PromptSpec:
+    specs = load_prompt_file(path)
+    if len(specs) != 1:
+        raise PromptError(
+            f"{path}: holds {len(specs)} prompts, this command takes one",
+            hint="use `cnaps-rag batch` for files of several prompts",
+        )
+    return specs[0]
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    specs = load_prompt_file(args.prompt)
+    data = [spec.model_dump(exclude=set() if args.raw else {"raw"}) for spec in specs]
+    _print_json(data[0] if len(data) == 1 else data)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import validate
+
+    spec = _one_prompt(args.prompt)
+    result = validate(_read_text(args.answer), spec)
+    if args.json:
+        _print_json(result.model_dump())
+    else:
+        sys.stdout.write(result.text)
+        for violation in result.violations:
+            print(
+                f"stripped {violation.kind} {violation.value!r} (section {violation.section}, "
+                f"{violation.action}; nearest allowed: {violation.nearest!r} {violation.similarity:g})",
+                file=sys.stderr,
+            )
+    return 1 if result.violations else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``cnaps-rag`` command."""
+    parser = argparse.ArgumentParser(
+        prog="cnaps-rag",
+        description="Grounded answers to CNAPS-AI 'AI scientist' prompts.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    parse = commands.add_parser("parse", help="print a prompt's question and sources as JSON")
+    parse.add_argument("prompt", help="prompt file (may hold several prompts)")
+    parse.add_argument("--raw", action="store_true", help="include the raw prompt text")
+    parse.set_defaults(func=cmd_parse)
+
+    check = commands.add_parser(
+        "validate", help="strip unsourced URLs and model names from an answer (exit 1 if any)"
+    )
+    check.add_argument("prompt", help="prompt file")
+    check.add_argument("answer", help="answer file in markdown, or - for standard input")
+    check.add_argument("--json", action="store_true", help="print the full report as JSON")
+    check.set_defaults(func=cmd_validate)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CnapsRagError as exc:
+        if os.environ.get("CNAPS_RAG_RAISE_ERRORS"):
+            raise
+        print(f"cnaps-rag: error: {exc.one_line()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cnaps-rag: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
