@@ -41,3 +41,7 @@ class TemplateError(ConfigError):
 
 class BackendError(CnapsRagError):
     """The model backend failed: a server error, a timeout, an unusable draft."""
+
+
+class DraftFormatError(BackendError):
+    """The model's reply is not the JSON the draft schema asks for."""

@@ -106,6 +106,13 @@ def _lexicon_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
 
 _LEXICON = _lexicon_pattern(MODEL_NAMES)
 _LEXICON_KEYS = frozenset(name_key(n) for n in MODEL_NAMES)
+LEXICON_KEYS = _LEXICON_KEYS
+
+
+def is_not_model(word: str) -> bool:
+    """Return whether ``word`` is listed as not a model (a metric, format, dataset, ...)."""
+    return word in _NOT_MODELS_EXACT or name_key(word) in _NOT_MODELS_KEYS
+
 
 _TOKEN = re.compile(_BEFORE + r"[A-Za-z][A-Za-z0-9]*(?:\+\+?|[-.]\d+|[-][A-Za-z0-9]+|/\d+)*")
 _FAMILY_SUFFIX = re.compile(r"(?:Net|NeXt|GAN|ormer|ViT|BERT|GPT|SR|IR|VSR|CNN|Mixer|Diff|Det|Seg|Flow)$")
