@@ -8,6 +8,8 @@ backend is used, so validating and scoring stay quick to import.
 from __future__ import annotations
 
 from .allowlist import AllowList
+from .answer import Answer, answer
+from .batch import BatchSummary, answer_batch
 from .errors import BackendError, CnapsRagError, ConfigError, PromptError, TemplateError
 from .parse import load_prompt_file, parse_prompt, parse_prompts
 from .spec import PromptSpec, Source
@@ -17,7 +19,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AllowList",
+    "Answer",
     "BackendError",
+    "BatchSummary",
     "CnapsRagError",
     "ConfigError",
     "PromptError",
@@ -27,6 +31,8 @@ __all__ = [
     "Validation",
     "Violation",
     "__version__",
+    "answer",
+    "answer_batch",
     "load_prompt_file",
     "parse_prompt",
     "parse_prompts",

@@ -70,6 +70,72 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if result.violations else 0
 
 
+def _backend_options(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group("model")
+    group.add_argument("--backend", choices=["local", "openai"], default="local", help="default: local")
+    group.add_argument(
+        "--model",
+        help="local: path to a GGUF file (default: the embedded SmolLM2-135M, or $CNAPS_RAG_MODEL); "
+        "openai: the model name",
+    )
+    group.add_argument("--base-url", help="openai: server URL (default: $OPENAI_BASE_URL, else OpenAI)")
+    group.add_argument(
+        "--strategy",
+        choices=["guided", "free"],
+        help="guided: scaffold plus short model slots (default for the embedded model); "
+        "free: the model writes the prose (default otherwise)",
+    )
+    group.add_argument("--max-tokens", type=int, help="token budget per generation")
+
+
+def cmd_answer(args: argparse.Namespace) -> int:
+    from .answer import answer
+
+    spec = _one_prompt(args.prompt)
+    result = answer(
+        spec,
+        backend=args.backend,
+        model=args.model,
+        base_url=args.base_url,
+        strategy=args.strategy,
+        max_tokens=args.max_tokens,
+    )
+    if args.json:
+        _print_json(result.model_dump())
+    else:
+        sys.stdout.write(result.markdown)
+        for violation in result.validation.violations:
+            print(f"stripped {violation.kind} {violation.value!r} from the draft", file=sys.stderr)
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import answer_batch
+
+    summary = answer_batch(
+        args.inputs,
+        args.output,
+        backend=args.backend,
+        model=args.model,
+        base_url=args.base_url,
+        strategy=args.strategy,
+        max_tokens=args.max_tokens,
+        workers=args.workers,
+        resume=not args.no_resume,
+        md_dir=args.md_dir,
+        id_field=args.id_field,
+        prompt_field=args.prompt_field,
+        progress=False if args.quiet else None,
+    )
+    if args.json:
+        _print_json(summary.model_dump())
+    if not args.quiet:
+        print(summary.line(), file=sys.stderr)
+    if summary.interrupted:
+        return 130
+    return 1 if summary.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``cnaps-rag`` command."""
     parser = argparse.ArgumentParser(
@@ -92,6 +158,30 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the full report as JSON")
     check.set_defaults(func=cmd_validate)
 
+    ans = commands.add_parser(
+        "answer", help="answer one prompt with a grounded three-section markdown answer"
+    )
+    ans.add_argument("prompt", help="prompt file")
+    ans.add_argument("--json", action="store_true", help="print the whole Answer (draft, report, metadata)")
+    _backend_options(ans)
+    ans.set_defaults(func=cmd_answer)
+
+    batch = commands.add_parser("batch", help="answer a dataset into a JSONL file (resumes by default)")
+    batch.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="prompt files, folders, .jsonl/.json datasets"
+    )
+    batch.add_argument("-o", "--output", required=True, help="JSONL file to append answers to")
+    batch.add_argument("--workers", type=int, default=1, help="prompts in flight at once (hosted backends)")
+    batch.add_argument("--no-resume", action="store_true", help="start the output afresh")
+    batch.add_argument("--md-dir", help="also write one markdown file per prompt here")
+    batch.add_argument("--id-field", default="id", help="dataset field holding the id (default: id)")
+    batch.add_argument(
+        "--prompt-field", default="prompt", help="dataset field holding the prompt (default: prompt)"
+    )
+    batch.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
+    batch.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _backend_options(batch)
+    batch.set_defaults(func=cmd_batch)
     return parser
 
 

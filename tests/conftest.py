@@ -28,3 +28,115 @@ def example_upscale() -> PromptSpec:
 @pytest.fixture(scope="session")
 def example_liif() -> PromptSpec:
     return prompt("004_3b145cd2937caf5f")
+
+
+# --------------------------------------------------------------------------- real parts
+
+
+@pytest.fixture(scope="session")
+def local_backend():
+    """The embedded SmolLM2-135M through llama-cpp-python, loaded once for the session."""
+    from cnaps_rag.backends import LocalBackend
+
+    return LocalBackend()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """llama-cpp-python's OpenAI-compatible server on loopback, serving the embedded model.
+
+    Yields the base URL (``http://127.0.0.1:PORT/v1``); the server is stopped at the end.
+    """
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from cnaps_rag.backends import embedded_model_path
+
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    command = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--verbose", "False",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited: {log.read_text(errors='replace')[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/v1/models", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("llama_cpp.server did not start within 90 s")
+                time.sleep(0.5)
+        yield f"{base}/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class QueueBackend:
+    """A fake backend for testing control flow: replies come from a queue or a function.
+
+    Never proof that a backend works: tests of that use the real model or server.
+    """
+
+    name = "fake"
+    supports_schema = True
+    needs_key = False
+
+    def __init__(self, replies=None, model="fake-model"):
+        self.model = model
+        self.replies = list(replies or [])
+        self.history = []
+
+    @staticmethod
+    def default_reply(request):
+        """A well-formed reply for the request's schema (guided slot or free draft)."""
+        import json
+
+        properties = (request.schema or {}).get("properties", {})
+        if "workflow" in properties:
+            ids = properties["sources"]["items"]["properties"]["id"]["enum"]
+            return json.dumps(
+                {"task": "The user wants a sharper image.", "workflow": "Image in, model, image out.",
+                 "sources": [{"id": i, "note": "It is relevant."} for i in ids]}
+            )  # fmt: skip
+        return '{"sentence": "The user wants a clean image."}'
+
+    def enqueue(self, *replies):
+        self.replies.extend(replies)
+
+    def complete(self, request):
+        from cnaps_rag.backends import Completion
+
+        self.history.append(request)
+        reply = self.replies.pop(0) if self.replies else self.default_reply
+        if callable(reply):
+            reply = reply(request)
+        if isinstance(reply, Exception):
+            raise reply
+        return Completion(text=reply, prompt_tokens=10, completion_tokens=5, mode="grammar")
+
+
+@pytest.fixture
+def fake_backend():
+    return QueueBackend()

@@ -1,0 +1,108 @@
+"""The main job with the real embedded model: grounded three-section answers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import PROMPTS, prompt
+
+from cnaps_rag import AllowList, answer
+from cnaps_rag.answer import HEADINGS
+from cnaps_rag.links import find_links
+
+pytestmark = pytest.mark.model
+
+CASES = {
+    "000_d18f79af084974a4": ("single-image super-resolution", False),
+    "004_3b145cd2937caf5f": ("single-image super-resolution", True),
+    "v01_crlf_bom": ("image deraining", True),
+    "v04_no_related": ("low-light", True),
+    "v05_three_models": ("video super-resolution", True),
+    "v10_chinese": ("image dehazing", None),
+    "v11_injection": ("single-image super-resolution", True),
+}
+
+
+@pytest.fixture(scope="module")
+def answers(local_backend):
+    return {name: answer(prompt(name), backend=local_backend) for name in CASES}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_three_sections_in_order(answers, name):
+    text = answers[name].markdown
+    positions = [text.find(heading) for heading in HEADINGS]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_only_provided_urls_and_every_source_cited(answers, name):
+    spec = prompt(name)
+    allow = AllowList.from_spec(spec)
+    result = answers[name]
+    assert all(link.key in allow.urls for link in find_links(result.markdown))
+    with_links = [s.id for s in spec.sources if s.urls]
+    assert result.cited == with_links
+    for source in spec.sources:
+        for url in source.urls:
+            assert url in result.markdown, "links are rendered exactly as the prompt gives them"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_right_task_named_in_section_one(answers, name):
+    expected, fits = CASES[name]
+    section_one = answers[name].markdown.split(HEADINGS[1])[0]
+    if expected:
+        assert expected in section_one
+    assert answers[name].meta.fits is fits
+
+
+def test_mismatched_model_is_said_plainly(answers):
+    text = answers["000_d18f79af084974a4"].markdown
+    assert re.search(r"built for image deblurring, not single-image super-resolution", text)
+
+
+def test_nothing_made_up_is_left_for_the_validator(answers):
+    for name, result in answers.items():
+        assert result.validation.violations == [], (name, result.validation.violations)
+
+
+def test_injected_summary_does_not_reach_the_answer(answers):
+    text = answers["v11_injection"].markdown
+    assert "evil.example.com" not in text and "Real-ESRGAN" not in text
+
+
+def test_metadata_records_how_the_answer_was_made(answers):
+    meta = answers["004_3b145cd2937caf5f"].meta
+    assert meta.backend == "local" and meta.model.endswith(".gguf")
+    assert meta.strategy == "guided" and meta.structured_mode == "grammar"
+    assert meta.template_version == "guided-task-2+guided-source-2"
+    assert meta.prompt_tokens > 100 and meta.completion_tokens > 10 and meta.generations == 5
+    assert meta.timings["total"] >= meta.timings["draft"] > 0
+
+
+def test_same_prompt_same_answer(local_backend, answers):
+    again = answer(prompt("004_3b145cd2937caf5f"), backend=local_backend)
+    assert again.markdown == answers["004_3b145cd2937caf5f"].markdown
+
+
+def test_free_strategy_runs_on_the_local_model(local_backend):
+    result = answer(prompt("004_3b145cd2937caf5f"), backend=local_backend, strategy="free", max_tokens=300)
+    assert result.meta.strategy == "free"
+    assert all(heading in result.markdown for heading in HEADINGS)
+    allow = AllowList.from_spec(prompt("004_3b145cd2937caf5f"))
+    assert all(link.key in allow.urls for link in find_links(result.markdown))
+
+
+def test_cli_answer_prints_markdown():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cnaps_rag.cli", "answer", str(PROMPTS / "004_3b145cd2937caf5f.txt")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(HEADINGS[0])
+    assert "https://github.com/yinboc/liif" in result.stdout

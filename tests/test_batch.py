@@ -1,0 +1,147 @@
+"""Batch control flow (fake backend) and one real batch with the embedded model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from conftest import PROMPTS, QueueBackend
+
+from cnaps_rag import BackendError, answer_batch
+from cnaps_rag.batch import JsonlWriter, done_ids, iter_inputs
+
+GOOD = ["000_d18f79af084974a4.txt", "004_3b145cd2937caf5f.txt", "v04_no_related.txt"]
+
+
+def lines(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    for name in GOOD:
+        shutil.copy(PROMPTS / name, folder / name)
+    return folder
+
+
+def test_folder_batch_writes_one_record_per_prompt(dataset, tmp_path):
+    out = tmp_path / "answers.jsonl"
+    summary = answer_batch([dataset], out, backend=QueueBackend(), md_dir=tmp_path / "md")
+    records = lines(out)
+    assert [r["id"] for r in records] == [n.removesuffix(".txt") for n in GOOD]
+    assert summary.answered == 3 and summary.failed == 0 and summary.inputs == 3
+    for record in records:
+        assert record["error"] is None and record["markdown"].startswith("## 1.")
+        assert set(record) >= {"id", "markdown", "draft", "violations", "cited", "meta", "prompt"}
+        assert (tmp_path / "md" / f"{record['id']}.md").read_text() == record["markdown"]
+
+
+def test_resume_skips_ids_already_answered(dataset, tmp_path):
+    out = tmp_path / "answers.jsonl"
+    answer_batch([dataset / GOOD[0]], out, backend=QueueBackend())
+    backend = QueueBackend()
+    summary = answer_batch([dataset], out, backend=backend)
+    assert (summary.skipped, summary.answered) == (1, 2)
+    assert sorted(r["id"] for r in lines(out)) == sorted(n.removesuffix(".txt") for n in GOOD)
+    fresh = answer_batch([dataset], out, backend=QueueBackend(), resume=False)
+    assert fresh.answered == 3 and len(lines(out)) == 3
+
+
+def test_broken_records_are_recorded_and_the_batch_goes_on(dataset, tmp_path):
+    data = tmp_path / "data.jsonl"
+    good = (PROMPTS / GOOD[0]).read_text(encoding="utf-8")
+    data.write_text(
+        json.dumps({"id": "a", "prompt": good}) + "\n{broken json\n"
+        + json.dumps({"id": "b", "text": "x"}) + "\n"
+        + json.dumps({"id": "c", "prompt": "not a prompt"}) + "\n" + json.dumps([1]) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    inputs = [data, PROMPTS / "bad" / "binary.bin", tmp_path / "missing.txt", dataset / GOOD[1]]
+    out = tmp_path / "answers.jsonl"
+    summary = answer_batch(inputs, out, backend=QueueBackend())
+    records = {r["id"]: r for r in lines(out)}
+    assert records["a"]["error"] is None and records[GOOD[1].removesuffix(".txt")]["error"] is None
+    errors = {rid: r["error"] for rid, r in records.items() if r["error"]}
+    assert set(errors) == {"data:2", "b", "c", "data:5", "binary", "missing"}
+    assert (
+        "broken JSON" in errors["data:2"]
+        and "'prompt'" in errors["b"]
+        and "no such file" in errors["missing"]
+    )
+    assert all("\n" not in e for e in errors.values())
+    assert summary.answered + summary.failed + summary.skipped == summary.inputs == 8
+    assert (summary.answered, summary.failed) == (2, 6)
+
+
+def test_backend_failure_is_a_record_not_a_crash(dataset, tmp_path):
+    backend = QueueBackend([BackendError("server said no")])
+    out = tmp_path / "answers.jsonl"
+    summary = answer_batch([dataset / GOOD[0], dataset / GOOD[1]], out, backend=backend)
+    records = lines(out)
+    assert records[0]["error"] == "server said no" and records[0]["error_type"] == "BackendError"
+    assert records[1]["error"] is None
+    assert (summary.answered, summary.failed) == (1, 1)
+
+
+def test_retryable_errors_are_retried(dataset, tmp_path):
+    backend = QueueBackend([BackendError("busy", retryable=True)] * 2)
+    summary = answer_batch([dataset / GOOD[0]], tmp_path / "a.jsonl", backend=backend)
+    assert summary.answered == 1
+    assert lines(tmp_path / "a.jsonl")[0]["meta"]["retries"] == 2
+
+
+def test_workers_answer_every_prompt_once(dataset, tmp_path):
+    out = tmp_path / "answers.jsonl"
+    summary = answer_batch([dataset, dataset / GOOD[0]], out, backend=QueueBackend(), workers=3)
+    ids = [r["id"] for r in lines(out)]
+    assert sorted(ids) == sorted(n.removesuffix(".txt") for n in GOOD) and len(ids) == len(set(ids))
+    assert summary.skipped == 1, "a duplicate id in the input is answered once"
+
+
+def test_torn_last_line_is_cut_before_appending(tmp_path):
+    out = tmp_path / "answers.jsonl"
+    out.write_text('{"id": "x", "error": null}\n{"id": "y", "mark', encoding="utf-8")
+    JsonlWriter(out).close()
+    assert out.read_text(encoding="utf-8") == '{"id": "x", "error": null}\n'
+    assert done_ids(out) == {"x"}
+
+
+def test_multi_prompt_file_and_json_dataset(tmp_path):
+    data = tmp_path / "set.json"
+    good = (PROMPTS / GOOD[1]).read_text(encoding="utf-8")
+    data.write_text(json.dumps({"rows": [{"key": "k1", "text": good}]}), encoding="utf-8")
+    records = list(iter_inputs([PROMPTS / "multi.txt", data], id_field="key", prompt_field="text"))
+    assert [r.id for r in records] == ["multi#1", "multi#2", "multi#3", "k1"]
+    assert all(r.spec is not None for r in records)
+
+
+def test_cli_batch_exit_codes(dataset, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "answers.jsonl"
+    command = [
+        sys.executable,
+        "-m",
+        "cnaps_rag.cli",
+        "batch",
+        str(PROMPTS / "bad" / "empty.txt"),
+        "-o",
+        str(out),
+    ]
+    result = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, "some prompts failed"
+    assert json.loads(result.stdout)["failed"] == 1
+    assert "1 failed" in result.stderr
+
+
+@pytest.mark.model
+def test_real_batch_with_the_embedded_model(dataset, tmp_path, local_backend):
+    out = tmp_path / "answers.jsonl"
+    summary = answer_batch([dataset], out, backend=local_backend)
+    assert summary.answered == 3 and summary.failed == 0
+    for record in lines(out):
+        assert record["meta"]["strategy"] == "guided" and record["cited"]
