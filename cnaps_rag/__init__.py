@@ -12,6 +12,7 @@ from .answer import Answer, answer
 from .batch import BatchSummary, answer_batch
 from .errors import BackendError, CnapsRagError, ConfigError, PromptError, TemplateError
 from .parse import load_prompt_file, parse_prompt, parse_prompts
+from .score import Scores, score
 from .spec import PromptSpec, Source
 from .validate import Validation, Violation, validate
 
@@ -26,6 +27,7 @@ __all__ = [
     "ConfigError",
     "PromptError",
     "PromptSpec",
+    "Scores",
     "Source",
     "TemplateError",
     "Validation",
@@ -36,5 +38,6 @@ __all__ = [
     "load_prompt_file",
     "parse_prompt",
     "parse_prompts",
+    "score",
     "validate",
 ]

@@ -136,6 +136,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import run_eval
+    from .report import report_json, report_markdown
+
+    report = run_eval(args.answers, prompts_path=args.prompts, out_dir=args.output, compare_path=args.compare)
+    sys.stdout.write(report_json(report) if args.json else report_markdown(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``cnaps-rag`` command."""
     parser = argparse.ArgumentParser(
@@ -182,6 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--json", action="store_true", help="print the summary as JSON")
     _backend_options(batch)
     batch.set_defaults(func=cmd_batch)
+
+    evaluate = commands.add_parser("eval", help="score answers for faithfulness and write a report")
+    evaluate.add_argument("answers", help="JSONL with id and markdown (a batch's output, or anyone's)")
+    evaluate.add_argument(
+        "--prompts", help="prompt file, folder or dataset, when records do not carry the prompt"
+    )
+    evaluate.add_argument("-o", "--output", help="folder for report.json, report.md and report.html")
+    evaluate.add_argument("--compare", help="another answers JSONL to put side by side")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON instead of markdown")
+    evaluate.set_defaults(func=cmd_eval)
     return parser
 
 

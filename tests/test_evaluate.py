@@ -1,0 +1,323 @@
+from __future__ import annotations
+
+import json
+import shutil
+from html.parser import HTMLParser
+
+import pytest
+from conftest import FIXTURES, PROMPTS
+
+from cnaps_rag import ConfigError, PromptError, validate
+from cnaps_rag.evaluate import compare, evaluate, load_prompt_index, run_eval
+from cnaps_rag.report import report_html, report_markdown
+
+UPSCALE = "000_d18f79af084974a4"
+SKELETON = "## 1. Task\n\n{one}\n\n## 2. Workflow\n\n{two}\n\n## 3. Papers\n\n{three}\n"
+# Draft: one sourced and one unsourced URL, one sourced and one unsourced name.
+DRAFT = SKELETON.format(
+    one="Upscaling on a low-end phone.",
+    two="Input → MSSNet → output. SwinIR is another choice.",
+    three="- https://github.com/kky7/MSSNet\n- https://github.com/xinntao/Real-ESRGAN",
+)
+HOSTILE = SKELETON.format(
+    one="<script>alert(1)</script> & <img src=x onerror=alert(2)>",
+    two="Input → MSSNet → output.",
+    three="- https://evil.example.com/x\n- https://github.com/kky7/MSSNet",
+)
+
+
+def write_jsonl(path, lines):
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+    return path
+
+
+@pytest.fixture(scope="module")
+def final_text():
+    from conftest import prompt
+
+    return validate(DRAFT, prompt(UPSCALE)).text
+
+
+@pytest.fixture
+def answers(tmp_path, final_text):
+    shutil.copy(PROMPTS / "v04_no_related.txt", tmp_path / "own_prompt.txt")
+    inline_prompt = (PROMPTS / "004_3b145cd2937caf5f.txt").read_text(encoding="utf-8")
+    return write_jsonl(
+        tmp_path / "answers.jsonl",
+        [
+            {"id": UPSCALE, "markdown": final_text, "draft": DRAFT},
+            "",
+            "{not json",
+            "[1, 2]",
+            {"id": "gone", "error": "backend timed out"},
+            {"id": "nowhere", "markdown": "## 1. Task\nx\n"},
+            {"id": "inline", "prompt": inline_prompt, "markdown": "## 1. Task\nLIIF upscales.\n"},
+            {"id": "by-path", "prompt_path": "own_prompt.txt", "markdown": "## 1. Task\nLow light.\n"},
+            {"id": "hostile", "prompt": f"{UPSCALE}.txt", "markdown": HOSTILE},
+        ],
+    )
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def test_rows_statuses_and_broken_lines(answers):
+    report = run_eval(answers, PROMPTS)
+    assert [(r.id, r.status, r.line) for r in report.rows] == [
+        (UPSCALE, "scored", 1),
+        ("gone", "failed", 5),
+        ("nowhere", "unscorable", 6),
+        ("inline", "scored", 7),
+        ("by-path", "scored", 8),
+        ("hostile", "scored", 9),
+    ]
+    assert [(b.line, b.reason) for b in report.broken_lines] == [
+        (3, "not JSON: Expecting property name enclosed in double quotes at column 2"),
+        (4, "not a JSON object but list"),
+    ]
+    assert report.counts == {
+        "records": 6,
+        "scored": 4,
+        "failed": 1,
+        "unscorable": 1,
+        "with_draft": 1,
+        "broken_lines": 2,
+    }
+    rows = {r.id: r for r in report.rows}
+    assert rows["gone"].reason == "backend timed out" and rows["gone"].final_scores is None
+    assert "no prompt for id 'nowhere'" in (rows["nowhere"].reason or "")
+    assert rows["inline"].prompt_id == "inline"
+    assert rows["by-path"].prompt_id == "own_prompt"
+    assert rows["hostile"].prompt_id == UPSCALE
+
+
+def test_draft_and_final_side_by_side(answers):
+    report = run_eval(answers, PROMPTS)
+    row = report.rows[0]
+    assert row.draft_scores is not None and row.final_scores is not None
+    # Draft: 1 of 2 URLs and 1 of 2 names sourced; the validator leaves only the sourced ones.
+    assert (row.draft_scores.url_precision, row.final_scores.url_precision) == (0.5, 1.0)
+    assert (row.draft_scores.model_precision, row.final_scores.model_precision) == (0.5, 1.0)
+    assert row.draft_scores.violations == {"url": 1, "model": 1}
+    assert [(v.kind, v.value) for v in row.draft_stripped] == [
+        ("url", "https://github.com/xinntao/Real-ESRGAN"),
+        ("model", "SwinIR"),
+    ]
+    urls = report.metric("url_precision")
+    # Final over 4 scored answers (the hostile one cites 1 of 2 allowed): (1 + 1 + 1 + 0.5) / 4.
+    assert urls.final.mean == 0.875 and urls.final.minimum == 0.5 and urls.final.perfect == 0.75
+    # Draft only where there is one; the difference is over those same answers.
+    assert urls.draft.mean == 0.5 and urls.draft.answers == 1
+    assert urls.difference == 0.5
+    assert report.violations == {"final": {"url": 1, "model": 0}, "draft": {"url": 1, "model": 1}}
+
+
+def test_evaluate_never_raises_on_bad_records():
+    not_a_prompt = "You are an AI scientist.\nModel: X\n"
+    report = evaluate(
+        [
+            {"markdown": 3},
+            {},
+            {"id": "x", "markdown": "text"},
+            {"id": 7, "error": {"code": 1}},
+            {"id": "y", "prompt": not_a_prompt, "markdown": "text"},
+            {"id": "z", "prompt_path": "/nonexistent/p.txt", "markdown": "text"},
+        ]
+    )
+    assert [(r.id, r.status) for r in report.rows] == [
+        ("#1", "unscorable"),
+        ("#2", "unscorable"),
+        ("x", "unscorable"),
+        ("7", "failed"),
+        ("y", "unscorable"),
+        ("z", "unscorable"),
+    ]
+    assert report.rows[0].reason == "no string field 'markdown'"
+    assert report.rows[3].reason == '{"code": 1}'
+    assert (report.rows[4].reason or "").startswith("no question")
+    assert (report.rows[5].reason or "").startswith("no prompt for id 'z'")
+    assert report.metric("grounding").final.mean is None
+
+
+def test_labelled_answers(tmp_path):
+    labelled = [
+        json.loads(line) for line in (FIXTURES / "labelled" / "answers.jsonl").read_text().splitlines()
+    ]
+    records = [{"id": r["id"], "prompt": r["prompt"], "markdown": r["answer"]} for r in labelled]
+    report = evaluate(records, load_prompt_index(PROMPTS))
+    assert report.counts["scored"] == len(labelled) == 46
+    urls = report.metric("url_precision").final
+    planted_urls = sum(any(p["kind"] == "url" for p in r["planted"]) for r in labelled)
+    # Every answer with a planted URL loses URL precision; the others keep 1.0.
+    assert urls.perfect == pytest.approx(1 - planted_urls / 46, abs=1e-6)
+    assert urls.minimum is not None and urls.minimum < 1.0
+
+
+# --------------------------------------------------------------------------- prompt index
+
+
+def test_prompt_index_of_a_folder():
+    index = load_prompt_index(PROMPTS)
+    assert {UPSCALE, "multi#1", "multi#2", "multi#3", "v10_chinese"} <= set(index)
+    # Subfolders are read, as the batch reads them; binary.bin is no prompt file.
+    assert set(index.problems) == {"empty", "no_question", "no_sources"}
+
+
+def test_prompt_index_records_files_that_do_not_parse(tmp_path):
+    shutil.copy(PROMPTS / f"{UPSCALE}.txt", tmp_path)
+    shutil.copy(PROMPTS / "bad" / "no_question.txt", tmp_path)
+    index = load_prompt_index(tmp_path)
+    assert list(index) == [UPSCALE]
+    assert "no question" in index.problems["no_question"]
+    report = evaluate([{"id": "no_question", "markdown": "x"}], index)
+    assert report.rows[0].status == "unscorable"
+    assert "its prompt does not parse" in (report.rows[0].reason or "")
+
+
+def test_prompt_index_of_a_dataset_jsonl(tmp_path):
+    text = (PROMPTS / f"{UPSCALE}.txt").read_text(encoding="utf-8")
+    path = write_jsonl(
+        tmp_path / "prompts.jsonl", [{"id": "a", "prompt": text}, "oops", {"id": "b", "prompt": "junk"}]
+    )
+    index = load_prompt_index(path)
+    assert list(index) == ["a"] and index["a"].sources[0].name == "Deblur-MSSNet-GoPro"
+    assert set(index.problems) == {"prompts.jsonl:2", "b"}
+
+
+def test_prompt_index_of_a_json_dataset(tmp_path):
+    text = (PROMPTS / "multi.txt").read_text(encoding="utf-8")
+    path = tmp_path / "prompts.json"
+    path.write_text(json.dumps({"prompts": [{"id": "dump", "prompt": text}, 3]}))
+    index = load_prompt_index(path)
+    assert list(index) == ["dump#1", "dump#2", "dump#3"]
+    assert index.problems == {"prompts.json:2": "not a JSON object"}
+
+
+def test_prompt_index_of_one_file():
+    assert list(load_prompt_index(PROMPTS / "multi.txt")) == ["multi#1", "multi#2", "multi#3"]
+    with pytest.raises(PromptError, match="no question"):
+        load_prompt_index(PROMPTS / "bad" / "no_question.txt")
+    with pytest.raises(ConfigError, match="no such prompt file or folder"):
+        load_prompt_index(PROMPTS / "missing.txt")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_missing_or_unreadable_answers_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"missing\.jsonl: no such answers file"):
+        run_eval(tmp_path / "missing.jsonl")
+    with pytest.raises(ConfigError, match="is a folder"):
+        run_eval(tmp_path)
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes('{"id": "é"}\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        run_eval(latin1)
+
+
+def test_missing_compare_file_and_unwritable_output(answers, tmp_path):
+    with pytest.raises(ConfigError, match="no such answers file"):
+        run_eval(answers, PROMPTS, compare_path=tmp_path / "other.jsonl")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot write the report"):
+        run_eval(answers, PROMPTS, out_dir=blocker)
+
+
+# --------------------------------------------------------------------------- report files
+
+
+class _Page(HTMLParser):
+    """Collects tags, attributes and the text outside <pre> blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.attributes: list[tuple[str, str, str | None]] = []
+        self.outside_pre: list[str] = []
+        self.depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attributes += [(tag, name, value) for name, value in attrs]
+        self.depth += tag == "pre"
+
+    def handle_endtag(self, tag):
+        self.depth -= tag == "pre"
+
+    def handle_data(self, data):
+        if not self.depth:
+            self.outside_pre.append(data)
+
+
+def test_report_files(answers, tmp_path):
+    out = tmp_path / "report"
+    report = run_eval(answers, PROMPTS, out_dir=out)
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json", "report.md"]
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert data["counts"] == report.counts
+    assert [m["metric"] for m in data["metrics"]] == [
+        "url_precision",
+        "source_recall",
+        "model_precision",
+        "structure",
+        "grounding",
+    ]
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "| URL precision | 0.875 | 0.500 | 0.750 | 0.500 | +0.500 |" in markdown
+    assert "- line 3: not JSON" in markdown and "`gone` (line 5): backend timed out" in markdown
+
+
+def test_html_is_self_contained_and_escaped(answers, tmp_path):
+    run_eval(answers, PROMPTS, out_dir=tmp_path / "report")
+    page_text = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(page_text)
+    # Nothing that loads or runs anything: no script, no external style sheet, image or frame.
+    assert page.tags <= {
+        "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "h4", "p", "table", "thead",
+        "tbody", "tr", "th", "td", "svg", "rect", "line", "text", "pre", "mark", "section", "span", "ul",
+        "li", "b",
+    }  # fmt: skip
+    assert "script" not in page.tags and "img" not in page.tags
+    # Only presentational attributes; a URL may stand in a title (a source's link, as text).
+    names = {name for _, name, _ in page.attributes}
+    assert names <= {
+        "lang", "charset", "class", "id", "title", "width", "height", "viewbox", "role", "aria-label",
+        "x", "y", "x1", "y1", "x2", "y2", "text-anchor",
+    }, names  # fmt: skip
+    assert not any(
+        "http" in (v or "") for _, name, v in page.attributes if name not in {"title", "aria-label"}
+    )
+    assert "@import" not in page_text and "url(" not in page_text
+    # URLs appear only inside the answers' own text.
+    assert not any("http" in data for data in page.outside_pre)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;img src=x onerror=alert(2)&gt;" in page_text
+    # Marks: a stripped URL in the hostile answer, stripped items in the draft, unsupported text.
+    assert '<mark class="stripped-url" title="stripped url (removed_url)' in page_text
+    assert 'class="stripped-model' in page_text
+    assert '<mark class="unsupported"' in page_text
+    # The summary has the draft column and the chart has draft and final bars.
+    assert "<th>draft mean</th><th>final − draft</th>" in page_text
+    assert 'class="bar-draft"' in page_text and 'class="bar-final"' in page_text
+
+
+def test_same_input_gives_the_same_bytes(answers, tmp_path):
+    run_eval(answers, PROMPTS, out_dir=tmp_path / "one")
+    run_eval(answers, PROMPTS, out_dir=tmp_path / "two")
+    for name in ("report.json", "report.md", "report.html"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+
+
+def test_compare_two_runs(tmp_path, final_text):
+    finals = write_jsonl(tmp_path / "finals.jsonl", [{"id": UPSCALE, "markdown": final_text}])
+    drafts = write_jsonl(tmp_path / "drafts.jsonl", [{"id": UPSCALE, "markdown": DRAFT}])
+    report = run_eval(finals, PROMPTS, out_dir=tmp_path / "out", compare_path=drafts)
+    assert report.comparison is not None
+    assert report.comparison.other == str(drafts) and report.comparison.common_ids == 1
+    urls = next(m for m in report.comparison.metrics if m.metric == "url_precision")
+    assert (urls.this, urls.other, urls.difference) == (1.0, 0.5, 0.5)
+    assert compare(report, report).metrics[0].difference == 0.0
+    assert "| URL precision | 1.000 | 0.500 | +0.500 |" in report_markdown(report)
+    assert "<td>URL precision</td><td>1.000</td><td>0.500</td><td>+0.500</td>" in report_html(report)
+    assert 'class="bar-other"' in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
