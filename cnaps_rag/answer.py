@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rapidfuzz import fuzz
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_random_exponential
 
 from .allowlist import AllowList
 from .backends import Backend, Completion, LocalBackend, Request, make_backend
@@ -172,6 +172,13 @@ class _Caller:
         backoff = wait_random_exponential(multiplier=0.5, max=self.max_wait)(state)
         return min(self.max_wait, max(float(retry_after), backoff)) if retry_after is not None else backoff
 
+    def _should_retry(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, DraftFormatError):
+            # A reply that breaks the schema is asked for again once, where asking again can differ.
+            return not getattr(self.backend, "deterministic", False) and state.attempt_number < 2
+        return isinstance(exc, CnapsRagError) and exc.retryable
+
     def __call__(self, request: Request, parse_as: type[BaseModel] | None = None) -> tuple[Completion, Any]:
         def once() -> tuple[Completion, Any]:
             self.generations += 1
@@ -184,7 +191,7 @@ class _Caller:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=self._wait,
-            retry=retry_if_exception(lambda e: isinstance(e, CnapsRagError) and e.retryable),
+            retry=self._should_retry,
             reraise=True,
             before_sleep=lambda _state: setattr(self, "retries", self.retries + 1),
         )
@@ -326,12 +333,25 @@ def _slot(call: _Caller, template: str, max_tokens: int, **values: Any) -> str:
     return sentence if accept_slot(sentence, context, loaded.shots()) else ""
 
 
-def _guided(spec: PromptSpec, call: _Caller, max_tokens: int) -> tuple[str, list[str]]:
+QUESTION_CHARS = 600
+"""The longest question a guided slot quotes; longer ones are cut (and the cut recorded)."""
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def _guided(spec: PromptSpec, call: _Caller, max_tokens: int, warnings: list[str]) -> tuple[str, list[str]]:
+    question = _shorten(spec.question, QUESTION_CHARS)
+    if question != spec.question:
+        warnings.append(
+            f"question shortened from {len(spec.question)} to {QUESTION_CHARS} characters for the model"
+        )
     question_task, recommended, fits = _analyse(spec)
     first_task = next((ident.task for _, ident in recommended if ident.task), None)
 
     lines = [HEADINGS[0], ""]
-    user_goal = _slot(call, "guided_task", max_tokens, question=spec.question)
+    user_goal = _slot(call, "guided_task", max_tokens, question=question)
     if user_goal:
         lines.append(user_goal)
     if question_task:
@@ -367,7 +387,7 @@ def _guided(spec: PromptSpec, call: _Caller, max_tokens: int) -> tuple[str, list
             call,
             "guided_source",
             max_tokens,
-            question=spec.question,
+            question=question,
             source=f"{source.name}, {kind}.",
             finding=f"Finding: {finding}" if finding else "",
         )
@@ -478,7 +498,7 @@ def answer(
     warnings = list(spec.warnings)
     draft_started = time.perf_counter()
     if strategy == "guided":
-        draft, versions = _guided(spec, call, max_tokens or 64)
+        draft, versions = _guided(spec, call, max_tokens or 64, warnings)
     else:
         n_ctx = getattr(chosen, "n_ctx", 8192)
         budget = max(800, (n_ctx - (max_tokens or 700) - 500) * 3)

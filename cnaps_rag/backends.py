@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ class Backend(Protocol):
     name: ClassVar[str]
     supports_schema: ClassVar[bool]
     needs_key: ClassVar[bool]
+    deterministic: ClassVar[bool]
+    """True when the same request always gets the same reply (so re-asking is useless)."""
     model: str
 
     def complete(self, request: Request) -> Completion:
@@ -126,6 +129,7 @@ class LocalBackend:
     name: ClassVar[str] = "local"
     supports_schema: ClassVar[bool] = True
     needs_key: ClassVar[bool] = False
+    deterministic: ClassVar[bool] = True
     model_path: Path | None = None
     n_ctx: int = 4096
     model: str = ""
@@ -185,20 +189,26 @@ class LocalBackend:
 
 
 @contextlib.contextmanager
-def normalize_provider_errors(base_url: str | None) -> Iterator[None]:
+def normalize_provider_errors(base_url: str | None, secret: str | None = None) -> Iterator[None]:
     """Turn the openai client's exceptions into BackendError / ConfigError with hints.
 
-    Rate limits, server errors, timeouts and dropped connections are retryable;
-    a bad key or a bad request is not.
+    Rate limits, server errors, timeouts, dropped connections and unreadable replies
+    are retryable; a bad key or a bad request is not. ``secret`` (the API key) is
+    removed from every message, since some servers echo the credentials they got.
     """
     import openai
 
-    where = base_url or "the OpenAI API"
+    where = _display_url(base_url) if base_url else "the OpenAI API"
+
+    def clean(text: str, limit: int = 400) -> str:
+        return _short(redact(str(text), secret), limit)
+
     try:
         yield
     except openai.AuthenticationError as exc:
         raise ConfigError(
-            f"{where} refused the API key ({exc.status_code})", hint="set OPENAI_API_KEY to a valid key"
+            f"{where} refused the API key ({exc.status_code}): {clean(exc.message, 160)}",
+            hint="set OPENAI_API_KEY to a valid key",
         ) from None
     except openai.RateLimitError as exc:
         error = BackendError(f"{where} is rate limiting (429)", retryable=True)
@@ -208,16 +218,32 @@ def normalize_provider_errors(base_url: str | None) -> Iterator[None]:
         raise BackendError(f"{where} timed out", retryable=True) from None
     except openai.APIConnectionError:
         raise BackendError(
-            f"cannot reach {where}", retryable=True, hint="is the server running? check --base-url"
+            f"cannot reach {where} (connection failed or dropped)",
+            retryable=True,
+            hint="is the server running? check --base-url",
         ) from None
     except openai.APIStatusError as exc:
         retryable = exc.status_code >= 500 or exc.status_code == 408
-        error = BackendError(
-            f"{where} answered {exc.status_code}: {_short(exc.message, 400)}", retryable=retryable
-        )
+        error = BackendError(f"{where} answered {exc.status_code}: {clean(exc.message)}", retryable=retryable)
         error.status_code = exc.status_code  # type: ignore[attr-defined]
         error.retry_after = _retry_after(exc.response)  # type: ignore[attr-defined]
         raise error from None
+    except (openai.APIError, ValueError) as exc:
+        # A body that is cut short or is not JSON: the next try may be whole.
+        message = f"{where} sent an unreadable reply: {clean(str(exc), 160)}"
+        raise BackendError(message, retryable=True) from None
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Return ``text`` with ``secret`` (and any bearer token) replaced by ``***``."""
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "***")
+    return re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
+
+
+def _display_url(url: str) -> str:
+    # Credentials in a URL (https://user:key@host) are never shown.
+    return re.sub(r"//[^/@\s]*@", "//***@", url)
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -246,9 +272,10 @@ class OpenAIBackend:
     name: ClassVar[str] = "openai"
     supports_schema: ClassVar[bool] = True
     needs_key: ClassVar[bool] = True
+    deterministic: ClassVar[bool] = False
     model: str = ""
     base_url: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     timeout: float = 60.0
     client: Any = None
     structured_mode: StructuredMode | None = None
@@ -273,6 +300,9 @@ class OpenAIBackend:
                 api_key=key, base_url=self.base_url, max_retries=0, timeout=self.timeout
             )
 
+    def _secret(self) -> str | None:
+        return self.api_key or getattr(self.client, "api_key", None) or os.environ.get("OPENAI_API_KEY")
+
     @classmethod
     def from_client(cls, client: Any, model: str) -> OpenAIBackend:
         """Return a backend over an already made ``openai.OpenAI`` client."""
@@ -288,7 +318,7 @@ class OpenAIBackend:
         }
         if response_format is not None:
             kwargs["response_format"] = response_format
-        with normalize_provider_errors(self.base_url):
+        with normalize_provider_errors(self.base_url, self._secret()):
             return self.client.chat.completions.create(**kwargs)
 
     def _formats(self, schema: dict[str, Any]) -> list[tuple[StructuredMode, dict[str, Any] | None]]:

@@ -245,13 +245,16 @@ def answer_batch(
     id_field: str = "id",
     prompt_field: str = "prompt",
     progress: bool | None = None,
+    attempts: int = 4,
+    max_wait: float = 30.0,
 ) -> BatchSummary:
     """Answer every prompt in ``inputs`` into the JSONL file ``output``; return the summary.
 
     ``workers`` > 1 sends that many prompts at once (useful with a hosted backend;
     the local model answers one at a time). ``resume`` skips ids already in the
     output; without it the output is started afresh. ``progress`` defaults to a bar
-    when stderr is a terminal.
+    when stderr is a terminal. ``attempts`` and ``max_wait`` bound the retries of each
+    generation (see :func:`cnaps_rag.answer.answer`).
     """
     started = time.perf_counter()
     out_path = Path(output)
@@ -301,7 +304,14 @@ def answer_batch(
     def run_one(record: InputRecord) -> dict[str, Any]:
         assert record.spec is not None
         try:
-            result = answer(record.spec, backend=chosen, strategy=strategy, max_tokens=max_tokens)
+            result = answer(
+                record.spec,
+                backend=chosen,
+                strategy=strategy,
+                max_tokens=max_tokens,
+                attempts=attempts,
+                max_wait=max_wait,
+            )
         except CnapsRagError as exc:
             return {
                 "id": record.id,

@@ -1,0 +1,165 @@
+"""Run a batch through the fault proxy and tabulate what each fault did.
+
+Each prompt of the fixtures meets one fault on its first request (and ``server_error``
+on every request for one prompt, to show a fault that outlasts the retry budget of 3
+tries). Answers use the guided strategy: five short requests a prompt.
+Run: ``python -m eval.faults`` (starts llama.cpp's server on loopback; about a minute).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnaps_rag import BatchSummary, answer_batch
+from cnaps_rag.backends import OpenAIBackend, embedded_model_path
+
+from .faultproxy import FaultProxy
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPTS = ROOT / "fixtures" / "prompts"
+
+# prompt file -> fault on its first request; "always:" -> on every request.
+PLAN = {
+    "000_d18f79af084974a4": "rate_limit",
+    "004_3b145cd2937caf5f": "server_error",
+    "v01_crlf_bom": "unavailable",
+    "v02_github_angle": "hang",
+    "v03_missing_lines": "drop",
+    "v04_no_related": "truncated",
+    "v05_three_models": "not_json",
+    "v06_latex_summary": "bad_schema",
+    "v07_german": "always:server_error",
+    "v08_trailing_ws": None,
+}
+
+
+@dataclass
+class FaultRow:
+    """One line of the fault table."""
+
+    prompt: str
+    fault: str
+    requests: int
+    faults_injected: int
+    retries: int
+    outcome: str
+
+
+@contextmanager
+def llama_server(port: int) -> Iterator[str]:
+    """Run llama-cpp-python's server with the embedded model on 127.0.0.1:port; yield its /v1 URL."""
+    command = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("llama_cpp.server did not start") from None
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # uvicorn waits for lingering connections
+            process.kill()
+            process.wait()
+
+
+def _question_owner(body: dict[str, Any], questions: dict[str, str]) -> str | None:
+    text = json.dumps(body.get("messages", []), ensure_ascii=False)
+    return next((name for name, question in questions.items() if question in text), None)
+
+
+def run_faults(
+    upstream: str, workdir: Path, api_key: str = "sk-test-not-a-real-key"
+) -> tuple[BatchSummary, list[FaultRow], list[dict[str, Any]]]:
+    """Run the fault plan through a proxy in front of ``upstream``; return the summary, table and records."""
+    from cnaps_rag import load_prompt_file
+
+    questions = {name: load_prompt_file(PROMPTS / f"{name}.txt")[0].question for name in PLAN}
+    seen: Counter[str] = Counter()
+    injected: Counter[str] = Counter()
+
+    def plan(number: int, body: dict[str, Any]) -> str | None:
+        owner = _question_owner(body, questions)
+        if owner is None:
+            return None
+        seen[owner] += 1
+        fault = PLAN[owner]
+        if fault is None:
+            return None
+        if fault.startswith("always:"):
+            injected[owner] += 1
+            return fault.split(":", 1)[1]
+        if seen[owner] == 1:
+            injected[owner] += 1
+            return fault
+        return None
+
+    inputs = [PROMPTS / f"{name}.txt" for name in PLAN]
+    output = workdir / "answers.jsonl"
+    # Guided slots are short, so a healthy request ends well within the timeout; a hang outlasts it.
+    with FaultProxy(upstream, plan=plan, hang_seconds=12.0, retry_after=1.0) as proxy:
+        backend = OpenAIBackend(model="smollm2", base_url=proxy.url, api_key=api_key, timeout=10.0)
+        summary = answer_batch(
+            inputs, output, backend=backend, strategy="guided", attempts=3, max_wait=1.0, progress=False
+        )
+    records = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    by_id = {record["id"]: record for record in records}
+    rows = []
+    for name, fault in PLAN.items():
+        record = by_id[name]
+        if record.get("error"):
+            retries, outcome = seen[name] - 1, f"error: {record['error']}"
+        else:
+            retries, outcome = record["meta"]["retries"], "answered"
+        rows.append(FaultRow(name, fault or "none", seen[name], injected[name], retries, outcome))
+    return summary, rows, records
+
+
+def table(rows: list[FaultRow]) -> str:
+    """Return the fault table in markdown."""
+    lines = [
+        "| fault | prompt | requests seen | faults injected | retries | outcome |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        cells = [row.fault, row.prompt, row.requests, row.faults_injected, row.retries, row.outcome]
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with llama_server(port) as upstream, tempfile.TemporaryDirectory() as tmp:
+        summary, rows, _ = run_faults(upstream, Path(tmp))
+    print(table(rows))
+    print()
+    print(summary.line())
+
+
+if __name__ == "__main__":
+    main()
