@@ -416,6 +416,20 @@ def _strip_fences(text: str) -> str:
 BACKENDS: dict[str, type] = {"local": LocalBackend, "openai": OpenAIBackend}
 
 
+def resolve_backend(
+    backend: str | Backend, *, model: str | None = None, base_url: str | None = None
+) -> Backend:
+    """Return ``backend`` itself, or a new one by registry name.
+
+    ``model`` is a GGUF path for ``local`` and a model name for ``openai``.
+    """
+    if not isinstance(backend, str):
+        return backend
+    if backend == "local":
+        return make_backend(backend, model_path=model)
+    return make_backend(backend, model=model, base_url=base_url)
+
+
 def make_backend(name: str = "local", **options: Any) -> Backend:
     """Return a backend by registry name, built with ``options`` (None values are dropped)."""
     try:

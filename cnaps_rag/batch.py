@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .answer import Answer, Strategy, answer
-from .backends import Backend, LocalBackend, make_backend
+from .backends import Backend, LocalBackend, resolve_backend
 from .errors import CnapsRagError, ConfigError, PromptError
 from .parse import load_prompt_file, parse_prompts
 from .spec import PromptSpec
@@ -262,13 +262,7 @@ def answer_batch(
         raise ConfigError(f"{out_path}: is a folder, expected a JSONL file path")
     if not resume and out_path.exists():
         out_path.unlink()
-    if isinstance(backend, str):
-        options: dict[str, Any] = (
-            {"model_path": model} if backend == "local" else {"model": model, "base_url": base_url}
-        )
-        chosen: Backend = make_backend(backend, **options)
-    else:
-        chosen = backend
+    chosen = resolve_backend(backend, model=model, base_url=base_url)
     if isinstance(chosen, LocalBackend):
         workers = 1  # one model in one process: requests would only queue on its lock
     markdown_dir = Path(md_dir) if md_dir else None

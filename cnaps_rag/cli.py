@@ -12,10 +12,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from . import __version__
 from .errors import CnapsRagError, PromptError
+from .files import read_bytes
 from .parse import load_prompt_file
 from .spec import PromptSpec
 
@@ -23,12 +23,7 @@ from .spec import PromptSpec
 def _read_text(path: str) -> str:
     if path == "-":
         return sys.stdin.read()
-    try:
-        return Path(path).read_bytes().decode("utf-8", errors="replace")
-    except FileNotFoundError:
-        raise PromptError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise PromptError(f"{path}: is a folder, expected a file") from None
+    return read_bytes(path).decode("utf-8", errors="replace")
 
 
 def _one_prompt(path: str) -> PromptSpec:

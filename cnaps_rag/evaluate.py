@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .allowlist import AllowList
 from .errors import CnapsRagError, ConfigError, PromptError
+from .files import read_bytes
 from .parse import load_prompt_file, parse_prompt, parse_prompts
 from .score import METRICS, Scores, score
 from .spec import PromptSpec
@@ -152,16 +153,11 @@ class EvalReport(BaseModel):
 
 def _read_text(path: Path, what: str) -> str:
     """Return a UTF-8 file's text, or raise ConfigError saying why it cannot be read."""
+    data = read_bytes(path, what, ConfigError)
     try:
-        return path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such {what}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a {what}") from None
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def _json_lines(text: str) -> Iterable[tuple[int, dict[str, Any] | None, str | None]]:

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from .errors import PromptError
+from .files import read_bytes
 from .spec import PromptSpec, Source
 
 _START = re.compile(r"^[ \t]*You are an AI scientist", re.M | re.I)
@@ -246,14 +247,7 @@ def parse_prompts(text: str | bytes, *, id_prefix: str | None = None) -> list[Pr
 def load_prompt_file(path: str | Path) -> list[PromptSpec]:
     """Return the prompts in a file; ids come from the file name (``name`` or ``name#n``)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PromptError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise PromptError(f"{path}: is a folder, expected a prompt file") from None
-    except OSError as exc:
-        raise PromptError(f"{path}: cannot read ({exc.strerror})") from None
+    data = read_bytes(path)
     try:
         return parse_prompts(data, id_prefix=path.stem)
     except PromptError as exc:

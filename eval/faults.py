@@ -9,6 +9,8 @@ Run: ``python -m eval.faults`` (starts llama.cpp's server on loopback; about a m
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -56,23 +58,33 @@ class FaultRow:
     outcome: str
 
 
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @contextmanager
-def llama_server(port: int) -> Iterator[str]:
-    """Run llama-cpp-python's server with the embedded model on 127.0.0.1:port; yield its /v1 URL."""
+def llama_server(log: Path | None = None, startup_seconds: float = 90) -> Iterator[str]:
+    """Run llama-cpp-python's server with the embedded model on loopback; yield its /v1 URL."""
+    port = free_port()
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(log or os.devnull, "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + startup_seconds
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("llama_cpp.server did not start") from None
+                    tail = log.read_text(errors="replace")[-2000:] if log else ""
+                    raise RuntimeError(f"llama_cpp.server did not start {tail}") from None
                 time.sleep(0.5)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
@@ -149,12 +161,7 @@ def table(rows: list[FaultRow]) -> str:
 
 
 def main() -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with llama_server(port) as upstream, tempfile.TemporaryDirectory() as tmp:
+    with llama_server() as upstream, tempfile.TemporaryDirectory() as tmp:
         summary, rows, _ = run_faults(upstream, Path(tmp))
     print(table(rows))
     print()

@@ -41,56 +41,20 @@ def local_backend():
     return LocalBackend()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory):
     """llama-cpp-python's OpenAI-compatible server on loopback, serving the embedded model.
 
     Yields the base URL (``http://127.0.0.1:PORT/v1``); the server is stopped at the end.
     """
-    import subprocess
-    import sys
-    import time
-    import urllib.request
+    from eval.faults import llama_server as start
 
-    from cnaps_rag.backends import embedded_model_path
-
-    port = _free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
-    command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--verbose", "False",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
     try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {log.read_text(errors='replace')[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/v1/models", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("llama_cpp.server did not start within 90 s")
-                time.sleep(0.5)
-        yield f"{base}/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with start(log=log) as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 class QueueBackend:

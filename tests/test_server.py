@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import _free_port, prompt
+from conftest import prompt
 
 from cnaps_rag import AllowList, BackendError, ConfigError, answer
 from cnaps_rag.answer import HEADINGS
 from cnaps_rag.backends import OpenAIBackend, Request
 from cnaps_rag.links import find_links
+from eval.faults import free_port
 
 pytestmark = pytest.mark.server
 
@@ -41,7 +42,7 @@ def test_plain_text_request(llama_server):
 
 
 def test_unreachable_server_is_a_retryable_error_with_a_hint():
-    backend = OpenAIBackend(model="m", base_url=f"http://127.0.0.1:{_free_port()}/v1", timeout=5)
+    backend = OpenAIBackend(model="m", base_url=f"http://127.0.0.1:{free_port()}/v1", timeout=5)
     with pytest.raises(BackendError) as info:
         backend.complete(Request(messages=[{"role": "user", "content": "x"}]))
     assert info.value.retryable and "--base-url" in (info.value.hint or "")

@@ -1,0 +1,20 @@
+"""Reading the user's files, with every failure turned into the package's one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import CnapsRagError, PromptError
+
+
+def read_bytes(path: str | Path, what: str = "file", error: type[CnapsRagError] = PromptError) -> bytes:
+    """Return the bytes of ``path``; raise ``error`` saying why it cannot be read (``what`` it should be)."""
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, expected a {what}") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror})") from None
