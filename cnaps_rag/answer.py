@@ -24,7 +24,7 @@ from rapidfuzz import fuzz
 from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_random_exponential
 
 from .allowlist import AllowList
-from .backends import Backend, Completion, LocalBackend, Request, make_backend
+from .backends import Backend, Completion, LocalBackend, Request, resolve_backend
 from .errors import CnapsRagError, DraftFormatError, PromptError
 from .links import find_links
 from .names import LEXICON_KEYS, is_not_model, name_key
@@ -265,11 +265,15 @@ def _stems(text: str) -> set[str]:
 def accept_slot(sentence: str, context: str, shots: list[str]) -> bool:
     """Return whether a small model's slot fill is worth keeping.
 
-    A 135M model often echoes its few-shot examples, repeats a token, or drifts off
-    the facts it was given. A fill is kept when it has 5 to 45 words, is not a
-    near-copy of a few-shot answer, repeats no word three times running, and at
-    least half of its content words occur in the slot's own context.
+    A 135M model often echoes its few-shot examples, repeats a token, drifts off the
+    facts it was given, or answers another question. A fill is kept when it opens
+    with the words all few-shot answers open with ("The user wants to", "It"), has 5
+    to 45 words, is not a near-copy of a few-shot answer, repeats no word three times
+    running, and at least half of its content words occur in the slot's own context.
     """
+    opening = _common_opening([_shot_text(shot).lower().split() for shot in shots])
+    if sentence.lower().split()[: len(opening)] != opening:
+        return False
     words = sentence.split()
     if not 5 <= len(words) <= 45:
         return False
@@ -281,6 +285,16 @@ def accept_slot(sentence: str, context: str, shots: list[str]) -> bool:
     if not content:
         return False
     return len(content & _stems(context)) / len(content) >= 0.5
+
+
+def _common_opening(word_lists: list[list[str]]) -> list[str]:
+    """Return the words every list starts with."""
+    opening: list[str] = []
+    for words in zip(*word_lists, strict=False):
+        if len(set(words)) != 1:
+            break
+        opening.append(words[0])
+    return opening
 
 
 def _shot_text(shot: str) -> str:
@@ -483,13 +497,7 @@ def answer(
     """
     started = time.perf_counter()
     spec = prompt if isinstance(prompt, PromptSpec) else parse_prompt(prompt)
-    if isinstance(backend, str):
-        options: dict[str, Any] = (
-            {"model_path": model} if backend == "local" else {"model": model, "base_url": base_url}
-        )
-        chosen: Backend = make_backend(backend, **options)
-    else:
-        chosen = backend
+    chosen = resolve_backend(backend, model=model, base_url=base_url)
     if strategy is None:
         strategy = "guided" if isinstance(chosen, LocalBackend) and chosen.is_embedded else "free"
     if strategy not in ("guided", "free"):

@@ -106,3 +106,18 @@ def test_cli_answer_prints_markdown():
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(HEADINGS[0])
     assert "https://github.com/yinboc/liif" in result.stdout
+
+
+def test_slot_gate_keeps_the_few_shot_form():
+    from cnaps_rag.answer import accept_slot
+    from cnaps_rag.templates import load_template
+
+    task_shots = load_template("guided_task").shots()
+    context = "Can I upscale my scanned 1990s photo prints 2x so I can make larger prints?"
+    assert accept_slot(
+        "The user wants to upscale scanned photo prints for larger prints.", context, task_shots
+    )
+    assert not accept_slot("You should use a 2x10 or 2x16 for larger prints.", context, task_shots)
+    assert not accept_slot("The user wants to remove noise from dark night-time videos.", context, task_shots)
+    assert not accept_slot("The user wants wants wants upscale prints prints.", context, task_shots)
+    assert not accept_slot("The user wants to buy a telescope for astronomy tonight.", context, task_shots)
