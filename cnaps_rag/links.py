@@ -32,6 +32,8 @@ _ARXIV_PATH = re.compile(rf"^/(?:abs|pdf|html|format)/({_ARXIV_ID})(?:v\d+)?(?:\
 _GITHUB_PATH = re.compile(r"^/([A-Za-z0-9-]+)(?:/([A-Za-z0-9._-]+?))?(?:\.git)?(?:/.*)?$")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 _TRAILING = ".,;:!?\"'*_"
+_LINE = re.compile(r"[^\n]+")
+_LINK_HINT = re.compile(r"\S[.:@/]\S")
 
 
 @dataclass(frozen=True)
@@ -116,9 +118,15 @@ def find_links(text: str) -> list[Link]:
         found.append(Link(match.start(), match.start() + len(raw), raw, url_key(raw)))
     for match in _ARXIV_TEXT.finditer(text):
         found.append(Link(match.start(), match.end(), match.group(0), url_key(match.group(0))))
-    for match in _linkify().match(text) or []:
-        raw = text[match.index : match.last_index]
-        found.append(Link(match.index, match.last_index, raw, url_key(raw)))
+    # A link never spans lines and always has a dot, colon, @ or slash between two
+    # non-spaces; linkify (most of validate's time) only sees lines that could hold one.
+    for line in _LINE.finditer(text):
+        if not _LINK_HINT.search(line.group(0)):
+            continue
+        for match in _linkify().match(line.group(0)) or []:
+            start, end = line.start() + match.index, line.start() + match.last_index
+            raw = text[start:end]
+            found.append(Link(start, end, raw, url_key(raw)))
     found.sort(key=lambda link: (link.start, -(link.end - link.start)))
     result: list[Link] = []
     for link in found:

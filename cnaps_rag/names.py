@@ -94,11 +94,17 @@ _BEFORE = r"(?<![A-Za-z0-9_\-/.@])"
 
 
 def _lexicon_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
-    alternatives = []
-    for name in sorted(set(names), key=len, reverse=True):
+    # Grouped by first letter behind a lookahead: at a word start the engine tries one
+    # group's few names instead of all 600 (validate spent most of its time here).
+    groups: dict[str, list[str]] = {}
+    for name in sorted(set(names), key=len, reverse=True):  # longest first within each group
         parts = [re.escape(p) for p in re.split(r"[\s\-]+", name) if p]
         body = r"[\s\-]?".join(parts)
-        alternatives.append(body if _is_acronym(name) else f"(?i:{body})")
+        groups.setdefault(name[0].lower(), []).append(body if _is_acronym(name) else f"(?i:{body})")
+    alternatives = [
+        f"(?=[{re.escape(first)}{re.escape(first.upper())}])(?:{'|'.join(bodies)})"
+        for first, bodies in groups.items()
+    ]
     return re.compile(
         _BEFORE + r"(?P<name>" + "|".join(alternatives) + r")(?P<version>" + _VERSION + r"*)(?![A-Za-z0-9_+])"
     )
@@ -158,13 +164,13 @@ def _token_mention(token: str, start: int) -> NameMention | None:
 
 def find_model_names(text: str, skip: list[tuple[int, int]] | None = None) -> list[NameMention]:
     """Return the model names in ``text`` in order, leaving out any inside the ``skip`` spans."""
-    blocked = sorted(skip or [])
-    taken: list[tuple[int, int]] = []
+    # One byte per character, set where a link or an earlier name stands.
+    used = bytearray(len(text))
+    for start, end in skip or []:
+        used[start:end] = b"\x01" * (min(end, len(text)) - start)
 
     def free(start: int, end: int) -> bool:
-        return not any(s < end and start < e for s, e in blocked) and not any(
-            s < end and start < e for s, e in taken
-        )
+        return 1 not in used[start:end]
 
     mentions: list[NameMention] = []
     for match in _LEXICON.finditer(text):
@@ -177,7 +183,7 @@ def find_model_names(text: str, skip: list[tuple[int, int]] | None = None) -> li
             continue
         family = name_key(name) if match.group("version") else None
         mentions.append(NameMention(start, end, match.group(0), key, family))
-        taken.append((start, end))
+        used[start:end] = b"\x01" * (end - start)
     for match in _TOKEN.finditer(text):
         if not free(*match.span()):
             continue
