@@ -88,9 +88,18 @@ def test_kill_and_resume_keeps_every_id_exactly_once(tmp_path):
     ]
     rng = random.Random(7)
     kills = 0
+
+    def count() -> int:
+        return len(out.read_text(encoding="utf-8").splitlines()) if out.exists() else 0
+
     for _ in range(3):
+        before = count()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(2.0, 7.0))
+        # Kill mid-batch: after this run has written a record, at a random moment.
+        deadline = time.monotonic() + 300
+        while count() == before and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(rng.uniform(0.0, 3.0))
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             kills += 1
