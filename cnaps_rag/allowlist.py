@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .links import find_links, url_key
 from .names import AllowedNames, families, find_model_names, name_key
@@ -81,6 +82,21 @@ class AllowList:
                         names.setdefault(name_key(run), run)
         return cls(urls=urls, names=AllowedNames(names), url_sources=url_sources)
 
+    @classmethod
+    def for_spec(cls, spec: PromptSpec) -> AllowList:
+        """Return the allow-list of a prompt, built once per distinct prompt content.
+
+        Building scans the whole prompt and takes most of a validate call; answers to
+        one prompt are often checked many times (draft, final, eval), so it is cached
+        by content, which keeps validate a pure function of its arguments.
+        """
+        return _cached_allow_list(spec.model_dump_json())
+
     def allows_url(self, url_or_key: str, *, is_key: bool = False) -> bool:
         """Return whether a URL (or an already computed key) is one of the sources' links."""
         return (url_or_key if is_key else url_key(url_or_key)) in self.urls
+
+
+@lru_cache(maxsize=256)
+def _cached_allow_list(spec_json: str) -> AllowList:
+    return AllowList.from_spec(PromptSpec.model_validate_json(spec_json))

@@ -471,7 +471,7 @@ def _free(
 
 def cited_sources(markdown: str, spec: PromptSpec, allow: AllowList | None = None) -> list[str]:
     """Return the IDs of the sources at least one of whose links the text gives, in prompt order."""
-    allow = allow or AllowList.from_spec(spec)
+    allow = allow or AllowList.for_spec(spec)
     keys = {link.key for link in find_links(markdown)}
     ids = {sid for key in keys for sid in allow.url_sources.get(key, [])}
     return [s.id for s in spec.sources if s.id in ids]
@@ -513,7 +513,7 @@ def answer(
         draft, versions, shortened = _free(spec, call, max_tokens or 700, budget)
         warnings += shortened
     draft_time = time.perf_counter() - draft_started
-    allow = AllowList.from_spec(spec)
+    allow = AllowList.for_spec(spec)
     validate_started = time.perf_counter()
     validation = validate(draft, allow)
     validate_time = time.perf_counter() - validate_started

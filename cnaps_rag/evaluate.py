@@ -363,7 +363,7 @@ def _row(
         spec = _find_prompt(record, record_id, prompts, base_dir)
     except CnapsRagError as exc:
         return Row(id=record_id, line=line, status="unscorable", reason=exc.one_line())
-    allow = AllowList.from_spec(spec)
+    allow = AllowList.for_spec(spec)
     # Scores and validator spans both refer to the LF text the report shows.
     final_text = markdown.replace("\r\n", "\n").replace("\r", "\n")
     draft = record.get("draft")

@@ -302,7 +302,7 @@ def score(markdown: str, spec: PromptSpec, *, allow: AllowList | None = None) ->
     ``allow`` is the prompt's already built allow-list, to save building it again. A pure
     function of its arguments: the same answer and prompt give the same scores.
     """
-    allow = allow or AllowList.from_spec(spec)
+    allow = allow or AllowList.for_spec(spec)
     text = markdown.replace("\r\n", "\n").replace("\r", "\n")
     links = _link_spans(text)
 

@@ -356,7 +356,7 @@ def validate(markdown: str, spec: PromptSpec | AllowList) -> Validation:
     ``spec`` is the prompt (or its already built :class:`AllowList`). Never raises
     on any string; validating the result again removes nothing.
     """
-    allow = spec if isinstance(spec, AllowList) else AllowList.from_spec(spec)
+    allow = spec if isinstance(spec, AllowList) else AllowList.for_spec(spec)
     text = markdown.replace("\r\n", "\n").replace("\r", "\n")
     violations: list[Violation] = []
     # A removal or a tidy can join text into a new link or name: repeat until nothing changes.
