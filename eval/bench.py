@@ -29,6 +29,7 @@ import math
 import os
 import platform
 import re
+import signal
 import statistics
 import sys
 import tempfile
@@ -885,9 +886,15 @@ def peak_rss_of_batch(count: int, tmp: Path) -> dict[str, Any]:
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
-    _, status, usage = os.wait4(pid, 0)
-    stop.set()
-    poller.join()
+    try:
+        _, status, usage = os.wait4(pid, 0)
+    except BaseException:  # interrupted: do not leave the batch running
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        stop.set()
+        poller.join()
     seconds = time.perf_counter() - started
     records = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines() if line.strip()]
     answered = sum(1 for r in records if not r.get("error"))
@@ -965,10 +972,32 @@ def bench_memory(large: int, small: int) -> Figure:
 
 
 def run(settings: Settings) -> dict[str, Any]:
-    """Measure the figures ``settings.only`` names; return machine, settings and figures."""
+    """Measure the figures ``settings.only`` names; return machine, settings and figures.
+
+    Interrupted (Ctrl-C, or SIGTERM under :func:`main`), it returns the figures measured
+    so far, with ``interrupted`` set.
+    """
     started = time.perf_counter()
     info = machine()
     figures: list[Figure] = []
+    interrupted = False
+    try:
+        _measure(settings, figures)
+    except KeyboardInterrupt:
+        interrupted = True
+        _log("interrupted: reporting the figures measured so far")
+    info["load_average_end"] = _load_average()
+    return {
+        "machine": info,
+        "settings": asdict(settings),
+        "seconds": round(time.perf_counter() - started, 1),
+        "interrupted": interrupted,
+        "figures": [asdict(f) for f in figures],
+    }
+
+
+def _measure(settings: Settings, figures: list[Figure]) -> None:
+    """Append each wanted figure to ``figures`` as soon as it is measured."""
     wanted = set(settings.only)
     if wanted & {"validate", "score"}:
         answers = load_answers(limit=settings.answers or None)
@@ -984,12 +1013,11 @@ def run(settings: Settings) -> dict[str, Any]:
     model_groups = wanted & {"answer", "constrained", "batch"}
     if model_groups:
         try:
-            bench: ModelBench | None = ModelBench(settings)
+            bench = ModelBench(settings)
         except Exception as exc:  # no llama-cpp-python or no model: say so in the table
-            bench = None
             reason = f"the local model cannot be loaded ({type(exc).__name__}: {exc})"
             figures += [unavailable(g, g, "-", reason) for g in sorted(model_groups)]
-        if bench is not None:
+        else:
             if "answer" in wanted:
                 figures += bench.bench_answer()
             if "constrained" in wanted:
@@ -998,13 +1026,6 @@ def run(settings: Settings) -> dict[str, Any]:
                 figures.append(bench.bench_batch(settings.batch_prompts))
     if "memory" in wanted:
         figures.append(bench_memory(settings.memory_prompts, settings.memory_small))
-    info["load_average_end"] = _load_average()
-    return {
-        "machine": info,
-        "settings": asdict(settings),
-        "seconds": round(time.perf_counter() - started, 1),
-        "figures": [asdict(f) for f in figures],
-    }
 
 
 def _cell(text: str) -> str:
@@ -1031,6 +1052,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{report['seconds']:.0f} s.",
     ]
     notes = [f"- {f['name']}: {f['note']}" for f in report["figures"] if f.get("note")]
+    if report.get("interrupted"):
+        notes.append("- the run was interrupted: the figures after the last row were not measured")
     if notes:
         lines += ["", "Notes:", *notes]
     return "\n".join(lines) + "\n"
@@ -1080,10 +1103,18 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, bool]:
     return settings, args.json
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so a killed run still prints what it measured and cleans up
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; print the table (or JSON); return 0."""
     settings, as_json = parse_args(argv)
-    report = run(settings)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        report = run(settings)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if as_json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
