@@ -1,0 +1,91 @@
+"""Plain-text helpers every step shares: newlines, sentences, shortening, code fences, URL tails.
+
+Each exists once here so that the parser, the validator, the scorer and the drafting agree
+on what a line, a sentence and the end of a URL are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+# A sentence ends at ., ! or ? before white space and more text, or at a CJK full stop
+# (Chinese and Japanese put no space after it).
+_SENTENCE_END = re.compile(r"[.!?](?=\s+\S)|[。！？]")
+ABBREVIATIONS = frozenset({"e.g", "i.e", "vs", "al", "cf", "fig", "eq", "no", "approx", "etc", "resp", "z.b"})
+"""Words (lower-case, without their final dot) after which a dot does not end a sentence."""
+
+URL_TAIL = ".,;:!?\"'*_"
+"""Characters that end a sentence or markdown emphasis around a URL rather than the URL itself."""
+
+
+def normalize_newlines(text: str) -> str:
+    """Return ``text`` with CRLF and lone CR made LF (offsets then refer to this text)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+    """Yield the (start, end) span of each sentence in ``text[start:end]``, which should be one line.
+
+    A dot after an abbreviation ("e.g.", "et al.") or a single letter (an initial) ends no
+    sentence. Spans keep the white space that follows a sentence end at the start of the next.
+    """
+    end = len(text) if end is None else end
+    for match in _SENTENCE_END.finditer(text, start, end):
+        before = text[start : match.start()].split()
+        word = before[-1].lower().lstrip("(") if before else ""
+        if match.group(0) == "." and (word in ABBREVIATIONS or (len(word) == 1 and word.isalpha())):
+            continue
+        yield start, match.end()
+        start = match.end()
+    if text[start:end].strip():
+        yield start, end
+
+
+def sentences(text: str) -> list[str]:
+    """Return the sentences of ``text``, stripped: each line split by :func:`sentence_spans`."""
+    result = []
+    offset = 0
+    for line in text.split("\n"):
+        for start, end in sentence_spans(text, offset, offset + len(line)):
+            if text[start:end].strip():
+                result.append(text[start:end].strip())
+        offset += len(line) + 1
+    return result
+
+
+def shorten(text: str, limit: int, marker: str = " …") -> str:
+    """Return ``text`` cut to at most ``limit`` characters at a word boundary, ``marker`` added when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + marker
+
+
+def first_line(text: str, limit: int = 160) -> str:
+    """Return the first non-blank line of ``text``, at most ``limit`` characters (for one-line errors)."""
+    lines = text.strip().splitlines()
+    return lines[0][:limit] if lines else ""
+
+
+def strip_code_fence(text: str) -> str:
+    """Return ``text`` stripped, without a markdown code fence around it (a model's JSON often has one)."""
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text.rsplit("```", 1)[0]
+    return text.strip()
+
+
+def trim_url_tail(raw: str) -> str:
+    """Return ``raw`` without the trailing punctuation that is prose (:data:`URL_TAIL`).
+
+    A closing parenthesis stays when it balances one inside the URL
+    (``wikipedia.org/wiki/Bokeh_(photography)``).
+    """
+    while raw:
+        if raw[-1] in URL_TAIL or (raw[-1] == ")" and raw.count("(") < raw.count(")")):
+            raw = raw[:-1]
+        else:
+            break
+    return raw
