@@ -83,6 +83,14 @@ def _backend_options(command: argparse.ArgumentParser) -> None:
     group.add_argument("--max-tokens", type=int, help="token budget per generation")
 
 
+def _dataset_fields(command: argparse.ArgumentParser) -> None:
+    # batch and eval must read a dataset alike, or eval cannot find the prompts batch answered.
+    command.add_argument("--id-field", default="id", help="dataset field holding the id (default: id)")
+    command.add_argument(
+        "--prompt-field", default="prompt", help="dataset field holding the prompt (default: prompt)"
+    )
+
+
 def cmd_answer(args: argparse.Namespace) -> int:
     from .answer import answer
 
@@ -132,10 +140,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import run_eval
-    from .report import report_json, report_markdown
+    from .evaluation import evaluate_file, load_prompt_index, report_json, report_markdown, write_report
 
-    report = run_eval(args.answers, prompts_path=args.prompts, out_dir=args.output, compare_path=args.compare)
+    prompts = None
+    if args.prompts is not None:
+        prompts = load_prompt_index(args.prompts, id_field=args.id_field, prompt_field=args.prompt_field)
+    report = evaluate_file(args.answers, prompts, compare_with=args.compare)
+    if args.output is not None:
+        write_report(report, args.output)
     sys.stdout.write(report_json(report) if args.json else report_markdown(report))
     return 0
 
@@ -178,10 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--workers", type=int, default=1, help="prompts in flight at once (hosted backends)")
     batch.add_argument("--no-resume", action="store_true", help="start the output afresh")
     batch.add_argument("--md-dir", help="also write one markdown file per prompt here")
-    batch.add_argument("--id-field", default="id", help="dataset field holding the id (default: id)")
-    batch.add_argument(
-        "--prompt-field", default="prompt", help="dataset field holding the prompt (default: prompt)"
-    )
+    _dataset_fields(batch)
     batch.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
     batch.add_argument("--json", action="store_true", help="print the summary as JSON")
     _backend_options(batch)
@@ -194,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("-o", "--output", help="folder for report.json, report.md and report.html")
     evaluate.add_argument("--compare", help="another answers JSONL to put side by side")
+    _dataset_fields(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON instead of markdown")
     evaluate.set_defaults(func=cmd_eval)
     return parser

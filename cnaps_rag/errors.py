@@ -45,3 +45,10 @@ class BackendError(CnapsRagError):
 
 class DraftFormatError(BackendError):
     """The model's reply is not the JSON the draft schema asks for."""
+
+
+def one_line(exc: BaseException) -> str:
+    """Return any exception as one line: the package's own with its hint, others with their type."""
+    if isinstance(exc, CnapsRagError):
+        return exc.one_line()
+    return " ".join(f"{type(exc).__name__}: {exc}".split())

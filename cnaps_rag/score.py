@@ -64,7 +64,8 @@ from .spec import PromptSpec
 
 # The validator's own patterns, so that a heading, a list item and a markdown link are the
 # same things for the score as for the validator whose work it measures.
-from .validate import _HEADING, _ITEM, _MD_LINK, _SECTION_HEADING, NOT_COVERED, validate
+from .text import normalize_newlines, sentence_spans
+from .validate import _HEADING, _ITEM, _MD_LINK, _SECTION_HEADING, NOT_COVERED, Validation, validate
 
 SUPPORT_THRESHOLD = 0.6
 """Share of a sentence's distinct content words that must occur in the prompt."""
@@ -119,10 +120,6 @@ _CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]"
 # Longest first; one is stripped, and only when a stem of at least 4 characters is left.
 _SUFFIXES = tuple(
     _words("izations ization ations ation ments ment ness ings ing ies ied edly ers er ed ly es s")
-)
-_SENTENCE_END = re.compile(r"[.!?](?=\s+\S)|[。！？]")
-_ABBREVIATIONS = frozenset(
-    {"e.g", "i.e", "vs", "al", "cf", "fig", "eq", "no", "approx", "etc", "resp", "z.b"}
 )
 
 
@@ -263,16 +260,7 @@ def _pieces(text: str) -> Iterator[tuple[int, int]]:
         if not line.strip() or _HEADING.match(line) or line.strip() == NOT_COVERED:
             continue
         item = _ITEM.match(line)
-        start = line_start + (item.end() if item else 0)
-        for match in _SENTENCE_END.finditer(text, start, line_end):
-            before = text[start : match.start()].split()
-            word = before[-1].lower().lstrip("(") if before else ""
-            if match.group(0) == "." and (word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())):
-                continue  # "e.g.", "et al.", an initial
-            yield start, match.end()
-            start = match.end()
-        if text[start:line_end].strip():
-            yield start, line_end
+        yield from sentence_spans(text, line_start + (item.end() if item else 0), line_end)
 
 
 def _sentences(text: str, vocabulary: set[str], links: list[tuple[int, int]]) -> list[Sentence]:
@@ -296,14 +284,21 @@ def _sentences(text: str, vocabulary: set[str], links: list[tuple[int, int]]) ->
     return result
 
 
-def score(markdown: str, spec: PromptSpec, *, allow: AllowList | None = None) -> Scores:
+def score(
+    markdown: str,
+    spec: PromptSpec,
+    *,
+    allow: AllowList | None = None,
+    validation: Validation | None = None,
+) -> Scores:
     """Return the faithfulness scores of ``markdown`` as an answer to ``spec``.
 
-    ``allow`` is the prompt's already built allow-list, to save building it again. A pure
-    function of its arguments: the same answer and prompt give the same scores.
+    ``allow`` is the prompt's already built allow-list and ``validation`` the result of
+    :func:`cnaps_rag.validate.validate` on this same text, to save doing either again. A
+    pure function of its arguments: the same answer and prompt give the same scores.
     """
     allow = allow or AllowList.for_spec(spec)
-    text = markdown.replace("\r\n", "\n").replace("\r", "\n")
+    text = normalize_newlines(markdown)
     links = _link_spans(text)
 
     cited = _cited_keys(text)
@@ -342,5 +337,5 @@ def score(markdown: str, spec: PromptSpec, *, allow: AllowList | None = None) ->
         unallowed_models=unallowed_models,
         sentences=len(sentences),
         unsupported=unsupported,
-        violations=validate(text, allow).counts(),
+        violations=(validation or validate(text, allow)).counts(),
     )

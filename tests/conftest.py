@@ -66,6 +66,10 @@ class QueueBackend:
     name = "fake"
     supports_schema = True
     needs_key = False
+    deterministic = False
+    in_process = False
+    n_ctx = 8192
+    is_embedded = False
 
     def __init__(self, replies=None, model="fake-model"):
         self.model = model

@@ -8,8 +8,9 @@ import pytest
 from conftest import FIXTURES, PROMPTS
 
 from cnaps_rag import ConfigError, PromptError, validate
-from cnaps_rag.evaluate import compare, evaluate, load_prompt_index, run_eval
-from cnaps_rag.report import report_html, report_markdown
+from cnaps_rag.evaluation import compare, evaluate, evaluate_file, load_prompt_index, write_report
+from cnaps_rag.evaluation.html_page import report_html
+from cnaps_rag.evaluation.report import report_markdown
 
 UPSCALE = "000_d18f79af084974a4"
 SKELETON = "## 1. Task\n\n{one}\n\n## 2. Workflow\n\n{two}\n\n## 3. Papers\n\n{three}\n"
@@ -62,7 +63,7 @@ def answers(tmp_path, final_text):
 
 
 def test_rows_statuses_and_broken_lines(answers):
-    report = run_eval(answers, PROMPTS)
+    report = evaluate_file(answers, load_prompt_index(PROMPTS))
     assert [(r.id, r.status, r.line) for r in report.rows] == [
         (UPSCALE, "scored", 1),
         ("gone", "failed", 5),
@@ -92,7 +93,7 @@ def test_rows_statuses_and_broken_lines(answers):
 
 
 def test_draft_and_final_side_by_side(answers):
-    report = run_eval(answers, PROMPTS)
+    report = evaluate_file(answers, load_prompt_index(PROMPTS))
     row = report.rows[0]
     assert row.draft_scores is not None and row.final_scores is not None
     # Draft: 1 of 2 URLs and 1 of 2 names sourced; the validator leaves only the sourced ones.
@@ -206,22 +207,22 @@ def test_prompt_index_of_one_file():
 
 def test_missing_or_unreadable_answers_file(tmp_path):
     with pytest.raises(ConfigError, match=r"missing\.jsonl: no such answers file"):
-        run_eval(tmp_path / "missing.jsonl")
+        evaluate_file(tmp_path / "missing.jsonl")
     with pytest.raises(ConfigError, match="is a folder"):
-        run_eval(tmp_path)
+        evaluate_file(tmp_path)
     latin1 = tmp_path / "latin1.jsonl"
     latin1.write_bytes('{"id": "é"}\n'.encode("latin-1"))
     with pytest.raises(ConfigError, match="not UTF-8"):
-        run_eval(latin1)
+        evaluate_file(latin1)
 
 
 def test_missing_compare_file_and_unwritable_output(answers, tmp_path):
     with pytest.raises(ConfigError, match="no such answers file"):
-        run_eval(answers, PROMPTS, compare_path=tmp_path / "other.jsonl")
+        evaluate_file(answers, load_prompt_index(PROMPTS), compare_with=tmp_path / "other.jsonl")
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     with pytest.raises(ConfigError, match="cannot write the report"):
-        run_eval(answers, PROMPTS, out_dir=blocker)
+        write_report(evaluate_file(answers, load_prompt_index(PROMPTS)), blocker)
 
 
 # --------------------------------------------------------------------------- report files
@@ -252,7 +253,8 @@ class _Page(HTMLParser):
 
 def test_report_files(answers, tmp_path):
     out = tmp_path / "report"
-    report = run_eval(answers, PROMPTS, out_dir=out)
+    report = evaluate_file(answers, load_prompt_index(PROMPTS))
+    write_report(report, out)
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json", "report.md"]
     data = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert data["counts"] == report.counts
@@ -269,7 +271,7 @@ def test_report_files(answers, tmp_path):
 
 
 def test_html_is_self_contained_and_escaped(answers, tmp_path):
-    run_eval(answers, PROMPTS, out_dir=tmp_path / "report")
+    write_report(evaluate_file(answers, load_prompt_index(PROMPTS)), tmp_path / "report")
     page_text = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
     page = _Page()
     page.feed(page_text)
@@ -303,8 +305,8 @@ def test_html_is_self_contained_and_escaped(answers, tmp_path):
 
 
 def test_same_input_gives_the_same_bytes(answers, tmp_path):
-    run_eval(answers, PROMPTS, out_dir=tmp_path / "one")
-    run_eval(answers, PROMPTS, out_dir=tmp_path / "two")
+    write_report(evaluate_file(answers, load_prompt_index(PROMPTS)), tmp_path / "one")
+    write_report(evaluate_file(answers, load_prompt_index(PROMPTS)), tmp_path / "two")
     for name in ("report.json", "report.md", "report.html"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
@@ -312,7 +314,8 @@ def test_same_input_gives_the_same_bytes(answers, tmp_path):
 def test_compare_two_runs(tmp_path, final_text):
     finals = write_jsonl(tmp_path / "finals.jsonl", [{"id": UPSCALE, "markdown": final_text}])
     drafts = write_jsonl(tmp_path / "drafts.jsonl", [{"id": UPSCALE, "markdown": DRAFT}])
-    report = run_eval(finals, PROMPTS, out_dir=tmp_path / "out", compare_path=drafts)
+    report = evaluate_file(finals, load_prompt_index(PROMPTS), compare_with=drafts)
+    write_report(report, tmp_path / "out")
     assert report.comparison is not None
     assert report.comparison.other == str(drafts) and report.comparison.common_ids == 1
     urls = next(m for m in report.comparison.metrics if m.metric == "url_precision")
@@ -321,3 +324,39 @@ def test_compare_two_runs(tmp_path, final_text):
     assert "| URL precision | 1.000 | 0.500 | +0.500 |" in report_markdown(report)
     assert "<td>URL precision</td><td>1.000</td><td>0.500</td><td>+0.500</td>" in report_html(report)
     assert 'class="bar-other"' in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- batch and eval agree
+
+
+def test_batch_and_eval_read_a_folder_alike(tmp_path):
+    from cnaps_rag.inputs import iter_inputs
+
+    shutil.copy(PROMPTS / f"{UPSCALE}.txt", tmp_path / "A.TXT")
+    assert [r.id for r in iter_inputs([tmp_path])] == ["A"]
+    assert list(load_prompt_index(tmp_path)) == ["A"]
+
+
+def test_eval_reads_a_dataset_with_the_batch_field_names(tmp_path, final_text, capsys):
+    from cnaps_rag.cli import main
+
+    text = (PROMPTS / f"{UPSCALE}.txt").read_text(encoding="utf-8")
+    dataset = write_jsonl(tmp_path / "set.jsonl", [{"key": "k1", "text": text}])
+    answers = write_jsonl(tmp_path / "answers.jsonl", [{"id": "k1", "markdown": final_text}])
+    index = load_prompt_index(dataset, id_field="key", prompt_field="text")
+    assert list(index) == ["k1"]
+    code = main(
+        [
+            "eval",
+            str(answers),
+            "--prompts",
+            str(dataset),
+            "--id-field",
+            "key",
+            "--prompt-field",
+            "text",
+            "--json",
+        ]
+    )
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["counts"]["scored"] == 1

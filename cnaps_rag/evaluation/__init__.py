@@ -1,0 +1,24 @@
+"""Evaluate whole runs: score every answer record, aggregate, compare, and render reports.
+
+``models`` holds what an evaluation produces, ``evaluate`` makes it, ``report`` (JSON,
+Markdown, the three files) and ``html_page`` render it; nothing here imports back.
+"""
+
+from __future__ import annotations
+
+from .evaluate import compare, evaluate, evaluate_file, load_prompt_index
+from .models import EvalReport, PromptIndex, Row
+from .report import report_json, report_markdown, write_report
+
+__all__ = [
+    "EvalReport",
+    "PromptIndex",
+    "Row",
+    "compare",
+    "evaluate",
+    "evaluate_file",
+    "load_prompt_index",
+    "report_json",
+    "report_markdown",
+    "write_report",
+]

@@ -1,0 +1,56 @@
+"""The words and numbers the evaluation reports share: metric labels, scores, summary sentences."""
+
+from __future__ import annotations
+
+from ..score import Scores
+from .models import EvalReport
+
+LABELS = {
+    "url_precision": "URL precision",
+    "source_recall": "source recall",
+    "model_precision": "model-name precision",
+    "structure": "structure",
+    "grounding": "grounding",
+}
+
+
+def metric_label(metric: str) -> str:
+    """Return the metric's name as the reports print it."""
+    return LABELS.get(metric, metric)
+
+
+def format_number(value: float | None) -> str:
+    """Return a mean or share with three decimals, or n/a."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def format_signed(value: float | None) -> str:
+    """Return a difference with its sign and three decimals, or n/a."""
+    return "n/a" if value is None else f"{value:+.3f}"
+
+
+def format_score(scores: Scores | None, metric: str) -> str:
+    """Return one answer's score of ``metric`` as the reports print it (yes/no for a truth value)."""
+    if scores is None:
+        return "—"
+    value = getattr(scores, metric)
+    return ("yes" if value else "no") if isinstance(value, bool) else f"{value:.3f}"
+
+
+def counts_sentence(report: EvalReport) -> str:
+    """Return the sentence that counts the records by status."""
+    counts = report.counts
+    return (
+        f"Records: {counts['records']}; scored: {counts['scored']}, with a draft: {counts['with_draft']}; "
+        f"failed answers (not scored): {counts['failed']}; not scorable: {counts['unscorable']}; "
+        f"broken lines: {counts['broken_lines']}."
+    )
+
+
+def violations_sentence(report: EvalReport) -> str:
+    """Return the sentence that says what the validator strips from finals and drafts."""
+    final, draft = report.violations["final"], report.violations["draft"]
+    text = f"The validator strips from the final answers {final['url']} URLs and {final['model']} model names"
+    if report.counts["with_draft"]:
+        text += f", from the drafts {draft['url']} URLs and {draft['model']} model names"
+    return text + "."

@@ -1,0 +1,147 @@
+"""Read prompts from the user's files, folders and datasets: (id, spec) or (id, why not).
+
+``cnaps-rag batch`` answers what :func:`iter_inputs` yields and ``cnaps-rag eval`` looks
+answers' prompts up in the same reading, so a prompt has the same id in both:
+
+- a prompt file (``.txt``, ``.md``, ``.prompt``, any case; or any file named directly)
+  gives its stem, ``stem#n`` for a file of several prompts;
+- a dataset (``.jsonl``, or ``.json`` holding a list, or an object with a list) gives each
+  record's ``id_field`` (``id#n`` for a record of several prompts), the prompt text being its
+  ``prompt_field``; a line or record that cannot be read gives ``stem:line``;
+- a folder gives every such file in it and its subfolders, hidden ones left out.
+
+Nothing here raises on a bad file or record: it becomes an :class:`InputRecord` with the error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import CnapsRagError, PromptError, one_line
+from .files import read_bytes
+from .parse import load_prompt_file, parse_prompts
+from .spec import PromptSpec
+from .text import shorten
+
+PROMPT_SUFFIXES = frozenset({".txt", ".md", ".prompt"})
+DATASET_SUFFIXES = frozenset({".jsonl", ".json"})
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """One prompt to answer, or the error that says why it cannot be read."""
+
+    id: str
+    origin: str
+    """Where it was read: a path, ``path:line`` for a dataset record."""
+    spec: PromptSpec | None = None
+    exception: CnapsRagError | None = None
+    named: bool = True
+    """False when the input gave no id and ``id`` was made from where it stands (``stem:line``)."""
+
+    @property
+    def error(self) -> str | None:
+        """Return the error as one line, or None for a prompt that was read."""
+        return one_line(self.exception) if self.exception is not None else None
+
+
+def _is_dataset(path: Path) -> bool:
+    return path.suffix.lower() in DATASET_SUFFIXES
+
+
+def prompt_files(folder: Path) -> list[Path]:
+    """Return the prompt and dataset files in ``folder`` and its subfolders, hidden ones left out, sorted."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        and path.suffix.lower() in PROMPT_SUFFIXES | DATASET_SUFFIXES
+    )
+
+
+def _dataset_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """Yield (line or position, the parsed object or the PromptError why not) for a dataset."""
+    try:
+        text = read_bytes(path, "dataset").decode("utf-8-sig", errors="replace")
+    except PromptError as exc:
+        yield 0, exc
+        return
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            yield 0, PromptError(f"{path}: not valid JSON ({exc})")
+            return
+        if isinstance(data, dict):  # {"prompts": [...]} or a single record
+            data = next((v for v in data.values() if isinstance(v, list)), [data])
+        yield from enumerate(data if isinstance(data, list) else [data], start=1)
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except ValueError as exc:
+            yield number, PromptError(f"{path}:{number}: broken JSON line ({shorten(str(exc), 60, '')})")
+
+
+def _from_dataset(path: Path, id_field: str, prompt_field: str) -> Iterator[InputRecord]:
+    for number, row in _dataset_rows(path):
+        origin = f"{path}:{number}"
+        fallback_id = f"{path.stem}:{number}"
+        if isinstance(row, PromptError):
+            yield InputRecord(fallback_id, origin, exception=row, named=False)
+            continue
+        if not isinstance(row, dict):
+            error = PromptError(f"{origin}: not a JSON object")
+            yield InputRecord(fallback_id, origin, exception=error, named=False)
+            continue
+        record_id = str(row.get(id_field) or fallback_id)
+        text = row.get(prompt_field)
+        if not isinstance(text, str):
+            error = PromptError(f"{origin}: no {prompt_field!r} text", hint="set --prompt-field")
+            yield InputRecord(record_id, origin, exception=error)
+            continue
+        try:
+            specs = parse_prompts(text, id_prefix=record_id)
+        except PromptError as exc:
+            error = PromptError(f"{origin}: {exc.message}", hint=exc.hint)
+            yield InputRecord(record_id, origin, exception=error)
+            continue
+        for spec in specs:
+            yield InputRecord(spec.id, origin, spec=spec)
+
+
+def iter_inputs(
+    paths: Iterable[str | Path], *, id_field: str = "id", prompt_field: str = "prompt"
+) -> Iterator[InputRecord]:
+    """Yield every prompt in ``paths`` (files, folders, datasets), or a record of why it cannot be read."""
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            files = prompt_files(path)
+            if not files:
+                yield InputRecord(
+                    str(path), str(path), exception=PromptError(f"{path}: folder holds no prompt files")
+                )
+            for file in files:
+                yield from iter_inputs([file], id_field=id_field, prompt_field=prompt_field)
+        elif not path.exists():
+            yield InputRecord(
+                path.stem or str(path), str(path), exception=PromptError(f"{path}: no such file")
+            )
+        elif _is_dataset(path):
+            yield from _from_dataset(path, id_field, prompt_field)
+        else:
+            try:
+                specs = load_prompt_file(path)
+            except CnapsRagError as exc:
+                yield InputRecord(path.stem, str(path), exception=exc)
+                continue
+            for spec in specs:
+                yield InputRecord(spec.id, str(path), spec=spec)

@@ -1,0 +1,165 @@
+"""The JSONL answer records: what ``cnaps-rag batch`` writes and ``cnaps-rag eval`` reads.
+
+One line per prompt, written whole, flushed and fsynced (:class:`JsonlWriter`), so an
+interrupted run never leaves a torn line. A record is an :class:`AnswerRecord`: an answer
+(``markdown``, ``draft``, ``violations``, ``cited``, ``meta``, ``prompt``, ``error`` null) or a
+failure (``error``, ``error_type``, ``origin``). The evaluation also reads other tools' JSONL,
+so it takes records as plain objects (:func:`read_records`) and looks only for the fields it needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from .answer import Answer, AnswerMeta
+from .errors import ConfigError, one_line
+from .files import read_bytes
+from .spec import PromptSpec
+from .validate import Violation
+
+
+class AnswerRecord(BaseModel):
+    """One line of a batch's output: an answer, or why there is none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    markdown: str | None = None
+    """The final answer, after validation."""
+    draft: str | None = None
+    violations: list[Violation] = []
+    cited: list[str] = []
+    meta: AnswerMeta | None = None
+    prompt: str | None = None
+    """The prompt's raw text, so that the record can be evaluated on its own."""
+    error: str | None = None
+    """One line saying why the prompt has no answer; null for an answer."""
+    error_type: str | None = None
+    origin: str | None = None
+    """Where a failed prompt was read (path, or path:line)."""
+
+    @classmethod
+    def of_answer(cls, result: Answer, spec: PromptSpec) -> AnswerRecord:
+        """Return the record of an answer to ``spec``."""
+        return cls(
+            id=result.id,
+            markdown=result.markdown,
+            draft=result.draft,
+            violations=result.validation.violations,
+            cited=result.cited,
+            meta=result.meta,
+            prompt=spec.raw,
+        )
+
+    @classmethod
+    def failure(cls, record_id: str, origin: str, exc: BaseException) -> AnswerRecord:
+        """Return the record of a prompt that could not be read or answered."""
+        return cls(id=record_id, error=one_line(exc), error_type=type(exc).__name__, origin=origin)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the record as written: an answer's fields, or a failure's, and always ``error``."""
+        if self.error is None:
+            return self.model_dump(mode="json", exclude={"error_type", "origin"})
+        return self.model_dump(mode="json", include={"id", "error", "error_type", "origin"})
+
+
+class JsonlWriter:
+    """Appends whole records to a JSONL file, one write, flush and fsync each; safe across threads."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._repair_torn_tail()
+        self._file = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def _repair_torn_tail(self) -> None:
+        # A kill during a write can leave a partial last line: cut it so every line is JSON.
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with self.path.open("rb+") as file:
+            file.seek(-1, os.SEEK_END)
+            if file.read(1) == b"\n":
+                return
+            file.seek(0)
+            data = file.read()
+            file.truncate(data.rfind(b"\n") + 1)
+
+    def write(self, record: AnswerRecord | dict[str, Any]) -> None:
+        """Append one record as one line."""
+        data = record.to_json() if isinstance(record, AnswerRecord) else record
+        line = json.dumps(data, ensure_ascii=False) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
+class BrokenLine(BaseModel):
+    """A line of an answers file that is not an answer record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line: int
+    reason: str
+
+
+def json_lines(text: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """Yield (line number, the object, None) or (line number, None, why it is not one) per non-blank line."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, None, f"not JSON: {exc.msg} at column {exc.colno}"
+            continue
+        if isinstance(value, dict):
+            yield number, value, None
+        else:
+            yield number, None, f"not a JSON object but {type(value).__name__}"
+
+
+def read_text(path: Path, what: str) -> str:
+    """Return a UTF-8 file's text, or raise ConfigError saying why it cannot be read."""
+    data = read_bytes(path, what, ConfigError)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
+def read_records(path: str | Path) -> tuple[list[dict[str, Any]], list[int], list[BrokenLine]]:
+    """Return the records of a JSONL answers file, their line numbers, and the lines that are not records.
+
+    Raises :class:`ConfigError` when the file is missing, a folder, unreadable or not UTF-8.
+    """
+    records: list[dict[str, Any]] = []
+    lines: list[int] = []
+    broken: list[BrokenLine] = []
+    for number, record, reason in json_lines(read_text(Path(path), "answers file")):
+        if record is None:
+            broken.append(BrokenLine(line=number, reason=reason or "not a record"))
+        else:
+            records.append(record)
+            lines.append(number)
+    return records, lines, broken
+
+
+def done_ids(path: Path) -> set[str]:
+    """Return the ids already recorded in a JSONL output (answered or failed)."""
+    if not path.exists():
+        return set()
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    return {str(record["id"]) for _, record, _ in json_lines(text) if record is not None and "id" in record}
