@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -70,7 +71,7 @@ def llama_server(log: Path | None = None, startup_seconds: float = 90) -> Iterat
     """Run llama-cpp-python's server with the embedded model on loopback; yield its /v1 URL."""
     port = free_port()
     command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
+        sys.executable, "-m", "cnaps_rag.backends.serve", "--model", str(embedded_model_path()),
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
     ]  # fmt: skip
     with open(log or os.devnull, "wb") as out:
@@ -84,6 +85,12 @@ def llama_server(log: Path | None = None, startup_seconds: float = 90) -> Iterat
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     tail = log.read_text(errors="replace")[-2000:] if log else ""
+                    if process.returncode is not None and process.returncode < 0:
+                        name = signal.Signals(-process.returncode).name
+                        message = (
+                            f"the llama.cpp server crashed ({name}) while starting: run `cnaps-rag doctor`"
+                        )
+                        raise RuntimeError(f"{message} {tail}") from None
                     raise RuntimeError(f"llama_cpp.server did not start {tail}") from None
                 time.sleep(0.5)
         yield f"http://127.0.0.1:{port}/v1"

