@@ -152,6 +152,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import doctor
+
+    report = doctor(model=args.model, repack=args.repack)
+    if args.json:
+        _print_json(report.model_dump())
+    else:
+        print("\n".join(report.lines()))
+    return 0 if report.smoke.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``cnaps-rag`` command."""
     parser = argparse.ArgumentParser(
@@ -206,6 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset_fields(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON instead of markdown")
     evaluate.set_defaults(func=cmd_eval)
+    checkup = commands.add_parser(
+        "doctor", help="report versions, CPU, model file, and run a one-token generation in a child process"
+    )
+    checkup.add_argument("--model", help="a GGUF file (default: the embedded model, or $CNAPS_RAG_MODEL)")
+    checkup.add_argument(
+        "--repack",
+        choices=["auto", "on", "off"],
+        help="llama.cpp weight repacking (default: $CNAPS_RAG_REPACK or auto)",
+    )
+    checkup.add_argument("--json", action="store_true", help="print the report as JSON")
+    checkup.set_defaults(func=cmd_doctor)
     return parser
 
 
