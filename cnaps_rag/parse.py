@@ -1,4 +1,15 @@
-"""Parse dataset prompts into :class:`PromptSpec`: the question and the sources it allows."""
+"""Parse dataset prompts into :class:`PromptSpec`: the question and the sources it allows.
+
+The dataset has two prompt formats, parsed into the same :class:`PromptSpec`:
+
+- ``sections3``: "A user has asked the following question:", three numbered instructions,
+  ``Model:`` / ``Paper:`` / ``GitHub:`` / ``Summary:`` blocks;
+- ``workflow``: "A user asks:", the instructions as markdown headings (``## 1. Core Task``,
+  ``## 2. CNAPS-style Workflow`` with parts ``### A.``, ``### B.``), sources as ``- **NAME**``
+  bullets with indented ``Paper:`` / ``GitHub:`` lines. These prompts carry debris: a copy of an
+  older prompt with every line commented out by ``#`` and a stray ``#`` after ``Answer:``.
+  Debris is dropped before parsing; it never counts as a second prompt.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +20,17 @@ from pathlib import Path
 
 from .errors import PromptError
 from .files import read_bytes
-from .spec import PromptSpec, Source
+from .spec import PromptFormat, PromptSpec, Section, Source
 
-_START = re.compile(r"^[ \t]*You are an AI scientist", re.M | re.I)
+_START = re.compile(r"^[ \t]*You are an (?:expert )?AI scientist", re.M | re.I)
 _END = re.compile(r"^[ \t]*Answer:[ \t]*$", re.M | re.I)
 _QUESTION_MARKER = re.compile(r"asked the following question\s*:?", re.I)
+_ASKS_MARKER = re.compile(r"^[ \t]*A user asks[ \t]*:?", re.M | re.I)
+# A line commented out with a single '#' (markdown headings have two or more): debris.
+_DEBRIS = re.compile(r"^[ \t]*#(?!#)(?:[ \t].*)?$")
+_SECTION_HEADING = re.compile(r"^[ \t]*(#{2,3})[ \t]*(\d+|[A-Z])[.)][ \t]*(.+?)[ \t]*$")
+_BULLET = re.compile(r"^[ \t]*[-*+][ \t]+\*\*(.+?)\*\*[ \t]*:?[ \t]*$")
+_RULE = re.compile(r"^[ \t]*(?:-{3,}|\*{3,}|_{3,})[ \t]*$")
 # Opening quote -> closing quotes that may end the question.
 _QUOTES = {'"': '"”', "“": '”"', "„": '“”"', "«": "»", "「": "」", "『": "』", "'": "'’"}
 _INSTRUCTION = re.compile(r"^[ \t]*(\d+)[.)][ \t]+(.+?)\s*$")
@@ -63,8 +80,23 @@ def _split_prompts(text: str) -> list[str]:
     cuts.update(m.start() for m in _START.finditer(text))
     cuts.update(m.end() for m in _END.finditer(text))
     bounds = sorted(cuts)
-    chunks = [text[a:b] for a, b in itertools.pairwise(bounds)]
-    return [c for c in chunks if c.strip()]
+    chunks: list[str] = []
+    for a, b in itertools.pairwise(bounds):
+        chunk = text[a:b]
+        if not chunk.strip():
+            continue
+        if not _without_debris(chunk).strip():
+            # A stray '#' after 'Answer:' belongs to the prompt before; it is not a prompt of its own.
+            if chunks:
+                chunks[-1] += chunk
+            continue
+        chunks.append(chunk)
+    return chunks
+
+
+def _without_debris(text: str) -> str:
+    """Return ``text`` without the lines commented out by a single '#'."""
+    return "\n".join(line for line in text.split("\n") if not _DEBRIS.match(line))
 
 
 def _clean_url(value: str) -> str | None:
@@ -79,11 +111,12 @@ def _clean_url(value: str) -> str | None:
     return value
 
 
-def _question(text: str) -> str:
-    marker = _QUESTION_MARKER.search(text)
+def _question(text: str, prompt_format: PromptFormat = "sections3") -> str:
+    marker = _QUESTION_MARKER.search(text) or _ASKS_MARKER.search(text)
+    line = "A user asks:" if prompt_format == "workflow" else "A user has asked the following question:"
     if marker is None:
         raise PromptError(
-            "no question: the prompt has no line 'A user has asked the following question:'",
+            f"no question: the prompt has no line '{line}'",
             hint="each prompt needs the user's question in quotes after that line",
         )
     rest = text[marker.end() :].lstrip()
@@ -102,20 +135,29 @@ def _question(text: str) -> str:
         or _INSTRUCTION.match(question)
         or question.startswith("#")
         or (not quoted and (question.endswith(":") or question.lower().startswith("based on the following")))
+        # The second format's next part is a bold instruction or a rule line.
+        or (not quoted and prompt_format == "workflow" and question.startswith(("**", "---")))
     ):
         raise PromptError(
-            "no question: nothing follows 'A user has asked the following question:'",
+            f"no question: nothing follows '{line}'",
             hint="put the user's question in quotes on the next line",
         )
     return question
 
 
-def _sources(lines: list[str]) -> list[Source]:
+def _sources(lines: list[str], bullets: bool = False) -> list[Source]:
+    """Return the sources listed in ``lines``: ``Model:`` blocks, or ``- **NAME**`` bullets if ``bullets``."""
     sources: list[dict[str, str | None]] = []
     role = "recommended"
     current: dict[str, str | None] | None = None
     field: str | None = None
     for line in lines:
+        bullet = _BULLET.match(line) if bullets else None
+        if bullet:
+            current = {"role": role, "name": bullet.group(1).strip()}
+            sources.append(current)
+            field = "name"
+            continue
         heading = _HEADING.match(line)
         if heading:
             title = heading.group(1).lower()
@@ -147,7 +189,8 @@ def _sources(lines: list[str]) -> list[Source]:
     for number, fields in enumerate(sources, start=1):
         name = " ".join((fields.get("name") or "").split())
         if not name:
-            raise PromptError(f"source {number} has an empty 'Model:' line")
+            what = "'- **NAME**' bullet" if bullets else "'Model:' line"
+            raise PromptError(f"source {number} has an empty {what}")
         summary = fields.get("summary")
         result.append(
             Source(
@@ -166,21 +209,102 @@ def _content_id(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:16]
 
 
+# The answer's sections for each format. The second format's prompts are cut short after part B
+# (their commented-out older copy holds the third instruction), so the layout is known here and
+# the prompt's own headings only rename the sections they show.
+_SECTIONS3 = (
+    Section(key="task", number="1", title="What the user is trying to do", level=2),
+    Section(key="workflow", number="2", title="How the model works (input → model → output)", level=2),
+    Section(key="sources", number="3", title="Supporting papers and tools", level=2),
+)
+_WORKFLOW_SECTIONS = (
+    Section(key="task", number="1", title="Core Task", level=2),
+    Section(key="workflow", number="2", title="CNAPS-style Workflow", level=2),
+    Section(key="overview", number="A", title="High-Level Overview", level=3),
+    Section(key="diagram", number="B", title="Visual Flow Diagram", level=3),
+    Section(key="modules", number="C", title="Module Details", level=3),
+    Section(key="justification", number="3", title="Justification", level=2),
+)
+_WORKFLOW_INSTRUCTIONS = {
+    "modules": "Define each module's input and output.",
+    "justification": "Justify the design with references to the provided papers and tools, with their links.",
+}
+
+
+def _prompt_format(text: str) -> PromptFormat:
+    """Return ``workflow`` when the prompt's instructions are markdown headings or it says 'A user asks:'."""
+    live = _without_debris(text)
+    if _ASKS_MARKER.search(live):
+        return "workflow"
+    for line in live.split("\n"):
+        if _HEADING.match(line) and "recommend" in line.lower():
+            break
+        if _SECTION_HEADING.match(line):
+            return "workflow"
+    return "sections3"
+
+
+def _workflow_instructions(lines: list[str], debris: list[str]) -> tuple[list[Section], list[str]]:
+    """Return the sections and instructions of a second-format prompt, from its headings."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    current: list[str] | None = None
+    for line in lines:
+        heading = _SECTION_HEADING.match(line)
+        if heading:
+            title = re.sub(r"\s*\([^)]*\)\s*$", "", heading.group(3)).strip().rstrip(":")
+            current = []
+            found[heading.group(2).upper()] = (title, current)
+        elif current is not None and line.strip() and not _RULE.match(line):
+            current.append(line.strip())
+    # The third instruction survives only in the commented-out copy of the older prompt.
+    for line in debris:
+        match = re.match(r"^[ \t]*#[ \t]*3[.)][ \t]*(.+?)\s*$", line)
+        if match and "3" not in found:
+            found["3"] = ("", [match.group(1).replace("**", "")])
+    sections, instructions = [], []
+    for section in _WORKFLOW_SECTIONS:
+        title, body = found.get(section.number, ("", []))
+        if body and body[-1].endswith(":"):
+            body = body[:-1]  # "Use this style:" introduces an example the dataset's prompts lost
+        if title:
+            section = section.model_copy(update={"title": title})
+        sections.append(section)
+        text = " ".join(body) or _WORKFLOW_INSTRUCTIONS.get(section.key, "")
+        instructions.append(f"{section.number}. {section.title}: {text}".rstrip(": "))
+    return sections, instructions
+
+
 def _parse_one(text: str, prompt_id: str | None, warnings: list[str]) -> PromptSpec:
-    question = _question(text)
-    lines = [line.rstrip() for line in text.split("\n")]
-    first_source = next((i for i, line in enumerate(lines) if _FIELD.match(line)), None)
+    prompt_format = _prompt_format(text)
+    live = _without_debris(text) if prompt_format == "workflow" else text
+    question = _question(live, prompt_format)
+    lines = [line.rstrip() for line in live.split("\n")]
+    # Bullets are sources only in prompts without 'Model:' lines, where a summary cannot hold one.
+    bullets = not any((m := _FIELD.match(line)) and m.group(1).lower() == "model" for line in lines)
+    first_source = next(
+        (i for i, line in enumerate(lines) if _FIELD.match(line) or (bullets and _BULLET.match(line))), None
+    )
     sources_start = next(
         (i for i, line in enumerate(lines) if _HEADING.match(line) and "recommend" in line.lower()),
         first_source,
     )
     if first_source is None or sources_start is None:
+        if prompt_format == "workflow":
+            raise PromptError(
+                "no sources: the prompt lists no '- **NAME**' bullets",
+                hint="a prompt needs '### Recommended AI Models:' with '- **NAME**' bullets and Paper: lines",
+            )
         raise PromptError(
             "no sources: the prompt lists no 'Model:' lines",
             hint="a prompt needs '### Recommended AI Models:' with Model:/Paper:/GitHub: lines",
         )
-    instructions = [m.group(2) for line in lines[:sources_start] if (m := _INSTRUCTION.match(line))]
-    sources = _sources(lines[sources_start:])
+    if prompt_format == "workflow":
+        debris = [line for line in text.split("\n") if _DEBRIS.match(line)]
+        sections, instructions = _workflow_instructions(lines[:sources_start], debris)
+    else:
+        sections = list(_SECTIONS3)
+        instructions = [m.group(2) for line in lines[:sources_start] if (m := _INSTRUCTION.match(line))]
+    sources = _sources(lines[sources_start:], bullets)
     return PromptSpec(
         id=prompt_id or _content_id(text),
         question=question,
@@ -188,6 +312,8 @@ def _parse_one(text: str, prompt_id: str | None, warnings: list[str]) -> PromptS
         sources=sources,
         raw=text,
         warnings=warnings,
+        format=prompt_format,
+        sections=sections,
     )
 
 

@@ -108,3 +108,115 @@ def test_folder_is_not_a_prompt():
 def test_url_inside_a_summary_is_not_a_source_url():
     spec = prompt("v11_injection")
     assert all("evil.example.com" not in url for s in spec.sources for url in s.urls)
+
+
+# --------------------------------------------------------------------------- second format
+
+
+def test_first_format_fixtures_keep_three_sections():
+    for name in ("000_d18f79af084974a4", "004_3b145cd2937caf5f", "v05_three_models", "v10_chinese"):
+        spec = prompt(name)
+        assert spec.format == "sections3"
+        assert [s.heading for s in spec.sections] == [
+            "## 1. What the user is trying to do",
+            "## 2. How the model works (input → model → output)",
+            "## 3. Supporting papers and tools",
+        ]
+
+
+def test_workflow_example_is_one_prompt_with_its_sources():
+    spec = prompt("workflow_format_example")
+    assert spec.format == "workflow"
+    assert spec.question.startswith("My night-time drone clip is grainy")
+    assert spec.question.endswith("plastic-looking faces?")
+    assert [(s.id, s.name, s.role) for s in spec.sources] == [
+        ("S1", "Denoise-Restormer-SIDD", "recommended"),
+        ("S2", "VSR-BasicVSR-REDS", "recommended"),
+        ("S3", "Enhancement-Zero-DCE-LOL", "recommended"),
+    ]
+    assert spec.sources[0].paper_url == "https://arxiv.org/abs/2111.09881"
+    assert spec.sources[1].paper_url is None  # "Paper: None" is no link
+    assert all(s.github_url is None and s.summary is None for s in spec.sources)
+    # The commented-out copy of the older prompt is not an instruction of this one...
+    assert not any(i.startswith("1. **Identify") for i in spec.instructions)
+    # ...but its third instruction is the only place the prompt asks for a justification.
+    assert spec.instructions[-1].startswith("3. Justification: Justify your design")
+
+
+def test_workflow_sections_are_the_prompts_own_headings():
+    spec = prompt("workflow_format_example")
+    assert [s.heading for s in spec.sections] == [
+        "## 1. Core Task",
+        "## 2. CNAPS-style Workflow",
+        "### A. High-Level Overview",
+        "### B. Visual Flow Diagram",
+        "### C. Module Details",
+        "## 3. Justification",
+    ]
+    assert [s.key for s in spec.sections] == [
+        "task",
+        "workflow",
+        "overview",
+        "diagram",
+        "modules",
+        "justification",
+    ]
+
+
+def test_workflow_prompt_with_all_parts_written_out_and_crlf():
+    spec = prompt("w03_full_sections_crlf")
+    assert spec.format == "workflow" and "\r" not in spec.raw
+    assert (
+        spec.instructions[4]
+        == "C. Module Details: For each module, give its input, its output and an example."
+    )
+    assert [s.name for s in spec.sources] == [
+        "Harmonization-INR-Res256-iHarmony4",
+        "ImgTxt2Img-HuggingFace-alaa-lab-InstructCV",
+    ]
+
+
+def test_workflow_bullets_with_github_related_papers_and_summaries():
+    spec = prompt("w01_related_github")
+    assert [s.role for s in spec.sources] == ["recommended"] * 3 + ["related"]
+    assert spec.sources[1].github_url == "https://github.com/example-org/snowy-dream"
+    assert spec.sources[2].github_url == "https://github.com/example-org/claio"  # angle brackets dropped
+    related = spec.related[0]
+    assert related.name == "Painterly Rendering with Feed-Forward Networks"
+    assert related.summary is not None and related.summary.endswith("colours and strokes.")
+    assert "\n" in related.summary  # a summary's continuation line is kept
+
+
+def test_a_file_of_whole_workflow_prompts_is_several_prompts():
+    specs = load_prompt_file(PROMPTS / "w02_dump_two.txt")
+    assert [s.id for s in specs] == ["w02_dump_two#1", "w02_dump_two#2"]
+    assert [len(s.sources) for s in specs] == [3, 3]
+    assert specs[1].sources[0].name.startswith("Segmentation-HuggingFace-nvidia")
+    # The stray '#' after each 'Answer:' stays with its prompt.
+    assert specs[0].raw.rstrip().endswith("#")
+
+
+def test_bad_workflow_prompts_say_what_is_missing():
+    text = (PROMPTS / "workflow_format_example.txt").read_text(encoding="utf-8")
+    question = next(line for line in text.splitlines() if line.startswith('"My night-time drone'))
+    no_question = text.replace("A user asks:\n" + question + "\n", "A user asks:\n")
+    with pytest.raises(PromptError, match="nothing follows 'A user asks:'"):
+        parse_prompt(no_question)
+    no_sources = text.split("### Recommended AI Models:")[0] + "### Recommended AI Models:\n(none yet)\n"
+    with pytest.raises(PromptError, match="no sources: the prompt lists no '- \\*\\*NAME\\*\\*' bullets"):
+        parse_prompt(no_sources)
+
+
+def _dev_prompts():
+    from eval.tasks import dev_prompts
+
+    return dev_prompts()
+
+
+@pytest.mark.skipif(not _dev_prompts(), reason="../shared/real-answers is absent")
+def test_every_real_dev_prompt_parses_in_its_format():
+    for file, prompt_id, text in _dev_prompts():
+        spec = parse_prompt(text, prompt_id=prompt_id)
+        assert spec.format == ("sections3" if file.startswith("format1") else "workflow"), prompt_id
+        assert spec.recommended, prompt_id
+        assert all(s.paper_url is None or s.paper_url.startswith("http") for s in spec.sources)
