@@ -36,6 +36,13 @@ class Task:
     family: str
     """The kind of task, with image/video and synthetic/real variants as one (a video SR model
     answers an upscaling question)."""
+    kind: Literal["transform", "generate", "analyse"]
+    """How the task joins a workflow: ``transform`` (same medium in and out, chained by stage),
+    ``generate`` (makes the medium from another: text to image) or ``analyse`` (reads the medium
+    and gives masks, keypoints or labels beside it: a side branch)."""
+    stage: int
+    """Where a ``transform`` runs in a chain: noise and weather out before deblurring, before
+    enhancement, before enlarging, before restyling."""
     codes: tuple[str, ...]
     keywords: tuple[str, ...]
     """Lower-case substrings that show a question asks for this task."""
@@ -85,6 +92,8 @@ def _load() -> tuple[tuple[Task, ...], tuple[str, ...], tuple[str, ...]]:
             key=t["key"],
             name=t["name"],
             family=t["family"],
+            kind=t["kind"],
+            stage=t["stage"],
             codes=tuple(t["codes"]),
             keywords=tuple(t["keywords"]),
             title_terms=tuple(t["title_terms"]),
