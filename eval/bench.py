@@ -487,8 +487,10 @@ class CaptureBackend:
     supports_schema: ClassVar[bool] = True
     needs_key: ClassVar[bool] = False
     deterministic: ClassVar[bool] = True
+    in_process: ClassVar[bool] = False
     model: str = "capture"
     n_ctx: int = 4096
+    is_embedded: bool = False
     requests: list[Request] = field(default_factory=list)
 
     def complete(self, request: Request) -> Completion:

@@ -8,7 +8,7 @@ import pytest
 from conftest import PROMPTS, prompt
 
 from cnaps_rag import AllowList, answer
-from cnaps_rag.answer import HEADINGS
+from cnaps_rag.draft import HEADINGS
 from cnaps_rag.links import find_links
 
 pytestmark = pytest.mark.model
@@ -109,7 +109,7 @@ def test_cli_answer_prints_markdown():
 
 
 def test_slot_gate_keeps_the_few_shot_form():
-    from cnaps_rag.answer import accept_slot
+    from cnaps_rag.draft.gate import accept_slot
     from cnaps_rag.templates import load_template
 
     task_shots = load_template("guided_task").shots()

@@ -6,8 +6,8 @@ import pytest
 from conftest import prompt
 
 from cnaps_rag import AllowList, BackendError, ConfigError, answer
-from cnaps_rag.answer import HEADINGS
 from cnaps_rag.backends import OpenAIBackend, Request
+from cnaps_rag.draft import HEADINGS
 from cnaps_rag.links import find_links
 from eval.faults import free_port
 

@@ -1,0 +1,17 @@
+"""Draft an answer with a model: the ``guided`` or the ``free`` strategy, then render it.
+
+Both strategies return a :class:`Draft`; :func:`cnaps_rag.answer.answer` validates it.
+``caller`` retries backend calls and counts their cost, ``gate`` judges a small model's
+slot fills, ``fit`` says whether the recommended model does what the question asks, and
+``render`` writes the markdown with each source's exact links.
+"""
+
+from __future__ import annotations
+
+from .caller import Caller
+from .free import draft_free
+from .guided import draft_guided
+from .render import HEADINGS
+from .result import Draft
+
+__all__ = ["HEADINGS", "Caller", "Draft", "draft_free", "draft_guided"]

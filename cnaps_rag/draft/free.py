@@ -1,0 +1,110 @@
+"""The ``free`` strategy: the model writes the prose of all three sections, citing sources by ID.
+
+The default for hosted and larger models. One JSON-constrained generation gives the task,
+the workflow and a note per source; the renderer adds each source's exact links.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..backends import Request
+from ..spec import PromptSpec
+from ..templates import load_template
+from ..text import shorten
+from .caller import Caller
+from .fit import task_fit
+from .render import clean_slot, render, source_line
+from .result import Draft
+
+FREE_MAX_TOKENS = 700
+"""Token budget of the one free generation when the caller gives none: three short sections."""
+PROMPT_TOKENS = 500
+"""Tokens the free prompt takes besides the summaries: instructions, schema and question."""
+CHARS_PER_TOKEN = 3
+"""A cautious count of characters per token for English prose, to turn tokens into characters."""
+MIN_SUMMARIES_CHARS = 800
+"""The least room the summaries get, however small the context: below it they say nothing."""
+MIN_SUMMARY_CHARS = 200
+"""The least room one summary gets when they share the budget."""
+TASK_CHARS, WORKFLOW_CHARS, NOTE_CHARS = 400, 900, 300
+"""The longest task, workflow and source note the schema allows."""
+
+
+class FreeDraft(BaseModel):
+    """The model's reply: the prose of sections 1 and 2, and a note per source ID."""
+
+    task: str
+    workflow: str
+    sources: list[dict[str, str]] = []
+
+
+def _schema(spec: PromptSpec) -> dict[str, Any]:
+    ids = [s.id for s in spec.sources]
+    return {
+        "type": "object",
+        "properties": {
+            "task": {"type": "string", "maxLength": TASK_CHARS},
+            "workflow": {"type": "string", "maxLength": WORKFLOW_CHARS},
+            "sources": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "enum": ids},
+                        "note": {"type": "string", "maxLength": NOTE_CHARS},
+                    },
+                    "required": ["id", "note"],
+                },
+                "maxItems": len(ids),
+            },
+        },
+        "required": ["task", "workflow", "sources"],
+    }
+
+
+def summaries_budget(n_ctx: int, max_tokens: int) -> int:
+    """Return how many characters of summaries fit a context of ``n_ctx`` tokens beside the reply."""
+    return max(MIN_SUMMARIES_CHARS, (n_ctx - max_tokens - PROMPT_TOKENS) * CHARS_PER_TOKEN)
+
+
+def _fit_summaries(spec: PromptSpec, budget_chars: int) -> tuple[str, list[str]]:
+    """Return the source list for the free prompt, summaries shortened to fit ``budget_chars``."""
+    warnings = []
+    blocks = []
+    per_summary = max(MIN_SUMMARY_CHARS, budget_chars // max(1, len(spec.sources)))
+    for source in spec.sources:
+        role = "recommended model" if source.role == "recommended" else "related paper"
+        summary = source.summary or ""
+        if len(summary) > per_summary:
+            summary = shorten(summary, per_summary)
+            warnings.append(f"{source.id} summary shortened to {len(summary)} characters to fit the context")
+        blocks.append(f"[{source.id}] {source.name} ({role})" + (f"\nSummary: {summary}" if summary else ""))
+    return "\n\n".join(blocks), warnings
+
+
+def draft_free(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
+    """Return the free draft of an answer to ``spec``, fitted to the backend's context window."""
+    budget = max_tokens or FREE_MAX_TOKENS
+    schema = _schema(spec)
+    sources_text, warnings = _fit_summaries(spec, summaries_budget(call.backend.n_ctx, budget))
+    fit_note = ""
+    if task_fit(spec).fits is False:
+        fit_note = " Say plainly that the recommended model is built for another task."
+    template = load_template("free")
+    messages = template.messages(
+        schema=json.dumps(schema), question=spec.question, sources=sources_text, fit_note=fit_note
+    )
+    reply = call.parsed(Request(messages=messages, max_tokens=budget, schema=schema), FreeDraft)
+    notes = {item.get("id"): item.get("note", "") for item in reply.sources if isinstance(item, dict)}
+    source_lines = []
+    for source in spec.sources:
+        source_lines.append(source_line(source))
+        if notes.get(source.id):
+            source_lines.append(f"  - {clean_slot(notes[source.id])}")
+    markdown = render([[reply.task.strip()], [reply.workflow.strip()], source_lines])
+    versions = [template.version]
+    return Draft(markdown=markdown, template_versions=versions, max_tokens=budget, warnings=warnings)

@@ -1,0 +1,191 @@
+"""The ``guided`` strategy: a scaffold built from the prompt, with short model-filled slots.
+
+Meant for the embedded 135M model, which cannot write a good free-form answer. The task
+comes from the identifiers' task codes and the question, the input -> model -> output
+pipeline from the task lexicon, section 3 lists every source with its exact links and, for
+each source, the summary sentence closest to the question. The model only fills short slots
+(what the user wants; how each source helps), each a few-shot, JSON-constrained generation
+that :func:`cnaps_rag.draft.gate.accept_slot` must pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from rapidfuzz import fuzz
+
+from ..backends import Request
+from ..errors import DraftFormatError
+from ..links import find_links
+from ..names import LEXICON_KEYS, is_not_model, name_key
+from ..spec import PromptSpec, Source
+from ..tasks import Identifier, Task, parse_identifier
+from ..templates import load_template
+from ..text import sentences, shorten
+from .caller import Caller
+from .fit import task_fit
+from .gate import accept_slot
+from .render import clean_slot, render, source_line
+from .result import Draft
+
+SLOT_MAX_TOKENS = 64
+"""Token budget of one slot when the caller gives none: a slot is one short sentence."""
+SLOT_CHARS = 160
+"""The longest slot sentence the schema allows."""
+QUESTION_CHARS = 600
+"""The longest question a guided slot quotes; longer ones are cut (and the cut recorded)."""
+FINDING_CHARS = (30, 400)
+"""Shortest and longest summary sentence quoted as a finding: shorter are fragments, longer run-ons."""
+TEMPLATES = ("guided_task", "guided_source")
+
+
+class Slot(BaseModel):
+    """One short slot of a guided answer."""
+
+    sentence: str = Field(max_length=SLOT_CHARS)
+
+
+def _slot_schema() -> dict[str, Any]:
+    schema = Slot.model_json_schema()
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+    return schema
+
+
+def best_finding(source: Source, question: str) -> str | None:
+    """Return the summary sentence closest to the question (token-set similarity), or None."""
+    if not source.summary:
+        return None
+    shortest, longest = FINDING_CHARS
+    # The summary's own links are untrusted: never quote a sentence that carries one.
+    candidates = [
+        s
+        for s in sentences(" ".join(source.summary.split()))
+        if shortest <= len(s) <= longest and not find_links(s)
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda s: fuzz.token_set_ratio(question.lower(), s.lower()))
+
+
+def _describe_training(part: str | None) -> str:
+    if not part:
+        return ""
+    if is_not_model(part):
+        return f", trained on {part}"
+    if name_key(part) in LEXICON_KEYS:
+        return f", with {part} as its backbone"
+    return f", variant {part}"
+
+
+def _workflow_lines(source: Source, ident: Identifier, fallback: Task | None) -> list[str]:
+    task: Task | None = ident.task or fallback
+    lines = [f"**{source.name}** [{source.id}]"]
+    if task is None:
+        lines.append("- The sources do not say which task this model performs.")
+        return lines
+    architecture = ident.architecture or source.name
+    scale = ""
+    if ident.scale:
+        arbitrary = ident.scale.lower() in {"any", "arbitrary"}
+        scale = " at an arbitrary scale" if arbitrary else f" at scale {ident.scale}"
+    steps = "; ".join(task.steps)
+    detail = f"{task.name}{scale}{_describe_training(ident.training_data)}"
+    lines.append(f"- **Input:** {task.input}.")
+    lines.append(f"- **Model:** {architecture} ({detail}): {steps}.")
+    lines.append(f"- **Output:** {task.output}.")
+    return lines
+
+
+def _slot(call: Caller, template: str, max_tokens: int, **values: Any) -> str:
+    """Return one short constrained generation, or "" when it does not pass :func:`accept_slot`."""
+    loaded = load_template(template)
+    request = Request(messages=loaded.messages(**values), max_tokens=max_tokens, schema=_slot_schema())
+    try:
+        parsed = call.parsed(request, Slot)
+    except DraftFormatError:
+        return ""  # the scaffold stands without this slot
+    sentence = clean_slot(parsed.sentence)
+    context = " ".join(str(v) for v in values.values())
+    return sentence if accept_slot(sentence, context, loaded.shots()) else ""
+
+
+def _task_section(spec: PromptSpec, call: Caller, max_tokens: int, question: str) -> list[str]:
+    fit = task_fit(spec)
+    lines = []
+    user_goal = _slot(call, "guided_task", max_tokens, question=question)
+    if user_goal:
+        lines.append(user_goal)
+    first_task = next(iter(fit.model_tasks), None)
+    if fit.question_task:
+        lines.append(f"The question is about **{fit.question_task.name}**. {fit.question_task.describe}")
+    elif first_task:
+        lines.append(f"The recommended model addresses **{first_task.name}**. {first_task.describe}")
+    if fit.fits is False and fit.question_task:
+        names = ", ".join(s.name for s, ident in fit.recommended if ident.task)
+        tasks = ", ".join(sorted({task.name for task in fit.model_tasks}))
+        lines.append(
+            f"Note: the recommended model ({names}) is built for {tasks}, not {fit.question_task.name}, "
+            "so it does not directly answer this question; the workflow below shows what it does."
+        )
+    return lines
+
+
+def _workflow_section(spec: PromptSpec) -> list[str]:
+    fit = task_fit(spec)
+    if not fit.recommended:
+        return ["The prompt recommends no model."]
+    lines: list[str] = []
+    for source, ident in fit.recommended:
+        if lines:
+            lines.append("")
+        lines += _workflow_lines(source, ident, fit.question_task)
+    return lines
+
+
+def _sources_section(spec: PromptSpec, call: Caller, max_tokens: int, question: str) -> list[str]:
+    lines = []
+    for source in spec.sources:
+        lines.append(source_line(source))
+        finding = best_finding(source, spec.question)
+        ident = parse_identifier(source.name)
+        kind = (
+            f"a {ident.task.name} model"
+            if ident.task
+            else f"a {source.role} {('model' if source.role == 'recommended' else 'paper')}"
+        )
+        note = _slot(
+            call,
+            "guided_source",
+            max_tokens,
+            question=question,
+            source=f"{source.name}, {kind}.",
+            finding=f"Finding: {finding}" if finding else "",
+        )
+        if finding:
+            lines.append(f"  - Finding: {finding}")
+        if note:
+            lines.append(f"  - Relevance: {note}")
+    return lines
+
+
+def draft_guided(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
+    """Return the guided draft of an answer to ``spec``; ``max_tokens`` is each slot's budget."""
+    budget = max_tokens or SLOT_MAX_TOKENS
+    warnings = []
+    question = shorten(spec.question, QUESTION_CHARS)
+    if question != spec.question:
+        warnings.append(
+            f"question shortened from {len(spec.question)} to {QUESTION_CHARS} characters for the model"
+        )
+    markdown = render(
+        [
+            _task_section(spec, call, budget, question),
+            _workflow_section(spec),
+            _sources_section(spec, call, budget, question),
+        ]
+    )
+    versions = [load_template(name).version for name in TEMPLATES]
+    return Draft(markdown=markdown, template_versions=versions, max_tokens=budget, warnings=warnings)
