@@ -99,8 +99,12 @@ def _workflow_lines(source: Source, ident: Identifier, fallback: Task | None) ->
     return lines
 
 
-def _slot(call: Caller, template: str, max_tokens: int, **values: Any) -> str:
-    """Return one short constrained generation, or "" when it does not pass :func:`accept_slot`."""
+def fill_slot(call: Caller, template: str, max_tokens: int, **values: Any) -> str:
+    """Return one short constrained generation, or "" when it does not pass :func:`accept_slot`.
+
+    ``template`` is a few-shot prompt in ``prompts/``; ``values`` fill its variables and are
+    the slot's context, which most of the fill's content words must come from.
+    """
     loaded = load_template(template)
     request = Request(messages=loaded.messages(**values), max_tokens=max_tokens, schema=_slot_schema())
     try:
@@ -115,7 +119,7 @@ def _slot(call: Caller, template: str, max_tokens: int, **values: Any) -> str:
 def _task_section(spec: PromptSpec, call: Caller, max_tokens: int, question: str) -> list[str]:
     fit = task_fit(spec)
     lines = []
-    user_goal = _slot(call, "guided_task", max_tokens, question=question)
+    user_goal = fill_slot(call, "guided_task", max_tokens, question=question)
     if user_goal:
         lines.append(user_goal)
     first_task = next(iter(fit.model_tasks), None)
@@ -156,7 +160,7 @@ def _sources_section(spec: PromptSpec, call: Caller, max_tokens: int, question: 
             if ident.task
             else f"a {source.role} {('model' if source.role == 'recommended' else 'paper')}"
         )
-        note = _slot(
+        note = fill_slot(
             call,
             "guided_source",
             max_tokens,
