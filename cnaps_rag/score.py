@@ -59,13 +59,14 @@ from pydantic import BaseModel, ConfigDict
 
 from .allowlist import _INJECTION, _SENTENCE_BREAK, AllowList
 from .links import find_links, url_key
-from .names import find_model_names
-from .spec import PromptSpec
 
 # The validator's own patterns, so that a heading, a list item and a markdown link are the
 # same things for the score as for the validator whose work it measures.
+from .markdown import HEADING, ITEM, MD_LINK, SECTION_HEADING
+from .names import find_model_names
+from .spec import PromptSpec
 from .text import normalize_newlines, sentence_spans
-from .validate import _HEADING, _ITEM, _MD_LINK, _SECTION_HEADING, NOT_COVERED, Validation, validate
+from .validate import NOT_COVERED, Validation, validate
 
 SUPPORT_THRESHOLD = 0.6
 """Share of a sentence's distinct content words that must occur in the prompt."""
@@ -216,14 +217,14 @@ def prompt_vocabulary(spec: PromptSpec) -> set[str]:
 def _link_spans(text: str) -> list[tuple[int, int]]:
     """Return the spans of every link and markdown link target in ``text``."""
     spans = [(link.start, link.end) for link in find_links(text)]
-    spans += [match.span(2) for match in _MD_LINK.finditer(text) if match.group(2)]
+    spans += [match.span(2) for match in MD_LINK.finditer(text) if match.group(2)]
     return sorted(spans)
 
 
 def _cited_keys(text: str) -> list[str]:
     """Return the distinct keys of the URLs ``text`` cites, in order of first citation."""
     found = [(link.start, link.key) for link in find_links(text)]
-    found += [(m.start(2), url_key(m.group(2))) for m in _MD_LINK.finditer(text) if m.group(2)]
+    found += [(m.start(2), url_key(m.group(2))) for m in MD_LINK.finditer(text) if m.group(2)]
     keys: list[str] = []
     for _, key in sorted(found):
         # An anchor-only target ("#setup") has an empty key: it cites nothing.
@@ -237,11 +238,11 @@ def _sections(text: str) -> tuple[list[int], list[int]]:
     numbers: list[int] = []
     bodies: list[list[str]] = []
     for line in text.split("\n"):
-        match = _SECTION_HEADING.match(line)
+        match = SECTION_HEADING.match(line)
         if match:
             numbers.append(int(match.group(1)))
             bodies.append([])
-        elif bodies and not _HEADING.match(line):
+        elif bodies and not HEADING.match(line):
             bodies[-1].append(line)
     empty = [
         number
@@ -257,9 +258,9 @@ def _pieces(text: str) -> Iterator[tuple[int, int]]:
     for line in text.split("\n"):
         line_start, line_end = offset, offset + len(line)
         offset = line_end + 1
-        if not line.strip() or _HEADING.match(line) or line.strip() == NOT_COVERED:
+        if not line.strip() or HEADING.match(line) or line.strip() == NOT_COVERED:
             continue
-        item = _ITEM.match(line)
+        item = ITEM.match(line)
         yield from sentence_spans(text, line_start + (item.end() if item else 0), line_end)
 
 
