@@ -21,6 +21,7 @@ from pathlib import Path
 from .errors import PromptError
 from .files import read_bytes
 from .spec import PromptFormat, PromptSpec, Section, Source
+from .text import normalize_newlines, trim_url_tail
 
 _START = re.compile(r"^[ \t]*You are an (?:expert )?AI scientist", re.M | re.I)
 _END = re.compile(r"^[ \t]*Answer:[ \t]*$", re.M | re.I)
@@ -36,7 +37,6 @@ _QUOTES = {'"': '"”', "“": '”"', "„": '“”"', "«": "»", "「": "」
 _INSTRUCTION = re.compile(r"^[ \t]*(\d+)[.)][ \t]+(.+?)\s*$")
 _HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]*(.*?)[ \t]*:?[ \t]*$")
 _FIELD = re.compile(r"^[ \t]*(Model|Paper|GitHub|Github|Code|Summary)[ \t]*:[ \t]?(.*)$", re.I)
-_TRAILING_URL_PUNCT = ".,;:!?\"'"
 
 
 def read_prompt_bytes(data: bytes) -> tuple[str, list[str]]:
@@ -60,10 +60,6 @@ def read_prompt_bytes(data: bytes) -> tuple[str, list[str]]:
             continue
         return text, [f"not UTF-8 (first bad byte at offset {where}); decoded as {encoding}"]
     raise PromptError("the prompt is not decodable text")  # pragma: no cover - latin-1 decodes all
-
-
-def _normalise_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
 
 
 def _looks_binary(text: str) -> bool:
@@ -103,9 +99,7 @@ def _clean_url(value: str) -> str | None:
     value = value.strip()
     if value.startswith("<") and ">" in value:
         value = value[1 : value.index(">")]
-    value = value.strip().rstrip(_TRAILING_URL_PUNCT)
-    if value.endswith(")") and value.count("(") < value.count(")"):
-        value = value[:-1]
+    value = trim_url_tail(value.strip())
     if not value or value.lower() in {"none", "n/a", "-", "null"}:
         return None
     return value
@@ -322,7 +316,7 @@ def _as_text(text: str | bytes) -> tuple[str, list[str]]:
         decoded, warnings = read_prompt_bytes(text)
     else:
         decoded, warnings = text, []
-    decoded = _normalise_newlines(decoded)
+    decoded = normalize_newlines(decoded).lstrip("\ufeff")
     if not decoded.strip():
         raise PromptError("the prompt is empty", hint="give a file holding a dataset prompt")
     if "\x00" in decoded or _looks_binary(decoded):

@@ -68,13 +68,6 @@ class PromptSpec(BaseModel):
     sections: list[Section] = []
     """The sections the prompt asks for, in order (parts follow their section)."""
 
-    def source(self, source_id: str) -> Source:
-        """Return the source with this citation key; raise KeyError if there is none."""
-        for source in self.sources:
-            if source.id == source_id:
-                return source
-        raise KeyError(source_id)
-
     @property
     def recommended(self) -> list[Source]:
         """Return the recommended models, in prompt order."""
