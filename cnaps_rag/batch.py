@@ -10,10 +10,12 @@ with ``error`` and the batch goes on.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,54 @@ class BatchSummary(BaseModel):
         return text + (" (interrupted)" if self.interrupted else "")
 
 
+def _running_marker(out_path: Path) -> Path:
+    return out_path.with_name(out_path.name + ".running")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def claimed(out_path: Path, on_note: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Mark ``out_path`` as being written by this process while the block runs.
+
+    A batch leaves ``OUTPUT.running`` (its pid) while it runs and removes it when it
+    ends, whatever the ending. A marker left by a process that no longer exists means
+    that run was killed, or crashed inside the native model library (which prints
+    nothing): ``on_note`` gets a note that says so and points to ``cnaps-rag doctor``. A marker of a live
+    process means another batch is appending to the same file, which is refused.
+    """
+    marker = _running_marker(out_path)
+    try:
+        pid = int(marker.read_text(encoding="utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        pid = None
+    if pid is not None and pid != os.getpid():
+        if _pid_alive(pid):
+            raise ConfigError(
+                f"{out_path}: another batch (pid {pid}) is writing to it",
+                hint=f"wait for it, or remove {marker} if that process is not a batch",
+            )
+        note = (
+            f"the last run on {out_path} (pid {pid}) stopped without finishing: it was killed, or the "
+            "model crashed (a native crash prints only 'Segmentation fault'); run `cnaps-rag doctor` to check"
+        )
+        if on_note is not None:
+            on_note(note)
+    marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    try:
+        yield
+    finally:
+        marker.unlink(missing_ok=True)
+
+
 def _safe_name(record_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._#-]+", "_", record_id).strip("._") or "prompt"
 
@@ -74,6 +124,7 @@ def answer_batch(
     progress: bool | None = None,
     attempts: int = 4,
     max_wait: float = 30.0,
+    on_note: Callable[[str], None] | None = None,
 ) -> BatchSummary:
     """Answer every prompt in ``inputs`` into the JSONL file ``output``; return the summary.
 
@@ -81,91 +132,93 @@ def answer_batch(
     the local model answers one at a time). ``resume`` skips ids already in the
     output; without it the output is started afresh. ``progress`` defaults to a bar
     when stderr is a terminal. ``attempts`` and ``max_wait`` bound the retries of each
-    generation (see :func:`cnaps_rag.answer.answer`).
+    generation (see :func:`cnaps_rag.answer.answer`). ``on_note`` is called, before any
+    prompt is answered, with a note on a previous run on this output that died.
     """
     started = time.perf_counter()
     out_path = Path(output)
     if out_path.is_dir():
         raise ConfigError(f"{out_path}: is a folder, expected a JSONL file path")
-    if not resume and out_path.exists():
-        out_path.unlink()
     chosen = resolve_backend(backend, model=model, base_url=base_url)
-    if chosen.in_process:
-        workers = 1  # one model in one process: requests would only queue on its lock
-    markdown_dir = Path(md_dir) if md_dir else None
-    if markdown_dir:
-        markdown_dir.mkdir(parents=True, exist_ok=True)
-
-    records = list(iter_inputs(inputs, id_field=id_field, prompt_field=prompt_field))
-    summary = BatchSummary(inputs=len(records), output=str(out_path))
-    already = done_ids(out_path) if resume else set()
-    writer = JsonlWriter(out_path)
-    seen: set[str] = set()
-    todo: list[InputRecord] = []
-    for record in records:
-        if record.id in already or record.id in seen:
-            summary.skipped += 1
-            continue
-        seen.add(record.id)
-        if record.exception is not None:
-            writer.write(AnswerRecord.failure(record.id, record.origin, record.exception))
-            summary.failed += 1
-            continue
-        todo.append(record)
-
-    bar = _progress_bar(len(todo), progress)
-
-    def run_one(record: InputRecord) -> AnswerRecord:
-        assert record.spec is not None
-        try:
-            result = answer(
-                record.spec,
-                backend=chosen,
-                strategy=strategy,
-                max_tokens=max_tokens,
-                attempts=attempts,
-                max_wait=max_wait,
-            )
-        except CnapsRagError as exc:
-            return AnswerRecord.failure(record.id, record.origin, exc)
+    with claimed(out_path, on_note):
+        if not resume and out_path.exists():
+            out_path.unlink()  # only once this run owns the file
+        if chosen.in_process:
+            workers = 1  # one model in one process: requests would only queue on its lock
+        markdown_dir = Path(md_dir) if md_dir else None
         if markdown_dir:
-            (markdown_dir / f"{_safe_name(record.id)}.md").write_text(result.markdown, encoding="utf-8")
-        return AnswerRecord.of_answer(result, record.spec)
+            markdown_dir.mkdir(parents=True, exist_ok=True)
 
-    def finish(line: AnswerRecord) -> None:
-        writer.write(line)
-        if line.error is not None:
-            summary.failed += 1
-        else:
-            summary.answered += 1
-            summary.violations_stripped += len(line.violations)
-        if bar is not None:
-            bar.update(1)
+        records = list(iter_inputs(inputs, id_field=id_field, prompt_field=prompt_field))
+        summary = BatchSummary(inputs=len(records), output=str(out_path))
+        already = done_ids(out_path) if resume else set()
+        writer = JsonlWriter(out_path)
+        seen: set[str] = set()
+        todo: list[InputRecord] = []
+        for record in records:
+            if record.id in already or record.id in seen:
+                summary.skipped += 1
+                continue
+            seen.add(record.id)
+            if record.exception is not None:
+                writer.write(AnswerRecord.failure(record.id, record.origin, record.exception))
+                summary.failed += 1
+                continue
+            todo.append(record)
 
-    try:
-        if workers <= 1:
-            for record in todo:
-                finish(run_one(record))
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                pending: set[Future[AnswerRecord]] = set()
-                queue = iter(todo)
-                for record in queue:
-                    pending.add(pool.submit(run_one, record))
-                    if len(pending) >= workers * 2:
-                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for future in finished:
-                            finish(future.result())
-                for future in pending:
-                    finish(future.result())
-    except KeyboardInterrupt:
-        summary.interrupted = True
-    finally:
-        writer.close()
-        if bar is not None:
-            bar.close()
-        summary.seconds = round(time.perf_counter() - started, 3)
-    return summary
+        bar = _progress_bar(len(todo), progress)
+
+        def run_one(record: InputRecord) -> AnswerRecord:
+            assert record.spec is not None
+            try:
+                result = answer(
+                    record.spec,
+                    backend=chosen,
+                    strategy=strategy,
+                    max_tokens=max_tokens,
+                    attempts=attempts,
+                    max_wait=max_wait,
+                )
+            except CnapsRagError as exc:
+                return AnswerRecord.failure(record.id, record.origin, exc)
+            if markdown_dir:
+                (markdown_dir / f"{_safe_name(record.id)}.md").write_text(result.markdown, encoding="utf-8")
+            return AnswerRecord.of_answer(result, record.spec)
+
+        def finish(line: AnswerRecord) -> None:
+            writer.write(line)
+            if line.error is not None:
+                summary.failed += 1
+            else:
+                summary.answered += 1
+                summary.violations_stripped += len(line.violations)
+            if bar is not None:
+                bar.update(1)
+
+        try:
+            if workers <= 1:
+                for record in todo:
+                    finish(run_one(record))
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    pending: set[Future[AnswerRecord]] = set()
+                    queue = iter(todo)
+                    for record in queue:
+                        pending.add(pool.submit(run_one, record))
+                        if len(pending) >= workers * 2:
+                            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                            for future in finished:
+                                finish(future.result())
+                    for future in pending:
+                        finish(future.result())
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            writer.close()
+            if bar is not None:
+                bar.close()
+            summary.seconds = round(time.perf_counter() - started, 3)
+        return summary
 
 
 def _progress_bar(total: int, progress: bool | None) -> Any:

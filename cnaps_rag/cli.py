@@ -8,6 +8,8 @@ failed); 2 bad input or usage, with one line on stderr. Set
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import json
 import os
 import sys
@@ -129,6 +131,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         id_field=args.id_field,
         prompt_field=args.prompt_field,
         progress=False if args.quiet else None,
+        on_note=lambda note: print(f"cnaps-rag: note: {note}", file=sys.stderr),
     )
     if args.json:
         _print_json(summary.model_dump())
@@ -235,6 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # A crash inside llama.cpp kills Python silently; this at least shows where it happened.
+    with contextlib.suppress(RuntimeError, ValueError, OSError, AttributeError):  # no real stderr
+        faulthandler.enable()
     try:
         return int(args.func(args))
     except CnapsRagError as exc:

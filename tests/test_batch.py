@@ -146,3 +146,58 @@ def test_real_batch_with_the_embedded_model(dataset, tmp_path, local_backend):
     assert summary.answered == 3 and summary.failed == 0
     for record in lines(out):
         assert record["meta"]["strategy"] == "guided" and record["cited"]
+
+
+def _dead_pid():
+    import subprocess
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(child.stdout)
+
+
+def test_a_run_that_died_is_noted_and_a_live_one_refused(dataset, tmp_path):
+    import os
+
+    from cnaps_rag import ConfigError
+
+    out = tmp_path / "answers.jsonl"
+    marker = tmp_path / "answers.jsonl.running"
+    marker.write_text(f"{_dead_pid()}\n")
+    notes = []
+    summary = answer_batch([dataset], out, backend=QueueBackend(), on_note=notes.append)
+    assert summary.answered == 3 and len(notes) == 1
+    assert "stopped without finishing" in notes[0] and "cnaps-rag doctor" in notes[0]
+    assert not marker.exists(), "a run that ends removes its marker"
+
+    marker.write_text(f"{os.getppid()}\n")  # a live process: another batch on the same file
+    with pytest.raises(ConfigError, match="another batch") as info:
+        answer_batch([dataset], out, backend=QueueBackend(), resume=False)
+    assert str(marker) in (info.value.hint or "")
+    assert len(lines(out)) == 3, "the refused run touched nothing"
+
+
+@pytest.mark.model
+def test_cli_says_when_the_last_batch_was_killed(dataset, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "answers.jsonl"
+    command = [sys.executable, "-m", "cnaps_rag.cli", "batch", str(dataset), "-o", str(out), "-q"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = tmp_path / "answers.jsonl.running"
+    deadline = time.monotonic() + 120
+    while not marker.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the batch marks its output while it runs"
+    os.kill(first.pid, signal.SIGKILL)  # as a native crash would end it: no chance to clean up
+    first.wait()
+    second = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert "stopped without finishing" in second.stderr and "cnaps-rag doctor" in second.stderr
+    assert len(lines(out)) == 3 and not marker.exists()
