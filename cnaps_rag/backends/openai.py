@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import BackendError, ConfigError
+from ..text import shorten, strip_code_fence
 from .base import Completion, Request, StructuredMode
 
 DEFAULT_N_CTX = 8192
@@ -34,7 +35,7 @@ def normalize_provider_errors(base_url: str | None, secret: str | None = None) -
     where = _display_url(base_url) if base_url else "the OpenAI API"
 
     def clean(text: str, limit: int = 400) -> str:
-        return _short(redact(str(text), secret), limit)
+        return shorten(" ".join(redact(str(text), secret).split()), limit, "…")
 
     try:
         yield
@@ -77,11 +78,6 @@ def redact(text: str, secret: str | None) -> str:
 def _display_url(url: str) -> str:
     # Credentials in a URL (https://user:key@host) are never shown.
     return re.sub(r"//[^/@\s]*@", "//***@", url)
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _retry_after(response: Any) -> float | None:
@@ -235,15 +231,7 @@ def _rejects_format(exc: BackendError) -> bool:
 
 def _parses(text: str) -> bool:
     try:
-        json.loads(_strip_fences(text))
+        json.loads(strip_code_fence(text))
     except ValueError:
         return False
     return True
-
-
-def _strip_fences(text: str) -> str:
-    text = text.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        text = text.rsplit("```", 1)[0]
-    return text.strip()
