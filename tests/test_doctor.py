@@ -134,3 +134,12 @@ def test_doctor_json_and_a_bad_model_file(tmp_path):
     assert "cannot load model" in report["smoke"]["error"]
     assert report["repack_setting"] == "on" and report["repack"] is True
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.model
+def test_a_llama_cpp_python_without_the_setting_reports_repacking_on(monkeypatch):
+    import cnaps_rag.backends.local as local
+
+    monkeypatch.setattr(local, "can_set_repack", lambda: False)  # as an old llama-cpp-python would answer
+    decision = local.repack_decision(local.embedded_model_path(), "off")
+    assert decision.repack is True and "pip install -U llama-cpp-python" in decision.reason

@@ -19,7 +19,15 @@ from typing import Any, ClassVar
 
 from ..errors import BackendError, ConfigError
 from .base import Completion, Request, StructuredMode
-from .native import RepackDecision, cpu_flags, decide_repack, model_params, repack_setting, system_info
+from .native import (
+    RepackDecision,
+    can_set_repack,
+    cpu_flags,
+    decide_repack,
+    model_params,
+    repack_setting,
+    system_info,
+)
 
 DEFAULT_N_CTX = 4096
 
@@ -52,10 +60,17 @@ def is_embedded_model(path: Path) -> bool:
 
 
 def repack_decision(path: Path, repack: str | None = None) -> RepackDecision:
-    """Return whether llama.cpp may repack the weights of the model at ``path`` on this machine."""
-    return decide_repack(
+    """Return whether llama.cpp will repack the weights of the model at ``path`` on this machine."""
+    decision = decide_repack(
         repack_setting(repack), embedded=is_embedded_model(path), flags=cpu_flags(), built_with=system_info()
     )
+    if not decision.repack and not can_set_repack():
+        return RepackDecision(
+            True,
+            f"wanted off ({decision.reason}), but this llama-cpp-python has no use_extra_bufts setting: "
+            "pip install -U llama-cpp-python",
+        )
+    return decision
 
 
 @dataclass
