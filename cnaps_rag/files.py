@@ -18,3 +18,11 @@ def read_bytes(path: str | Path, what: str = "file", error: type[CnapsRagError] 
         raise error(f"{path}: is a folder, expected a {what}") from None
     except OSError as exc:
         raise error(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def data_words(filename: str) -> list[str]:
+    """Return the words of a word list in ``cnaps_rag/data/`` (``#`` starts a comment)."""
+    from importlib.resources import files
+
+    text = files("cnaps_rag").joinpath("data", filename).read_text(encoding="utf-8")
+    return [word for line in text.splitlines() for word in line.split("#", 1)[0].split()]

@@ -26,16 +26,21 @@ line, split at ``.``, ``!``, ``?`` before a space (not after ``e.g.``, ``et al.`
 initial) and at ``。！？``; list markers and links are left out of it, and a piece without
 content words (a line that is only links, "**Input:**") is no sentence.
 
-Its *content words* are its words lower-cased, without English and German stopwords,
-at least 3 characters long (2 when they hold a digit: ``L3``, ``76``), lightly stemmed
-(``restored``, ``restoring`` and ``restoration`` are ``restor``); a run of CJK characters
-gives its character pairs, since Chinese text has no spaces between words.
+Its *content words* are its words lower-cased, without English and German stopwords
+(``data/stopwords.txt``), at least 3 characters long (2 when they hold a digit: ``L3``,
+``76``), lightly stemmed (``restored``, ``restoring`` and ``restoration`` are ``restor``);
+a run of CJK characters gives its character pairs, since Chinese text has no spaces between
+words. The stemmer is a small suffix stripper rather than Snowball's English stemmer
+(``snowballstemmer``): on ``fixtures/labelled`` Snowball flags 34 of the 43 planted-name
+sentences and 35 of the 212 others at 60 %, against 35 and 36 here, no better; and the
+``stop-words`` package's 1,333-word English list drops content words (31 of 43 flagged).
 
 The prompt's *vocabulary* is the content words of its question, its instructions, its
 sources' names and its summaries (without the summary sentences that read as injected
 orders, which the allow-list ignores too), plus a short fixed list of background words
-that any answer may use without a source: the answer's scaffolding (user, task, input,
-output, paper, code) and the medium (image, photo, frame, RGB, JPEG, phone, GPU).
+(``data/background_words.txt``) that any answer may use without a source: the answer's
+scaffolding (user, task, input, output, paper, code) and the medium (image, photo, frame,
+RGB, JPEG, phone, GPU).
 
 A sentence is *supported* when at least :data:`SUPPORT_THRESHOLD` (60 %) of its distinct
 content words are in the vocabulary. The threshold comes from the 46 labelled answers in
@@ -54,10 +59,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
 from .allowlist import _INJECTION, _SENTENCE_BREAK, AllowList
+from .files import data_words
 from .links import find_links, url_key
 
 # The validator's own patterns, so that a heading, a list item and a markdown link are the
@@ -75,53 +82,14 @@ METRICS: tuple[str, ...] = ("url_precision", "source_recall", "model_precision",
 """The scores that are aggregated over answers, in report order."""
 
 
-def _words(text: str) -> list[str]:
-    """Return the whitespace-separated words of ``text`` (word lists read better as one string)."""
-    return text.split()
-
-
-_STOPWORDS = frozenset(
-    _words(
-        """
-        a about above after again against all also am an and any are aren as at be because been
-        before being below between both but by can cannot could did do does doing down during each
-        either etc even ever every few for from further had has have having he her here hers
-        herself him himself his how however i if in into is isn it its itself just least less let
-        like made make makes many may me might more most much must my myself neither no nor not now
-        of off often on once one only onto or other others otherwise our ours ourselves out over
-        own per quite rather same shall she should since so some such than that the their theirs
-        them themselves then there therefore these they this those though through thus to too under
-        until up upon us use used uses using very via was we well were what when where whether
-        which while who whom whose why will with within without would yet you your yours yourself
-        whereas instead aber als auch auf aus bei beim bis das dass dem den der des
-        die dies diese diesem diesen dieser dieses durch ein eine einem einen einer eines für hat
-        ich ihr ist kann können mit nach nicht noch oder sich sie sind über und vom von vor wenn
-        werden wie wird wir zum zur zwischen
-        """
-    )
-)
-# Words any answer to these prompts may use without a source: the answer's own scaffolding and
-# the medium it talks about. They carry no claim about a model or paper, so they count as
-# supported; task words (deblur, denoise, upscale) do not, since the prompt must supply them.
-_BACKGROUND = _words(
-    """
-    answer question user users want wants wanted ask asks asked know task goal workflow pipeline
-    step steps stage input output model models network method approach paper papers code repository
-    repo tool tools link links source sources related recommended provided option options
-    alternative example explain explains describe work works run runs result results help helps
-    show shows first second third image images photo photos picture pictures video videos frame
-    frames clip clips pixel pixels rgb jpeg png file files camera phone smartphone mobile device
-    devices laptop computer cpu gpu npu low high quality resolution size small large fast slow
-    better good
-    """
-)
 _WORD = re.compile(r"[^\W_]+")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
 _CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 # Longest first; one is stripped, and only when a stem of at least 4 characters is left.
-_SUFFIXES = tuple(
-    _words("izations ization ations ation ments ment ness ings ing ies ied edly ers er ed ly es s")
-)
+_SUFFIXES = (
+    "izations", "ization", "ations", "ation", "ments", "ment", "ness", "ings", "ing",
+    "ies", "ied", "edly", "ers", "er", "ed", "ly", "es", "s",
+)  # fmt: skip
 
 
 class Sentence(BaseModel):
@@ -167,6 +135,11 @@ class Scores(BaseModel):
     """What the validator strips: ``{"url": n, "model": m}``."""
 
 
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    return frozenset(data_words("stopwords.txt"))
+
+
 def _stem(word: str) -> str:
     """Return ``word`` without a common English inflection or derivation suffix."""
     if any(c.isdigit() for c in word):
@@ -187,6 +160,12 @@ def _stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=1)
+def _background_words() -> frozenset[str]:
+    # Words any answer may use without a source (data/background_words.txt says which and why).
+    return frozenset(_stem(word) for word in data_words("background_words.txt"))
+
+
 def content_words(text: str) -> set[str]:
     """Return the stemmed content words of ``text`` (the module docstring says which words count)."""
     words: set[str] = set()
@@ -194,14 +173,11 @@ def content_words(text: str) -> set[str]:
         words.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
     for word in _WORD.findall(_CJK_RUN.sub(" ", text)):
         lowered = word.lower()
-        if lowered in _STOPWORDS or _CJK_CHAR.search(lowered):
+        if lowered in _stopwords() or _CJK_CHAR.search(lowered):
             continue
         if len(lowered) >= 3 or (len(lowered) == 2 and any(c.isdigit() for c in lowered)):
             words.add(_stem(lowered))
     return words
-
-
-_BACKGROUND_WORDS = frozenset(_stem(word) for word in _BACKGROUND)
 
 
 def prompt_vocabulary(spec: PromptSpec) -> set[str]:
@@ -211,7 +187,7 @@ def prompt_vocabulary(spec: PromptSpec) -> set[str]:
         parts.append(source.name)
         if source.summary:
             parts.extend(s for s in _SENTENCE_BREAK.split(source.summary) if not _INJECTION.search(s))
-    return content_words("\n".join(parts)) | _BACKGROUND_WORDS
+    return content_words("\n".join(parts)) | _background_words()
 
 
 def _link_spans(text: str) -> list[tuple[int, int]]:
