@@ -1,43 +1,94 @@
 """cnaps-rag: grounded answers to CNAPS-AI "AI scientist" prompts.
 
 The data's path: :func:`parse_prompt` -> :class:`AllowList` -> draft -> :func:`validate`
--> render -> :func:`score`. Heavy parts (llama_cpp, openai) are imported only when a
-backend is used, so validating and scoring stay quick to import.
+-> render -> :func:`score`. Each public name is imported on first use (PEP 562), so
+``import cnaps_rag`` and a ``cnaps-rag`` command load only what they use; llama_cpp and
+openai are imported only when a backend is used.
 """
 
 from __future__ import annotations
 
-from .allowlist import AllowList
-from .answer import Answer, answer
-from .batch import BatchSummary, answer_batch
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from .errors import BackendError, CnapsRagError, ConfigError, PromptError, TemplateError
-from .parse import load_prompt_file, parse_prompt, parse_prompts
-from .score import Scores, score
-from .spec import PromptSpec, Source
-from .validate import Validation, Violation, validate
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and readers
+    from .allowlist import AllowList as AllowList
+    from .answer import Answer as Answer
+    from .answer import answer as answer
+    from .batch import BatchSummary as BatchSummary
+    from .batch import answer_batch as answer_batch
+    from .parse import load_prompt_file as load_prompt_file
+    from .parse import parse_prompt as parse_prompt
+    from .parse import parse_prompts as parse_prompts
+    from .score import Scores as Scores
+    from .score import score as score
+    from .spec import PromptSpec as PromptSpec
+    from .spec import Source as Source
+    from .validate import Validation as Validation
+    from .validate import Violation as Violation
+    from .validate import validate as validate
 
 __version__ = "0.1.0"
 
+_EXPORTS: dict[str, str] = {
+    "AllowList": "allowlist",
+    "Answer": "answer",
+    "answer": "answer",
+    "BatchSummary": "batch",
+    "answer_batch": "batch",
+    "load_prompt_file": "parse",
+    "parse_prompt": "parse",
+    "parse_prompts": "parse",
+    "Scores": "score",
+    "score": "score",
+    "PromptSpec": "spec",
+    "Source": "spec",
+    "Validation": "validate",
+    "Violation": "validate",
+    "validate": "validate",
+}
+"""Public name -> the module (in this package) that defines it."""
+
 __all__ = [
-    "AllowList",
-    "Answer",
     "BackendError",
-    "BatchSummary",
     "CnapsRagError",
     "ConfigError",
     "PromptError",
-    "PromptSpec",
-    "Scores",
-    "Source",
     "TemplateError",
-    "Validation",
-    "Violation",
     "__version__",
-    "answer",
-    "answer_batch",
-    "load_prompt_file",
-    "parse_prompt",
-    "parse_prompts",
-    "score",
-    "validate",
+    *_EXPORTS,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _Package(types.ModuleType):
+    """This package's module type: a function keeps its name over a submodule of the same name.
+
+    Importing a submodule binds it on its package (``cnaps_rag.answer`` = the module
+    ``answer.py``), which would hide the function ``answer`` once anything imported that
+    module. The public function wins, as it did when the names were imported eagerly.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -43,3 +43,35 @@ def test_importing_the_package_does_not_import_backends():
     code = "import sys, cnaps_rag; print('llama_cpp' in sys.modules, 'openai' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_the_package_loads_each_public_name_on_first_use():
+    import subprocess
+    import sys
+
+    code = """
+import sys, types, cnaps_rag
+loaded = sorted(m for m in sys.modules if m.startswith("cnaps_rag"))
+print(loaded == ["cnaps_rag", "cnaps_rag.errors"], "pydantic" in sys.modules)
+cnaps_rag.answer_batch  # imports the modules answer, validate, score... as a side effect
+ok = all(not isinstance(getattr(cnaps_rag, n), types.ModuleType) for n in cnaps_rag.__all__)
+print(ok, callable(cnaps_rag.answer), callable(cnaps_rag.validate), callable(cnaps_rag.score))
+from cnaps_rag import PromptSpec, validate
+import cnaps_rag.validate as same
+print(same is validate)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "False", "True", "True", "True", "True", "True"]
+
+
+def test_the_cli_loads_no_model_stack_for_parse_or_version():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from cnaps_rag.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "print(any(m in sys.modules for m in ('llama_cpp', 'openai', 'cnaps_rag.answer', 'cnaps_rag.draft')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split()[-1] == "False"
