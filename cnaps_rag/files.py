@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import CnapsRagError, PromptError
 
@@ -26,3 +29,14 @@ def data_words(filename: str) -> list[str]:
 
     text = files("cnaps_rag").joinpath("data", filename).read_text(encoding="utf-8")
     return [word for line in text.splitlines() for word in line.split("#", 1)[0].split()]
+
+
+def json_lines(text: str) -> Iterator[tuple[int, Any, str | None]]:
+    """Yield (line number, the JSON value, None) or (line number, None, why not) per non-blank line."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line), None
+        except json.JSONDecodeError as exc:
+            yield number, None, f"not JSON: {exc.msg} at column {exc.colno}"

@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CnapsRagError, PromptError, one_line
-from .files import read_bytes
+from .files import json_lines, read_bytes
 from .parse import load_prompt_file, parse_prompts
 from .spec import PromptSpec
-from .text import shorten
 
 PROMPT_SUFFIXES = frozenset({".txt", ".md", ".prompt"})
 DATASET_SUFFIXES = frozenset({".jsonl", ".json"})
@@ -81,13 +80,8 @@ def _dataset_rows(path: Path) -> Iterator[tuple[int, Any]]:
             data = next((v for v in data.values() if isinstance(v, list)), [data])
         yield from enumerate(data if isinstance(data, list) else [data], start=1)
         return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except ValueError as exc:
-            yield number, PromptError(f"{path}:{number}: broken JSON line ({shorten(str(exc), 60, '')})")
+    for number, value, reason in json_lines(text):
+        yield number, PromptError(f"{path}:{number}: broken JSON line ({reason})") if reason else value
 
 
 def _from_dataset(path: Path, id_field: str, prompt_field: str) -> Iterator[InputRecord]:

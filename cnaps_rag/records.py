@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .answer import Answer, AnswerMeta
 from .errors import ConfigError, one_line
-from .files import read_bytes
+from .files import json_lines, read_bytes
 from .spec import PromptSpec
 from .validate import Violation
 
@@ -115,22 +114,6 @@ class BrokenLine(BaseModel):
     reason: str
 
 
-def json_lines(text: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """Yield (line number, the object, None) or (line number, None, why it is not one) per non-blank line."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, None, f"not JSON: {exc.msg} at column {exc.colno}"
-            continue
-        if isinstance(value, dict):
-            yield number, value, None
-        else:
-            yield number, None, f"not a JSON object but {type(value).__name__}"
-
-
 def read_text(path: Path, what: str) -> str:
     """Return a UTF-8 file's text, or raise ConfigError saying why it cannot be read."""
     data = read_bytes(path, what, ConfigError)
@@ -148,11 +131,12 @@ def read_records(path: str | Path) -> tuple[list[dict[str, Any]], list[int], lis
     records: list[dict[str, Any]] = []
     lines: list[int] = []
     broken: list[BrokenLine] = []
-    for number, record, reason in json_lines(read_text(Path(path), "answers file")):
-        if record is None:
-            broken.append(BrokenLine(line=number, reason=reason or "not a record"))
+    for number, value, reason in json_lines(read_text(Path(path), "answers file")):
+        if not isinstance(value, dict):
+            reason = reason or f"not a JSON object but {type(value).__name__}"
+            broken.append(BrokenLine(line=number, reason=reason))
         else:
-            records.append(record)
+            records.append(value)
             lines.append(number)
     return records, lines, broken
 
@@ -162,4 +146,4 @@ def done_ids(path: Path) -> set[str]:
     if not path.exists():
         return set()
     text = path.read_bytes().decode("utf-8", errors="replace")
-    return {str(record["id"]) for _, record, _ in json_lines(text) if record is not None and "id" in record}
+    return {str(value["id"]) for _, value, _ in json_lines(text) if isinstance(value, dict) and "id" in value}
