@@ -84,31 +84,37 @@ def _dataset_rows(path: Path) -> Iterator[tuple[int, Any]]:
         yield number, PromptError(f"{path}:{number}: broken JSON line ({reason})") if reason else value
 
 
+def dataset_record(
+    row: Any, origin: str, fallback_id: str, *, id_field: str = "id", prompt_field: str = "prompt"
+) -> list[InputRecord]:
+    """Return the prompts of one dataset record (several for a record holding a dump), or its error.
+
+    ``row`` is the parsed record (or the PromptError why it could not be parsed), ``origin``
+    where it stands (``path:line``) and ``fallback_id`` its id when it has no ``id_field``.
+    """
+    if isinstance(row, PromptError):
+        return [InputRecord(fallback_id, origin, exception=row, named=False)]
+    if not isinstance(row, dict):
+        error = PromptError(f"{origin}: not a JSON object")
+        return [InputRecord(fallback_id, origin, exception=error, named=False)]
+    record_id = str(row.get(id_field) or fallback_id)
+    text = row.get(prompt_field)
+    if not isinstance(text, str):
+        error = PromptError(f"{origin}: no {prompt_field!r} text", hint="set --prompt-field")
+        return [InputRecord(record_id, origin, exception=error)]
+    try:
+        specs = parse_prompts(text, id_prefix=record_id)
+    except PromptError as exc:
+        error = PromptError(f"{origin}: {exc.message}", hint=exc.hint)
+        return [InputRecord(record_id, origin, exception=error)]
+    return [InputRecord(spec.id, origin, spec=spec) for spec in specs]
+
+
 def _from_dataset(path: Path, id_field: str, prompt_field: str) -> Iterator[InputRecord]:
     for number, row in _dataset_rows(path):
-        origin = f"{path}:{number}"
-        fallback_id = f"{path.stem}:{number}"
-        if isinstance(row, PromptError):
-            yield InputRecord(fallback_id, origin, exception=row, named=False)
-            continue
-        if not isinstance(row, dict):
-            error = PromptError(f"{origin}: not a JSON object")
-            yield InputRecord(fallback_id, origin, exception=error, named=False)
-            continue
-        record_id = str(row.get(id_field) or fallback_id)
-        text = row.get(prompt_field)
-        if not isinstance(text, str):
-            error = PromptError(f"{origin}: no {prompt_field!r} text", hint="set --prompt-field")
-            yield InputRecord(record_id, origin, exception=error)
-            continue
-        try:
-            specs = parse_prompts(text, id_prefix=record_id)
-        except PromptError as exc:
-            error = PromptError(f"{origin}: {exc.message}", hint=exc.hint)
-            yield InputRecord(record_id, origin, exception=error)
-            continue
-        for spec in specs:
-            yield InputRecord(spec.id, origin, spec=spec)
+        yield from dataset_record(
+            row, f"{path}:{number}", f"{path.stem}:{number}", id_field=id_field, prompt_field=prompt_field
+        )
 
 
 def iter_inputs(
