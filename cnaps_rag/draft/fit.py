@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..spec import PromptSpec, Source
-from ..tasks import Identifier, Task, parse_identifier, tasks_in_question
+from ..tasks import Identifier, Task, TaskResult, model_task, parse_identifier, tasks_in_question
 
 
 @dataclass(frozen=True)
@@ -16,11 +16,13 @@ class TaskFit:
     recommended: list[tuple[Source, Identifier]]
     fits: bool | None
     """Whether a recommended model's task is the question's (None when either is unknown)."""
+    found: list[TaskResult]
+    """Each recommended model's own task (:func:`cnaps_rag.tasks.model_task`), in prompt order."""
 
     @property
     def model_tasks(self) -> list[Task]:
-        """Return the tasks of the recommended models whose identifiers name one."""
-        return [ident.task for _, ident in self.recommended if ident.task]
+        """Return the tasks of the recommended models whose task is known (never the question's)."""
+        return [result.task for result in self.found if result.task]
 
 
 def task_fit(spec: PromptSpec) -> TaskFit:
@@ -28,7 +30,8 @@ def task_fit(spec: PromptSpec) -> TaskFit:
     asked = tasks_in_question(spec.question)
     question_task = asked[0] if asked else None
     recommended = [(s, parse_identifier(s.name)) for s in spec.recommended]
-    model_tasks = [ident.task for _, ident in recommended if ident.task]
+    found = [model_task(s) for s in spec.recommended]
+    model_tasks = [result.task for result in found if result.task]
     if not asked or not model_tasks:
         fits = None
     else:
@@ -37,4 +40,4 @@ def task_fit(spec: PromptSpec) -> TaskFit:
         if fits:
             # Name the task as the model's own variant of it: video super-resolution, not SISR.
             question_task = next(t for t in model_tasks if t.family in families)
-    return TaskFit(question_task, recommended, fits)
+    return TaskFit(question_task, recommended, fits, found)

@@ -1,11 +1,14 @@
-"""The ``guided`` strategy: a scaffold built from the prompt, with short model-filled slots.
+"""The ``guided`` strategy (first prompt format): a scaffold built from the prompt, one model-filled slot.
 
-Meant for the embedded 135M model, which cannot write a good free-form answer. The task
-comes from the identifiers' task codes and the question, the input -> model -> output
-pipeline from the task lexicon, section 3 lists every source with its exact links and, for
-each source, the summary sentence closest to the question. The model only fills short slots
-(what the user wants; how each source helps), each a few-shot, JSON-constrained generation
-that :func:`cnaps_rag.draft.gate.accept_slot` must pass.
+Meant for the embedded 135M model, which cannot write a good free-form answer. Each model's
+task comes from the model (its task code, else its own title or summary:
+:func:`cnaps_rag.tasks.model_task`), never from the question; the question's task is found
+separately and a mismatch is said plainly. The input -> model -> output pipeline comes from the
+task lexicon; section 3 lists every source with its exact links, the summary sentence closest
+to the question and, for a recommended model, what its task does for the question. The model
+only fills the "what the user wants" slot, a few-shot, JSON-constrained generation that
+:func:`cnaps_rag.draft.gate.accept_slot` must pass. The second format's scaffold is
+:mod:`cnaps_rag.draft.workflow`.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from ..errors import DraftFormatError
 from ..links import find_links
 from ..names import LEXICON_KEYS, is_not_model, name_key
 from ..spec import PromptSpec, Source
-from ..tasks import Identifier, Task, parse_identifier
+from ..tasks import Identifier, TaskResult, model_task
 from ..templates import load_template
 from ..text import sentences, shorten
 from .caller import Caller
-from .fit import task_fit
+from .fit import TaskFit, task_fit
 from .gate import accept_slot
+from .plan import served_clause
 from .render import clean_slot, render, source_line
 from .result import Draft
 
@@ -37,7 +41,7 @@ QUESTION_CHARS = 600
 """The longest question a guided slot quotes; longer ones are cut (and the cut recorded)."""
 FINDING_CHARS = (30, 400)
 """Shortest and longest summary sentence quoted as a finding: shorter are fragments, longer run-ons."""
-TEMPLATES = ("guided_task", "guided_source")
+TEMPLATES = ("guided_task",)
 
 
 class Slot(BaseModel):
@@ -80,8 +84,9 @@ def _describe_training(part: str | None) -> str:
     return f", variant {part}"
 
 
-def _workflow_lines(source: Source, ident: Identifier, fallback: Task | None) -> list[str]:
-    task: Task | None = ident.task or fallback
+def _workflow_lines(source: Source, ident: Identifier, found: TaskResult) -> list[str]:
+    # The model's own task (code, title or summary), never the question's: see tasks.model_task.
+    task = found.task
     lines = [f"**{source.name}** [{source.id}]"]
     if task is None:
         lines.append("- The sources do not say which task this model performs.")
@@ -93,6 +98,8 @@ def _workflow_lines(source: Source, ident: Identifier, fallback: Task | None) ->
         scale = " at an arbitrary scale" if arbitrary else f" at scale {ident.scale}"
     steps = "; ".join(task.steps)
     detail = f"{task.name}{scale}{_describe_training(ident.training_data)}"
+    if found.basis != "code":
+        detail += f", as its {found.basis} says"
     lines.append(f"- **Input:** {task.input}.")
     lines.append(f"- **Model:** {architecture} ({detail}): {steps}.")
     lines.append(f"- **Output:** {task.output}.")
@@ -128,7 +135,8 @@ def _task_section(spec: PromptSpec, call: Caller, max_tokens: int, question: str
     elif first_task:
         lines.append(f"The recommended model addresses **{first_task.name}**. {first_task.describe}")
     if fit.fits is False and fit.question_task:
-        names = ", ".join(s.name for s, ident in fit.recommended if ident.task)
+        known = zip(fit.recommended, fit.found, strict=True)
+        names = ", ".join(source.name for (source, _), found in known if found.task)
         tasks = ", ".join(sorted({task.name for task in fit.model_tasks}))
         lines.append(
             f"Note: the recommended model ({names}) is built for {tasks}, not {fit.question_task.name}, "
@@ -142,36 +150,44 @@ def _workflow_section(spec: PromptSpec) -> list[str]:
     if not fit.recommended:
         return ["The prompt recommends no model."]
     lines: list[str] = []
-    for source, ident in fit.recommended:
+    for (source, ident), found in zip(fit.recommended, fit.found, strict=True):
         if lines:
             lines.append("")
-        lines += _workflow_lines(source, ident, fit.question_task)
+        lines += _workflow_lines(source, ident, found)
     return lines
 
 
-def _sources_section(spec: PromptSpec, call: Caller, max_tokens: int, question: str) -> list[str]:
+def _relevance(source: Source, fit: TaskFit, question: str) -> str | None:
+    """Return what a recommended model does for the question, from its task alone (no generation).
+
+    A generated "how this source helps" sentence was wrong in half the labelled dev answers
+    (eval/labels/slots.json): the gate cannot check it, so the line is written from the task.
+    """
+    if source.role != "recommended":
+        return None
+    task = model_task(source).task
+    if task is None:
+        return None
+    asked = fit.question_task
+    if asked is None:
+        return f"it does {task.name}."
+    if task.family != asked.family:
+        return f"it does {task.name}, not {asked.name} (see the note in section 1)."
+    clause = served_clause(question, task)
+    return f"it does {task.name}, which the question asks about" + (f" (“{clause}”)." if clause else ".")
+
+
+def _sources_section(spec: PromptSpec) -> list[str]:
+    fit = task_fit(spec)
     lines = []
     for source in spec.sources:
         lines.append(source_line(source))
         finding = best_finding(source, spec.question)
-        ident = parse_identifier(source.name)
-        kind = (
-            f"a {ident.task.name} model"
-            if ident.task
-            else f"a {source.role} {('model' if source.role == 'recommended' else 'paper')}"
-        )
-        note = fill_slot(
-            call,
-            "guided_source",
-            max_tokens,
-            question=question,
-            source=f"{source.name}, {kind}.",
-            finding=f"Finding: {finding}" if finding else "",
-        )
         if finding:
             lines.append(f"  - Finding: {finding}")
-        if note:
-            lines.append(f"  - Relevance: {note}")
+        relevance = _relevance(source, fit, spec.question)
+        if relevance:
+            lines.append(f"  - Relevance: {relevance}")
     return lines
 
 
@@ -188,7 +204,7 @@ def draft_guided(spec: PromptSpec, call: Caller, max_tokens: int | None = None) 
         [
             _task_section(spec, call, budget, question),
             _workflow_section(spec),
-            _sources_section(spec, call, budget, question),
+            _sources_section(spec),
         ]
     )
     versions = [load_template(name).version for name in TEMPLATES]
