@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .allowlist import AllowList
 from .backends import Backend, resolve_backend
-from .draft import Caller, draft_free, draft_guided
+from .draft import Caller, draft_free, draft_guided, draft_workflow
 from .draft.fit import task_fit
 from .errors import PromptError
 from .links import find_links
@@ -101,7 +101,12 @@ def answer(
         raise PromptError(f"unknown strategy {strategy!r}", hint="use guided or free")
     call = Caller(chosen, attempts=attempts, max_wait=max_wait)
     draft_started = time.perf_counter()
-    draft = (draft_guided if strategy == "guided" else draft_free)(spec, call, max_tokens)
+    if strategy == "guided":
+        # The second prompt format asks for its own sections: a plan-built scaffold follows them.
+        drafter = draft_workflow if spec.format == "workflow" else draft_guided
+    else:
+        drafter = draft_free
+    draft = drafter(spec, call, max_tokens)
     draft_time = time.perf_counter() - draft_started
     allow = AllowList.for_spec(spec)
     validate_started = time.perf_counter()

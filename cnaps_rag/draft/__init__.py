@@ -3,7 +3,9 @@
 Both strategies return a :class:`Draft`; :func:`cnaps_rag.answer.answer` validates it.
 ``caller`` retries backend calls and counts their cost, ``gate`` judges a small model's
 slot fills, ``fit`` says whether the recommended model does what the question asks, and
-``render`` writes the markdown with each source's exact links.
+``render`` writes the markdown with each source's exact links. ``workflow`` is the guided
+scaffold of the second prompt format, built from ``plan`` (which models serve the goal, in
+which order).
 """
 
 from __future__ import annotations
@@ -13,5 +15,6 @@ from .free import draft_free
 from .guided import draft_guided
 from .render import HEADINGS
 from .result import Draft
+from .workflow import draft_workflow
 
-__all__ = ["HEADINGS", "Caller", "Draft", "draft_free", "draft_guided"]
+__all__ = ["HEADINGS", "Caller", "Draft", "draft_free", "draft_guided", "draft_workflow"]
