@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from .text import trim_url_tail
+
 if TYPE_CHECKING:
     from linkify_it import LinkifyIt
 
@@ -31,7 +33,6 @@ _DOI_TEXT = re.compile(
 _ARXIV_PATH = re.compile(rf"^/(?:abs|pdf|html|format)/({_ARXIV_ID})(?:v\d+)?(?:\.pdf)?/?$", re.I)
 _GITHUB_PATH = re.compile(r"^/([A-Za-z0-9-]+)(?:/([A-Za-z0-9._-]+?))?(?:\.git)?(?:/.*)?$")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
-_TRAILING = ".,;:!?\"'*_"
 _LINE = re.compile(r"[^\n]+")
 _LINK_HINT = re.compile(r"\S[.:@/]\S")
 
@@ -55,25 +56,15 @@ def _linkify() -> LinkifyIt:
     return LinkifyIt(options={"fuzzy_ip": True}).tlds(TLDS, True)
 
 
-def _trim(raw: str) -> str:
-    """Drop trailing punctuation that is prose, keeping balanced parentheses inside a URL."""
-    while raw:
-        if raw[-1] in _TRAILING or (raw[-1] == ")" and raw.count("(") < raw.count(")")):
-            raw = raw[:-1]
-        else:
-            break
-    return raw
-
-
 def url_key(url: str) -> str:
     """Return the key of a URL under the matching rules (the module docstring lists them)."""
-    text = _trim(url.strip().strip("<>"))
+    text = trim_url_tail(url.strip().strip("<>"))
     arxiv = _ARXIV_TEXT.fullmatch(text)
     if arxiv:
         return f"arxiv:{arxiv.group(1).lower()}"
     doi = _DOI_TEXT.match(text)
     if doi and doi.end() == len(text):
-        return f"doi:{_trim(doi.group(1)).lower()}"
+        return f"doi:{trim_url_tail(doi.group(1)).lower()}"
     if text.lower().startswith("mailto:"):
         return "mailto:" + text[7:].lower()
     if "@" in text and not _SCHEME.match(text) and "/" not in text.split("@", 1)[0]:
@@ -114,7 +105,7 @@ def find_links(text: str) -> list[Link]:
     """
     found: list[Link] = []
     for match in _DOI_TEXT.finditer(text):
-        raw = _trim(match.group(0))
+        raw = trim_url_tail(match.group(0))
         found.append(Link(match.start(), match.start() + len(raw), raw, url_key(raw)))
     for match in _ARXIV_TEXT.finditer(text):
         found.append(Link(match.start(), match.end(), match.group(0), url_key(match.group(0))))
