@@ -6,7 +6,10 @@ any separator between their parts, and a version suffix after a family name:
 listed, by their form: CamelCase with a family suffix (``MSSNet``, ``SwinIR``),
 letters with a version number (``Foo-3``, ``BarNet50``), acronyms ending in a
 family suffix (``EDSR``, ``SRCNN``). Words in ``data/not_models.txt`` (metrics,
-hardware, formats, datasets, platforms) are never names.
+hardware, formats, datasets, platforms) are never names; nor are a lower-case phrase
+(``latent diffusion`` is a technique) or a listed name that is a person's first name
+(``Claude Monet``). An identifier that starts with a dataset task code
+(``Enhancement-low-light-img-enhancer``) is a name as a whole, lower-case parts included.
 
 The lexicons are read once, at import, so that finding names is a pure function
 of the text.
@@ -15,10 +18,14 @@ of the text.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
+from types import MappingProxyType
 
 from rapidfuzz import fuzz, process
+
+from .tasks import task_by_code
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,11 @@ class NameMention:
 def name_key(name: str) -> str:
     """Return the spelling-free key of a name: lower case, no spaces, hyphens, dots or underscores."""
     return re.sub(r"[\s\-_.·]", "", name).lower()
+
+
+def _words(text: str) -> list[str]:
+    """Return the whitespace-separated words of ``text`` (word lists read better as one string)."""
+    return text.split()
 
 
 def _read_list(filename: str) -> list[str]:
@@ -115,12 +127,18 @@ _LEXICON_KEYS = frozenset(name_key(n) for n in MODEL_NAMES)
 LEXICON_KEYS = _LEXICON_KEYS
 
 
+def in_lexicon(name: str) -> bool:
+    """Return whether ``name`` (in any spelling) is in the curated lexicon of model names."""
+    return name_key(name) in _LEXICON_KEYS
+
+
 def is_not_model(word: str) -> bool:
     """Return whether ``word`` is listed as not a model (a metric, format, dataset, ...)."""
     return word in _NOT_MODELS_EXACT or name_key(word) in _NOT_MODELS_KEYS
 
 
-_TOKEN = re.compile(_BEFORE + r"[A-Za-z][A-Za-z0-9]*(?:\+\+?|[-.]\d+|[-][A-Za-z0-9]+|/\d+)*")
+# "-4x" before "-4": alternatives are tried in order and the first that matches wins.
+_TOKEN = re.compile(_BEFORE + r"[A-Za-z][A-Za-z0-9]*(?:\+\+?|[-_][A-Za-z0-9]+|\.\d+|/\d+)*")
 _FAMILY_SUFFIX = re.compile(r"(?:Net|NeXt|GAN|ormer|ViT|BERT|GPT|SR|IR|VSR|CNN|Mixer|Diff|Det|Seg|Flow)$")
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
 _LETTERS_DIGITS = re.compile(r"^[A-Z][A-Za-z]+[-_]?v?\d")
@@ -142,7 +160,35 @@ def _part_is_model(part: str) -> bool:
     return bool(_ACRONYM_FAMILY.match(part))
 
 
+# Words glued to a name that make it prose ("Segmentation-based", "MSSNet-like").
+_PROSE_SUFFIX = frozenset(
+    _words(
+        """based like style aware guided driven level quality free only specific friendly ready
+        trained optimized enhanced powered oriented compatible inspired"""
+    )
+)
+
+
+def _identifier_mention(token: str, start: int) -> NameMention | None:
+    """Return a mention for a dataset identifier such as ``Enhancement-low-light-img-enhancer``."""
+    parts = token.split("-")
+    while len(parts) > 1 and parts[-1].lower() in _PROSE_SUFFIX:
+        parts.pop()
+    rest = parts[1:]
+    if not rest or task_by_code(parts[0]) is None:
+        return None
+    # "Colorization-DISCO", "Inpainting-LaMa" or a run of two or more words; never
+    # "Segmentation-maps" or "Enhance-First".
+    if len(rest) < 2 and not any(c.isupper() or c.isdigit() for c in rest[0][1:]):
+        return None
+    whole = "-".join(parts)
+    return NameMention(start, start + len(whole), whole, name_key(whole), None)
+
+
 def _token_mention(token: str, start: int) -> NameMention | None:
+    identifier = _identifier_mention(token, start)
+    if identifier is not None:
+        return identifier
     parts = token.split("-")
     # Trim plain lower-case words at either end: "MSSNet-based", "non-ResNet".
     while parts and _PLAIN_WORD.match(parts[-1]):
@@ -160,6 +206,33 @@ def _token_mention(token: str, start: int) -> NameMention | None:
     begin = start + lead
     family = name_key(parts[0]) if len(parts) > 1 and _part_is_model(parts[0]) else None
     return NameMention(begin, begin + len(whole), whole, name_key(whole), family)
+
+
+_NEXT_WORD = re.compile(r"[ \t]+([A-Z][a-z]+)\b(?![-\d])")
+
+
+def _is_prose(found: str) -> bool:
+    """Return whether a lexicon match is a lower-case phrase (``latent diffusion``), a technique."""
+    return " " in found and found == found.lower()
+
+
+def _is_person(text: str, found: str, end: int) -> bool:
+    """Return whether a one-word lexicon match is a first name followed by a surname (Claude Monet)."""
+    if not found.isalpha() or not found[0].isupper() or not found[1:].islower():
+        return False
+    following = _NEXT_WORD.match(text, end)
+    if following is None:
+        return False
+    word = following.group(1)
+    return (
+        name_key(word) not in _LEXICON_KEYS
+        and name_key(found + word) not in _LEXICON_KEYS
+        and (word not in _SURNAME_STOP)
+    )
+
+
+# Capitalised words after a listed name that continue the name rather than start a surname.
+_SURNAME_STOP = frozenset(_words("Pro Plus Large Base Small Tiny Huge Nano Mini Lite Turbo Ultra Max Vision"))
 
 
 def find_model_names(text: str, skip: list[tuple[int, int]] | None = None) -> list[NameMention]:
@@ -181,6 +254,8 @@ def find_model_names(text: str, skip: list[tuple[int, int]] | None = None) -> li
         key = name_key(match.group(0))
         if key in _GENERIC or match.group(0) in _NOT_MODELS_EXACT or key in _NOT_MODELS_KEYS:
             continue
+        if _is_prose(match.group(0)) or _is_person(text, match.group(0), end):
+            continue
         family = name_key(name) if match.group("version") else None
         mentions.append(NameMention(start, end, match.group(0), key, family))
         used[start:end] = b"\x01" * (end - start)
@@ -198,16 +273,65 @@ def families(key: str) -> list[str]:
     """Return the listed names ``key`` is a version of: efficientvit for EfficientViT-L3-384.
 
     A family that ends in a digit must not run on into another digit: ResNet-101 is
-    not a version of ResNet-10. A ``v2`` suffix makes another model, not a variant:
-    DeblurGAN-v2 does not allow DeblurGAN, nor MobileNetV2 MobileNet.
+    not a version of ResNet-10. A bare family is allowed by any of its versions
+    (DeblurGAN by DeblurGAN-v2, MobileNet by MobileNetV2); another explicit version is
+    not (the matching in :class:`AllowedNames` keeps versions apart).
     """
     found = []
     for family in _LEXICON_KEYS:
         if len(family) < len(key) and key.startswith(family):
             rest = key[len(family) :]
-            if (family[-1].isdigit() and rest[0].isdigit()) or re.match(r"v\d", rest):
+            if family[-1].isdigit() and rest[0].isdigit():
                 continue
             found.append(family)
+    return found
+
+
+_VERSION_TAIL = re.compile(r"v?\d+(?:\.\d+)*[a-z]?$")
+_V_BEFORE_DIGIT = re.compile(r"(?<=[a-z])v(?=\d)")
+
+
+def family_key(key: str) -> str | None:
+    """Return ``key`` without its trailing version (``mobilenet`` for ``mobilenetv2``), if it has one."""
+    base = _VERSION_TAIL.sub("", key)
+    return base if base != key and len(base) >= 3 and not base[-1].isdigit() else None
+
+
+def unversioned(key: str) -> str:
+    """Return ``key`` with a ``v`` before a version number dropped: ``stablediffusionv15`` -> ``...15``."""
+    return _V_BEFORE_DIGIT.sub("", key)
+
+
+_CAMEL_WORD = re.compile(r"[A-Z][a-z]+")
+
+
+def initials(part: str) -> list[str]:
+    """Return the keys of a CamelCase part's abbreviations: ``sd1`` and ``sdv1`` for StableDiffusionV1."""
+    version = re.search(r"[Vv]?\d+(?:\.\d+)*$", part)
+    base = part[: version.start()] if version else part
+    words = _CAMEL_WORD.findall(base)
+    if len(words) < 2 or sum(map(len, words)) != len(base):
+        return []
+    letters = "".join(w[0] for w in words).lower()
+    if not version:
+        return [letters]
+    tail = version.group(0).lower()
+    return [letters + tail, letters + tail.lstrip("v")]
+
+
+def title_acronyms(words: list[str]) -> list[str]:
+    """Return the keys of the acronyms of a run of capitalised words.
+
+    ``Denoising Diffusion Probabilistic Models`` gives ``ddpm``; a last word ``Network`` also
+    gives ``…net`` (``Multi-Stage Splitting Network``: ``mssn`` and ``mssnet``).
+    """
+    pieces = [p for w in words for p in w.split("-") if p]
+    if len(pieces) < 2:
+        return []
+    letters = "".join(p[0] for p in pieces).lower()
+    found = [letters]
+    if pieces[-1].lower() in ("network", "networks", "net"):
+        found.append(letters[:-1] + "net")
     return found
 
 
@@ -224,34 +348,95 @@ class NameMatch:
     score: float
 
 
-class AllowedNames:
-    """The model names a prompt allows, and the rule for matching a mention against them."""
+_SPLIT_PARTS = re.compile(r"[\s\-_/]+")
 
-    def __init__(self, names: dict[str, str]):
-        """``names`` maps each allowed key to the spelling shown in reports."""
-        self.names = names
+
+class AllowedNames:
+    """The model names a prompt allows, and the rule for matching a mention against them.
+
+    Immutable: the mapping is read-only, so an allow-list shared through a cache cannot be
+    changed by one caller for the next.
+    """
+
+    __slots__ = ("_followers", "_names", "_unversioned")
+
+    def __init__(self, names: Mapping[str, str], followers: Mapping[str, frozenset[str]] | None = None):
+        """``names`` maps each allowed key to the spelling shown in reports.
+
+        ``followers`` maps an identifier part's key to the keys of the parts that follow it in
+        a source identifier (``mssnet`` -> ``realblurj``), so that a shortening of one
+        (``MSSNet-J``) is recognised.
+        """
+        self._names: Mapping[str, str] = MappingProxyType(dict(names))
+        self._followers: Mapping[str, frozenset[str]] = MappingProxyType(dict(followers or {}))
+        self._unversioned = frozenset(unversioned(key) for key in self._names)
+
+    @property
+    def names(self) -> Mapping[str, str]:
+        """Return the allowed keys, each with the spelling shown in reports (read-only)."""
+        return self._names
 
     def __contains__(self, key: str) -> bool:
-        return key in self.names
+        return key in self._names
+
+    def _allows_key(self, key: str) -> bool:
+        return key in self._names or unversioned(key) in self._unversioned
+
+    def _allows_parts(self, text: str, *, listed: bool = False) -> bool:
+        """Return whether a compound's model parts are all allowed and at least one is.
+
+        Plain words (``Segmentation``, ``fast``, ``Transformer``) pass; a part with a digit
+        or a model-like part must be allowed itself, so another version never passes. In a
+        listed name only generic words pass: ``Swin Transformer`` is Swin, but Real-ESRGAN
+        is another model than ESRGAN.
+        """
+        parts = [p for p in _SPLIT_PARTS.split(text) if p]
+        if len(parts) < 2:
+            return False
+        allowed = False
+        previous = ""
+        for part in parts:
+            key = name_key(part)
+            if self._allows_key(key):
+                allowed = True
+            elif (
+                previous
+                and len(part) <= 2
+                and part[0].isupper()
+                and any(
+                    following.startswith(key) or following.endswith(key)
+                    for following in self._followers.get(previous, ())
+                )
+            ):
+                allowed = True  # MSSNet-J for MSSNet-RealBlurJ
+            elif key in _GENERIC:
+                pass
+            elif listed or not (part.isalpha() and not _part_is_model(part) and key not in _LEXICON_KEYS):
+                return False
+            previous = key
+        return allowed
 
     def check(self, mention: NameMention) -> NameMatch:
         """Return whether ``mention`` names an allowed model, and the nearest allowed name.
 
-        Exact keys match (so ``MSS-Net`` is ``MSSNet``). A compound identifier matches
-        when each of its model parts does. Fuzzy matching tolerates a misspelling of an
-        allowed name, never another version: the digits, the last two characters and
-        any ``+`` must agree.
+        Exact keys match (so ``MSS-Net`` is ``MSSNet``, ``Stable Diffusion V1.5`` is
+        ``stable-diffusion-1.5``). A compound matches when its model parts do (and it is not
+        itself a listed model, as Real-ESRGAN is); an expansion matches its allowed acronym.
+        Fuzzy matching tolerates a misspelling of an allowed name, never another version:
+        the digits, the last two characters and any ``+`` must agree.
         """
         key = mention.key
-        if key in self.names:
-            return NameMatch(True, self.names[key], 100.0)
-        parts = [p for p in mention.text.split("-") if _part_is_model(p)]
-        compound = len(parts) > 1 and name_key(mention.text) not in _LEXICON_KEYS
-        if compound and all(name_key(p) in self.names for p in parts):
-            return NameMatch(True, "-".join(parts), 100.0)
-        if not self.names:
+        if self._allows_key(key):
+            return NameMatch(True, self._names.get(key, mention.text), 100.0)
+        if self._allows_parts(mention.text, listed=name_key(mention.text) in _LEXICON_KEYS):
+            return NameMatch(True, mention.text, 100.0)
+        words = mention.text.split()
+        expansion = len(words) > 1 and all(w[:1].isupper() for w in words)
+        if expansion and any(acronym in self._names for acronym in title_acronyms(words)):
+            return NameMatch(True, mention.text, 100.0)
+        if not self._names:
             return NameMatch(False, None, 0.0)
-        best = process.extractOne(key, list(self.names), scorer=fuzz.ratio)
+        best = process.extractOne(key, list(self._names), scorer=fuzz.ratio)
         assert best is not None
         nearest_key, score = best[0], float(best[1])
         same_version = (
@@ -259,4 +444,4 @@ class AllowedNames:
             and key[-2:] == nearest_key[-2:]
             and key.count("+") == nearest_key.count("+")
         )
-        return NameMatch(score >= 90 and same_version, self.names[nearest_key], round(score, 1))
+        return NameMatch(score >= 90 and same_version, self._names[nearest_key], round(score, 1))

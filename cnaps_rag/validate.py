@@ -1,11 +1,20 @@
 """Strip every URL and model name that a prompt's sources do not contain, and report each removal.
 
-``validate(markdown, spec)`` is a pure function of its two arguments: it never
-raises on any string and it is idempotent (validating its own output changes
-nothing). Disallowed URLs are removed where they stand (a markdown link keeps its
-text when that text is itself allowed); a disallowed model name takes with it the
-sentence or list item that makes the claim, or only the name in a heading. The
-three section headings stay; a section left empty says the sources do not cover it.
+``validate(markdown, spec)`` is a pure function of its arguments: it never raises on any
+string and it is idempotent (validating its own output changes nothing). It is two steps:
+:func:`find_violations` says what is unsourced and which unit goes with it, :func:`strip`
+removes those units.
+
+The unit is the smallest that makes the claim. A disallowed URL goes where it stands (a
+markdown link keeps its text when that text is itself allowed). A disallowed model name goes
+alone where it stands in a list of names, in parentheses, in a heading, in a table cell or
+inside code (a fenced block or a mermaid diagram is never edited otherwise); it takes the
+list item with it where the item is about it (the item opens with the name), and its
+sentence otherwise. Tables, fences and lists are never left broken, and a section left
+empty says the sources do not cover it.
+
+Chat-interface citation markup (``[cite_start]``, ``[cite: 27]``) refers to nothing a
+reader has: it is removed and counted.
 """
 
 from __future__ import annotations
@@ -18,25 +27,26 @@ from rapidfuzz import fuzz, process
 
 from .allowlist import AllowList
 from .links import Link, find_links, url_key
-from .names import find_model_names
+from .markdown import HEADING, MD_LINK, SECTION_HEADING, Layout
+from .names import NameMention, find_model_names, name_key
 from .spec import PromptSpec
+from .tasks import task_by_code
+from .text import normalize_newlines, sentence_spans
 
 NOT_COVERED = "The provided sources do not cover this."
 
-_MD_LINK = re.compile(
-    r"\[([^\[\]\n]*)\]\(\s*<?([^()\s<>]*(?:\([^()\s]*\)[^()\s<>]*)*)>?(?:\s+\"[^\"\n]*\")?\s*\)"
-)
-# re.M: these are matched at a line's start inside the whole text.
-_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+", re.M)
-_SECTION_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]*\**[ \t]*(\d+)[.)]")
-_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+", re.M)
-_SENTENCE_END = re.compile(r"[.!?](?=\s+\S)")
-_ABBREVIATIONS = frozenset({"e.g", "i.e", "vs", "al", "cf", "fig", "eq", "no", "approx", "etc", "resp"})
+# "[cite_start]" opens a cited passage (often right after a list marker, whose space must stay);
+# "[cite: 27]" closes one, usually after a space that goes with it.
+_CITATION = re.compile(r"\[cite_start\]|[ \t]*\[cite:[ \t]*[\d,\s]{0,40}\]")
 _CONNECTOR = re.compile(
     r"(?:\b(?:available|hosted|found|released|published)\s+)?"
     r"(?:\b(?:at|from|see|via|on|in|visit|here|under|link|url|code|repo|repository|paper)\s*:?\s*)$",
     re.I,
 )
+_LIST_SEPARATOR = re.compile(r"^[\s*_`]*(?:,|/|;|&|\+|\band\b|\bor\b|\bvs\.?)[\s*_`]*$", re.I)
+_ITEM_LEAD = re.compile(r"[\s*_`\[\"'“(]*")
+_LABEL_ONLY = re.compile(r"^[\s*_`\[]*[\w][\w .-]{0,30}:[\s*_`]*$")
+_REPO_NAME = re.compile(r"^(?=.*[A-Z0-9])[A-Za-z][A-Za-z0-9]{2,}(?:[-_][A-Za-z0-9]+)*$")
 
 Kind = Literal["url", "model"]
 Action = Literal[
@@ -53,7 +63,8 @@ class Violation(BaseModel):
     value: str
     start: int
     end: int
-    """Span of ``value`` in the text it was found in (the input, for the first pass)."""
+    """Span of ``value`` in the text it was found in (for the first pass: the input after
+    newline normalisation and citation clean-up)."""
     section: int | None
     """The numbered section it stood in, None before the first section heading."""
     action: Action
@@ -71,6 +82,8 @@ class Validation(BaseModel):
 
     text: str
     violations: list[Violation]
+    citations: int = 0
+    """Chat-interface citation marks (``[cite_start]``, ``[cite: 27]``) removed."""
 
     @property
     def ok(self) -> bool:
@@ -85,15 +98,29 @@ class Validation(BaseModel):
         return result
 
 
-def _sections(text: str) -> list[tuple[int, int]]:
+def clean_citations(text: str) -> tuple[str, int]:
+    """Return ``text`` without chat-interface citation marks, and how many there were."""
+    count = 0
+
+    def drop(_: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return ""
+
+    return _CITATION.sub(drop, text), count
+
+
+# ---------------------------------------------------------------------------- finding
+
+
+def _sections(layout: Layout) -> list[tuple[int, int]]:
     """Return (offset, section number) of each numbered heading."""
     result = []
-    offset = 0
-    for line in text.splitlines(keepends=True):
-        match = _SECTION_HEADING.match(line)
-        if match:
-            result.append((offset, int(match.group(1))))
-        offset += len(line)
+    for line in layout.lines:
+        if line.kind == "heading":
+            match = SECTION_HEADING.match(layout.text[line.start : line.end])
+            if match:
+                result.append((line.start, int(match.group(1))))
     return result
 
 
@@ -106,29 +133,205 @@ def _section_at(sections: list[tuple[int, int]], position: int) -> int | None:
     return current
 
 
-def _line_bounds(text: str, position: int) -> tuple[int, int]:
-    start = text.rfind("\n", 0, position) + 1
-    end = text.find("\n", position)
-    return start, len(text) if end == -1 else end
+_LABEL = re.compile(
+    r"[ \t]*(?:\*\*[^*\n]{1,80}?:[ \t]*\*\*|\*\*[^*\n]{1,80}?\*\*[ \t]*:"
+    r"|[^\s:*][^:\n]{0,40}?:(?=[ \t]))[ \t]*"
+)
 
 
-def _sentence_bounds(text: str, line_start: int, line_end: int, position: int) -> tuple[int, int]:
-    content_start = line_start
-    prefix = _ITEM.match(text, line_start, line_end) or _HEADING.match(text, line_start, line_end)
-    if prefix:
-        content_start = prefix.end()
-    start = content_start
-    for match in _SENTENCE_END.finditer(text, content_start, line_end):
-        before = text[content_start : match.start()].split()
-        word = before[-1].lower() if before else ""
-        if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
-            continue  # "e.g.", "et al.", an initial
-        if match.end() > position:
-            return start, match.end()
-        start = match.end()
-        while start < line_end and text[start] in " \t":
-            start += 1
-    return start, line_end
+def _sentence_bounds(text: str, start: int, end: int, position: int) -> tuple[int, int]:
+    """Return the span of the sentence holding ``position`` within the line content ``start:end``.
+
+    A label that opens the line (``**Input:**``, ``Model A:``) is a unit of its own, not part of
+    the first sentence.
+    """
+    label = _LABEL.match(text, start, end)
+    if label and label.end() <= position:
+        start = label.end()
+    for sentence_start, sentence_end in sentence_spans(text, start, end):
+        if sentence_end > position:
+            while sentence_start < sentence_end and text[sentence_start] in " \t":
+                sentence_start += 1
+            return sentence_start, sentence_end
+    return start, end
+
+
+def _enclosed_by_parentheses(text: str, start: int, end: int, line_start: int, line_end: int) -> bool:
+    opening = text.rfind("(", line_start, start)
+    if opening == -1 or text.find(")", opening, start) != -1:
+        return False
+    closing = text.find(")", end, line_end)
+    return closing != -1 and text.find("(", end, closing) == -1
+
+
+def _in_name_list(
+    text: str, mention: NameMention, before: NameMention | None, after: NameMention | None
+) -> bool:
+    """Return whether ``mention`` stands in a list of names ("VGG, ResNet and MSSNet")."""
+    if before is not None and _LIST_SEPARATOR.match(text[before.end : mention.start]):
+        return True
+    return after is not None and bool(_LIST_SEPARATOR.match(text[mention.end : after.start]))
+
+
+def _item_is_about(text: str, content: int, position: int) -> bool:
+    """Return whether a list item opens with the thing at ``position`` ("- **VGG**: …")."""
+    lead = _ITEM_LEAD.match(text, content)
+    return lead is not None and lead.end() == position
+
+
+def _name_action(
+    text: str, layout: Layout, mention: NameMention, before: NameMention | None, after: NameMention | None
+) -> Action:
+    """Return the smallest unit that goes with a disallowed name."""
+    line = layout.line_at(mention.start)
+    if line.kind in ("code", "fence", "heading", "table"):
+        return "removed_name"
+    if _enclosed_by_parentheses(text, mention.start, mention.end, line.start, line.end) or _in_name_list(
+        text, mention, before, after
+    ):
+        return "removed_name"
+    if line.kind == "item" and _item_is_about(text, line.content, mention.start):
+        return "removed_item"
+    sentence_start, sentence_end = _sentence_bounds(text, line.content, line.end, mention.start)
+    whole_line = not text[line.content : sentence_start].strip() and not text[sentence_end : line.end].strip()
+    return "removed_item" if whole_line and line.kind == "item" else "removed_sentence"
+
+
+def _extra_mentions(
+    text: str,
+    mentions: list[NameMention],
+    disallowed: list[NameMention],
+    bad_links: list[Link],
+    taken: bytearray,
+) -> list[NameMention]:
+    """Return more disallowed names: what a disallowed identifier or code link names elsewhere.
+
+    ``Enhancement-low-light-img-enhancer`` is also written ``low-light-img-enhancer``, and the
+    repository of a disallowed GitHub link (``github.com/x/DeepArt``) names the model
+    ``DeepArt``.
+    """
+    terms: set[str] = set()
+    for mention in disallowed:
+        head, _, tail = mention.text.partition("-")
+        if tail and task_by_code(head) is not None and len(tail) >= 6:
+            terms.add(tail)
+    for link in bad_links:
+        if link.key.startswith("github:") and "/" in link.key:
+            repo = link.text.rstrip("/").split("/")[-1].removesuffix(".git")
+            if _REPO_NAME.match(repo):
+                terms.add(repo)
+    found = []
+    for term in sorted(terms):
+        for match in re.finditer(r"(?<![\w\-/.])" + re.escape(term) + r"(?![\w\-/])", text):
+            if 1 not in taken[match.start() : match.end()]:
+                found.append(NameMention(match.start(), match.end(), term, name_key(term), None))
+    return found
+
+
+def find_violations(text: str, allow: AllowList) -> list[Violation]:
+    """Return every unsourced URL and model name in ``text``, with the unit that goes with each.
+
+    Pure: ``text`` is not changed. ``text`` should have LF newlines (see :func:`validate`).
+    """
+    layout = Layout(text)
+    sections = _sections(layout)
+    violations: list[Violation] = []
+
+    def record(kind: Kind, value: str, start: int, end: int, action: Action, **extra: object) -> None:
+        violations.append(
+            Violation(
+                kind=kind,
+                value=value,
+                start=start,
+                end=end,
+                section=_section_at(sections, start),
+                action=action,
+                **extra,  # type: ignore[arg-type]
+            )
+        )
+
+    def nearest_url(key: str) -> tuple[str | None, float]:
+        if not allow.urls:
+            return None, 0.0
+        best = process.extractOne(key, list(allow.urls), scorer=fuzz.ratio)
+        assert best is not None
+        return allow.urls[best[0]], round(float(best[1]), 1)
+
+    links = find_links(text)
+    taken = bytearray(len(text))  # where a link stands: names inside it are not mentions
+    bad_links: list[Link] = []
+    targets: list[tuple[int, int]] = []
+    for match in MD_LINK.finditer(text):
+        label, target = match.group(1), match.group(2)
+        targets.append(match.span())
+        taken[match.start(2) : match.end(2)] = b"\x01" * (match.end(2) - match.start(2))
+        key = url_key(target)
+        if key in allow.urls:
+            continue
+        nearest, score = nearest_url(key)
+        in_code = layout.in_code(match.start())
+        label_ok = bool(label.strip()) and _is_clean(label, allow)
+        action: Action = "kept_link_text" if label_ok and not in_code else "removed_link"
+        record(
+            "url", target, match.start(2), match.end(2), action, nearest=nearest, similarity=score, key=key
+        )
+        bad_links.append(Link(match.start(2), match.end(2), target, key))
+    for link in links:
+        taken[link.start : link.end] = b"\x01" * (link.end - link.start)
+        if link.key in allow.urls or any(s <= link.start and link.end <= e for s, e in targets):
+            continue
+        nearest, score = nearest_url(link.key)
+        record(
+            "url",
+            link.text,
+            link.start,
+            link.end,
+            "removed_url",
+            nearest=nearest,
+            similarity=score,
+            key=link.key,
+        )
+        bad_links.append(link)
+
+    skip = [(link.start, link.end) for link in links] + [(s, e) for s, e in targets]
+    mentions = find_model_names(text, skip=skip)
+    verdicts = [allow.names.check(m) for m in mentions]
+    disallowed = [m for m, v in zip(mentions, verdicts, strict=True) if not v.allowed]
+    for mention in mentions:
+        taken[mention.start : mention.end] = b"\x01" * (mention.end - mention.start)
+    extra = [
+        m
+        for m in _extra_mentions(text, mentions, disallowed, bad_links, taken)
+        if not allow.names.check(m).allowed
+    ]
+    every = sorted([*mentions, *extra], key=lambda m: m.start)
+    nearest_of = {id(m): v for m, v in zip(mentions, verdicts, strict=True)}
+    for index, mention in enumerate(every):
+        verdict = nearest_of.get(id(mention))
+        if verdict is not None and verdict.allowed:
+            continue
+        before = every[index - 1] if index else None
+        after = every[index + 1] if index + 1 < len(every) else None
+        record(
+            "model",
+            mention.text,
+            mention.start,
+            mention.end,
+            _name_action(text, layout, mention, before, after),
+            nearest=verdict.nearest if verdict else None,
+            similarity=verdict.score if verdict else 0.0,
+        )
+    violations.sort(key=lambda v: v.start)
+    return violations
+
+
+def _is_clean(fragment: str, allow: AllowList) -> bool:
+    if any(link.key not in allow.urls for link in find_links(fragment)):
+        return False
+    return all(allow.names.check(m).allowed for m in find_model_names(fragment))
+
+
+# ---------------------------------------------------------------------------- stripping
 
 
 class _Edits:
@@ -151,163 +354,115 @@ class _Edits:
         self.items = kept
 
     def apply(self, text: str) -> str:
-        for start, end, replacement in sorted(self.items, reverse=True):
-            text = text[:start] + replacement + text[end:]
-        return text
+        pieces = []
+        last = 0
+        for start, end, replacement in sorted(self.items):
+            pieces.append(text[last:start])
+            pieces.append(replacement)
+            last = end
+        pieces.append(text[last:])
+        return "".join(pieces)
 
 
-def _remove_claim(text: str, position: int, edits: _Edits) -> Action:
-    """Remove the sentence or list item around ``position``; in a heading, leave the name to the caller."""
-    line_start, line_end = _line_bounds(text, position)
-    if _HEADING.match(text, line_start, line_end):
-        return "removed_name"
-    sentence_start, sentence_end = _sentence_bounds(text, line_start, line_end, position)
-    content_start = line_start
-    prefix = _ITEM.match(text, line_start, line_end)
-    if prefix:
-        content_start = prefix.end()
-    whole_line = (
-        text[content_start:sentence_start].strip() == "" and text[sentence_end:line_end].strip() == ""
-    )
-    if whole_line:
-        edits.add(line_start, min(line_end + 1, len(text)))
-        return "removed_item" if prefix else "removed_sentence"
-    # Take the space between sentences with it, so no line starts or ends with a stray space.
-    while sentence_end < line_end and text[sentence_end] in " \t":
-        sentence_end += 1
-    if sentence_end == line_end:
-        while sentence_start > content_start and text[sentence_start - 1] in " \t":
-            sentence_start -= 1
-    edits.add(sentence_start, sentence_end)
-    return "removed_sentence"
-
-
-def _url_removal(text: str, link: Link) -> tuple[int, int]:
+def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, int]:
     """Return the span to delete for a disallowed bare URL: with its brackets and a dangling connector."""
-    start, end = link.start, link.end
+    line = layout.line_at(start)
+    if line.kind in ("code", "fence"):
+        return start, end
     if start > 0 and end < len(text) and text[start - 1] + text[end] in ("<>", "()", "[]"):
         start, end = start - 1, end + 1
-    line_start, line_end = _line_bounds(text, link.start)
-    before = text[line_start:start]
-    item = _ITEM.match(text, line_start, line_end)
+    before = text[line.start : start]
     if (
-        item
-        and before[item.end() - line_start :].rstrip().endswith(":")
-        and not text[end:line_end].strip(" \t.,;")
+        line.kind == "item"
+        and _LABEL_ONLY.match(text[line.content : start])
+        and not text[end : line.end].strip(" \t.,;")
     ):
-        return line_start, min(line_end + 1, len(text))  # the item was a label for this link
+        index = layout.line_index(start)
+        block_end = layout.item_block_end(index)
+        stop = layout.lines[block_end].start if block_end < len(layout.lines) else len(text)
+        return line.start, stop  # the item was a label for this link
     connector = _CONNECTOR.search(before.rstrip(" \t"))
-    if connector:
+    if connector and line.kind != "table":
         start = start - len(before) + connector.start()
-        while start > 0 and text[start - 1] in " \t":
+        while start > line.start and text[start - 1] in " \t":
             start -= 1
     return start, end
 
 
-def _one_pass(text: str, allow: AllowList) -> tuple[str, list[Violation]]:
-    sections = _sections(text)
-    edits = _Edits()
-    violations: list[Violation] = []
-    links = find_links(text)
-    handled: list[tuple[int, int]] = []
+def _name_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, int]:
+    """Return the span to delete for a name that goes alone: with its emphasis and one list separator.
 
-    def record(
-        kind: Kind,
-        value: str,
-        start: int,
-        end: int,
-        action: Action,
-        nearest: str | None,
-        similarity: float,
-        key: str | None = None,
-    ) -> None:
-        section = _section_at(sections, start)
-        violations.append(
-            Violation(
-                kind=kind,
-                value=value,
-                start=start,
-                end=end,
-                section=section,
-                action=action,
-                nearest=nearest,
-                similarity=similarity,
-                key=key,
-            )
-        )
-
-    def nearest_url(key: str) -> tuple[str | None, float]:
-        if not allow.urls:
-            return None, 0.0
-        best = process.extractOne(key, list(allow.urls), scorer=fuzz.ratio)
-        assert best is not None
-        return allow.urls[best[0]], round(float(best[1]), 1)
-
-    for match in _MD_LINK.finditer(text):
-        label, target = match.group(1), match.group(2)
-        handled.append(match.span())
-        key = url_key(target)
-        if key in allow.urls:
-            continue
-        nearest, score = nearest_url(key)
-        label_ok = bool(label.strip()) and _is_clean(label, allow)
-        action: Action = "kept_link_text" if label_ok else "removed_link"
-        record(
-            "url", target, match.start(2), match.end(2), action, nearest=nearest, similarity=score, key=key
-        )
-        if label_ok:
-            edits.add(match.start(), match.end(), label)
-        else:
-            span = _url_removal(text, Link(match.start(), match.end(), match.group(0), key))
-            edits.add(*span)
-
-    for link in links:
-        if any(s <= link.start and link.end <= e for s, e in handled):
-            continue
-        if link.key in allow.urls:
-            continue
-        nearest, score = nearest_url(link.key)
-        record(
-            "url",
-            link.text,
-            link.start,
-            link.end,
-            "removed_url",
-            nearest=nearest,
-            similarity=score,
-            key=link.key,
-        )
-        edits.add(*_url_removal(text, link))
-
-    skip = [(link.start, link.end) for link in links] + [
-        (m.start(2), m.end(2)) for m in _MD_LINK.finditer(text)
-    ]
-    for mention in find_model_names(text, skip=skip):
-        verdict = allow.names.check(mention)
-        if verdict.allowed:
-            continue
-        action = _remove_claim(text, mention.start, edits)
-        if action == "removed_name":
-            edits.add(mention.start, mention.end)
-        record(
-            "model",
-            mention.text,
-            mention.start,
-            mention.end,
-            action,
-            nearest=verdict.nearest,
-            similarity=verdict.score,
-        )
-    return edits.apply(text), violations
+    In parentheses that hold no other name (``(using CLIP)``) the parenthetical goes whole.
+    """
+    line = layout.line_at(start)
+    if line.kind in ("code", "fence"):
+        return start, end
+    if _enclosed_by_parentheses(text, start, end, line.start, line.end):
+        opening = text.rfind("(", line.start, start)
+        closing = text.find(")", end, line.end)
+        rest = text[opening + 1 : start] + " " + text[end:closing]
+        if not _LIST_SEPARATOR.search(rest) and not find_model_names(rest):
+            while opening > line.content and text[opening - 1] in " \t":
+                opening -= 1
+            return opening, closing + 1
+    while start > line.start and end < line.end and text[start - 1] == text[end] and text[end] in "*_`":
+        start, end = start - 1, end + 1
+    after = re.match(r"[ \t]*(?:,|/|;|&|\+|and\b|or\b)[ \t]*", text[end : line.end])
+    if after and end + after.end() < line.end and text[end + after.end()] not in ")]":
+        return start, end + after.end()
+    before = re.search(r"[ \t]*(?:,|/|;|&|\+|\band|\bor)[ \t]*$", text[line.content : start])
+    if before:
+        return start - len(before.group(0)), end
+    return start, end
 
 
-def _is_clean(fragment: str, allow: AllowList) -> bool:
-    if any(link.key not in allow.urls for link in find_links(fragment)):
-        return False
-    return all(allow.names.check(m).allowed for m in find_model_names(fragment))
+def _edit_for(text: str, layout: Layout, violation: Violation, edits: _Edits) -> None:
+    """Add to ``edits`` the removal ``violation.action`` names."""
+    start, end = violation.start, violation.end
+    if violation.action in ("kept_link_text", "removed_link"):
+        line = layout.line_at(start)
+        for match in MD_LINK.finditer(text, line.start, line.end):
+            if match.start(2) == start:
+                if violation.action == "kept_link_text":
+                    edits.add(match.start(), match.end(), match.group(1))
+                else:
+                    edits.add(*_url_removal(text, layout, match.start(), match.end()))
+                return
+        edits.add(start, end)
+        return
+    if violation.action == "removed_url":
+        edits.add(*_url_removal(text, layout, start, end))
+        return
+    if violation.action == "removed_name":
+        edits.add(*_name_removal(text, layout, start, end))
+        return
+    index = layout.line_index(start)
+    line = layout.lines[index]
+    if violation.action == "removed_item" and line.kind == "item":
+        sentence_start, sentence_end = _sentence_bounds(text, line.content, line.end, start)
+        about = _item_is_about(text, line.content, start)
+        whole = not text[line.content : sentence_start].strip() and not text[sentence_end : line.end].strip()
+        if about or whole:
+            block_end = layout.item_block_end(index)
+            stop = layout.lines[block_end].start if block_end < len(layout.lines) else len(text)
+            edits.add(line.start, stop)
+            return
+    sentence_start, sentence_end = _sentence_bounds(text, line.content, line.end, start)
+    if not text[line.content : sentence_start].strip() and not text[sentence_end : line.end].strip():
+        edits.add(line.start, min(line.end + 1, len(text)))
+        return
+    # Take the space between sentences with it, so no line starts or ends with a stray space.
+    while sentence_end < line.end and text[sentence_end] in " \t":
+        sentence_end += 1
+    if sentence_end == line.end:
+        while sentence_start > line.content and text[sentence_start - 1] in " \t":
+            sentence_start -= 1
+    edits.add(sentence_start, sentence_end)
 
 
-_EMPTY_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]*(?:\**[\w ]{0,20}\**[ \t]*:)?[ \t]*[.,;:]*[ \t]*$")
+_EMPTY_ITEM = re.compile(
+    r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]*(?:[*_]*[\w][\w ]{0,30}(?::[*_]*|[*_]*[ \t]*:))?[ \t]*[.,;:]*[ \t]*$"
+)
 _EMPTY_BRACKETS = re.compile(r"[ \t]*(?:\([\s,;:.]*\)|\[[\s,;:.]*\]|<\s*>)")
 _SPACE_BEFORE_PUNCT = re.compile(r"(?<=\S)[ \t]+(?=[.,;:!?](?:\s|$))")
 _DOUBLE_PUNCT = re.compile(r"([,;:])[ \t]*(?=[.,;:])|(?<=\.)\.(?!\.)")
@@ -315,34 +470,53 @@ _MULTI_SPACE = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
 _ORPHAN_CONNECTOR = re.compile(r"[ \t,]+(?:and|or|at|from|via|see)[ \t]*(?=[.!?]?$)", re.M | re.I)
 
 
-def _tidy(text: str) -> str:
-    """Return ``text`` without the debris removals leave: empty brackets and items, stray spaces."""
-    text = _EMPTY_BRACKETS.sub("", text)
+def _tidy(text: str, touched: set[int]) -> str:
+    """Return ``text`` without the debris removals left on the ``touched`` lines.
+
+    Empty brackets and items, stray spaces and connectors; code, tables and headings are left as
+    they are, and so is every line no removal touched.
+    """
+    layout = Layout(text)
     lines = []
-    for line in text.split("\n"):
-        if _EMPTY_ITEM.match(line) and not _HEADING.match(line):
-            continue
-        if not _HEADING.match(line):
-            line = _MULTI_SPACE.sub(" ", line)
-            line = _SPACE_BEFORE_PUNCT.sub("", line)
-            line = _DOUBLE_PUNCT.sub(lambda m: m.group(1) or "", line)
-            line = _ORPHAN_CONNECTOR.sub("", line)
-        lines.append(line.rstrip() if line.strip() else "")
+    for index, line in enumerate(layout.lines):
+        raw = text[line.start : line.end]
+        if index in touched and line.kind in ("text", "item"):
+            # The marker and indentation stay as they are; only the line's own text is tidied.
+            prefix, body = text[line.start : line.content], text[line.content : line.end]
+            body = _EMPTY_BRACKETS.sub("", body)
+            children = index + 1 < len(layout.lines) and layout.lines[index + 1].indent > line.indent
+            if line.kind == "item" and _EMPTY_ITEM.match(prefix + body) and not children:
+                continue  # only a marker or a label is left, and no nested lines it labels
+            body = _MULTI_SPACE.sub(" ", body)
+            body = _SPACE_BEFORE_PUNCT.sub("", body)
+            body = _DOUBLE_PUNCT.sub(lambda m: m.group(1) or "", body)
+            body = _ORPHAN_CONNECTOR.sub("", body)
+            raw = (prefix + body).rstrip() if body.strip() else ""
+        lines.append(raw)
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
     return _fill_empty_sections(text)
 
 
+def _heading_level(line: str) -> int:
+    return len(line.lstrip(" \t")) - len(line.lstrip(" \t").lstrip("#"))
+
+
 def _fill_empty_sections(text: str) -> str:
+    """Return ``text`` with a note under each numbered section a removal left empty.
+
+    A section runs to the next heading of its level or higher, so a section whose text is in
+    its lettered parts (``## 2. Workflow`` then ``### A. Overview``) is not empty.
+    """
     lines = text.split("\n")
     out: list[str] = []
     for index, line in enumerate(lines):
         out.append(line)
-        if not _SECTION_HEADING.match(line):
+        if not SECTION_HEADING.match(line):
             continue
-        rest = lines[index + 1 :]
+        level = _heading_level(line)
         body = []
-        for following in rest:
-            if _HEADING.match(following):
+        for following in lines[index + 1 :]:
+            if HEADING.match(following) and _heading_level(following) <= level:
                 break
             body.append(following)
         if not any(b.strip() for b in body):
@@ -350,21 +524,45 @@ def _fill_empty_sections(text: str) -> str:
     return "\n".join(out)
 
 
-def validate(markdown: str, spec: PromptSpec | AllowList) -> Validation:
+def strip(text: str, violations: list[Violation], *, citations: int = 0) -> Validation:
+    """Return ``text`` with the unit of each violation removed (found by :func:`find_violations`)."""
+    layout = Layout(text)
+    edits = _Edits()
+    for violation in violations:
+        _edit_for(text, layout, violation, edits)
+    cleaned = edits.apply(text)
+    # The lines an edit touched, in the cleaned text: only those are tidied.
+    touched: set[int] = set()
+    shift = 0
+    for start, end, replacement in sorted(edits.items):
+        first = text.count("\n", 0, start) - shift
+        touched.update(range(max(0, first - 1), first + replacement.count("\n") + 2))
+        shift += text.count("\n", start, end) - replacement.count("\n")
+    cleaned = _tidy(cleaned, touched)
+    return Validation(text=cleaned, violations=violations, citations=citations)
+
+
+def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries: bool = False) -> Validation:
     """Return the answer with every unsourced URL and model name removed, and a report of each removal.
 
-    ``spec`` is the prompt (or its already built :class:`AllowList`). Never raises
-    on any string; validating the result again removes nothing.
+    ``spec`` is the prompt (or its already built :class:`AllowList`, which then decides on
+    summary links itself). ``untrusted_summaries`` allows no link that only a summary gives,
+    for datasets whose summaries may be hostile. Never raises on any string; validating the
+    result again removes nothing.
     """
-    allow = spec if isinstance(spec, AllowList) else AllowList.for_spec(spec)
-    text = markdown.replace("\r\n", "\n").replace("\r", "\n")
+    if isinstance(spec, AllowList):
+        allow = spec
+    else:
+        allow = AllowList.for_spec(spec, untrusted_summaries=untrusted_summaries)
+    text, citations = clean_citations(normalize_newlines(markdown))
     violations: list[Violation] = []
-    # A removal or a tidy can join text into a new link or name: repeat until nothing changes.
+    # A removal or a tidy can join text into a new link or name: look again where text changed.
     for _ in range(8):
-        cleaned, found = _one_pass(text, allow)
-        violations.extend(found)
-        cleaned = _tidy(cleaned)
-        if not found and cleaned == text:
+        found = find_violations(text, allow)
+        if not found:
             break
-        text = cleaned
-    return Validation(text=text.strip("\n") + ("\n" if text.strip() else ""), violations=violations)
+        violations.extend(found)
+        text = strip(text, found).text
+    return Validation(
+        text=text.strip("\n") + ("\n" if text.strip() else ""), violations=violations, citations=citations
+    )
