@@ -98,3 +98,27 @@ def test_justification_lists_every_source_with_its_links():
         assert f"[{source.id}] {source.name}" in justification
         assert all(url in justification for url in source.urls)
     assert result.validation.violations == []
+
+
+def test_first_format_never_gives_a_model_the_questions_task():
+    # A model whose code the lexicon does not know, asked about deblurring: its task stays unknown.
+    text = (PROMPTS / "000_d18f79af084974a4.txt").read_text(encoding="utf-8")
+    spec = parse_prompt(text.replace("Model: Deblur-MSSNet-GoPro", "Model: Zorblax-MSSNet-GoPro"))
+    result, _ = _guided(spec)
+    block = result.markdown.split("## 2.")[1].split("## 3.")[0]
+    assert "The sources do not say which task this model performs." in block
+    assert "super-resolution" not in block and "deblurring" not in block
+    assert result.meta.model_tasks == []
+
+
+def test_first_format_relevance_is_written_from_the_models_task():
+    result, _ = _guided(prompt("004_3b145cd2937caf5f"))
+    relevance = [line for line in result.markdown.splitlines() if "Relevance:" in line]
+    assert relevance == [
+        "  - Relevance: it does single-image super-resolution, which the question asks about "
+        "(“What data do high-magnification models train on”)."
+    ]
+    mismatch, _ = _guided(prompt("000_d18f79af084974a4"))
+    assert [line for line in mismatch.markdown.splitlines() if "Relevance:" in line] == [
+        "  - Relevance: it does image deblurring, not single-image super-resolution (see the note in section 1)."
+    ]

@@ -230,6 +230,30 @@ def render_sections(sections: list[Section], bodies: dict[str, list[str]]) -> st
     return "\n".join(lines).rstrip() + "\n"
 
 
+def render_free(spec: PromptSpec, task: str, overview: str, notes: dict[str, str]) -> str:
+    """Return a free-strategy answer to a second-format prompt in the prompt's own sections.
+
+    The model's prose (``task``, ``overview``, a note per source ID) goes into the Core Task,
+    the High-Level Overview and the Justification; the diagram and the module details come
+    from the plan, so their boxes and tasks are the models' own.
+    """
+    plan = plan_workflow(spec)
+    justification = []
+    for line in _justification(spec, plan):
+        justification.append(line)
+        source_id = line[len("- **[") :].split("]", 1)[0] if line.startswith("- **[") else None
+        if source_id and notes.get(source_id):
+            justification.append(f"  - {notes[source_id]}")
+    bodies = {
+        "task": [task.strip()] if task.strip() else _core_task(plan, ""),
+        "overview": [overview.strip()] if overview.strip() else _overview(plan),
+        "diagram": _diagram(plan),
+        "modules": _module_details(plan),
+        "justification": justification,
+    }
+    return render_sections(spec.sections, bodies)
+
+
 def draft_workflow(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
     """Return the guided draft of a second-format answer; ``max_tokens`` is the goal slot's budget."""
     budget = max_tokens or SLOT_MAX_TOKENS
