@@ -120,5 +120,6 @@ def test_first_format_relevance_is_written_from_the_models_task():
     ]
     mismatch, _ = _guided(prompt("000_d18f79af084974a4"))
     assert [line for line in mismatch.markdown.splitlines() if "Relevance:" in line] == [
-        "  - Relevance: it does image deblurring, not single-image super-resolution (see the note in section 1)."
+        "  - Relevance: it does image deblurring, not single-image super-resolution "
+        "(see the note in section 1)."
     ]
