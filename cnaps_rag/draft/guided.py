@@ -134,6 +134,9 @@ def _task_section(spec: PromptSpec, call: Caller, max_tokens: int, question: str
         lines.append(f"The question is about **{fit.question_task.name}**. {fit.question_task.describe}")
     elif first_task:
         lines.append(f"The recommended model addresses **{first_task.name}**. {first_task.describe}")
+    if not lines:
+        # Neither the goal slot nor a known task: the question itself says what the user wants.
+        lines.append(f"The user asks: “{question}”")
     if fit.fits is False and fit.question_task:
         known = zip(fit.recommended, fit.found, strict=True)
         names = ", ".join(source.name for (source, _), found in known if found.task)

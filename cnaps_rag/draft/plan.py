@@ -131,5 +131,6 @@ def served_clause(question: str, task: Task) -> str | None:
         for clause in _CLAUSE_BREAK.split(sentence):
             lowered = clause.lower()
             if any(keyword in lowered for keyword in (*task.keywords, *keywords)):
-                return shorten(clause.strip(" .?!\"'“”"), CLAUSE_CHARS)
+                # Quotes inside the question would nest in the quoted clause: drop them.
+                return shorten(re.sub(r"[\"“”]", "", clause).strip(" .?!'"), CLAUSE_CHARS)
     return None
