@@ -63,7 +63,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
-from .allowlist import _INJECTION, _SENTENCE_BREAK, AllowList
+from .allowlist import AllowList, is_injection
 from .files import data_words
 from .links import find_links, url_key
 
@@ -72,7 +72,7 @@ from .links import find_links, url_key
 from .markdown import HEADING, ITEM, MD_LINK, SECTION_HEADING
 from .names import find_model_names
 from .spec import PromptSpec
-from .text import normalize_newlines, sentence_spans
+from .text import normalize_newlines, sentence_spans, sentences
 from .validate import NOT_COVERED, Validation, validate
 
 SUPPORT_THRESHOLD = 0.6
@@ -186,7 +186,7 @@ def prompt_vocabulary(spec: PromptSpec) -> set[str]:
     for source in spec.sources:
         parts.append(source.name)
         if source.summary:
-            parts.extend(s for s in _SENTENCE_BREAK.split(source.summary) if not _INJECTION.search(s))
+            parts.extend(s for s in sentences(source.summary) if not is_injection(s))
     return content_words("\n".join(parts)) | _background_words()
 
 
