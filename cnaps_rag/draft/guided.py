@@ -22,12 +22,13 @@ from ..backends import Request
 from ..errors import DraftFormatError
 from ..links import find_links
 from ..names import LEXICON_KEYS, is_not_model, name_key
+from ..schemas import json_schema
 from ..spec import PromptSpec, Source
-from ..tasks import Identifier, TaskResult, model_task
+from ..tasks import Identifier, TaskResult, model_task, tasks_in_question
 from ..templates import load_template
 from ..text import sentences, shorten
 from .caller import Caller
-from .fit import TaskFit, task_fit
+from .fit import task_fit
 from .gate import accept_slot
 from .plan import served_clause
 from .render import clean_slot, render, source_line
@@ -51,11 +52,7 @@ class Slot(BaseModel):
 
 
 def _slot_schema() -> dict[str, Any]:
-    schema = Slot.model_json_schema()
-    schema.pop("title", None)
-    for prop in schema.get("properties", {}).values():
-        prop.pop("title", None)
-    return schema
+    return json_schema(Slot)
 
 
 def best_finding(source: Source, question: str) -> str | None:
@@ -160,7 +157,7 @@ def _workflow_section(spec: PromptSpec) -> list[str]:
     return lines
 
 
-def _relevance(source: Source, fit: TaskFit, question: str) -> str | None:
+def _relevance(source: Source, question: str) -> str | None:
     """Return what a recommended model does for the question, from its task alone (no generation).
 
     A generated "how this source helps" sentence was wrong in half the labelled dev answers
@@ -171,24 +168,23 @@ def _relevance(source: Source, fit: TaskFit, question: str) -> str | None:
     task = model_task(source).task
     if task is None:
         return None
-    asked = fit.question_task
-    if asked is None:
+    asked = tasks_in_question(question)
+    if not asked:
         return f"it does {task.name}."
-    if task.family != asked.family:
-        return f"it does {task.name}, not {asked.name} (see the note in section 1)."
+    if task.family not in {t.family for t in asked}:
+        return f"it does {task.name}, not {' or '.join(t.name for t in asked)} (see the note in section 1)."
     clause = served_clause(question, task)
     return f"it does {task.name}, which the question asks about" + (f" (“{clause}”)." if clause else ".")
 
 
 def _sources_section(spec: PromptSpec) -> list[str]:
-    fit = task_fit(spec)
     lines = []
     for source in spec.sources:
         lines.append(source_line(source))
         finding = best_finding(source, spec.question)
         if finding:
             lines.append(f"  - Finding: {finding}")
-        relevance = _relevance(source, fit, spec.question)
+        relevance = _relevance(source, spec.question)
         if relevance:
             lines.append(f"  - Relevance: {relevance}")
     return lines
