@@ -16,7 +16,8 @@ deduplicated by file and id) and prints:
   states each recommended model's task right, not at all (unknown), or wrong, per model and per
   answer (an answer is wrong if it gets any model wrong, right if it gets all right);
 - **slots**: the labels in ``eval/labels/slots.json`` (right / vague / wrong) of the answers'
-  generated "Relevance" sentences, matched by answer id, source and a hash of the sentence.
+  sentences on how a source serves the question ("Relevance:" in the first format, "Used for"
+  in the second), matched by answer id, source and a hash of the sentence.
 
 How an answer's stated task is found: the lines of the model's own block (a line that starts
 with the model's name in bold, ``**NAME**``, up to the next blank line or heading; without
@@ -46,7 +47,8 @@ DEV_FILES = ("format1_dev.jsonl", "format2_dev.jsonl")
 LABELS = ROOT / "eval" / "labels"
 _UNKNOWN = re.compile(r"do(?:es)? not say which task|task (?:is )?unknown|unknown task", re.I)
 _HEADING = re.compile(r"^\s*#{1,6}\s")
-_RELEVANCE = re.compile(r"^\s*-\s*Relevance:\s*(.+?)\s*$")
+# First format: "- Relevance: ..."; second format: "- Used for ..." under a source in section 3.
+_RELEVANCE = re.compile(r"^\s*-\s*(?:Relevance:\s*|(?=Used for ))(.+?)\s*$")
 
 
 def dev_prompts(dev: Path = DEV) -> list[tuple[str, str, str]]:
@@ -191,7 +193,7 @@ def slot_key(record_id: str, source_id: str, sentence: str) -> str:
 
 
 def relevance_slots(markdown: str, spec: PromptSpec) -> list[tuple[str, str]]:
-    """Return (source id, sentence) for each "Relevance:" line of an answer."""
+    """Return (source id, sentence) for each line that says how a source serves the question."""
     found = []
     current: str | None = None
     for line in markdown.split("\n"):
