@@ -53,7 +53,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .validate import validate
 
     spec = _one_prompt(args.prompt)
-    result = validate(_read_text(args.answer), spec)
+    result = validate(_read_text(args.answer), spec, untrusted_summaries=args.untrusted_summaries)
     if args.json:
         _print_json(result.model_dump())
     else:
@@ -143,15 +143,47 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_file, load_prompt_index, report_json, report_markdown, write_report
+    from .errors import ConfigError
+    from .evaluation import (
+        evaluate,
+        evaluate_file,
+        load_prompt_index,
+        report_json,
+        report_markdown,
+        write_report,
+    )
 
     prompts = None
     if args.prompts is not None:
         prompts = load_prompt_index(args.prompts, id_field=args.id_field, prompt_field=args.prompt_field)
-    report = evaluate_file(args.answers, prompts, compare_with=args.compare)
+    judge = None
+    if args.judge or args.judge_model or args.judge_base_url:
+        from .backends import OpenAIBackend
+        from .evaluation import Judge
+
+        backend = OpenAIBackend(
+            model=args.judge_model or "", base_url=args.judge_base_url, n_ctx=args.judge_n_ctx
+        )
+        judge = Judge(backend, cache_dir=None if args.no_judge_cache else args.judge_cache)
+    options = {
+        "judge": judge,
+        "id_field": args.id_field,
+        "prompt_field": args.prompt_field,
+        "system_field": args.system_field,
+    }
+    if args.compare is not None:
+        if len(args.answers) != 1:
+            raise ConfigError(
+                "--compare takes one answers file", hint="list the answers files to compare many systems"
+            )
+        report = evaluate_file(args.answers[0], prompts, compare_with=args.compare, **options)
+    else:
+        report = evaluate(args.answers, prompts, **options)
     if args.output is not None:
         write_report(report, args.output)
     sys.stdout.write(report_json(report) if args.json else report_markdown(report))
+    if report.run is not None and not args.quiet:
+        print(f"cnaps-rag: {report.run.line()}", file=sys.stderr)
     return 0
 
 
@@ -186,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("prompt", help="prompt file")
     check.add_argument("answer", help="answer file in markdown, or - for standard input")
     check.add_argument("--json", action="store_true", help="print the full report as JSON")
+    check.add_argument(
+        "--untrusted-summaries",
+        action="store_true",
+        help="allow no link that only a summary gives (for datasets whose summaries may be hostile)",
+    )
     check.set_defaults(func=cmd_validate)
 
     ans = commands.add_parser(
@@ -210,15 +247,47 @@ def build_parser() -> argparse.ArgumentParser:
     _backend_options(batch)
     batch.set_defaults(func=cmd_batch)
 
-    evaluate = commands.add_parser("eval", help="score answers for faithfulness and write a report")
-    evaluate.add_argument("answers", help="JSONL with id and markdown (a batch's output, or anyone's)")
+    evaluate = commands.add_parser(
+        "eval", help="score answers of one or many systems for faithfulness and write a report"
+    )
+    evaluate.add_argument(
+        "answers",
+        nargs="+",
+        metavar="ANSWERS",
+        help="JSONL files with id and markdown (a batch's output, or anyone's), one system each "
+        "unless records name theirs in a 'system' field",
+    )
     evaluate.add_argument(
         "--prompts", help="prompt file, folder or dataset, when records do not carry the prompt"
     )
     evaluate.add_argument("-o", "--output", help="folder for report.json, report.md and report.html")
-    evaluate.add_argument("--compare", help="another answers JSONL to put side by side")
+    evaluate.add_argument("--compare", help="another answers JSONL to put side by side (one ANSWERS file)")
     _dataset_fields(evaluate)
+    evaluate.add_argument(
+        "--system-field", default="system", help="record field naming the system (default: system)"
+    )
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON instead of markdown")
+    evaluate.add_argument("-q", "--quiet", action="store_true", help="no speed line on stderr")
+    judging = evaluate.add_argument_group("judge (optional: a model scores each answer on a rubric)")
+    judging.add_argument(
+        "--judge", action="store_true", help="ask a judge model (any OpenAI-compatible server)"
+    )
+    judging.add_argument("--judge-model", help="the judge's model name (default: $CNAPS_RAG_OPENAI_MODEL)")
+    judging.add_argument(
+        "--judge-base-url", help="the judge's server URL (default: $OPENAI_BASE_URL, else OpenAI)"
+    )
+    judging.add_argument(
+        "--judge-n-ctx",
+        type=int,
+        default=8192,
+        help="the judge model's context window in tokens (default: 8192)",
+    )
+    judging.add_argument(
+        "--judge-cache",
+        default=".cnaps-rag-cache/judge",
+        help="folder caching verdicts by prompt, answer, model and rubric (default: .cnaps-rag-cache/judge)",
+    )
+    judging.add_argument("--no-judge-cache", action="store_true", help="neither read nor write the cache")
     evaluate.set_defaults(func=cmd_eval)
     checkup = commands.add_parser(
         "doctor", help="report versions, CPU, model file, and run a one-token generation in a child process"

@@ -255,6 +255,7 @@ def find_model_names(text: str, skip: list[tuple[int, int]] | None = None) -> li
         if key in _GENERIC or match.group(0) in _NOT_MODELS_EXACT or key in _NOT_MODELS_KEYS:
             continue
         if _is_prose(match.group(0)) or _is_person(text, match.group(0), end):
+            used[start:end] = b"\x01" * (end - start)  # nor may the shape pass take it
             continue
         family = name_key(name) if match.group("version") else None
         mentions.append(NameMention(start, end, match.group(0), key, family))
@@ -359,6 +360,9 @@ class AllowedNames:
     """
 
     __slots__ = ("_followers", "_names", "_unversioned")
+    _names: Mapping[str, str]
+    _followers: Mapping[str, frozenset[str]]
+    _unversioned: frozenset[str]
 
     def __init__(self, names: Mapping[str, str], followers: Mapping[str, frozenset[str]] | None = None):
         """``names`` maps each allowed key to the spelling shown in reports.
@@ -367,9 +371,13 @@ class AllowedNames:
         a source identifier (``mssnet`` -> ``realblurj``), so that a shortening of one
         (``MSSNet-J``) is recognised.
         """
-        self._names: Mapping[str, str] = MappingProxyType(dict(names))
-        self._followers: Mapping[str, frozenset[str]] = MappingProxyType(dict(followers or {}))
-        self._unversioned = frozenset(unversioned(key) for key in self._names)
+        frozen = MappingProxyType(dict(names))
+        object.__setattr__(self, "_names", frozen)
+        object.__setattr__(self, "_followers", MappingProxyType(dict(followers or {})))
+        object.__setattr__(self, "_unversioned", frozenset(unversioned(key) for key in frozen))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"AllowedNames is immutable (cannot set {name})")
 
     @property
     def names(self) -> Mapping[str, str]:

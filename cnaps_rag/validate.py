@@ -407,12 +407,14 @@ def _name_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int,
             return opening, closing + 1
     while start > line.start and end < line.end and text[start - 1] == text[end] and text[end] in "*_`":
         start, end = start - 1, end + 1
-    after = re.match(r"[ \t]*(?:,|/|;|&|\+|and\b|or\b)[ \t]*", text[end : line.end])
-    if after and end + after.end() < line.end and text[end + after.end()] not in ")]":
-        return start, end + after.end()
+    # "A, VGG and B" -> "A and B": the separator before the name goes with it; for the first
+    # name of a list ("VGG, A and B"), the one after it.
     before = re.search(r"[ \t]*(?:,|/|;|&|\+|\band|\bor)[ \t]*$", text[line.content : start])
     if before:
         return start - len(before.group(0)), end
+    after = re.match(r"[ \t]*(?:,|/|;|&|\+|and\b|or\b)[ \t]*", text[end : line.end])
+    if after and end + after.end() < line.end and text[end + after.end()] not in ")]":
+        return start, end + after.end()
     return start, end
 
 
@@ -492,9 +494,11 @@ def _tidy(text: str, touched: set[int]) -> str:
             body = _DOUBLE_PUNCT.sub(lambda m: m.group(1) or "", body)
             body = _ORPHAN_CONNECTOR.sub("", body)
             raw = (prefix + body).rstrip() if body.strip() else ""
+        # No more than one blank line in a row where a removal left them (never inside code).
+        if not raw and len(lines) >= 2 and not lines[-1] and not lines[-2] and line.kind == "blank":
+            continue
         lines.append(raw)
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
-    return _fill_empty_sections(text)
+    return _fill_empty_sections("\n".join(lines))
 
 
 def _heading_level(line: str) -> int:
