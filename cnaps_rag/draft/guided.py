@@ -21,7 +21,7 @@ from rapidfuzz import fuzz
 from ..backends import Request
 from ..errors import DraftFormatError
 from ..links import find_links
-from ..names import LEXICON_KEYS, is_not_model, name_key
+from ..names import in_lexicon, is_not_model
 from ..schemas import json_schema
 from ..spec import PromptSpec, Source
 from ..tasks import Identifier, TaskResult, model_task, tasks_in_question
@@ -76,7 +76,7 @@ def _describe_training(part: str | None) -> str:
         return ""
     if is_not_model(part):
         return f", trained on {part}"
-    if name_key(part) in LEXICON_KEYS:
+    if in_lexicon(part):
         return f", with {part} as its backbone"
     return f", variant {part}"
 
