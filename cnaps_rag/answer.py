@@ -15,15 +15,17 @@ from pydantic import BaseModel, ConfigDict
 
 from .allowlist import AllowList
 from .backends import Backend, resolve_backend
-from .draft import Caller, draft_free, draft_guided, draft_workflow
+from .draft import Caller, draft_capable, draft_free, draft_guided, draft_workflow
 from .draft.fit import task_fit
+from .draft.result import DraftAttempt
 from .errors import PromptError
 from .links import find_links
 from .parse import parse_prompt
 from .spec import PromptSpec
 from .validate import Validation, validate
 
-Strategy = Literal["guided", "free"]
+Strategy = Literal["guided", "capable", "free"]
+STRATEGIES = ("guided", "capable", "free")
 
 
 class AnswerMeta(BaseModel):
@@ -48,6 +50,9 @@ class AnswerMeta(BaseModel):
     fits: bool | None = None
     """Whether the recommended model's task is the question's task (None when either is unknown)."""
     warnings: list[str] = []
+    drafts: list[DraftAttempt] = []
+    """Every draft the model wrote and the problems found in each (``capable``: one, or two when
+    it was asked once more); the one the answer was made from has ``kept``."""
 
 
 class Answer(BaseModel):
@@ -90,22 +95,22 @@ def answer(
     ``prompt`` is the prompt text or a parsed spec. ``backend`` is ``"local"`` (the
     embedded model, or the GGUF at ``model``), ``"openai"`` (``model`` on ``base_url``)
     or a backend object. ``strategy`` defaults to ``guided`` for the embedded model and
-    ``free`` otherwise. Retryable backend errors are retried ``attempts`` times in all.
+    ``capable`` otherwise. Retryable backend errors are retried ``attempts`` times in all.
     """
     started = time.perf_counter()
     spec = prompt if isinstance(prompt, PromptSpec) else parse_prompt(prompt)
     chosen = resolve_backend(backend, model=model, base_url=base_url)
     if strategy is None:
-        strategy = "guided" if chosen.is_embedded else "free"
-    if strategy not in ("guided", "free"):
-        raise PromptError(f"unknown strategy {strategy!r}", hint="use guided or free")
+        strategy = "guided" if chosen.is_embedded else "capable"
+    if strategy not in STRATEGIES:
+        raise PromptError(f"unknown strategy {strategy!r}", hint=f"use one of {', '.join(STRATEGIES)}")
     call = Caller(chosen, attempts=attempts, max_wait=max_wait)
     draft_started = time.perf_counter()
     if strategy == "guided":
         # The second prompt format asks for its own sections: a plan-built scaffold follows them.
         drafter = draft_workflow if spec.format == "workflow" else draft_guided
     else:
-        drafter = draft_free
+        drafter = draft_capable if strategy == "capable" else draft_free
     draft = drafter(spec, call, max_tokens)
     draft_time = time.perf_counter() - draft_started
     allow = AllowList.for_spec(spec)
@@ -134,6 +139,7 @@ def answer(
         model_tasks=[task.key for task in fit.model_tasks],
         fits=fit.fits,
         warnings=[*spec.warnings, *draft.warnings],
+        drafts=draft.attempts,
     )
     return Answer(
         id=spec.id,

@@ -42,6 +42,11 @@ class TemplateError(ConfigError):
 class BackendError(CnapsRagError):
     """The model backend failed: a server error, a timeout, an unusable draft."""
 
+    attempts: int = 1
+    """How many times the request was sent before this error was raised."""
+    last_reply: str | None = None
+    """The model's last reply, where there was one (a reply that broke the schema)."""
+
 
 class DraftFormatError(BackendError):
     """The model's reply is not the JSON the draft schema asks for."""

@@ -78,9 +78,13 @@ class QueueBackend:
 
     @staticmethod
     def default_reply(request):
-        """A well-formed reply for the request's schema (guided slot or free draft)."""
+        """A well-formed reply for the request's schema (guided slot or free draft), or a capable draft."""
         import json
 
+        if request.schema is None:
+            # A capable draft: each heading the system prompt asks for, with a sentence citing S1.
+            headings = [line for line in request.messages[0]["content"].splitlines() if line.startswith("#")]
+            return "\n\n".join(f"{heading}\n\nThe sources cover this [S1]." for heading in headings) + "\n"
         properties = (request.schema or {}).get("properties", {})
         if "workflow" in properties:
             ids = properties["sources"]["items"]["properties"]["id"]["enum"]

@@ -25,11 +25,11 @@ def test_missing_and_unused_variables_are_errors():
 
 
 def test_every_template_has_a_version():
-    for name in ("guided_task", "guided_source", "free"):
+    for name in ("guided_task", "guided_source", "free", "capable", "capable_fix", "format_retry"):
         assert load_template(name).version not in ("", "unversioned")
 
 
-@pytest.mark.parametrize("strategy", ["guided", "free"])
+@pytest.mark.parametrize("strategy", ["guided", "capable", "free"])
 def test_rendered_prompts_match_golden_files(strategy):
     """What the model is sent for example 004; UPDATE_GOLDEN=1 rewrites the files after a reviewed change."""
     backend = QueueBackend()

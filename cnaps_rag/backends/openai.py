@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import BackendError, ConfigError
+from ..schemas import openai_strict
 from ..text import shorten, strip_code_fence
 from .base import Completion, Request, StructuredMode
 
@@ -158,7 +159,11 @@ class OpenAIBackend:
         options: list[tuple[StructuredMode, dict[str, Any] | None]] = [
             (
                 "json_schema",
-                {"type": "json_schema", "json_schema": {"name": "draft", "schema": schema, "strict": True}},
+                # OpenAI's strict mode refuses some keywords (maxLength) and needs closed objects.
+                {
+                    "type": "json_schema",
+                    "json_schema": {"name": "draft", "schema": openai_strict(schema), "strict": True},
+                },
             ),
             ("json_object_schema", {"type": "json_object", "schema": schema}),
             ("plain_json", None),

@@ -1,4 +1,4 @@
-"""Draft an answer with a model: the ``guided`` or the ``free`` strategy, then render it.
+"""Draft an answer with a model: the ``guided``, ``capable`` or ``free`` strategy, then render it.
 
 Both strategies return a :class:`Draft`; :func:`cnaps_rag.answer.answer` validates it.
 ``caller`` retries backend calls and counts their cost, ``gate`` judges a small model's
@@ -11,10 +11,11 @@ which order).
 from __future__ import annotations
 
 from .caller import Caller
+from .capable import draft_capable
 from .free import draft_free
 from .guided import draft_guided
 from .render import HEADINGS
 from .result import Draft
 from .workflow import draft_workflow
 
-__all__ = ["HEADINGS", "Caller", "Draft", "draft_free", "draft_guided", "draft_workflow"]
+__all__ = ["HEADINGS", "Caller", "Draft", "draft_capable", "draft_free", "draft_guided", "draft_workflow"]

@@ -1,4 +1,10 @@
-"""Call a backend with retries, parse its JSON reply, and add up what the calls cost."""
+"""Call a backend with retries, parse its JSON reply, and add up what the calls cost.
+
+A retry carries its evidence: a reply that breaks the schema is answered with the parse error
+(the model is told what was wrong instead of being sent the same request again), and the error
+raised when the retry budget is spent says how many attempts were made and what the last reply
+was (:attr:`cnaps_rag.errors.BackendError.attempts`, ``last_reply``).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,9 @@ from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_random_exponential
 
 from ..backends import Backend, Completion, Request
-from ..errors import CnapsRagError, DraftFormatError
-from ..text import first_line, strip_code_fence
+from ..errors import BackendError, CnapsRagError, DraftFormatError
+from ..templates import load_template
+from ..text import first_line, shorten, strip_code_fence
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -18,6 +25,8 @@ BACKOFF_MULTIPLIER = 0.5
 """Seconds: the first retry waits up to this, each next one up to twice as long (full jitter)."""
 FORMAT_ATTEMPTS = 2
 """A reply that breaks the schema is asked for this many times in all."""
+EVIDENCE_CHARS = 160
+"""How much of the last reply an error's one-line message quotes (``last_reply`` holds it whole)."""
 
 
 def parse_json(text: str, model: type[Model]) -> Model:
@@ -57,26 +66,97 @@ class Caller:
     def _should_retry(self, state: RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, DraftFormatError):
-            # Asking again helps only where the same request can get another reply.
-            return not self.backend.deterministic and state.attempt_number < FORMAT_ATTEMPTS
+            # The next attempt sends the parse error back, so even a deterministic backend
+            # gets another request, and may give another reply.
+            return state.attempt_number < FORMAT_ATTEMPTS
         return isinstance(exc, CnapsRagError) and exc.retryable
 
-    def parsed(self, request: Request, model: type[Model]) -> Model:
-        """Return the reply parsed as ``model``; retry what :meth:`_should_retry` allows."""
+    def complete(self, request: Request) -> Completion:
+        """Return one completion of ``request`` (no retry), counting its cost."""
+        self.generations += 1
+        completion: Completion = self.backend.complete(request)
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+        self.mode = completion.mode
+        return completion
 
-        def once() -> Model:
-            self.generations += 1
-            completion: Completion = self.backend.complete(request)
-            self.prompt_tokens += completion.prompt_tokens
-            self.completion_tokens += completion.completion_tokens
-            self.mode = completion.mode
-            return parse_json(completion.text, model)
-
-        retrying = Retrying(
+    def _retrying(self) -> Retrying:
+        return Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=self._wait,
             retry=self._should_retry,
             reraise=True,
             before_sleep=lambda _state: setattr(self, "retries", self.retries + 1),
         )
-        return retrying(once)
+
+    def text(self, request: Request) -> str:
+        """Return the model's reply to ``request`` as text; retry retryable backend errors.
+
+        Raises the last BackendError, with ``attempts`` set, when the retry budget is spent.
+        """
+        tries = 0
+
+        def once() -> str:
+            nonlocal tries
+            tries += 1
+            return self.complete(request).text
+
+        try:
+            return self._retrying()(once)
+        except BackendError as exc:
+            raise with_evidence(exc, tries, None) from None
+
+    def parsed(self, request: Request, model: type[Model]) -> Model:
+        """Return the reply parsed as ``model``; retry what :meth:`_should_retry` allows.
+
+        A reply that does not parse is answered with the parse error (``prompts/format_retry.txt``)
+        on the next attempt. When the budget is spent, the last error is raised with ``attempts``
+        and ``last_reply`` set.
+        """
+        tries = 0
+        last_reply: str | None = None
+        current = request
+
+        def once() -> Model:
+            nonlocal tries, last_reply, current
+            tries += 1
+            reply = self.complete(current).text
+            last_reply = reply
+            try:
+                return parse_json(reply, model)
+            except DraftFormatError as exc:
+                current = format_retry(request, reply, exc.message)
+                raise
+
+        try:
+            return self._retrying()(once)
+        except BackendError as exc:
+            raise with_evidence(exc, tries, last_reply) from None
+
+
+def format_retry(request: Request, reply: str, error: str) -> Request:
+    """Return ``request`` followed by the model's unusable ``reply`` and what was wrong with it."""
+    template = load_template("format_retry")
+    turns = [{"role": "assistant", "content": reply}, *template.messages(error=error)]
+    return Request(
+        messages=[*request.messages, *turns],
+        max_tokens=request.max_tokens,
+        temperature=request.temperature,
+        schema=request.schema,
+        seed=request.seed,
+    )
+
+
+def with_evidence(error: BackendError, attempts: int, last_reply: str | None) -> BackendError:
+    """Return ``error`` saying how many ``attempts`` were made and, shortened, the last reply."""
+    error.attempts = attempts
+    error.last_reply = last_reply
+    if attempts == 1 and last_reply is None:
+        return error  # refused at once, no reply: the message says it all
+    evidence = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+    if last_reply is not None:
+        quoted = shorten(" ".join(last_reply.split()), EVIDENCE_CHARS, "…")
+        evidence += f"; last reply: {quoted!r}"
+    error.message = f"{error.message} ({evidence})"
+    error.args = (error.message,)
+    return error

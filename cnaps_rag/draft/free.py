@@ -7,11 +7,11 @@ the workflow and a note per source; the renderer adds each source's exact links.
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ..backends import Request
+from ..schemas import json_schema, one_of
 from ..spec import PromptSpec
 from ..templates import load_template
 from ..text import shorten
@@ -34,36 +34,34 @@ TASK_CHARS, WORKFLOW_CHARS, NOTE_CHARS = 400, 900, 300
 """The longest task, workflow and source note the schema allows."""
 
 
+class SourceNote(BaseModel):
+    """What one source contributes (``id`` is narrowed to the prompt's IDs by :func:`free_draft_model`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    note: str = Field(max_length=NOTE_CHARS)
+
+
 class FreeDraft(BaseModel):
     """The model's reply: the prose of sections 1 and 2, and a note per source ID."""
 
-    task: str
-    workflow: str
-    sources: list[dict[str, str]] = []
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(max_length=TASK_CHARS)
+    workflow: str = Field(max_length=WORKFLOW_CHARS)
+    sources: list[SourceNote] = []
 
 
-def _schema(spec: PromptSpec) -> dict[str, Any]:
+def free_draft_model(spec: PromptSpec) -> type[FreeDraft]:
+    """Return :class:`FreeDraft` narrowed to ``spec``: source IDs as an enum, at most one note each."""
     ids = [s.id for s in spec.sources]
-    return {
-        "type": "object",
-        "properties": {
-            "task": {"type": "string", "maxLength": TASK_CHARS},
-            "workflow": {"type": "string", "maxLength": WORKFLOW_CHARS},
-            "sources": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string", "enum": ids},
-                        "note": {"type": "string", "maxLength": NOTE_CHARS},
-                    },
-                    "required": ["id", "note"],
-                },
-                "maxItems": len(ids),
-            },
-        },
-        "required": ["task", "workflow", "sources"],
-    }
+    note = create_model("SourceNote", __base__=SourceNote, id=(one_of(ids), ...))
+    return create_model(
+        "FreeDraft",
+        __base__=FreeDraft,
+        sources=(list[note], Field(default=[], max_length=len(ids))),  # type: ignore[valid-type]
+    )
 
 
 def summaries_budget(n_ctx: int, max_tokens: int) -> int:
@@ -89,7 +87,8 @@ def _fit_summaries(spec: PromptSpec, budget_chars: int) -> tuple[str, list[str]]
 def draft_free(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
     """Return the free draft of an answer to ``spec``, fitted to the backend's context window."""
     budget = max_tokens or FREE_MAX_TOKENS
-    schema = _schema(spec)
+    model = free_draft_model(spec)
+    schema = json_schema(model)
     sources_text, warnings = _fit_summaries(spec, summaries_budget(call.backend.n_ctx, budget))
     fit_note = ""
     if task_fit(spec).fits is False:
@@ -98,8 +97,8 @@ def draft_free(spec: PromptSpec, call: Caller, max_tokens: int | None = None) ->
     messages = template.messages(
         schema=json.dumps(schema), question=spec.question, sources=sources_text, fit_note=fit_note
     )
-    reply = call.parsed(Request(messages=messages, max_tokens=budget, schema=schema), FreeDraft)
-    notes = {item.get("id"): item.get("note", "") for item in reply.sources if isinstance(item, dict)}
+    reply = call.parsed(Request(messages=messages, max_tokens=budget, schema=schema), model)
+    notes = {item.id: item.note for item in reply.sources}
     source_lines = []
     for source in spec.sources:
         source_lines.append(source_line(source))
