@@ -276,17 +276,35 @@ def load_slot_labels(path: Path = LABELS / "slots.json") -> dict[str, str]:
     return {item["key"]: item["label"] for item in json.loads(path.read_text(encoding="utf-8"))["labels"]}
 
 
+def write_prompts(prompts: list[tuple[str, str, str]], folder: Path) -> None:
+    """Write each dev file's distinct prompts to ``folder/formatN_prompts.jsonl`` (outside the project)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in DEV_FILES:
+        out = folder / name.replace("_dev.jsonl", "_prompts.jsonl")
+        lines = [json.dumps({"id": pid, "prompt": text}) + "\n" for f, pid, text in prompts if f == name]
+        out.write_text("".join(lines), encoding="utf-8")
+        print(f"{len(lines)} prompts -> {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the measurements; exit 0, or 2 when the dev files are missing."""
     parser = argparse.ArgumentParser(prog="python -m eval.tasks", description=__doc__.split("\n")[0])
     parser.add_argument("--answers", nargs="*", default=[], help="cnaps-rag batch outputs to judge")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     parser.add_argument("--dev", default=str(DEV), help="folder of the dev files (default: %(default)s)")
+    parser.add_argument(
+        "--write-prompts",
+        metavar="DIR",
+        help="write the distinct dev prompts to DIR/format{1,2}_prompts.jsonl for cnaps-rag batch",
+    )
     args = parser.parse_args(argv)
     prompts = dev_prompts(Path(args.dev))
     if not prompts:
         print(f"no dev prompts in {args.dev}", file=sys.stderr)
         return 2
+    if args.write_prompts:
+        write_prompts(prompts, Path(args.write_prompts))
+        return 0
     labels = load_model_labels()
     slot_labels = load_slot_labels()
     by_id = {pid: text for _, pid, text in prompts}
