@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import html
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..score import Scores
 from ..validate import Violation
-from .models import EvalReport, MetricSummary, Row
+from .models import CRITERIA, EvalReport, MetricSummary, Row
 from .wording import (
     LABELS,
     counts_sentence,
     format_number,
     format_score,
     format_signed,
+    format_value,
+    judge_label,
     metric_label,
+    ranked,
+    stripped_sentence,
     violations_sentence,
 )
 
@@ -45,6 +49,14 @@ svg text { font: 12px system-ui, sans-serif; fill: #222; }
 svg .bar-draft, svg .bar-other { fill: #adb5bd; }
 svg .bar-final, svg .bar-this { fill: #1c7ed6; }
 svg .grid { stroke: #ddd; }
+svg .sys-0 { fill: #1c7ed6; } svg .sys-1 { fill: #f08c00; } svg .sys-2 { fill: #2f9e44; }
+svg .sys-3 { fill: #ae3ec9; } svg .sys-4 { fill: #e03131; } svg .sys-5 { fill: #0c8599; }
+svg .sys-6 { fill: #5c940d; } svg .sys-7 { fill: #868e96; }
+svg .minimum { stroke: #222; stroke-width: 2; }
+td.best { font-weight: bold; background: #e7f5ff; }
+td.best::after { content: " ★"; color: #1c7ed6; }
+figure.chart { display: inline-block; margin: 0.5em 1em 0.5em 0; vertical-align: top; }
+figure.chart figcaption { font-weight: bold; }
 """
 
 
@@ -73,7 +85,9 @@ def _highlight(text: str, marks: Sequence[tuple[int, int, str, str]]) -> str:
     return "".join(out)
 
 
-def _marks(scores: Scores | None, stripped: Sequence[Violation]) -> list[tuple[int, int, str, str]]:
+def _marks(
+    text: str, scores: Scores | None, stripped: Sequence[Violation]
+) -> list[tuple[int, int, str, str]]:
     marks = [
         (
             v.start,
@@ -82,6 +96,8 @@ def _marks(scores: Scores | None, stripped: Sequence[Violation]) -> list[tuple[i
             f"stripped {v.kind} ({v.action})" + (f"; nearest allowed: {v.nearest}" if v.nearest else ""),
         )
         for v in stripped
+        # Only what the validator found in the text itself (a later pass's spans are in its output).
+        if text[v.start : v.end] == v.value
     ]
     if scores is not None:
         marks += [
@@ -160,12 +176,15 @@ def _means(summaries: dict[str, MetricSummary]) -> dict[str, float | None]:
     return {metric: summary.mean for metric, summary in summaries.items()}
 
 
-def _answer_html(position: int, row: Row) -> list[str]:
+def _answer_html(position: int, row: Row, texts: tuple[str | None, str | None], many: bool) -> list[str]:
     final = row.final_scores
-    assert final is not None and row.markdown is not None
+    assert final is not None
+    markdown, draft = texts
+    system = f"{row.system}, " if many else ""
     out = [
         f'<section class="answer" id="answer-{position}">',
-        f'<h3>{_e(row.id)} <span class="muted">prompt {_e(row.prompt_id)}, line {_e(row.line)}</span></h3>',
+        f'<h3>{_e(row.id)} <span class="muted">{_e(system)}prompt {_e(row.prompt_id)}, '
+        f"line {_e(row.line)}</span></h3>",
         "<table><thead><tr><th>metric</th><th>final</th>"
         + ("<th>draft</th>" if row.draft_scores else "")
         + "</tr></thead><tbody>",
@@ -180,20 +199,209 @@ def _answer_html(position: int, row: Row) -> list[str]:
     if not final.structure:
         empty = f", empty: {final.empty_sections}" if final.empty_sections else ""
         out.append(f"<p>Numbered sections found: {_e(final.sections_found or 'none')}{_e(empty)}.</p>")
-    out.append("<h4>Final answer</h4>")
-    out.append(f'<pre class="text">{_highlight(row.markdown, _marks(final, row.final_stripped))}</pre>')
-    if row.draft is not None:
-        out.append("<h4>Draft (before validation)</h4>")
+    if row.judgment is not None:
+        judgment = row.judgment
+        out.append("<table><thead><tr><th>judge</th><th>score</th><th>reason</th></tr></thead><tbody>")
+        for criterion in CRITERIA:
+            out.append(
+                f"<tr><td>{_e(judge_label(criterion))}</td><td>{judgment.scores[criterion]}</td>"
+                f"<td>{_e(judgment.reasons.get(criterion, ''))}</td></tr>"
+            )
         out.append(
-            f'<pre class="text">{_highlight(row.draft, _marks(row.draft_scores, row.draft_stripped))}</pre>'
+            f"<tr><td>does what was asked</td><td>{'yes' if judgment.does_what_was_asked else 'no'}</td>"
+            f"<td>{_e(judgment.reasons.get('does_what_was_asked', ''))}</td></tr></tbody></table>"
         )
+    elif row.judge_error is not None:
+        out.append(f"<p>The judge failed: {_e(row.judge_error)}</p>")
+    if markdown is not None:
+        out.append("<h4>Final answer</h4>")
+        out.append(
+            f'<pre class="text">{_highlight(markdown, _marks(markdown, final, row.final_stripped))}</pre>'
+        )
+    if draft is not None:
+        out.append("<h4>Draft (before validation)</h4>")
+        marks = _marks(draft, row.draft_scores, row.draft_stripped)
+        out.append(f'<pre class="text">{_highlight(draft, marks)}</pre>')
     out.append("</section>")
     return out
 
 
-def report_html(report: EvalReport) -> str:
-    """Return the report as one self-contained HTML page (no script, nothing loaded from a network)."""
+def _system_chart(report: EvalReport, metric: str) -> str:
+    """Return an inline SVG chart of one metric: a bar per system (its mean), a tick at its minimum."""
+    label_width, plot_width, bar, gap, top = 150, 300, 18, 6, 8
+    height = top + (bar + gap) * len(report.systems) + 24
+    width = label_width + plot_width + 300
+    title = f"{metric_label(metric)}: mean per system, minimum marked"
+    out = [
+        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{_e(title)}">',
+        f"<title>{_e(title)}</title>",
+    ]
+    for tick in (0.0, 0.5, 1.0):
+        x = label_width + tick * plot_width
+        out.append(f'<line class="grid" x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 20}"/>')
+        out.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="middle">{tick:.1f}</text>')
+    for index, system in enumerate(report.systems):
+        summary = system.metric(metric).final
+        y = top + index * (bar + gap)
+        out.append(
+            f'<text x="{label_width - 8}" y="{y + bar - 5}" text-anchor="end">{_e(system.name)}</text>'
+        )
+        if summary.mean is None:
+            out.append(f'<text x="{label_width + 4}" y="{y + bar - 5}">n/a</text>')
+            continue
+        bar_width = max(0.0, min(1.0, summary.mean)) * plot_width
+        out.append(
+            f'<rect class="sys-{index % 8}" x="{label_width}" y="{y}" '
+            f'width="{bar_width:.1f}" height="{bar}"/>'
+        )
+        if summary.minimum is not None:
+            x = label_width + max(0.0, min(1.0, summary.minimum)) * plot_width
+            out.append(f'<line class="minimum" x1="{x:.1f}" y1="{y}" x2="{x:.1f}" y2="{y + bar}"/>')
+        rank = system.ranks.get(metric)
+        label = (
+            f"{summary.mean:.3f} (rank {rank}), min {format_number(summary.minimum)}, "
+            f"{(summary.perfect or 0):.0%} perfect"
+        )
+        out.append(f'<text x="{label_width + plot_width + 6}" y="{y + bar - 5}">{_e(label)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _td(value: str, best: bool = False) -> str:
+    return f'<td class="best">{value}</td>' if best else f"<td>{value}</td>"
+
+
+def _systems_html(report: EvalReport) -> list[str]:
+    systems = report.systems
+    names = [s.name for s in systems]
+    out = [
+        "<h2>Systems</h2>",
+        "<p>Each metric's mean over a system's final answers, its rank among the systems in brackets "
+        "(1 is best); the best is starred.</p>",
+        "<table><thead><tr><th>system</th><th>scored</th>"
+        + "".join(f"<th>{_e(metric_label(m))}</th>" for m in LABELS)
+        + "</tr></thead><tbody>",
+    ]
+    for system in systems:
+        ranks = "".join(
+            _td(ranked(system.metric(m).final.mean, system.ranks.get(m)), system.ranks.get(m) == 1)
+            for m in LABELS
+        )
+        out.append(f"<tr><td>{_e(system.name)}</td><td>{system.counts['scored']}</td>{ranks}</tr>")
+    out.append("</tbody></table>")
+    out.append("<h2>Each metric by system</h2>")
+    for metric in LABELS:
+        out.append(f'<figure class="chart"><figcaption>{_e(metric_label(metric))}</figcaption>')
+        out.append(_system_chart(report, metric))
+        out.append(
+            "<table><thead><tr><th>system</th><th>mean</th><th>min</th><th>share perfect</th><th>rank</th>"
+            "</tr></thead><tbody>"
+        )
+        for name in report.ranking.get(metric, []):
+            system = report.system(name)
+            summary = system.metric(metric).final
+            out.append(
+                f"<tr><td>{_e(name)}</td><td>{format_number(summary.mean)}</td>"
+                f"<td>{format_number(summary.minimum)}</td><td>{format_number(summary.perfect)}</td>"
+                f"<td>{system.ranks[metric]}</td></tr>"
+            )
+        out.append("</tbody></table></figure>")
+    out += [
+        "<h2>What the validator strips from each system</h2>",
+        "<p>From the draft where a record has one, else from the answer as scored.</p>",
+        "<table><thead><tr><th>system</th><th>stripped</th><th>stripped most often (answers)</th>"
+        "</tr></thead><tbody>",
+    ]
+    for system in systems:
+        which = system.violations["draft"] if system.counts["with_draft"] else system.violations["final"]
+        often = ", ".join(f"{_e(v.value)} ({v.answers})" for v in system.stripped) or "—"
+        out.append(
+            f"<tr><td>{_e(system.name)}</td><td>{_e(stripped_sentence(which))}</td><td>{often}</td></tr>"
+        )
+    out.append("</tbody></table>")
+    out += [
+        "<h2>Per prompt</h2>",
+        "<p>Each system's score of its answer to the prompt; the best starred where some system scored "
+        "lower.</p>",
+    ]
+    for metric in LABELS:
+        out.append(f"<h3>{_e(metric_label(metric))}</h3>")
+        out.append(
+            "<table><thead><tr><th>prompt</th>"
+            + "".join(f"<th>{_e(n)}</th>" for n in names)
+            + "</tr></thead><tbody>"
+        )
+        for prompt in report.prompts:
+            cells = []
+            for name in names:
+                value = prompt.scores.get(name, {}).get(metric)
+                text = "—" if value is None else format_value(metric, value)
+                cells.append(_td(text, name in prompt.best.get(metric, [])))
+            out.append(f"<tr><td>{_e(prompt.prompt_id)}</td>{''.join(cells)}</tr>")
+        out.append("</tbody></table>")
+    out.append("<h3>Stripped by the validator (URLs and names)</h3>")
+    out.append(
+        "<table><thead><tr><th>prompt</th>"
+        + "".join(f"<th>{_e(n)}</th>" for n in names)
+        + "</tr></thead><tbody>"
+    )
+    for prompt in report.prompts:
+        counts = "".join(f"<td>{_e(prompt.stripped.get(n, '—'))}</td>" for n in names)
+        out.append(f"<tr><td>{_e(prompt.prompt_id)}</td>{counts}</tr>")
+    out.append("</tbody></table>")
+    return out
+
+
+def _judge_html(report: EvalReport) -> list[str]:
+    judge = report.judge
+    assert judge is not None
+    out = [
+        f"<h2>Judge: {_e(judge.model)}, rubric {_e(judge.rubric_version)}</h2>",
+        f"<p>Judged {judge.judged} answers; the judge failed on {judge.failed}.</p>",
+        "<table><thead><tr><th>system</th><th>judged</th><th>failed</th>"
+        + "".join(f"<th>{_e(judge_label(c))}</th>" for c in CRITERIA)
+        + "<th>sentences supported</th><th>does what was asked</th></tr></thead><tbody>",
+    ]
+    for system in report.systems:
+        verdicts = system.judge
+        if verdicts is None:
+            continue
+        out.append(
+            f"<tr><td>{_e(system.name)}</td><td>{verdicts.judged}</td><td>{verdicts.failed}</td>"
+            + "".join(f"<td>{format_number(verdicts.criteria.get(c))}</td>" for c in CRITERIA)
+            + f"<td>{format_number(verdicts.supported_share)}</td>"
+            f"<td>{format_number(verdicts.does_what_was_asked)}</td></tr>"
+        )
+    out.append("</tbody></table>")
+    answers = judge.agreement[0].answers if judge.agreement else 0
+    out += [
+        f"<p>Agreement with the metrics: Spearman's rank correlation over the {answers} judged answers "
+        "(n/a: too few answers, or one side constant).</p>",
+        "<table><thead><tr><th>judge</th>"
+        + "".join(f"<th>{_e(metric_label(m))}</th>" for m in LABELS)
+        + "</tr></thead><tbody>",
+    ]
+    rho = {(a.judge, a.metric): a.rho for a in judge.agreement}
+    for measure in dict.fromkeys(a.judge for a in judge.agreement):
+        out.append(
+            f"<tr><td>{_e(judge_label(measure))}</td>"
+            + "".join(f"<td>{format_signed(rho.get((measure, m)))}</td>" for m in LABELS)
+            + "</tr>"
+        )
+    out.append("</tbody></table>")
+    failures = [r for r in report.rows if r.judge_error is not None]
+    if failures:
+        out.append("<h3>Judge failures (the answers are scored all the same)</h3><ul>")
+        out += [f"<li><b>{_e(r.id)}</b> ({_e(r.system)}): {_e(r.judge_error)}</li>" for r in failures]
+        out.append("</ul>")
+    return out
+
+
+def iter_report_html(report: EvalReport) -> Iterator[str]:
+    """Yield the report's HTML page in pieces, each answer's section read back as it is written."""
     title = f"cnaps-rag evaluation: {report.name}"
+    many = len(report.systems) > 1
     out = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -204,15 +412,20 @@ def report_html(report: EvalReport) -> str:
         "<body>",
         f"<h1>{_e(title)}</h1>",
         f"<p>{_e(counts_sentence(report))}</p>",
-        *_summary_html(report),
-        f"<p>{_e(violations_sentence(report))}</p>",
     ]
+    if many:
+        out += _systems_html(report)
+        out.append("<h2>All answers together</h2>")
+    out += _summary_html(report)
+    out.append(f"<p>{_e(violations_sentence(report))}</p>")
     final_means = _means({row.metric: row.final for row in report.metrics})
     series: list[tuple[str, str, dict[str, float | None]]] = []
     if report.counts["with_draft"]:
         series.append(("draft", "draft", _means({row.metric: row.draft for row in report.metrics})))
     series.append(("final", "final", final_means))
     out.append(_chart(series, "Mean of each metric" + (", draft and final" if len(series) > 1 else "")))
+    if report.judge is not None:
+        out += _judge_html(report)
     if report.comparison is not None:
         comparison = report.comparison
         out += [
@@ -239,15 +452,22 @@ def report_html(report: EvalReport) -> str:
         )
     if report.broken_lines:
         out.append("<h2>Broken lines</h2><ul>")
-        out += [f"<li>line {b.line}: {_e(b.reason)}</li>" for b in report.broken_lines]
+        out += [
+            f"<li>{_e(b.source) + ' ' if many and b.source else ''}line {b.line}: {_e(b.reason)}</li>"
+            for b in report.broken_lines
+        ]
         out.append("</ul>")
     for status, heading in (("failed", "Failed answers (not scored)"), ("unscorable", "Not scorable")):
         rows = [r for r in report.rows if r.status == status]
         if rows:
             out.append(f"<h2>{heading}</h2><ul>")
-            out += [f"<li><b>{_e(r.id)}</b> (line {_e(r.line)}): {_e(r.reason)}</li>" for r in rows]
+            out += [
+                f"<li><b>{_e(r.id)}</b> ({_e(r.system) + ', ' if many else ''}line {_e(r.line)}): "
+                f"{_e(r.reason)}</li>"
+                for r in rows
+            ]
             out.append("</ul>")
-    scored = [(position, r) for position, r in enumerate(report.rows, start=1) if r.status == "scored"]
+    scored = [(index, r) for index, r in enumerate(report.rows) if r.status == "scored"]
     if scored:
         out += [
             "<h2>Answers</h2>",
@@ -255,7 +475,14 @@ def report_html(report: EvalReport) -> str:
             '<mark class="stripped-url">URL the validator strips</mark>, '
             '<mark class="stripped-model">model name the validator strips</mark>.</p>',
         ]
-        for position, row in scored:
-            out += _answer_html(position, row)
-    out += ["</body>", "</html>"]
-    return "\n".join(out) + "\n"
+    yield "\n".join(out) + "\n"
+    texts = report._texts
+    for index, row in scored:
+        pair = texts.get(index) if texts is not None else (None, None)
+        yield "\n".join(_answer_html(index + 1, row, pair, many)) + "\n"
+    yield "</body>\n</html>\n"
+
+
+def report_html(report: EvalReport) -> str:
+    """Return the report as one self-contained HTML page (no script, nothing loaded from a network)."""
+    return "".join(iter_report_html(report))

@@ -1,17 +1,28 @@
-"""What an evaluation produces: a row per answer record, metric summaries, a comparison, the report."""
+"""What an evaluation produces: a row per answer record, summaries per system, the judge's verdicts."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from ..records import BrokenLine
 from ..score import Scores
 from ..spec import PromptSpec
 from ..validate import Violation
 
 Status = Literal["scored", "failed", "unscorable"]
+
+CRITERIA: tuple[str, ...] = (
+    "clarity",
+    "correctness_completeness",
+    "workflow_design",
+    "provided_models_only",
+    "reasoning",
+)
+"""The judge's rubric criteria, in report order (``prompts/judge_rubric.txt`` defines each)."""
+
+REASON_CHARS = 200
+"""The longest one-line reason the judge may give."""
 
 
 class PromptIndex(dict[str, PromptSpec]):
@@ -23,8 +34,93 @@ class PromptIndex(dict[str, PromptSpec]):
         """Prompt id (or ``file:line``) -> why it is not in the index."""
 
 
+class BrokenLine(BaseModel):
+    """A line of an answers file that is not an answer record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line: int
+    reason: str
+    source: str | None = None
+    """The answers file as the caller named it (None for records given from Python)."""
+
+
+# --------------------------------------------------------------------------- the judge's reply
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1].rstrip() + "…"
+
+
+class Criterion(BaseModel):
+    """One rubric criterion: a one-line reason, then a score from 1 (poor) to 5 (excellent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(json_schema_extra={"maxLength": REASON_CHARS})
+    score: Literal[1, 2, 3, 4, 5]
+
+    @field_validator("reason")
+    @classmethod
+    def _short_reason(cls, value: str) -> str:
+        # A hosted model may ignore maxLength: the reason is kept, made one line and short.
+        return _one_line(value)
+
+
+class JudgeReply(BaseModel):
+    """The judge's reply, as its JSON schema asks for it (the rubric in ``prompts/`` explains each field)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    clarity: Criterion
+    correctness_completeness: Criterion
+    workflow_design: Criterion
+    provided_models_only: Criterion
+    reasoning: Criterion
+    unsupported_sentences: list[int]
+    """Numbers of the answer's sentences that the prompt's sources do not support."""
+    does_what_was_asked: bool
+    asked_reason: str = Field(json_schema_extra={"maxLength": REASON_CHARS})
+
+    @field_validator("asked_reason")
+    @classmethod
+    def _short_reason(cls, value: str) -> str:
+        return _one_line(value)
+
+
+class Judgment(BaseModel):
+    """The judge's verdict on one answer, with what it was shown and who judged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    rubric_version: str
+    scores: dict[str, int]
+    """Criterion -> score from 1 to 5, in :data:`CRITERIA` order."""
+    reasons: dict[str, str]
+    """Criterion -> its one-line reason; ``does_what_was_asked`` -> the reason for that verdict."""
+    sentences: int
+    """Sentences of the answer the judge was shown, numbered from 1."""
+    unsupported_sentences: list[int]
+    """The shown sentences the judge found unsupported by the sources (numbers out of range dropped)."""
+    supported_share: float
+    """Shown sentences the judge found supported / shown sentences (1.0 when none was shown)."""
+    does_what_was_asked: bool
+    shortened: bool
+    """True when the prompt or the answer was cut to fit the judge's context window."""
+
+    @property
+    def overall(self) -> float:
+        """Return the mean criterion score mapped to 0..1 (1 → 0, 5 → 1)."""
+        return round((sum(self.scores.values()) / len(self.scores) - 1) / 4, 6)
+
+
+# --------------------------------------------------------------------------- rows and summaries
+
+
 class Row(BaseModel):
-    """One answer record: its scores, or why it has none."""
+    """One answer record: its scores, or why it has none. The answer's text is not kept."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -34,16 +130,20 @@ class Row(BaseModel):
     status: Status
     reason: str | None = None
     """For a failed answer, its error; for an unscorable one, why it could not be scored."""
+    system: str = "answers"
+    """The system that wrote the answer: the record's ``system`` field, else its file's name."""
+    source: str | None = None
+    """The answers file as the caller named it (None for records given from Python)."""
     prompt_id: str | None = None
-    markdown: str | None = None
-    """The final answer, with CRLF made LF (spans refer to this text)."""
-    draft: str | None = None
     final_scores: Scores | None = None
     draft_scores: Scores | None = None
     final_stripped: list[Violation] = []
-    """What the validator strips from the final answer, spans in ``markdown``."""
+    """What the validator strips from the final answer (first-pass spans are in its LF text)."""
     draft_stripped: list[Violation] = []
-    """What the validator strips from the draft, spans in ``draft``."""
+    """What the validator strips from the draft (first-pass spans are in its LF text)."""
+    judgment: Judgment | None = None
+    judge_error: str | None = None
+    """Why the judge gave no verdict on this answer (the run went on)."""
 
 
 class MetricSummary(BaseModel):
@@ -95,25 +195,158 @@ class Comparison(BaseModel):
     metrics: list[MetricComparison]
 
 
-class EvalReport(BaseModel):
-    """The evaluation of one answers file: the summary, every answer and every problem."""
+class StrippedValue(BaseModel):
+    """A URL or name the validator strips, and how many of a system's answers it was stripped from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    value: str
+    answers: int
+
+
+class JudgeSummary(BaseModel):
+    """The judge's verdicts over one system's answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    judged: int
+    failed: int
+    criteria: dict[str, float | None]
+    """Criterion -> mean score (1 to 5)."""
+    supported_share: float | None
+    does_what_was_asked: float | None
+    """Share of judged answers that do what the prompt asked."""
+
+
+class SystemSummary(BaseModel):
+    """One system's answers: counts, each metric's summary and rank, what the validator strips."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    """The answers file as the caller named it."""
+    sources: list[str]
+    """The answers files its records came from."""
     counts: dict[str, int]
-    """records, scored, failed, unscorable, with_draft, broken_lines."""
     metrics: list[MetricRow]
+    ranks: dict[str, int]
+    """Metric -> rank of this system's final mean among the systems (1 best; ties share a rank)."""
     violations: dict[str, dict[str, int]]
-    """What the validator strips, summed: ``{"final": {"url": n, "model": m}, "draft": {...}}``."""
-    rows: list[Row]
-    broken_lines: list[BrokenLine]
-    comparison: Comparison | None = None
+    stripped: list[StrippedValue]
+    """The values stripped from the most answers (from the draft where there is one), most first."""
+    judge: JudgeSummary | None = None
 
     def metric(self, name: str) -> MetricRow:
         """Return the summary row of metric ``name``; raise KeyError if there is none."""
         for row in self.metrics:
             if row.metric == name:
                 return row
+        raise KeyError(name)
+
+
+class PromptRow(BaseModel):
+    """One prompt: each system's final score per metric, and which systems did best."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_id: str
+    scores: dict[str, dict[str, float]]
+    """System -> metric -> score (a system's first scored answer to this prompt)."""
+    best: dict[str, list[str]]
+    """Metric -> the systems with the highest score, where some system scored lower."""
+    stripped: dict[str, int]
+    """System -> URLs and names stripped from its answer (its draft where there is one)."""
+    judge: dict[str, float] = {}
+    """System -> the judge's overall score (0..1) of its answer, where it judged it."""
+
+
+class Agreement(BaseModel):
+    """How the judge's ranking of answers agrees with a deterministic metric's (Spearman's rho)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    judge: str
+    """A criterion, ``supported_share``, ``does_what_was_asked`` or ``overall``."""
+    metric: str
+    rho: float | None
+    """Spearman's rank correlation; None with fewer than 3 answers or when either side is constant."""
+    answers: int
+
+
+class JudgeReport(BaseModel):
+    """Who judged, with which rubric, and how the judge agrees with the metrics."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    rubric_version: str
+    judged: int
+    failed: int
+    agreement: list[Agreement]
+
+
+class RunInfo(BaseModel):
+    """How the run went: speed and judge traffic. Not part of the report files (they must not vary)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answers: int
+    """Records read (every status)."""
+    seconds: float
+    judge_requests: int = 0
+    judge_cache_hits: int = 0
+
+    @property
+    def answers_per_second(self) -> float:
+        """Return records per second of wall time."""
+        return self.answers / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        """Return the run as one line: answers, time, rate, and the judge's requests and cache hits."""
+        text = (
+            f"scored {self.answers} answers in {self.seconds:.2f} s ({self.answers_per_second:.1f} answers/s)"
+        )
+        if self.judge_requests or self.judge_cache_hits:
+            text += f"; judge: {self.judge_requests} requests, {self.judge_cache_hits} cache hits"
+        return text
+
+
+class EvalReport(BaseModel):
+    """The evaluation of one or more systems' answers: summaries, every answer's scores, every problem."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    """The answers files as the caller named them."""
+    counts: dict[str, int]
+    """records, scored, failed, unscorable, with_draft, broken_lines (all systems together)."""
+    metrics: list[MetricRow]
+    """Each metric over all systems' answers together."""
+    violations: dict[str, dict[str, int]]
+    """What the validator strips, summed: ``{"final": {"url": n, "model": m}, "draft": {...}}``."""
+    rows: list[Row]
+    broken_lines: list[BrokenLine]
+    systems: list[SystemSummary] = []
+    ranking: dict[str, list[str]] = {}
+    """Metric -> the systems by final mean, best first."""
+    prompts: list[PromptRow] = []
+    judge: JudgeReport | None = None
+    comparison: Comparison | None = None
+    run: RunInfo | None = Field(default=None, exclude=True)
+    """Speed and judge traffic of the run that made the report (kept out of the files)."""
+    _texts: Any = PrivateAttr(default=None)
+    """Where the answers' texts are read back for the page (see ``evaluate.AnswerTexts``)."""
+
+    def metric(self, name: str) -> MetricRow:
+        """Return the summary row of metric ``name``; raise KeyError if there is none."""
+        for row in self.metrics:
+            if row.metric == name:
+                return row
+        raise KeyError(name)
+
+    def system(self, name: str) -> SystemSummary:
+        """Return the summary of system ``name``; raise KeyError if there is none."""
+        for summary in self.systems:
+            if summary.name == name:
+                return summary
         raise KeyError(name)

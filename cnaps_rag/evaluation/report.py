@@ -7,21 +7,25 @@ HTML page is :func:`cnaps_rag.evaluation.html.report_html`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..score import Sentence
 from ..validate import Violation
-from .html_page import report_html
-from .models import EvalReport, Row
+from .html_page import iter_report_html
+from .models import CRITERIA, EvalReport, Row
 from .wording import (
     LABELS,
     counts_sentence,
     format_number,
     format_score,
     format_signed,
+    format_value,
+    judge_label,
     metric_label,
+    ranked,
+    stripped_sentence,
     violations_sentence,
 )
 
@@ -79,11 +83,142 @@ def _unsupported_md(sentences: Sequence[Sentence]) -> list[str]:
     return [f"- {_code(s.text)} ({s.support:.0%} of its content words in the prompt)" for s in sentences]
 
 
+def _systems_md(report: EvalReport) -> list[str]:
+    """Return the side-by-side sections: systems, each metric, stripped values, per prompt, judge."""
+    systems = report.systems
+    names = [s.name for s in systems]
+    out = [
+        "## Systems",
+        "",
+        "Each metric's mean over a system's final answers, its rank among the systems in brackets "
+        "(1 is best), the best in bold.",
+        "",
+        "| system | scored | " + " | ".join(metric_label(m) for m in LABELS) + " |",
+        "| --- | ---: | " + " | ".join("---:" for _ in LABELS) + " |",
+    ]
+    for system in systems:
+        cells = []
+        for metric in LABELS:
+            cell = ranked(system.metric(metric).final.mean, system.ranks.get(metric))
+            cells.append(f"**{cell}**" if system.ranks.get(metric) == 1 else cell)
+        out.append(f"| {_cell(system.name)} | {system.counts['scored']} | " + " | ".join(cells) + " |")
+    out += ["", "## Each metric by system", ""]
+    for metric in LABELS:
+        out += [
+            f"### {metric_label(metric)}",
+            "",
+            "| system | mean | min | share perfect | rank |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for name in report.ranking.get(metric, []):
+            summary = report.system(name).metric(metric).final
+            out.append(
+                f"| {_cell(name)} | {format_number(summary.mean)} | {format_number(summary.minimum)} "
+                f"| {format_number(summary.perfect)} | {report.system(name).ranks[metric]} |"
+            )
+        out.append("")
+    out += [
+        "## What the validator strips from each system",
+        "",
+        "From the draft where a record has one, else from the answer as scored.",
+        "",
+        "| system | stripped | stripped most often (answers) |",
+        "| --- | --- | --- |",
+    ]
+    for system in systems:
+        which = system.violations["draft"] if system.counts["with_draft"] else system.violations["final"]
+        often = ", ".join(f"{_code(v.value)} ({v.answers})" for v in system.stripped) or "—"
+        out.append(f"| {_cell(system.name)} | {stripped_sentence(which)} | {often} |")
+    out += [
+        "",
+        "## Per prompt",
+        "",
+        "Each system's score of its answer to the prompt; the best in bold where some system scored lower.",
+        "",
+    ]
+    for metric in LABELS:
+        out += [
+            f"### {metric_label(metric)}",
+            "",
+            "| prompt | " + " | ".join(_cell(n) for n in names) + " |",
+            "| --- | " + " | ".join("---:" for _ in names) + " |",
+        ]
+        for prompt in report.prompts:
+            cells = []
+            for name in names:
+                value = prompt.scores.get(name, {}).get(metric)
+                cell = "—" if value is None else format_value(metric, value)
+                cells.append(f"**{cell}**" if name in prompt.best.get(metric, []) else cell)
+            out.append(f"| {_cell(prompt.prompt_id)} | " + " | ".join(cells) + " |")
+        out.append("")
+    return out
+
+
+def _judge_md(report: EvalReport) -> list[str]:
+    judge = report.judge
+    assert judge is not None
+    out = [
+        f"## Judge: {_code(judge.model)}, rubric {_code(judge.rubric_version)}",
+        "",
+        f"Judged {judge.judged} answers; the judge failed on {judge.failed}.",
+        "",
+        "| system | judged | failed | "
+        + " | ".join(judge_label(c) for c in CRITERIA)
+        + " | sentences supported | does what was asked |",
+        "| --- | ---: | ---: | " + " | ".join("---:" for _ in CRITERIA) + " | ---: | ---: |",
+    ]
+    for system in report.systems:
+        verdicts = system.judge
+        if verdicts is None:
+            continue
+        out.append(
+            f"| {_cell(system.name)} | {verdicts.judged} | {verdicts.failed} | "
+            + " | ".join(format_number(verdicts.criteria.get(c)) for c in CRITERIA)
+            + f" | {format_number(verdicts.supported_share)} "
+            f"| {format_number(verdicts.does_what_was_asked)} |"
+        )
+    measures = list(dict.fromkeys(a.judge for a in judge.agreement))
+    answers = judge.agreement[0].answers if judge.agreement else 0
+    out += [
+        "",
+        f"Agreement with the metrics: Spearman's rank correlation over the {answers} judged answers "
+        "(n/a: too few answers, or one side constant).",
+        "",
+        "| judge | " + " | ".join(metric_label(m) for m in LABELS) + " |",
+        "| --- | " + " | ".join("---:" for _ in LABELS) + " |",
+    ]
+    rho = {(a.judge, a.metric): a.rho for a in judge.agreement}
+    for measure in measures:
+        out.append(
+            f"| {judge_label(measure)} | "
+            + " | ".join(format_signed(rho.get((measure, m))) for m in LABELS)
+            + " |"
+        )
+    failures = [r for r in report.rows if r.judge_error is not None]
+    if failures:
+        out += ["", "Judge failures (the answers are scored all the same):", ""]
+        out += [f"- {_code(r.id)} ({_cell(r.system)}): {_cell(r.judge_error or '')}" for r in failures]
+    out.append("")
+    return out
+
+
+def _where(report: EvalReport, row: Row) -> str:
+    """Return where a row's record stands: its line, and its file when there are several files."""
+    several = len({r.source for r in report.rows}) > 1
+    return f"{_code(row.source)} line {row.line}" if several and row.source else f"line {row.line}"
+
+
 def report_markdown(report: EvalReport) -> str:
-    """Return the report as Markdown: summary, comparison, problems, then each answer."""
+    """Return the report as Markdown: summary, systems side by side, judge, problems, then each answer."""
+    many = len(report.systems) > 1
     out = [f"# cnaps-rag evaluation: {_code(report.name)}", "", counts_sentence(report), ""]
+    if many:
+        out += _systems_md(report)
+        out += ["## All answers together", ""]
     out += _summary_md(report)
     out += ["", violations_sentence(report), ""]
+    if report.judge is not None:
+        out += _judge_md(report)
     if report.comparison is not None:
         comparison = report.comparison
         out += [
@@ -102,14 +237,18 @@ def report_markdown(report: EvalReport) -> str:
         ]
         out.append("")
     if report.broken_lines:
+        several = len({r.source for r in report.rows} | {b.source for b in report.broken_lines}) > 1
         out += ["## Broken lines", ""]
-        out += [f"- line {b.line}: {_cell(b.reason)}" for b in report.broken_lines]
+        out += [
+            f"- {_code(b.source) + ' ' if several and b.source else ''}line {b.line}: {_cell(b.reason)}"
+            for b in report.broken_lines
+        ]
         out.append("")
     for status, title in (("failed", "Failed answers (not scored)"), ("unscorable", "Not scorable")):
         rows = [r for r in report.rows if r.status == status]
         if rows:
             out += [f"## {title}", ""]
-            out += [f"- {_code(r.id)} (line {r.line}): {_cell(r.reason or '')}" for r in rows]
+            out += [f"- {_code(r.id)} ({_where(report, r)}): {_cell(r.reason or '')}" for r in rows]
             out.append("")
     scored = [r for r in report.rows if r.status == "scored"]
     if scored:
@@ -118,10 +257,16 @@ def report_markdown(report: EvalReport) -> str:
             "",
             "Final answer scores; the draft's in brackets where there is one.",
             "",
-            "| answer | prompt | "
+            "| answer | "
+            + ("system | " if many else "")
+            + "prompt | "
             + " | ".join(metric_label(m) for m in LABELS)
             + " | stripped (url, model) |",
-            "| --- | --- | " + " | ".join("---:" for _ in LABELS) + " | ---: |",
+            "| --- | "
+            + ("--- | " if many else "")
+            + "--- | "
+            + " | ".join("---:" for _ in LABELS)
+            + " | ---: |",
         ]
         for row in scored:
             cells = []
@@ -133,7 +278,9 @@ def report_markdown(report: EvalReport) -> str:
             stripped = row.draft_scores or row.final_scores
             assert stripped is not None
             out.append(
-                f"| {_cell(row.id)} | {_cell(row.prompt_id or '')} | "
+                f"| {_cell(row.id)} | "
+                + (f"{_cell(row.system)} | " if many else "")
+                + f"{_cell(row.prompt_id or '')} | "
                 + " | ".join(cells)
                 + f" | {stripped.violations.get('url', 0)}, {stripped.violations.get('model', 0)} |"
             )
@@ -141,7 +288,8 @@ def report_markdown(report: EvalReport) -> str:
         for row in scored:
             details = _answer_details_md(row)
             if details:
-                out += [f"### {_code(row.id)}", "", *details, ""]
+                title = f"{_code(row.id)}" + (f" ({_cell(row.system)})" if many else "")
+                out += [f"### {title}", "", *details, ""]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -167,21 +315,25 @@ def _answer_details_md(row: Row) -> list[str]:
 def write_report(report: EvalReport, out_dir: str | Path) -> list[Path]:
     """Write ``report.json``, ``report.md`` and ``report.html`` into ``out_dir`` and return their paths.
 
-    Creates the folder. Raises :class:`ConfigError` when it cannot be written.
+    Creates the folder. The page's answer sections are written one at a time, each answer's
+    text read back from its file as it is written. Raises :class:`ConfigError` when the
+    folder cannot be written.
     """
     folder = Path(out_dir)
-    files = {
-        "report.json": report_json(report),
-        "report.md": report_markdown(report),
-        "report.html": report_html(report),
+    files: dict[str, Iterable[str]] = {
+        "report.json": [report_json(report)],
+        "report.md": [report_markdown(report)],
+        "report.html": iter_report_html(report),
     }
     written = []
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
+        for name, pieces in files.items():
             path = folder / name
             # newline="\n": the same bytes on every platform.
-            path.write_text(text, encoding="utf-8", newline="\n")
+            with path.open("w", encoding="utf-8", newline="\n") as file:
+                for piece in pieces:
+                    file.write(piece)
             written.append(path)
     except OSError as exc:
         raise ConfigError(f"{folder}: cannot write the report ({exc.strerror or exc})") from None

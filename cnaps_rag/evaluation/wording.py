@@ -54,3 +54,36 @@ def violations_sentence(report: EvalReport) -> str:
     if report.counts["with_draft"]:
         text += f", from the drafts {draft['url']} URLs and {draft['model']} model names"
     return text + "."
+
+
+JUDGE_LABELS = {
+    "clarity": "clarity",
+    "correctness_completeness": "correctness and completeness",
+    "workflow_design": "workflow design",
+    "provided_models_only": "provided models only",
+    "reasoning": "reasoning",
+    "supported_share": "sentences supported",
+    "does_what_was_asked": "does what was asked",
+    "overall": "overall",
+}
+
+
+def judge_label(measure: str) -> str:
+    """Return a judge criterion or measure as the reports print it."""
+    return JUDGE_LABELS.get(measure, measure)
+
+
+def ranked(value: float | None, rank: int | None) -> str:
+    """Return a mean with its rank among the systems: ``0.912 (1)``."""
+    return format_number(value) + (f" ({rank})" if rank is not None else "")
+
+
+def stripped_sentence(counts: dict[str, int]) -> str:
+    """Return what was stripped, by kind: ``3 URLs, 2 model names``."""
+    names = {"url": "URLs", "model": "model names"}
+    return ", ".join(f"{n} {names.get(kind, kind)}" for kind, n in counts.items()) or "nothing"
+
+
+def format_value(metric: str, value: float) -> str:
+    """Return one score as the per-prompt tables print it (yes/no for structure)."""
+    return ("yes" if value else "no") if metric == "structure" else f"{value:.3f}"

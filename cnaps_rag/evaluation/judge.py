@@ -1,0 +1,199 @@
+"""An optional judge: a model scores each answer on a versioned rubric, for what rules cannot see.
+
+The rubric is ``prompts/judge_rubric.txt`` (its ``#version:`` is recorded with every verdict):
+five criteria scored 1 to 5 with a one-line reason each, the numbers of the answer's sentences
+that the sources do not support, and whether the answer does what the prompt asked. The reply
+is structured output (:class:`~cnaps_rag.evaluation.models.JudgeReply`'s JSON schema, made
+OpenAI-strict) through any backend, with the package's retrying caller.
+
+Verdicts are cached on disk, one JSON file per key, the key being a hash of (prompt, answer,
+judge model, rubric version): a rerun over the same answers makes no request. A failure
+(server down, a reply that is not the schema's JSON) is returned as one line for the answer's
+row and never stops the evaluation; failures are not cached, so a rerun tries them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..backends import Backend, Request
+from ..draft.caller import Caller
+from ..errors import one_line
+from ..spec import PromptSpec
+from ..templates import load_template
+from ..text import sentences, shorten
+from .models import CRITERIA, JudgeReply, Judgment
+
+DEFAULT_CACHE_DIR = Path(".cnaps-rag-cache") / "judge"
+"""Where verdicts are cached when the caller names no folder (relative to the working folder)."""
+JUDGE_MAX_TOKENS = 600
+"""Token budget of one verdict: five short reasons, a list of numbers, a verdict and its reason."""
+RUBRIC_TOKENS = 1000
+"""Tokens the rubric and its schema take besides the prompt and the answer."""
+CHARS_PER_TOKEN = 3
+"""A cautious count of characters per token, to fit the prompt and the answer into the context."""
+MIN_INPUT_CHARS = 2000
+"""The least room prompt and answer get together, however small the context."""
+
+
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Return a pydantic JSON schema as OpenAI's strict mode takes it.
+
+    ``$ref``s are inlined, every object lists all its properties as required and forbids
+    others, and titles and defaults are dropped.
+    """
+    definitions = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return walk(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            out = {k: walk(v) for k, v in node.items() if k not in {"$defs", "title", "default"}}
+            if out.get("type") == "object" and "properties" in out:
+                out["required"] = list(out["properties"])
+                out["additionalProperties"] = False
+            return out
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    result: dict[str, Any] = walk(schema)
+    return result
+
+
+def cache_key(prompt: str, answer: str, model: str, rubric_version: str) -> str:
+    """Return the cache key of a verdict: SHA-256 of the prompt, the answer, the judge model, the rubric."""
+    data = json.dumps([prompt, answer, model, rubric_version], ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+class Judge:
+    """Judges answers with a model on the rubric, caching every verdict on disk.
+
+    ``backend`` is any backend (an :class:`~cnaps_rag.backends.OpenAIBackend` for a hosted
+    or local server); its ``n_ctx`` decides how much of a long prompt and answer fit.
+    ``cache_dir`` None caches nothing. Retryable backend errors are retried ``attempts``
+    times in all.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
+        max_tokens: int = JUDGE_MAX_TOKENS,
+        attempts: int = 3,
+        max_wait: float = 20.0,
+    ):
+        self.backend = backend
+        self.template = load_template("judge_rubric")
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.max_tokens = max_tokens
+        self.schema = strict_schema(JudgeReply.model_json_schema())
+        self._caller = Caller(backend, attempts=attempts, max_wait=max_wait)
+        self.cache_hits = 0
+        self.failures = 0
+        self.cache_errors = 0
+
+    @property
+    def model(self) -> str:
+        """Return the judge model's name."""
+        return self.backend.model
+
+    @property
+    def rubric_version(self) -> str:
+        """Return the rubric's version."""
+        return self.template.version
+
+    @property
+    def requests(self) -> int:
+        """Return how many requests the judge has sent to its backend (retries included)."""
+        return self._caller.generations
+
+    # ----------------------------------------------------------------------- cache
+
+    def _cache_path(self, key: str) -> Path | None:
+        return self.cache_dir / key[:2] / f"{key}.json" if self.cache_dir is not None else None
+
+    def _cached(self, key: str) -> Judgment | None:
+        path = self._cache_path(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            return Judgment.model_validate(json.loads(path.read_text(encoding="utf-8"))["judgment"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a torn or foreign file: judge again and overwrite it
+
+    def _store(self, key: str, judgment: Judgment) -> None:
+        path = self._cache_path(key)
+        if path is None:
+            return
+        data = {"key": key, "judgment": judgment.model_dump(mode="json")}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written whole, then renamed: a killed run never leaves a torn cache file.
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as file:
+                json.dump(data, file, sort_keys=True, ensure_ascii=False)
+            os.replace(file.name, path)
+        except OSError:
+            self.cache_errors += 1  # a cache that cannot be written costs a rerun, nothing else
+
+    # ----------------------------------------------------------------------- judging
+
+    def _inputs(self, spec: PromptSpec, answer: str) -> tuple[str, list[str], bool]:
+        """Return the prompt text and the answer's sentences that fit the context, and whether cut."""
+        n_ctx = int(getattr(self.backend, "n_ctx", 8192))
+        budget = max(MIN_INPUT_CHARS, (n_ctx - self.max_tokens - RUBRIC_TOKENS) * CHARS_PER_TOKEN)
+        prompt = shorten(spec.raw.strip(), budget // 2)
+        room = budget - len(prompt)
+        shown: list[str] = []
+        all_sentences = sentences(answer)
+        for sentence in all_sentences:
+            line = f"{len(shown) + 1}. {sentence}"
+            room -= len(line) + 1
+            if room < 0:
+                break
+            shown.append(sentence)
+        return prompt, shown, prompt != spec.raw.strip() or len(shown) < len(all_sentences)
+
+    def judge(self, spec: PromptSpec, answer: str) -> tuple[Judgment | None, str | None]:
+        """Return the verdict on ``answer`` to ``spec`` (from the cache where it is), or None and why not."""
+        key = cache_key(spec.raw, answer, self.model, self.rubric_version)
+        cached = self._cached(key)
+        if cached is not None:
+            self.cache_hits += 1
+            return cached, None
+        prompt, shown, shortened = self._inputs(spec, answer)
+        messages = self.template.messages(
+            schema=json.dumps(self.schema),
+            prompt=prompt,
+            sentences="\n".join(f"{n}. {s}" for n, s in enumerate(shown, start=1)) or "(no sentences)",
+        )
+        request = Request(messages=messages, max_tokens=self.max_tokens, schema=self.schema)
+        try:
+            reply = self._caller.parsed(request, JudgeReply)
+        except Exception as exc:
+            self.failures += 1
+            return None, one_line(exc)
+        unsupported = sorted({n for n in reply.unsupported_sentences if 1 <= n <= len(shown)})
+        judgment = Judgment(
+            model=self.model,
+            rubric_version=self.rubric_version,
+            scores={c: getattr(reply, c).score for c in CRITERIA},
+            reasons={
+                **{c: getattr(reply, c).reason for c in CRITERIA},
+                "does_what_was_asked": reply.asked_reason,
+            },
+            sentences=len(shown),
+            unsupported_sentences=unsupported,
+            supported_share=round(1 - len(unsupported) / len(shown), 6) if shown else 1.0,
+            does_what_was_asked=reply.does_what_was_asked,
+            shortened=shortened,
+        )
+        self._store(key, judgment)
+        return judgment, None
