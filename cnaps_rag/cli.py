@@ -158,11 +158,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         prompts = load_prompt_index(args.prompts, id_field=args.id_field, prompt_field=args.prompt_field)
     judge = None
     if args.judge or args.judge_model or args.judge_base_url:
-        from .backends import OpenAIBackend
+        from .backends import make_backend
         from .evaluation import Judge
 
-        backend = OpenAIBackend(
-            model=args.judge_model or "", base_url=args.judge_base_url, n_ctx=args.judge_n_ctx
+        backend = make_backend(
+            "openai", model=args.judge_model, base_url=args.judge_base_url, n_ctx=args.judge_n_ctx
         )
         judge = Judge(backend, cache_dir=None if args.no_judge_cache else args.judge_cache)
     options = {
