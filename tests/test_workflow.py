@@ -115,7 +115,7 @@ def test_first_format_relevance_is_written_from_the_models_task():
     result, _ = _guided(prompt("004_3b145cd2937caf5f"))
     relevance = [line for line in result.markdown.splitlines() if "Relevance:" in line]
     assert relevance == [
-        "  - Relevance: it does single-image super-resolution, which the question asks about "
+        "  - Relevance: it does single-image super-resolution, which the question asks for "
         "(“What data do high-magnification models train on”)."
     ]
     mismatch, _ = _guided(prompt("000_d18f79af084974a4"))

@@ -30,7 +30,7 @@ from ..text import sentences, shorten
 from .caller import Caller
 from .fit import task_fit
 from .gate import accept_slot
-from .plan import served_clause
+from .plan import request_for, served_clause
 from .render import clean_slot, render, source_line
 from .result import Draft
 
@@ -174,7 +174,7 @@ def _relevance(source: Source, question: str) -> str | None:
     if task.family not in {t.family for t in asked}:
         return f"it does {task.name}, not {' or '.join(t.name for t in asked)} (see the note in section 1)."
     clause = served_clause(question, task)
-    return f"it does {task.name}, which the question asks about" + (f" (“{clause}”)." if clause else ".")
+    return f"it does {task.name}, {request_for(task, asked)}" + (f" (“{clause}”)." if clause else ".")
 
 
 def _sources_section(spec: PromptSpec) -> list[str]:

@@ -23,7 +23,8 @@ from ..text import sentences, shorten
 
 CLAUSE_CHARS = 140
 """The longest stretch of the question quoted as what a module serves."""
-_CLAUSE_BREAK = re.compile(r"\s*(?:[,;:—–]|\band\b|\bbut\b|\bso that\b)\s*")
+# Punctuation only: a keyword may hold "and" ("indoor and outdoor").
+_CLAUSE_BREAK = re.compile(r"\s*[,;:—–]\s*")
 
 
 @dataclass(frozen=True)
@@ -134,3 +135,13 @@ def served_clause(question: str, task: Task) -> str | None:
                 # Quotes inside the question would nest in the quoted clause: drop them.
                 return shorten(re.sub(r"[\"“”]", "", clause).strip(" .?!'"), CLAUSE_CHARS)
     return None
+
+
+def request_for(task: Task, goal: tuple[Task, ...] | list[Task]) -> str:
+    """Return how a model's task meets the question's: "which the question asks for", or the
+    question's own variant when they differ within a family (a low-light enhancer for a
+    brightness request)."""
+    if any(t.key == task.key for t in goal):
+        return "which the question asks for"
+    kin = [t.name for t in goal if t.family == task.family]
+    return f"serving the question's request for {' and '.join(kin)}" if kin else "which the question asks for"

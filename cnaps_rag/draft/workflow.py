@@ -17,7 +17,7 @@ from ..templates import load_template
 from ..text import shorten
 from .caller import Caller
 from .guided import QUESTION_CHARS, SLOT_MAX_TOKENS, best_finding, fill_slot
-from .plan import LeftOut, Module, Plan, Step, plan_workflow, served_clause
+from .plan import LeftOut, Module, Plan, Step, plan_workflow, request_for, served_clause
 from .render import source_line
 from .result import Draft
 
@@ -210,7 +210,7 @@ def _justification(spec: PromptSpec, plan: Plan) -> list[str]:
             module = used[source.id]
             clause = served_clause(spec.question, module.task)
             serves = f" (“{clause}”)" if clause else ""
-            lines.append(f"  - Used for {module.task.name}, which the question asks for{serves}.")
+            lines.append(f"  - Used for {module.task.name}, {request_for(module.task, plan.goal)}{serves}.")
         elif source.id in left:
             lines.append("  - Not used in the workflow (the reason is in C).")
         finding = best_finding(source, spec.question)
