@@ -32,10 +32,6 @@ _INJECTION = re.compile(
 )
 
 
-# Kept until score.py uses is_injection and text.sentences (R is moving it); not for new code.
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n")
-
-
 def is_injection(sentence: str) -> bool:
     """Return whether a summary sentence gives the reader orders ("ignore previous instructions…")."""
     return _INJECTION.search(sentence) is not None

@@ -180,8 +180,8 @@ class Layout:
                 level = len(match.group("hashes").strip())
             elif match.group("bold") and raw.rstrip().endswith(match.group("bold")):
                 level = 7
-            elif line.kind == "item" and match.group("dot") in ".)" and match.group("number").isdigit():
-                level = 8
+            elif match.group("dot") in ".)" and (line.kind == "item") == match.group("number").isdigit():
+                level = 8  # "1. Core Task" (a list item to markdown) or "A. High-Level Overview"
             else:
                 continue
             title = match.group("title").strip().strip("*_ ").rstrip(":").strip()
@@ -209,3 +209,71 @@ def section_number(line: str) -> int | None:
     """Return the number of a numbered heading line (``## 2. Workflow`` gives 2), else None."""
     match = SECTION_HEADING.match(line)
     return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class Part:
+    """A numbered section (``1``, ``2``) or lettered part (``A``, ``B``) of an answer."""
+
+    number: str
+    title: str
+    empty: bool
+    """True when nothing but blank lines, unnumbered headings and ``filler`` lines follow it."""
+
+
+_TITLE_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def _title_words(text: str) -> set[str]:
+    return {w.lower() for w in _TITLE_WORD.findall(text)}
+
+
+def answer_parts(text: str, expected: dict[str, list[str]] | None = None, filler: str = "") -> list[Part]:
+    """Return the answer's numbered sections and lettered parts, in order, in every heading form.
+
+    Markdown headings and whole-line bold headings always count. A plain numbered line
+    (``1. What task is the user trying to perform?``) counts only when it repeats one of the
+    ``expected`` titles for its number (two thirds of its words, at least two), since any
+    numbered list looks the same. A section runs to the next numbered section, a part to the
+    next section or part; it is empty when it holds only blank lines, unnumbered headings or
+    the ``filler`` line.
+    """
+    layout = Layout(text)
+    expected = expected or {}
+    heads = []
+    for heading in layout.numbered_headings():
+        if heading.level == 8:
+            words = _title_words(heading.title)
+            wanted = [_title_words(title) for title in expected.get(heading.number, [])]
+            if len(words) < 2 or not any(len(words & w) >= max(2, 2 * len(words) / 3) for w in wanted):
+                continue
+        heads.append(heading)
+    parts = []
+    for index, heading in enumerate(heads):
+        section = heading.number.isdigit()
+        stop = len(layout.lines)
+        for following in heads[index + 1 :]:
+            if following.number.isdigit() or not section:
+                stop = following.line
+                break
+        empty = True
+        for line in layout.lines[heading.line + 1 : stop]:
+            content = text[line.start : line.end].strip()
+            if line.kind == "heading" or not content or content == filler:
+                continue
+            empty = False
+            break
+        parts.append(Part(heading.number, heading.title, empty))
+    return parts
+
+
+def in_order(required: list[str], found: list[str]) -> int:
+    """Return how many of ``required`` appear in ``found`` in the same order (longest common subsequence)."""
+    previous = [0] * (len(found) + 1)
+    for want in required:
+        current = [0]
+        for position, have in enumerate(found):
+            best = previous[position] + 1 if want == have else max(previous[position + 1], current[-1])
+            current.append(best)
+        previous = current
+    return previous[-1]

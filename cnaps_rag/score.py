@@ -11,11 +11,17 @@
   / sources that have a link (1.0 when no source has one).
 - ``model_precision``: model-name mentions the prompt allows / all mentions, counting every
   occurrence (1.0 when there is none). Names inside links are not mentions.
-- ``structure``: the answer's numbered section headings are exactly 1., 2., 3., in that order,
-  and none is empty. A section whose only text is :data:`cnaps_rag.validate.NOT_COVERED` is
-  empty: the validator writes that line when it removed everything the section said, so an
-  answer left with it did not answer that part. ``sections_found`` and ``empty_sections``
-  say why ``structure`` is false.
+- ``structure``: the share of the parts the prompt asks for (its numbered sections, and for
+  the second format the lettered parts A, B, C of its workflow section) that the answer has,
+  in order and not empty (1.0 when all are). Extra sections are allowed. A heading is any of
+  the forms real answers use: ``## 1. Task``, ``### 1.``, ``**1. Task**`` on a line of its
+  own, or a plain ``1. What task…`` line that repeats the prompt's own words for that part
+  (:func:`cnaps_rag.markdown.answer_parts`). A section whose only text is
+  :data:`cnaps_rag.validate.NOT_COVERED` is empty: the validator writes that line when it
+  removed everything the section said. ``sections_found`` and ``empty_sections`` say why
+  ``structure`` is below 1.
+- ``citation_marks``: chat-interface citation marks in the answer (``[cite_start]``,
+  ``[cite: 27]``), which refer to nothing a reader has; the validator removes them.
 - ``grounding``: supported sentences / sentences (1.0 when there is none); see below.
 - ``violations``: what :func:`cnaps_rag.validate.validate` strips, by kind.
 
@@ -69,11 +75,11 @@ from .links import find_links, url_key
 
 # The validator's own patterns, so that a heading, a list item and a markdown link are the
 # same things for the score as for the validator whose work it measures.
-from .markdown import HEADING, ITEM, MD_LINK, SECTION_HEADING
+from .markdown import HEADING, ITEM, MD_LINK, answer_parts, in_order
 from .names import find_model_names
 from .spec import PromptSpec
 from .text import normalize_newlines, sentence_spans, sentences
-from .validate import NOT_COVERED, Validation, validate
+from .validate import NOT_COVERED, Validation, clean_citations, validate
 
 SUPPORT_THRESHOLD = 0.6
 """Share of a sentence's distinct content words that must occur in the prompt."""
@@ -113,7 +119,7 @@ class Scores(BaseModel):
     url_precision: float
     source_recall: float
     model_precision: float
-    structure: bool
+    structure: float
     grounding: float
     sections_found: list[int]
     """Numbers of the numbered section headings, in the order they appear."""
@@ -133,6 +139,8 @@ class Scores(BaseModel):
     unsupported: list[Sentence]
     violations: dict[str, int]
     """What the validator strips: ``{"url": n, "model": m}``."""
+    citation_marks: int = 0
+    """Chat-interface citation marks (``[cite_start]``, ``[cite: 27]``) in the answer."""
 
 
 @lru_cache(maxsize=1)
@@ -209,23 +217,19 @@ def _cited_keys(text: str) -> list[str]:
     return keys
 
 
-def _sections(text: str) -> tuple[list[int], list[int]]:
-    """Return the numbers of the numbered section headings and those of the empty sections."""
-    numbers: list[int] = []
-    bodies: list[list[str]] = []
-    for line in text.split("\n"):
-        match = SECTION_HEADING.match(line)
-        if match:
-            numbers.append(int(match.group(1)))
-            bodies.append([])
-        elif bodies and not HEADING.match(line):
-            bodies[-1].append(line)
-    empty = [
-        number
-        for number, body in zip(numbers, bodies, strict=True)
-        if all(not line.strip() or line.strip() == NOT_COVERED for line in body)
-    ]
-    return numbers, empty
+def _structure(text: str, spec: PromptSpec) -> tuple[float, list[int], list[int]]:
+    """Return the share of required parts present in order, the section numbers found, the empty ones."""
+    required = [section.number for section in spec.sections] or ["1", "2", "3"]
+    expected: dict[str, list[str]] = {}
+    for section in spec.sections:
+        expected.setdefault(section.number, []).append(section.title)
+    for number, instruction in enumerate(spec.instructions, start=1):
+        expected.setdefault(str(number), []).append(instruction)
+    parts = answer_parts(text, expected, filler=NOT_COVERED)
+    present = in_order(required, [part.number for part in parts if not part.empty])
+    numbers = [int(part.number) for part in parts if part.number.isdigit()]
+    empty = [int(part.number) for part in parts if part.number.isdigit() and part.empty]
+    return present / len(required), numbers, empty
 
 
 def _pieces(text: str) -> Iterator[tuple[int, int]]:
@@ -291,8 +295,7 @@ def score(
     unallowed_models = [m.text for m in mentions if not allow.names.check(m).allowed]
     model_precision = (len(mentions) - len(unallowed_models)) / len(mentions) if mentions else 1.0
 
-    sections_found, empty_sections = _sections(text)
-    structure = sections_found == [1, 2, 3] and not empty_sections
+    structure, sections_found, empty_sections = _structure(text, spec)
 
     sentences = _sentences(text, prompt_vocabulary(spec), links)
     unsupported = [s for s in sentences if s.support < SUPPORT_THRESHOLD]
@@ -315,4 +318,5 @@ def score(
         sentences=len(sentences),
         unsupported=unsupported,
         violations=(validation or validate(text, allow)).counts(),
+        citation_marks=clean_citations(text)[1],
     )

@@ -321,8 +321,7 @@ def find_violations(text: str, allow: AllowList) -> list[Violation]:
             nearest=verdict.nearest if verdict else None,
             similarity=verdict.score if verdict else 0.0,
         )
-    violations.sort(key=lambda v: v.start)
-    return violations
+    return violations  # links first, then names, each in text order (as reports list them)
 
 
 def _is_clean(fragment: str, allow: AllowList) -> bool:
@@ -479,7 +478,7 @@ def _tidy(text: str, touched: set[int]) -> str:
     they are, and so is every line no removal touched.
     """
     layout = Layout(text)
-    lines = []
+    lines: list[str] = []
     for index, line in enumerate(layout.lines):
         raw = text[line.start : line.end]
         if index in touched and line.kind in ("text", "item"):
