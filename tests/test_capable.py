@@ -7,14 +7,21 @@ and the llama.cpp server.
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
+
 import pytest
 from conftest import PROMPTS, QueueBackend, prompt
 
 from cnaps_rag import BackendError, answer, load_prompt_file
 from cnaps_rag.draft import Caller
-from cnaps_rag.draft.capable import MARKER, render_markers, summary_caps
+from cnaps_rag.draft.capable import CITED_HEADING, MARKER, render_capable, render_markers, summary_caps
 from cnaps_rag.draft.free import free_draft_model
+from cnaps_rag.draft.render import source_line
 from cnaps_rag.errors import DraftFormatError
+from cnaps_rag.markdown import Layout
 from cnaps_rag.schemas import json_schema, openai_strict, strict_problems
 
 # --------------------------------------------------------------------------- strict schemas
@@ -220,3 +227,117 @@ def test_sources_are_given_in_full_where_the_context_allows():
     shortened = answer(spec, backend=small, max_tokens=1000)
     assert any("S4 summary shortened" in w for w in shortened.meta.warnings)
     assert "…" in small.history[0].messages[-1]["content"]
+
+
+# --------------------------------------------------------------------------- a real loopback OpenAI server
+
+
+RECORDED_STEMS = ["000_d18f79af084974a4", "workflow_format_example"]
+
+
+def _recorded_server(stems=RECORDED_STEMS):
+    from eval.recorded import RecordedServer, by_question, recorded_answers
+
+    texts = recorded_answers()
+    return RecordedServer(by_question({prompt(stem).question: texts[stem] for stem in stems}))
+
+
+def _is_planted(line: str, items: list[str]) -> bool:
+    return any(item in line for item in items)
+
+
+@pytest.mark.parametrize("stem", RECORDED_STEMS)
+def test_a_recorded_long_answer_through_a_loopback_openai_server(stem):
+    """Markers become the exact links, planted items go, everything else is kept byte for byte."""
+    from eval.recorded import planted, recorded_answers
+
+    spec = prompt(stem)
+    recorded = recorded_answers()[stem]
+    items = planted()[stem]["names"] + planted()[stem]["urls"]
+    with _recorded_server([stem]) as server:
+        result = answer(spec, backend="openai", base_url=server.url, model="recorded")
+    assert result.meta.strategy == "capable" and result.meta.structured_mode == "text"
+    final = result.markdown
+
+    # Every marker outside code became a link to the source's exact link (or stayed bare: no link).
+    linked = {s.id: s.paper_url or s.github_url for s in spec.sources}
+    rendered, cited, unknown = render_capable(recorded, spec)
+    assert unknown == [] and cited == [s.id for s in spec.sources]
+    for match in re.finditer(r"\[(S\d+)\]\(([^)\s]+)\)", final):
+        assert match.group(2) == linked[match.group(1)]
+    layout = Layout(final)
+    listed = final.index(CITED_HEADING)  # the list of sources cited names each as **[S1] name**
+    for match in MARKER_IDS.finditer(final, 0, listed):
+        if not layout.in_code(match.start()):
+            assert linked[match.group(1)] is None, f"{match.group(0)} left unrendered"
+    assert any(layout.in_code(m.start()) for m in MARKER_IDS.finditer(final)), "the diagram's markers stay"
+
+    # Every planted item is gone.
+    for item in items:
+        assert item not in final, item
+    stripped = {v.value for v in result.validation.violations}
+    assert stripped == set(items)
+
+    # Everything else is kept byte for byte, in order; a planted line keeps only words it had.
+    kept = [line for line in rendered.splitlines() if not _is_planted(line, items)]
+    final_lines = final.splitlines()
+    position = 0
+    for line in kept:
+        assert line in final_lines[position:], f"line changed or lost: {line!r}"
+        position = final_lines.index(line, position) + 1
+    planted_lines = [line for line in rendered.splitlines() if _is_planted(line, items)]
+    for line in final_lines:
+        if line not in kept:
+            assert any(set(line.split()) <= set(p.split()) for p in planted_lines), line
+
+    # The prompt's sections, in order, and the diagram's code block whole.
+    headings = [section.heading for section in spec.sections]
+    assert [line for line in final_lines if line in headings] == headings
+    diagram = recorded[recorded.index("```") : recorded.index("```", recorded.index("```") + 3) + 3]
+    assert diagram in final and "|" in diagram
+
+    # The sources cited are listed with their exact links; the draft was asked for once more.
+    assert all(source_line(s) in final for s in spec.sources)
+    assert result.cited == [s.id for s in spec.sources if s.urls]
+    first, second = result.meta.drafts
+    assert first.kept and first.markdown == second.markdown, "same reply twice: the first is kept"
+    fix = server.requests[1]["messages"][-1]["content"]
+    assert all(item in fix for item in planted()[stem]["names"])
+
+
+MARKER_IDS = re.compile(r"\[(S\d+)\](?!\()")
+
+
+def test_cli_answer_with_the_openai_backend_gives_the_full_answer(tmp_path):
+    stem = "workflow_format_example"
+    with _recorded_server([stem]) as server:
+        command = [sys.executable, "-m", "cnaps_rag.cli", "answer", str(PROMPTS / f"{stem}.txt"),
+                   "--backend", "openai", "--base-url", server.url, "--model", "recorded-model"]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for section in prompt(stem).sections:
+        assert section.heading in done.stdout.splitlines()
+    assert "[S1](https://arxiv.org/abs/2111.09881)" in done.stdout
+    assert "stripped model 'GFPGAN'" in done.stderr and "GFPGAN" not in done.stdout
+    assert server.requests[0]["model"] == "recorded-model" and "response_format" not in server.requests[0]
+
+
+def test_the_strict_schema_goes_over_the_wire_and_is_accepted():
+    """The free strategy's json_schema request, as the server receives it, passes the strict rules."""
+    spec = prompt("000_d18f79af084974a4")
+
+    def reply(body):
+        return json.dumps({"task": "Upscale.", "workflow": "Photo in, MSSNet, photo out.",
+                           "sources": [{"id": "S1", "note": "The recommended model."}]})  # fmt: skip
+
+    from eval.recorded import RecordedServer
+
+    with RecordedServer(reply) as server:
+        result = answer(spec, backend="openai", base_url=server.url, model="m", strategy="free")
+    assert result.meta.structured_mode == "json_schema"
+    sent = server.requests[0]["response_format"]
+    assert sent["type"] == "json_schema" and sent["json_schema"]["strict"] is True
+    assert strict_problems(sent["json_schema"]["schema"]) == []
+    assert sent["json_schema"]["schema"]["properties"]["sources"]["items"]["properties"]["id"]["enum"] == [
+        "S1", "S2", "S3", "S4"
+    ]  # fmt: skip
