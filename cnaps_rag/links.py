@@ -33,8 +33,7 @@ _DOI_TEXT = re.compile(
 _ARXIV_PATH = re.compile(rf"^/(?:abs|pdf|html|format)/({_ARXIV_ID})(?:v\d+)?(?:\.pdf)?/?$", re.I)
 _GITHUB_PATH = re.compile(r"^/([A-Za-z0-9-]+)(?:/([A-Za-z0-9._-]+?))?(?:\.git)?(?:/.*)?$")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
-_LINE = re.compile(r"[^\n]+")
-_LINK_HINT = re.compile(r"\S[.:@/]\S")
+_CHUNK = re.compile(r"[^\s]*?(?://|@|\.[^\W\d_]{2}|\d\.\d)[^\s]*")
 
 
 @dataclass(frozen=True)
@@ -109,13 +108,13 @@ def find_links(text: str) -> list[Link]:
         found.append(Link(match.start(), match.start() + len(raw), raw, url_key(raw)))
     for match in _ARXIV_TEXT.finditer(text):
         found.append(Link(match.start(), match.end(), match.group(0), url_key(match.group(0))))
-    # A link never spans lines and always has a dot, colon, @ or slash between two
-    # non-spaces; linkify (most of validate's time) only sees lines that could hold one.
-    for line in _LINE.finditer(text):
-        if not _LINK_HINT.search(line.group(0)):
-            continue
-        for match in _linkify().match(line.group(0)) or []:
-            start, end = line.start() + match.index, line.start() + match.last_index
+    # A link holds no white space, and has "//", an "@", a dot before a top-level domain
+    # or between digits (an IP address): linkify (most of validate's time when it read whole lines) only
+    # sees the runs of non-space characters that have one of those.
+    linkify = _linkify()
+    for chunk in _CHUNK.finditer(text):
+        for match in linkify.match(chunk.group(0)) or []:
+            start, end = chunk.start() + match.index, chunk.start() + match.last_index
             raw = text[start:end]
             found.append(Link(start, end, raw, url_key(raw)))
     found.sort(key=lambda link: (link.start, -(link.end - link.start)))

@@ -18,11 +18,12 @@ of the text.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from types import MappingProxyType
 
+import ahocorasick
 from rapidfuzz import fuzz, process
 
 from .tasks import task_by_code
@@ -40,9 +41,12 @@ class NameMention:
     """The listed family name this is a version of (``resnet`` for ResNet-152), if any."""
 
 
+_KEY_DROP = re.compile(r"[\s\-_.·]")
+
+
 def name_key(name: str) -> str:
     """Return the spelling-free key of a name: lower case, no spaces, hyphens, dots or underscores."""
-    return re.sub(r"[\s\-_.·]", "", name).lower()
+    return _KEY_DROP.sub("", name).lower()
 
 
 def _words(text: str) -> list[str]:
@@ -123,6 +127,50 @@ def _lexicon_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
 
 
 _LEXICON = _lexicon_pattern(MODEL_NAMES)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _first_parts_automaton(names: tuple[str, ...]) -> ahocorasick.Automaton:
+    """Return an Aho-Corasick automaton of each listed name's first part, lower-cased.
+
+    Every lexicon match starts with its name's first part, so the automaton finds, in one
+    pass over the text, the few places where the lexicon pattern can match; the pattern is
+    then tried there only, instead of at every position (most of validate's time before).
+    """
+    automaton = ahocorasick.Automaton()
+    for name in names:
+        first = " " + re.split(r"[\s\-]+", name)[0].translate(_ASCII_LOWER)
+        automaton.add_word(first, len(first) - 1)
+    automaton.make_automaton()
+    return automaton
+
+
+_FIRST_PARTS = _first_parts_automaton(MODEL_NAMES)
+
+
+_NOT_WORD_START = re.compile(r"[^a-z0-9_\-/.@]")
+
+
+def _lexicon_matches(text: str) -> Iterator[re.Match[str]]:
+    """Yield the lexicon pattern's matches in ``text``, left to right and without overlaps."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few characters change length in lower case
+        lowered = text.translate(_ASCII_LOWER)
+    # Every character a name may not follow becomes a space, and the automaton's words start
+    # with a space: its hits are at word starts only (the pattern's own look-behind).
+    spaced = " " + _NOT_WORD_START.sub(" ", lowered)
+    # A hit ends at ``end`` in ``spaced``, one character ahead of ``text``.
+    starts = sorted({end - length for end, length in _FIRST_PARTS.iter(spaced)})
+    resume = 0
+    for start in starts:
+        if start < resume:
+            continue
+        match = _LEXICON.match(text, start)
+        if match is not None and match.end() > start:
+            yield match
+            resume = match.end()
+
+
 _LEXICON_KEYS = frozenset(name_key(n) for n in MODEL_NAMES)
 LEXICON_KEYS = _LEXICON_KEYS
 
@@ -138,7 +186,13 @@ def is_not_model(word: str) -> bool:
 
 
 # "-4x" before "-4": alternatives are tried in order and the first that matches wins.
-_TOKEN = re.compile(_BEFORE + r"[A-Za-z][A-Za-z0-9]*(?:\+\+?|[-_][A-Za-z0-9]+|\.\d+|/\d+)*")
+# A plain word ("the", "The") is never a shape name (listed names are the lexicon pass's):
+# a token must have a capital or a digit after its first letter, a "+" or a joined part
+# ("MSSNet", "openjourney-v4", "Deblur-MSSNet"), and the lookahead skips the rest before
+# Python sees them.
+_TOKEN = re.compile(
+    _BEFORE + r"(?=[A-Za-z][a-z]*[A-Z0-9_+-])[A-Za-z][A-Za-z0-9]*(?:\+\+?|[-_][A-Za-z0-9]+|\.\d+|/\d+)*"
+)
 _FAMILY_SUFFIX = re.compile(r"(?:Net|NeXt|GAN|ormer|ViT|BERT|GPT|SR|IR|VSR|CNN|Mixer|Diff|Det|Seg|Flow)$")
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
 _LETTERS_DIGITS = re.compile(r"^[A-Z][A-Za-z]+[-_]?v?\d")
@@ -246,7 +300,7 @@ def find_model_names(text: str, skip: list[tuple[int, int]] | None = None) -> li
         return 1 not in used[start:end]
 
     mentions: list[NameMention] = []
-    for match in _LEXICON.finditer(text):
+    for match in _lexicon_matches(text):
         start, end = match.span()
         name = match.group("name")
         if not free(start, end):
