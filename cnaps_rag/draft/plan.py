@@ -133,7 +133,10 @@ def served_clause(question: str, task: Task) -> str | None:
             lowered = clause.lower()
             if any(keyword in lowered for keyword in (*task.keywords, *keywords)):
                 # Quotes inside the question would nest in the quoted clause: drop them.
-                return shorten(re.sub(r"[\"“”]", "", clause).strip(" .?!'"), CLAUSE_CHARS)
+                clause = re.sub(r"[\"“”]", "", clause).strip(" .?!'")
+                # "and it created a smooth depth map": the joining word belongs to the sentence.
+                clause = re.sub(r"^(?:and|but|so|then|or)\s+", "", clause, flags=re.I)
+                return shorten(clause, CLAUSE_CHARS)
     return None
 
 
