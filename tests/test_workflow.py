@@ -123,3 +123,16 @@ def test_first_format_relevance_is_written_from_the_models_task():
         "  - Relevance: it does image deblurring, not single-image super-resolution "
         "(see the note in section 1)."
     ]
+
+
+def test_free_strategy_follows_the_second_formats_sections_too():
+    spec = prompt("workflow_format_example")
+    result = answer(spec, backend=QueueBackend(), strategy="free")
+    headings = [line for line in result.markdown.splitlines() if line.startswith("#")]
+    assert headings == [section.heading for section in spec.sections]
+    diagram = result.markdown.split("### B.")[1].split("### C.")[0]
+    boxed = re.findall(r"\[ (S\d+) (\S+) · ", diagram)
+    assert boxed == [(m.source.id, m.source.name) for m in plan_workflow(spec).modules]
+    # The model's prose goes where the prompt asks for prose.
+    assert "The user wants a sharper image." in result.markdown.split("## 2.")[0]
+    assert "Image in, model, image out." in result.markdown.split("### B.")[0]

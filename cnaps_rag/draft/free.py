@@ -19,6 +19,7 @@ from .caller import Caller
 from .fit import task_fit
 from .render import clean_slot, render, source_line
 from .result import Draft
+from .workflow import render_free
 
 FREE_MAX_TOKENS = 700
 """Token budget of the one free generation when the caller gives none: three short sections."""
@@ -99,11 +100,16 @@ def draft_free(spec: PromptSpec, call: Caller, max_tokens: int | None = None) ->
     )
     reply = call.parsed(Request(messages=messages, max_tokens=budget, schema=schema), model)
     notes = {item.id: item.note for item in reply.sources}
-    source_lines = []
-    for source in spec.sources:
-        source_lines.append(source_line(source))
-        if notes.get(source.id):
-            source_lines.append(f"  - {clean_slot(notes[source.id])}")
-    markdown = render([[reply.task.strip()], [reply.workflow.strip()], source_lines])
+    if spec.format == "workflow":
+        # The second format's own sections: diagram and module details come from the plan.
+        cleaned = {source_id: clean_slot(note) for source_id, note in notes.items() if note.strip()}
+        markdown = render_free(spec, reply.task, reply.workflow, cleaned)
+    else:
+        source_lines = []
+        for source in spec.sources:
+            source_lines.append(source_line(source))
+            if notes.get(source.id):
+                source_lines.append(f"  - {clean_slot(notes[source.id])}")
+        markdown = render([[reply.task.strip()], [reply.workflow.strip()], source_lines])
     versions = [template.version]
     return Draft(markdown=markdown, template_versions=versions, max_tokens=budget, warnings=warnings)
