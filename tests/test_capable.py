@@ -341,3 +341,30 @@ def test_the_strict_schema_goes_over_the_wire_and_is_accepted():
     assert sent["json_schema"]["schema"]["properties"]["sources"]["items"]["properties"]["id"]["enum"] == [
         "S1", "S2", "S3", "S4"
     ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- llama.cpp's server
+
+
+@pytest.mark.server
+def test_capable_mechanics_on_the_llama_cpp_server(llama_server):
+    """The embedded model's prose is poor: what is tested is the request, the check and the render."""
+    from cnaps_rag import AllowList
+    from cnaps_rag.backends import OpenAIBackend
+    from cnaps_rag.links import find_links
+
+    spec = prompt("000_d18f79af084974a4")
+    # A long timeout: the server shares two cores with other tests; a retry would be counted too.
+    backend = OpenAIBackend(model="smollm2", base_url=llama_server, n_ctx=4096, timeout=300)
+    result = answer(spec, backend=backend, max_tokens=256)
+    meta = result.meta
+    assert meta.strategy == "capable", "capable is the default for hosted models"
+    assert meta.structured_mode == "text" and meta.options["max_tokens"] == 256
+    assert meta.completion_tokens > 0 and meta.prompt_tokens > 500, "the summaries were sent in full"
+    assert not any("shortened" in warning for warning in meta.warnings)
+    assert [d.kept for d in meta.drafts].count(True) == 1
+    # Asked once more exactly when the first draft broke a rule the model can fix.
+    assert len(meta.drafts) == meta.generations - meta.retries == (2 if meta.drafts[0].problems else 1)
+    assert result.draft == next(d.markdown for d in meta.drafts if d.kept)
+    allow = AllowList.for_spec(spec)
+    assert all(link.key in allow.urls for link in find_links(result.markdown))
