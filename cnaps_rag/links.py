@@ -33,7 +33,8 @@ _DOI_TEXT = re.compile(
 _ARXIV_PATH = re.compile(rf"^/(?:abs|pdf|html|format)/({_ARXIV_ID})(?:v\d+)?(?:\.pdf)?/?$", re.I)
 _GITHUB_PATH = re.compile(r"^/([A-Za-z0-9-]+)(?:/([A-Za-z0-9._-]+?))?(?:\.git)?(?:/.*)?$")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
-_CHUNK = re.compile(r"[^\s]*?(?://|@|\.[^\W\d_]{2}|\d\.\d)[^\s]*")
+_HINT = re.compile(r"//|@|\.[^\W\d_]{2}|\d\.\d")
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -103,18 +104,28 @@ def find_links(text: str) -> list[Link]:
     link targets, e-mail addresses, ``arXiv:ID`` and DOIs.
     """
     found: list[Link] = []
-    for match in _DOI_TEXT.finditer(text):
-        raw = trim_url_tail(match.group(0))
-        found.append(Link(match.start(), match.start() + len(raw), raw, url_key(raw)))
-    for match in _ARXIV_TEXT.finditer(text):
-        found.append(Link(match.start(), match.end(), match.group(0), url_key(match.group(0))))
+    lowered = text.lower()
+    if "doi" in lowered:  # the patterns only run where they can match
+        for match in _DOI_TEXT.finditer(text):
+            raw = trim_url_tail(match.group(0))
+            found.append(Link(match.start(), match.start() + len(raw), raw, url_key(raw)))
+    if "arxiv" in lowered:
+        for match in _ARXIV_TEXT.finditer(text):
+            found.append(Link(match.start(), match.end(), match.group(0), url_key(match.group(0))))
     # A link holds no white space, and has "//", an "@", a dot before a top-level domain
     # or between digits (an IP address): linkify (most of validate's time when it read whole lines) only
     # sees the runs of non-space characters that have one of those.
     linkify = _linkify()
-    for chunk in _CHUNK.finditer(text):
-        for match in linkify.match(chunk.group(0)) or []:
-            start, end = chunk.start() + match.index, chunk.start() + match.last_index
+    chunk_end = -1
+    for hint in _HINT.finditer(text):
+        if hint.start() < chunk_end:
+            continue  # in the run already read
+        chunk_start = max(text.rfind(" ", 0, hint.start()), text.rfind("\n", 0, hint.start()))
+        chunk_start = max(chunk_start, text.rfind("\t", 0, hint.start())) + 1
+        after = _SPACE.search(text, hint.end())
+        chunk_end = after.start() if after else len(text)
+        for match in linkify.match(text[chunk_start:chunk_end]) or []:
+            start, end = chunk_start + match.index, chunk_start + match.last_index
             raw = text[start:end]
             found.append(Link(start, end, raw, url_key(raw)))
     found.sort(key=lambda link: (link.start, -(link.end - link.start)))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.resources import files
 from types import MappingProxyType
 
@@ -41,12 +42,12 @@ class NameMention:
     """The listed family name this is a version of (``resnet`` for ResNet-152), if any."""
 
 
-_KEY_DROP = re.compile(r"[\s\-_.·]")
+_KEY_DROP = dict.fromkeys(map(ord, " \t\n\r\f\v\u00a0\u2009\u202f-_.·"))
 
 
 def name_key(name: str) -> str:
     """Return the spelling-free key of a name: lower case, no spaces, hyphens, dots or underscores."""
-    return _KEY_DROP.sub("", name).lower()
+    return name.translate(_KEY_DROP).lower()
 
 
 def _words(text: str) -> list[str]:
@@ -200,13 +201,18 @@ _ACRONYM_FAMILY = re.compile(r"^[A-Z]{2,}(?:SR|GAN|CNN|NET|IR)$")
 _PLAIN_WORD = re.compile(r"^[a-z]+$")
 
 
+_NOT_LETTER = re.compile(r"[^A-Za-z]")
+
+
+@lru_cache(maxsize=8192)
 def _part_is_model(part: str) -> bool:
+    """Return whether one part of a token has a model name's shape (cached: answers repeat names)."""
     key = name_key(part)
     if part in _NOT_MODELS_EXACT or key in _NOT_MODELS_KEYS or key in _GENERIC:
         return False
     if key in _LEXICON_KEYS:
         return True
-    letters = re.sub(r"[^A-Za-z]", "", part)
+    letters = _NOT_LETTER.sub("", part)
     if _CAMEL.search(part) and _FAMILY_SUFFIX.search(letters) and len(part) >= 4:
         return True
     if _LETTERS_DIGITS.match(part) and any(c.isupper() for c in part[1:]) | ("v" in part):
@@ -225,6 +231,13 @@ _PROSE_SUFFIX = frozenset(
 
 def _identifier_mention(token: str, start: int) -> NameMention | None:
     """Return a mention for a dataset identifier such as ``Enhancement-low-light-img-enhancer``."""
+    shape = _identifier_shape(token)
+    return None if shape is None else NameMention(start, start + len(shape), shape, name_key(shape), None)
+
+
+@lru_cache(maxsize=8192)
+def _identifier_shape(token: str) -> str | None:
+    """Return the identifier a token is (without a prose suffix), or None."""
     parts = token.split("-")
     while len(parts) > 1 and parts[-1].lower() in _PROSE_SUFFIX:
         parts.pop()
@@ -235,14 +248,23 @@ def _identifier_mention(token: str, start: int) -> NameMention | None:
     # "Segmentation-maps" or "Enhance-First".
     if len(rest) < 2 and not any(c.isupper() or c.isdigit() for c in rest[0][1:]):
         return None
-    whole = "-".join(parts)
-    return NameMention(start, start + len(whole), whole, name_key(whole), None)
+    return "-".join(parts)
 
 
 def _token_mention(token: str, start: int) -> NameMention | None:
-    identifier = _identifier_mention(token, start)
+    shape = _token_shape(token)
+    if shape is None:
+        return None
+    lead, whole, key, family = shape
+    return NameMention(start + lead, start + lead + len(whole), whole, key, family)
+
+
+@lru_cache(maxsize=8192)
+def _token_shape(token: str) -> tuple[int, str, str, str | None] | None:
+    """Return (offset, name, key, family) of the name a token is, or None (cached per token)."""
+    identifier = _identifier_shape(token)
     if identifier is not None:
-        return identifier
+        return 0, identifier, name_key(identifier), None
     parts = token.split("-")
     # Trim plain lower-case words at either end: "MSSNet-based", "non-ResNet".
     while parts and _PLAIN_WORD.match(parts[-1]):
@@ -257,9 +279,8 @@ def _token_mention(token: str, start: int) -> NameMention | None:
         return None
     if not any(_part_is_model(p) for p in parts) and not _part_is_model(whole):
         return None
-    begin = start + lead
     family = name_key(parts[0]) if len(parts) > 1 and _part_is_model(parts[0]) else None
-    return NameMention(begin, begin + len(whole), whole, name_key(whole), family)
+    return lead, whole, name_key(whole), family
 
 
 _NEXT_WORD = re.compile(r"[ \t]+([A-Z][a-z]+)\b(?![-\d])")

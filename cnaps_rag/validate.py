@@ -545,6 +545,30 @@ def strip(text: str, violations: list[Violation], *, citations: int = 0) -> Vali
     return Validation(text=cleaned, violations=violations, citations=citations)
 
 
+def _common_prefix(a: str, b: str) -> int:
+    """Return the length of the common prefix of ``a`` and ``b`` (bisection on C-level slice compares)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _changed_lines(before: str, after: str) -> tuple[int, int]:
+    """Return the span of ``after`` that differs from ``before``, widened to whole lines and one more."""
+    prefix = _common_prefix(before, after)
+    suffix = _common_prefix(before[prefix:][::-1], after[prefix:][::-1])
+    start = after.rfind("\n", 0, max(0, after.rfind("\n", 0, prefix))) + 1
+    end = len(after) - suffix
+    for _ in range(2):
+        newline = after.find("\n", end + 1)
+        end = len(after) if newline == -1 else newline
+    return start, end
+
+
 def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries: bool = False) -> Validation:
     """Return the answer with every unsourced URL and model name removed, and a report of each removal.
 
@@ -559,13 +583,17 @@ def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries
         allow = AllowList.for_spec(spec, untrusted_summaries=untrusted_summaries)
     text, citations = clean_citations(normalize_newlines(markdown))
     violations: list[Violation] = []
-    # A removal or a tidy can join text into a new link or name: look again where text changed.
+    found = find_violations(text, allow)
+    # A removal or a tidy can join text into a new link or name: look again, first only at the
+    # lines that changed (most answers stop there), and over the whole text if they hold one.
     for _ in range(8):
-        found = find_violations(text, allow)
         if not found:
             break
         violations.extend(found)
-        text = strip(text, found).text
+        cleaned = strip(text, found).text
+        start, end = _changed_lines(text, cleaned)
+        text = cleaned
+        found = find_violations(text, allow) if find_violations(text[start:end], allow) else []
     return Validation(
         text=text.strip("\n") + ("\n" if text.strip() else ""), violations=violations, citations=citations
     )
