@@ -22,6 +22,7 @@ from ..errors import BackendError
 from ..markdown import Layout
 from ..score import METRICS, score
 from ..spec import PromptSpec, Section
+from ..tasks import model_task
 from ..templates import load_template
 from ..text import shorten
 from ..validate import validate
@@ -85,7 +86,11 @@ def summary_caps(lengths: list[int], budget_chars: int) -> list[int]:
 
 
 def sources_text(spec: PromptSpec, budget_chars: int) -> tuple[str, list[str]]:
-    """Return the sources as the capable prompt lists them (no links), and what was shortened."""
+    """Return the sources as the capable prompt lists them (no links), and what was shortened.
+
+    A recommended model whose identifier has a task code is given that task, so that the model
+    does not take the question's task for the model's (issue 11).
+    """
     summaries = [" ".join((source.summary or "").split()) for source in spec.sources]
     caps = summary_caps([len(summary) for summary in summaries], budget_chars)
     blocks, warnings = [], []
@@ -96,7 +101,15 @@ def sources_text(spec: PromptSpec, budget_chars: int) -> tuple[str, list[str]]:
             warnings.append(f"{source.id} summary shortened to {len(summary)} characters to fit the context")
         links = [name for name, url in (("paper", source.paper_url), ("GitHub", source.github_url)) if url]
         has = f"has a {' and a '.join(links)} link" if links else "has no link"
-        block = f"[{source.id}] {source.name} ({role}; {has})"
+        # A task code in the identifier is certain (tasks.model_task); a task read from a title or
+        # summary is a guess, and the model reads those itself.
+        found = model_task(source) if source.role == "recommended" else None
+        task = (
+            f"; task by its identifier: {found.task.name}"
+            if found and found.task and found.basis == "code"
+            else ""
+        )
+        block = f"[{source.id}] {source.name} ({role}{task}; {has})"
         blocks.append(block + (f"\nSummary: {summary}" if summary else ""))
     return "\n\n".join(blocks), warnings
 
