@@ -78,11 +78,14 @@ def _backend_options(command: argparse.ArgumentParser) -> None:
     group.add_argument("--base-url", help="openai: server URL (default: $OPENAI_BASE_URL, else OpenAI)")
     group.add_argument(
         "--strategy",
-        choices=["guided", "free"],
+        choices=["guided", "capable", "free"],
         help="guided: scaffold plus short model slots (default for the embedded model); "
-        "free: the model writes the prose (default otherwise)",
+        "capable: the model writes the whole answer, citing sources by ID, checked and asked once more "
+        "where it breaks a rule (default otherwise); free: three short JSON fields",
     )
-    group.add_argument("--max-tokens", type=int, help="token budget per generation")
+    group.add_argument(
+        "--max-tokens", type=int, help="token budget per generation (capable: 2000, free: 700, guided: 64)"
+    )
 
 
 def _dataset_fields(command: argparse.ArgumentParser) -> None:
