@@ -159,6 +159,14 @@ def test_markers_become_the_sources_exact_links_except_in_code():
     assert MARKER.fullmatch("[S1; S2]") and not MARKER.fullmatch("[S1 model]")
 
 
+def test_a_reply_wrapped_in_one_markdown_fence_is_unwrapped_and_a_diagram_is_not():
+    from cnaps_rag.draft.capable import unwrap
+
+    assert unwrap("```markdown\n## 1. Task\n\nText [S1].\n```\n") == "## 1. Task\n\nText [S1].\n"
+    diagram = "```\n[A] --> [B]\n```\n\nText.\n\n```\n[C]\n```"
+    assert unwrap(diagram) == diagram + "\n"
+
+
 def test_summaries_are_cut_longest_first_and_only_as_much_as_needed():
     assert summary_caps([100, 200, 300], 1000) == [100, 200, 300]
     assert summary_caps([300, 2000, 3000], 2300) == [300, 1000, 1000]
@@ -227,6 +235,10 @@ def test_sources_are_given_in_full_where_the_context_allows():
     shortened = answer(spec, backend=small, max_tokens=1000)
     assert any("S4 summary shortened" in w for w in shortened.meta.warnings)
     assert "…" in small.history[0].messages[-1]["content"]
+    tiny = QueueBackend([GOOD_1])
+    tiny.n_ctx = 2048
+    cut = answer(spec, backend=tiny)
+    assert tiny.history[0].max_tokens < 2000 and any("token budget cut" in w for w in cut.meta.warnings)
 
 
 # --------------------------------------------------------------------------- a real loopback OpenAI server

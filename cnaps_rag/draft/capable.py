@@ -260,7 +260,11 @@ def draft_capable(
         sources=listed,
         fit_note=_fit_note(spec),
     )
-    reply = call.text(Request(messages=messages, max_tokens=budget))
+    room = call.backend.n_ctx - _chars(messages) // CHARS_PER_TOKEN
+    first_budget = min(budget, max(MIN_FIX_TOKENS, room))
+    if first_budget < budget:
+        warnings.append(f"token budget cut from {budget} to {first_budget} to fit the context")
+    reply = call.text(Request(messages=messages, max_tokens=first_budget))
     attempts = [_attempt(reply, spec, allow)]
     versions = [template.version]
     if reask and attempts[0].problems:
