@@ -149,17 +149,19 @@ def _first_parts_automaton(names: tuple[str, ...]) -> ahocorasick.Automaton:
 _FIRST_PARTS = _first_parts_automaton(MODEL_NAMES)
 
 
-_NOT_WORD_START = re.compile(r"[^a-z0-9_\-/.@]")
+# Byte table: ASCII letters lower-cased, and every byte a name may not follow (the pattern's
+# look-behind allows any but letters, digits and _-/.@) made a space.
+_WORD_START_TABLE = bytes(
+    (b + 32 if 65 <= b <= 90 else b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "_-/.@") else 32
+    for b in range(256)
+)
 
 
 def _lexicon_matches(text: str) -> Iterator[re.Match[str]]:
     """Yield the lexicon pattern's matches in ``text``, left to right and without overlaps."""
-    lowered = text.lower()
-    if len(lowered) != len(text):  # a few characters change length in lower case
-        lowered = text.translate(_ASCII_LOWER)
-    # Every character a name may not follow becomes a space, and the automaton's words start
-    # with a space: its hits are at word starts only (the pattern's own look-behind).
-    spaced = " " + _NOT_WORD_START.sub(" ", lowered)
+    # One C pass each: non-ASCII characters become "?" (one byte each, so offsets hold), then
+    # spaces; the automaton's words start with a space, so it hits at word starts only.
+    spaced = " " + text.encode("ascii", "replace").translate(_WORD_START_TABLE).decode("ascii")
     # A hit ends at ``end`` in ``spaced``, one character ahead of ``text``.
     starts = sorted({end - length for end, length in _FIRST_PARTS.iter(spaced)})
     resume = 0

@@ -233,9 +233,15 @@ def find_violations(text: str, allow: AllowList) -> list[Violation]:
 
     Pure: ``text`` is not changed. ``text`` should have LF newlines (see :func:`validate`).
     """
-    layout = Layout(text)
-    sections = _sections(layout)
     violations: list[Violation] = []
+    # The layout is only needed to place a violation: most answers have none, and skip it.
+    lazy: list[tuple[Layout, list[tuple[int, int]]]] = []
+
+    def structure() -> tuple[Layout, list[tuple[int, int]]]:
+        if not lazy:
+            layout = Layout(text)
+            lazy.append((layout, _sections(layout)))
+        return lazy[0]
 
     def record(kind: Kind, value: str, start: int, end: int, action: Action, **extra: object) -> None:
         violations.append(
@@ -244,7 +250,7 @@ def find_violations(text: str, allow: AllowList) -> list[Violation]:
                 value=value,
                 start=start,
                 end=end,
-                section=_section_at(sections, start),
+                section=_section_at(structure()[1], start),
                 action=action,
                 **extra,  # type: ignore[arg-type]
             )
@@ -269,7 +275,7 @@ def find_violations(text: str, allow: AllowList) -> list[Violation]:
         if key in allow.urls:
             continue
         nearest, score = nearest_url(key)
-        in_code = layout.in_code(match.start())
+        in_code = structure()[0].in_code(match.start())
         label_ok = bool(label.strip()) and _is_clean(label, allow)
         action: Action = "kept_link_text" if label_ok and not in_code else "removed_link"
         record(
@@ -317,7 +323,7 @@ def find_violations(text: str, allow: AllowList) -> list[Violation]:
             mention.text,
             mention.start,
             mention.end,
-            _name_action(text, layout, mention, before, after),
+            _name_action(text, structure()[0], mention, before, after),
             nearest=verdict.nearest if verdict else None,
             similarity=verdict.score if verdict else 0.0,
         )

@@ -356,6 +356,51 @@ def bench_score(answers: Sequence[LabelledAnswer], repeat: int) -> Figure:
     return _text_figure("score", name, pairs, answers, SCORE_MAX_RATIO)
 
 
+# --------------------------------------------------------------------------- real answers
+
+REAL_ANSWERS = ROOT.parent / "shared" / "real-answers"
+"""The frontier models' answers to the dataset's prompts (read at run time, never copied)."""
+REAL_MAX_RATIO = 300.0
+REAL_MAX_MS_2KB = 1.0
+
+
+def load_real_answers(limit: int | None = None) -> list[LabelledAnswer]:
+    """Return the real dev answers whose prompts parse (none when ``../shared/real-answers`` is absent)."""
+    from cnaps_rag import parse_prompt
+    from cnaps_rag.errors import PromptError
+
+    result = []
+    for name in ("format1_dev.jsonl", "format2_dev.jsonl"):
+        path = REAL_ANSWERS / name
+        if not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            record = json.loads(line)
+            try:
+                spec = parse_prompt(record["prompt"])
+            except PromptError:
+                continue
+            result.append(LabelledAnswer(f"{name}:{number}", spec, record["markdown"]))
+    return result[:limit] if limit else result
+
+
+def bench_real(answers: Sequence[LabelledAnswer], repeat: int, key: str, fn: Callable[..., object]) -> Figure:
+    """Return ms per 2 KB of ``fn`` on the real answers, against the URL scan of the same texts."""
+    name = f"{key}, real answer, ms per 2 KB"
+    goal = f"≤ {REAL_MAX_MS_2KB:g} ms per 2 KB (and ≤ {REAL_MAX_RATIO:g}×)"
+    if not answers:
+        return unavailable(f"{key}_real", name, goal, f"no real answers at {REAL_ANSWERS}")
+    pairs = time_against_scan(fn, answers, repeat)
+    figure = _text_figure(f"{key}_real", name, pairs, answers, REAL_MAX_RATIO)
+    per_2kb = [run / len(a.text.encode()) * 2048 * 1e3 for (_, run), a in zip(pairs, answers, strict=True)]
+    ms = statistics.median(per_2kb)
+    figure.measured = f"p50 {ms:.2f} ms per 2 KB, p95 {percentile(per_2kb, 0.95):.2f} ms"
+    figure.goal = goal
+    figure.met = ms <= REAL_MAX_MS_2KB and figure.ratio is not None and figure.ratio <= REAL_MAX_RATIO
+    figure.details["ms_per_2kb_p50"] = round(ms, 3)
+    return figure
+
+
 # --------------------------------------------------------------------------- import
 
 
@@ -1011,6 +1056,14 @@ def _measure(settings: Settings, figures: list[Figure]) -> None:
         if "score" in wanted:
             _log(f"score: {len(answers)} answers x {settings.repeat}")
             figures.append(bench_score(answers, settings.repeat))
+        real = load_real_answers(limit=settings.answers or None)
+        if "validate" in wanted:
+            _log(f"validate: {len(real)} real answers x {settings.repeat}")
+            figures.append(bench_real(real, settings.repeat, "validate", validate))
+        score, _ = load_score()
+        if "score" in wanted and score is not None:
+            _log(f"score: {len(real)} real answers x {settings.repeat}")
+            figures.append(bench_real(real, settings.repeat, "score", score))
     if "import" in wanted:
         _log(f"import: {settings.import_runs} runs each")
         figures.append(bench_import(settings.import_runs))
