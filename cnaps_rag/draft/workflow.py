@@ -117,7 +117,8 @@ def _overview(plan: Plan) -> list[str]:
     lines = [" ".join(text)]
     if plan.left_out:
         ids = ", ".join(f"{item.source.name} [{item.source.id}]" for item in plan.left_out)
-        lines += ["", f"Not used: {ids} (the reason for each is in C)."]
+        why = "the reason is" if len(plan.left_out) == 1 else "the reason for each is"
+        lines += ["", f"Not used: {ids} ({why} in C)."]
     return lines
 
 
