@@ -15,6 +15,8 @@ deduplicated by file and id) and prints:
 - **answers** (for each ``--answers`` file, a ``cnaps-rag batch`` output): whether each answer
   states each recommended model's task right, not at all (unknown), or wrong, per model and per
   answer (an answer is wrong if it gets any model wrong, right if it gets all right);
+- **layout** (second-format answers): whether the prompt's sections and parts A, B, C come in
+  order, part B holds a fenced text diagram, and its boxes are exactly the models section C uses;
 - **slots**: the labels in ``eval/labels/slots.json`` (right / vague / wrong) of the answers'
   sentences on how a source serves the question ("Relevance:" in the first format, "Used for"
   in the second), matched by answer id, source and a hash of the sentence.
@@ -206,6 +208,33 @@ def relevance_slots(markdown: str, spec: PromptSpec) -> list[tuple[str, str]]:
     return found
 
 
+def layout_problems(markdown: str, spec: PromptSpec) -> list[str]:
+    """Return what a second-format answer lacks: a section, part, the diagram, or boxes that are
+    exactly the models it uses (a model is used when section C gives its task, input and output)."""
+    problems = []
+    lines = markdown.split("\n")
+    position = 0
+    for section in spec.sections:
+        found = next((i for i in range(position, len(lines)) if lines[i].strip() == section.heading), None)
+        if found is None:
+            problems.append(f"no '{section.heading}' after the sections before it")
+        else:
+            position = found + 1
+    parts = re.split(r"^###? [A-Z0-9]\. ", markdown, flags=re.M)
+    diagram = next((p for p in parts if p.startswith("Visual Flow Diagram")), "")
+    details = next((p for p in parts if p.startswith("Module Details")), "")
+    if diagram.count("```") < 2:
+        problems.append("no fenced text diagram in part B")
+    names = [s.name for s in spec.recommended]
+    boxed = {n for n in names if re.search(r"\[ S\d+ " + re.escape(n) + r" ", diagram)}
+    used = {
+        n for n in names if re.search(r"^\*\*" + re.escape(n) + r"\*\* \[S\d+\]\n- \*\*Task:", details, re.M)
+    }
+    if boxed != used:
+        problems.append(f"diagram boxes {sorted(boxed)} are not the models used {sorted(used)}")
+    return problems
+
+
 def measure_answers(
     path: Path, labels: dict[str, list[str]], by_id: dict[str, str], slot_labels: dict[str, str]
 ) -> dict[str, Any]:
@@ -215,6 +244,8 @@ def measure_answers(
     slots: Counter[str] = Counter()
     rows = []
     unlabelled_slots = []
+    layout: Counter[str] = Counter()
+    layout_rows: list[dict[str, Any]] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
@@ -226,6 +257,11 @@ def measure_answers(
         if spec is None:
             per_answer["no prompt"] += 1
             continue
+        if spec.format == "workflow":
+            problems = layout_problems(record["markdown"], spec)
+            layout["ok" if not problems else "incomplete"] += 1
+            if problems:
+                layout_rows.append({"id": record["id"], "problems": problems})
         verdicts = []
         for source in spec.recommended:
             expected = labels.get(source.name)
@@ -264,6 +300,8 @@ def measure_answers(
         "per_answer": dict(per_answer),
         "slots": dict(slots),
         "wrong_slot_share": round(slots["wrong"] / labelled, 3) if labelled else None,
+        "workflow_layout": dict(layout),
+        "layout_problems": layout_rows,
         "rows": rows,
         "unlabelled_slots": unlabelled_slots,
     }
@@ -332,6 +370,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  per model: {answers['per_model']}")
         print(f"  per answer: {answers['per_answer']}")
         print(f"  relevance slots: {answers['slots']} (wrong share {answers['wrong_slot_share']})")
+        if answers["workflow_layout"]:
+            print(
+                f"  second-format layout (sections, parts A-C, diagram boxes): {answers['workflow_layout']}"
+            )
+        for row in answers["layout_problems"]:
+            print(f"  layout: {row['id']}: {'; '.join(row['problems'])}")
         for row in answers["rows"]:
             if row["verdict"] == "wrong":
                 print(f"  wrong: {row['id']}: {row['model']} stated {row['stated']}, label {row['label']}")
