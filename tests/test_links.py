@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 from conftest import URL_CASES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cnaps_rag.links import find_links, url_key
+from cnaps_rag.links import _linkify, _plain_http, find_links, url_key
 
 
 @pytest.mark.parametrize(
@@ -113,3 +115,83 @@ def test_peer_suite_links_are_found(text, link):
 @pytest.mark.parametrize("text", _not_link_cases())
 def test_peer_suite_prose_has_no_link(text):
     assert find_links(text) == []
+
+
+# ------------------------------------------------------- the fast path agrees with linkify-it
+
+
+def _linkify_spans(chunk):
+    return [(m.index, m.last_index) for m in _linkify().match(chunk) or []]
+
+
+_URL_PIECES = st.sampled_from(
+    [
+        "https://",
+        "http://",
+        "example.com",
+        "a.b",
+        "x-y.org",
+        ":8080",
+        "/",
+        "/path",
+        "?q=1",
+        "&b=2",
+        "#frag",
+        "(",
+        ")",
+        "[",
+        "]",
+        "<",
+        ">",
+        "*",
+        "**",
+        "_",
+        "`",
+        '"',
+        "'",
+        ".",
+        ",",
+        ";",
+        ":",
+        "!",
+        "?",
+        "-",
+        "~",
+        "%20",
+        "+",
+        "=",
+        "é",
+        "@",
+        "www.",
+        "Bokeh_(photo)",
+        "!!",
+        "123",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_URL_PIECES, min_size=1, max_size=10).map("".join))
+def test_plain_http_fast_path_agrees_with_linkify(chunk):
+    fast = _plain_http(chunk)
+    if fast is not None:
+        assert fast == _linkify_spans(chunk)
+
+
+def test_plain_http_fast_path_agrees_with_linkify_on_real_text():
+    suite = URL_CASES / "links.txt"
+    texts = [suite.read_text(encoding="utf-8")] if suite.exists() else []
+    real = URL_CASES.parent / "real-answers"
+    for name in ("format1_dev.jsonl", "format2_dev.jsonl"):
+        if (real / name).exists():
+            texts += (real / name).read_text(encoding="utf-8").splitlines()
+    if not texts:
+        pytest.skip("no shared texts beside the repository")
+    used = 0
+    for text in texts:
+        for chunk in text.replace("\\n", " ").split():
+            fast = _plain_http(chunk)
+            if fast is not None:
+                used += 1
+                assert fast == _linkify_spans(chunk), chunk
+    assert used > 100
