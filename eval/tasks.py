@@ -24,8 +24,10 @@ deduplicated by file and id) and prints:
 How an answer's stated task is found: the lines of the model's own block (a line that starts
 with the model's name in bold, ``**NAME**``, up to the next blank line or heading; without
 one, the lines that name the model), with every source's name removed, are searched for the
-lexicon's task names and title terms (``cnaps_rag/data/tasks.json``). A block that says the
-sources do not give the task, or names no task, is "unknown".
+lexicon's task names and title terms (``cnaps_rag/data/tasks.json``); where the block has
+cnaps-rag's ``- **Task:**`` or ``- **Model:**`` line, only that line is read. A block that says
+the sources do not give the task, or names no task, is "unknown". The judge is made for
+cnaps-rag's answers; on free-form answers it reads more text and is rougher.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ DEV_FILES = ("format1_dev.jsonl", "format2_dev.jsonl")
 LABELS = ROOT / "eval" / "labels"
 _UNKNOWN = re.compile(r"do(?:es)? not say which task|task (?:is )?unknown|unknown task", re.I)
 _HEADING = re.compile(r"^\s*#{1,6}\s")
+_TASK_LINE = re.compile(r"^\s*-\s*\*\*(?:Task|Model):\*\*")
+_READ_FROM = re.compile(r"\(read from [^)]*\)")
 # First format: "- Relevance: ..."; second format: "- Used for ..." under a source in section 3.
 _RELEVANCE = re.compile(r"^\s*-\s*(?:Relevance:\s*|(?=Used for ))(.+?)\s*$")
 
@@ -120,7 +124,16 @@ def judge(markdown: str, source: Source, spec: PromptSpec, expected: list[str]) 
     block = model_block(markdown, source, spec)
     if not block.strip() or _UNKNOWN.search(block):
         return "unknown", []
-    stated = stated_tasks(block)
+    # Where the block names the task on its own line (cnaps-rag's "Task:" / "Model:" lines), that
+    # line is the statement; the processing steps may mention other tasks' words ("denoise").
+    # "(read from its task code Denoise)" names where the task was read, not the task.
+    # A "Model:" line goes on with the processing steps after "): ", which are not the statement.
+    named = [
+        _READ_FROM.sub("", line).split("): ", 1)[0] for line in block.split("\n") if _TASK_LINE.match(line)
+    ]
+    # "— not used: it does X, which the question does not ask for (Y)": Y is the question's task.
+    named += [line.split(", which", 1)[0] for line in block.split("\n") if "— not used:" in line]
+    stated = stated_tasks("\n".join(named) if named else block)
     keys = [t.key for t in stated]
     if not stated:
         return "unknown", keys

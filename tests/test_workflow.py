@@ -136,3 +136,24 @@ def test_free_strategy_follows_the_second_formats_sections_too():
     # The model's prose goes where the prompt asks for prose.
     assert "The user wants a sharper image." in result.markdown.split("## 2.")[0]
     assert "Image in, model, image out." in result.markdown.split("### B.")[0]
+
+
+def test_the_measure_finds_the_layout_and_the_stated_tasks():
+    from eval.tasks import judge, layout_problems, load_model_labels
+
+    spec = _two()[0]
+    result, _ = _guided(spec)
+    assert layout_problems(result.markdown, spec) == []
+    broken = result.markdown.replace("[ S3 SISR-HAT-4x ·", "[ S3 something else ·")
+    assert any("diagram boxes" in problem for problem in layout_problems(broken, spec))
+    assert any("### C." in p for p in layout_problems(broken.replace("### C. Module Details", "C."), spec))
+    labels = load_model_labels()
+    expected = {
+        "Denoise-SwinIR-Noise25": ["denoising"],
+        "SISR-SwinIR-Classical-4x": ["sisr"],
+        "SISR-HAT-4x": ["sisr"],
+    }
+    assert [judge(result.markdown, s, spec, expected[s.name])[0] for s in spec.recommended] == ["right"] * 3
+    wrong = result.markdown.replace("**Task:** image denoising", "**Task:** image deraining")
+    assert judge(wrong, spec.recommended[0], spec, ["denoising"])[0] == "wrong"
+    assert labels  # the dev labels load and name known tasks
