@@ -153,6 +153,9 @@ def measure() -> list[dict[str, Any]]:
             # Characters kept anywhere (a line that lost one sentence keeps the others).
             chars = difflib.SequenceMatcher(None, rendered, result.markdown, autojunk=False)
             kept_anywhere = sum(block.size for block in chars.get_matching_blocks())
+            removed = [
+                rendered[i1:i2] for op, i1, i2, _j1, _j2 in chars.get_opcodes() if op != "equal" and i2 > i1
+            ]
             rows.append(
                 {
                     "id": stem,
@@ -167,6 +170,7 @@ def measure() -> list[dict[str, Any]]:
                     "chars_kept": kept_anywhere,
                     "share_kept": round(kept_anywhere / len(rendered), 4),
                     "chars_removed": len(rendered) - kept_anywhere,
+                    "removed_text": removed,
                     "share_of_length": round(len(result.markdown) / len(rendered), 4),
                     "stripped": [(v.kind, v.value, v.action) for v in result.validation.violations],
                     "generations": result.meta.generations,
@@ -197,6 +201,8 @@ def _report(rows: list[dict[str, Any]]) -> str:
             f"- generations: {row['generations']}; drafts (score, problems, kept): {row['drafts']}",
             "- stripped:",
             *[f"  - {kind} `{value}` ({action})" for kind, value, action in row["stripped"]],
+            "- the text removed, piece by piece:",
+            *[f"  - `{piece!r}`" for piece in row["removed_text"]],
             "",
             "### Before (the recorded reply)",
             "",
