@@ -380,3 +380,24 @@ def test_capable_mechanics_on_the_llama_cpp_server(llama_server):
     assert result.draft == next(d.markdown for d in meta.drafts if d.kept)
     allow = AllowList.for_spec(spec)
     assert all(link.key in allow.urls for link in find_links(result.markdown))
+
+
+def test_a_batch_over_the_openai_server_records_both_drafts(tmp_path):
+    from cnaps_rag import answer_batch
+
+    out = tmp_path / "answers.jsonl"
+    with _recorded_server() as server:
+        summary = answer_batch(
+            [PROMPTS / f"{stem}.txt" for stem in RECORDED_STEMS],
+            out,
+            backend="openai",
+            base_url=server.url,
+            model="recorded",
+            progress=False,
+        )
+    assert (summary.answered, summary.failed) == (2, 0)
+    for line in out.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        assert record["meta"]["strategy"] == "capable" and len(record["meta"]["drafts"]) == 2
+        assert record["draft"] == next(d["markdown"] for d in record["meta"]["drafts"] if d["kept"])
+        assert record["meta"]["drafts"][0]["problems"], "the planted items are listed as problems"

@@ -43,6 +43,8 @@ MIN_SOURCES_CHARS = 800
 """The least room the summaries get, however small the context: below it they say nothing."""
 MIN_SUMMARY_CHARS = 200
 """No summary is shortened below this, however many share the room."""
+MAX_PROBLEMS_LISTED = 20
+"""The re-ask lists at most this many problems (a draft naming dozens of models needs no more)."""
 MIN_FIX_TOKENS = 500
 """A re-ask needs at least this much room for its reply, or it is skipped (with a warning)."""
 CITED_HEADING = "**Sources cited**"
@@ -272,7 +274,9 @@ def draft_capable(
         again = [
             *messages,
             {"role": "assistant", "content": reply},
-            *fix.messages(problems="\n".join(f"- {problem}" for problem in attempts[0].problems)),
+            *fix.messages(
+                problems="\n".join(f"- {problem}" for problem in attempts[0].problems[:MAX_PROBLEMS_LISTED])
+            ),
         ]
         room = call.backend.n_ctx - _chars(again) // CHARS_PER_TOKEN
         if room < MIN_FIX_TOKENS:
