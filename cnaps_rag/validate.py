@@ -222,6 +222,8 @@ def _extra_mentions(
                 terms.add(repo)
     found = []
     for term in sorted(terms):
+        if text.count(term) < 2:
+            continue  # only where it was found (the identifier or the link itself)
         for match in re.finditer(r"(?<![\w\-/.])" + re.escape(term) + r"(?![\w\-/])", text):
             if 1 not in taken[match.start() : match.end()]:
                 found.append(NameMention(match.start(), match.end(), term, name_key(term), None))
@@ -244,10 +246,8 @@ def find_violations(text: str, allow: AllowList) -> list[Violation]:
         return lazy[0]
 
     def record(kind: Kind, value: str, start: int, end: int, action: Action, **extra: object) -> None:
-        # Built from values made here, so pydantic's validation is skipped (it was a tenth of
-        # the time on answers with many violations).
         violations.append(
-            Violation.model_construct(
+            Violation(
                 kind=kind,
                 value=value,
                 start=start,
@@ -553,30 +553,6 @@ def strip(text: str, violations: list[Violation], *, citations: int = 0) -> Vali
     return Validation(text=cleaned, violations=violations, citations=citations)
 
 
-def _common_prefix(a: str, b: str) -> int:
-    """Return the length of the common prefix of ``a`` and ``b`` (bisection on C-level slice compares)."""
-    low, high = 0, min(len(a), len(b))
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[:middle] == b[:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
-def _changed_lines(before: str, after: str) -> tuple[int, int]:
-    """Return the span of ``after`` that differs from ``before``, widened to whole lines and one more."""
-    prefix = _common_prefix(before, after)
-    suffix = _common_prefix(before[prefix:][::-1], after[prefix:][::-1])
-    start = after.rfind("\n", 0, max(0, after.rfind("\n", 0, prefix))) + 1
-    end = len(after) - suffix
-    for _ in range(2):
-        newline = after.find("\n", end + 1)
-        end = len(after) if newline == -1 else newline
-    return start, end
-
-
 def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries: bool = False) -> Validation:
     """Return the answer with every unsourced URL and model name removed, and a report of each removal.
 
@@ -592,16 +568,17 @@ def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries
     text, citations = clean_citations(normalize_newlines(markdown))
     violations: list[Violation] = []
     found = find_violations(text, allow)
-    # A removal or a tidy can join text into a new link or name: look again, first only at the
-    # lines that changed (most answers stop there), and over the whole text if they hold one.
+    # A removal or a tidy can join text into a new link or name, but only on a line that is no
+    # line of the text before (links and names never span lines): look again at those lines
+    # first (most answers stop there), and over the whole text if they hold one.
     for _ in range(8):
         if not found:
             break
         violations.extend(found)
-        cleaned = strip(text, found).text
-        start, end = _changed_lines(text, cleaned)
-        text = cleaned
-        found = find_violations(text, allow) if find_violations(text[start:end], allow) else []
+        before = set(text.split("\n"))
+        text = strip(text, found).text
+        new_lines = "\n".join(line for line in text.split("\n") if line not in before)
+        found = find_violations(text, allow) if new_lines and find_violations(new_lines, allow) else []
     return Validation(
         text=text.strip("\n") + ("\n" if text.strip() else ""), violations=violations, citations=citations
     )
