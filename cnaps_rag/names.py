@@ -127,7 +127,6 @@ def _lexicon_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     )
 
 
-_LEXICON = _lexicon_pattern(MODEL_NAMES)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -146,7 +145,11 @@ def _first_parts_automaton(names: tuple[str, ...]) -> ahocorasick.Automaton:
     return automaton
 
 
-_FIRST_PARTS = _first_parts_automaton(MODEL_NAMES)
+@lru_cache(maxsize=1)
+def _lexicon() -> tuple[ahocorasick.Automaton, re.Pattern[str]]:
+    """Return the lexicon's automaton and pattern, built on first use (compiling the pattern is
+    most of this module's import time, and importing need not pay it)."""
+    return _first_parts_automaton(MODEL_NAMES), _lexicon_pattern(MODEL_NAMES)
 
 
 # Byte table: ASCII letters lower-cased, and every byte a name may not follow (the pattern's
@@ -163,12 +166,13 @@ def _lexicon_matches(text: str) -> Iterator[re.Match[str]]:
     # spaces; the automaton's words start with a space, so it hits at word starts only.
     spaced = " " + text.encode("ascii", "replace").translate(_WORD_START_TABLE).decode("ascii")
     # A hit ends at ``end`` in ``spaced``, one character ahead of ``text``.
-    starts = sorted({end - length for end, length in _FIRST_PARTS.iter(spaced)})
+    automaton, pattern = _lexicon()
+    starts = sorted({end - length for end, length in automaton.iter(spaced)})
     resume = 0
     for start in starts:
         if start < resume:
             continue
-        match = _LEXICON.match(text, start)
+        match = pattern.match(text, start)
         if match is not None and match.end() > start:
             yield match
             resume = match.end()
