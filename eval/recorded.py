@@ -9,7 +9,9 @@ records every request body, so tests drive the real openai client and the whole 
 
 Run ``python -m eval.recorded`` to send each recorded answer through ``cnaps-rag``'s capable
 strategy over the server and print how much of it the pipeline kept (``--json`` for data,
-``--markdown FILE`` to write a before/after report).
+``--markdown FILE`` to write a before/after report). ``--real`` checks the real dev answers of
+``../shared/real-answers/`` as if a capable model had written them (how often, and why, the
+strategy would ask once more).
 """
 
 from __future__ import annotations
@@ -182,6 +184,48 @@ def measure() -> list[dict[str, Any]]:
     return rows
 
 
+REAL = ROOT.parent / "shared" / "real-answers"
+
+
+def real_check(directory: Path = REAL) -> list[dict[str, Any]]:
+    """Return, per file of real dev answers, what the capable check would say of them as drafts.
+
+    Each real answer (``../shared/real-answers/``, read at run time, never copied) is taken as a
+    capable model's reply to its prompt: rendered, checked (:func:`cnaps_rag.draft.capable.check_draft`)
+    and validated. The real models were not given the capable rules, so this is an upper bound on
+    how often the strategy would ask once more, and on why.
+    """
+    from cnaps_rag import AllowList, CnapsRagError, parse_prompt, validate
+    from cnaps_rag.draft.capable import check_draft, render_capable
+
+    rows = []
+    for path in sorted(directory.glob("*.jsonl")):
+        counts = {"answers": 0, "unparsed": 0, "would_reask": 0, "missing_section": 0, "unknown_id": 0,
+                  "typed_url": 0, "unsourced_model": 0, "chars": 0, "chars_kept": 0}  # fmt: skip
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            counts["answers"] += 1
+            try:
+                spec = parse_prompt(record["prompt"])
+            except CnapsRagError:
+                counts["unparsed"] += 1
+                continue
+            allow = AllowList.for_spec(spec)
+            rendered, _cited, unknown = render_capable(record["markdown"], spec)
+            problems = check_draft(record["markdown"], rendered, unknown, spec, allow)
+            counts["would_reask"] += bool(problems)
+            counts["missing_section"] += any("section" in p for p in problems)
+            counts["unknown_id"] += any("cites no source" in p for p in problems)
+            counts["typed_url"] += any(p.startswith("a URL was typed") for p in problems)
+            counts["unsourced_model"] += any("no source names it" in p for p in problems)
+            final = validate(rendered, allow).text
+            matcher = difflib.SequenceMatcher(None, rendered, final, autojunk=False)
+            counts["chars"] += len(rendered)
+            counts["chars_kept"] += sum(block.size for block in matcher.get_matching_blocks())
+        rows.append({"file": path.name, **counts})
+    return rows
+
+
 def _report(rows: list[dict[str, Any]]) -> str:
     out = ["# Recorded long answers before and after the capable pipeline", ""]
     out.append("Command: `python -m eval.recorded --markdown FILE` (loopback server, `fixtures/recorded/`).")
@@ -223,7 +267,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.recorded", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--markdown", help="also write a before/after report to this file")
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="instead: check the real dev answers in ../shared/real-answers/ as if they were capable drafts",
+    )
     args = parser.parse_args(argv)
+    if args.real:
+        if not REAL.is_dir():
+            print(f"no real answers at {REAL}", file=sys.stderr)
+            return 2
+        real = real_check()
+        if args.json:
+            print(json.dumps(real, indent=1))
+        for row in real:
+            print(
+                f"{row['file']}: {row['answers']} answers ({row['unparsed']} unparsed); the check would ask "
+                f"once more for {row['would_reask']}: a section missing in {row['missing_section']}, an unknown "
+                f"ID in {row['unknown_id']}, a typed URL stripped in {row['typed_url']}, an unsourced model in "
+                f"{row['unsourced_model']}; characters kept by the validator "
+                f"{row['chars_kept']}/{row['chars']} ({row['chars_kept'] / max(1, row['chars']):.1%})"
+            )
+        return 0
     rows = measure()
     if args.markdown:
         Path(args.markdown).write_text(_report(rows), encoding="utf-8")
