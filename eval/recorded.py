@@ -281,12 +281,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             print(json.dumps(real, indent=1))
         for row in real:
+            share = row["chars_kept"] / max(1, row["chars"])
             print(
-                f"{row['file']}: {row['answers']} answers ({row['unparsed']} unparsed); the check would ask "
-                f"once more for {row['would_reask']}: a section missing in {row['missing_section']}, an unknown "
-                f"ID in {row['unknown_id']}, a typed URL stripped in {row['typed_url']}, an unsourced model in "
-                f"{row['unsourced_model']}; characters kept by the validator "
-                f"{row['chars_kept']}/{row['chars']} ({row['chars_kept'] / max(1, row['chars']):.1%})"
+                f"{row['file']}: {row['answers']} answers ({row['unparsed']} unparsed); "
+                f"the check would ask once more for {row['would_reask']}: "
+                f"a section missing in {row['missing_section']}, an unknown ID in {row['unknown_id']}, "
+                f"a typed URL stripped in {row['typed_url']}, "
+                f"an unsourced model in {row['unsourced_model']}; "
+                f"characters kept by the validator {row['chars_kept']}/{row['chars']} ({share:.1%})"
             )
         return 0
     rows = measure()
