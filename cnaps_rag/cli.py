@@ -165,11 +165,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from .evaluation import Judge
 
         backend = make_backend(
-            "openai", model=args.judge_model, base_url=args.judge_base_url, n_ctx=args.judge_n_ctx
+            "openai",
+            model=args.judge_model,
+            base_url=args.judge_base_url,
+            n_ctx=args.judge_n_ctx,
+            timeout=args.judge_timeout,
         )
         judge = Judge(backend, cache_dir=None if args.no_judge_cache else args.judge_cache)
     options = {
         "judge": judge,
+        "judge_limit": args.judge_limit,
         "id_field": args.id_field,
         "prompt_field": args.prompt_field,
         "system_field": args.system_field,
@@ -291,6 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder caching verdicts by prompt, answer, model and rubric (default: .cnaps-rag-cache/judge)",
     )
     judging.add_argument("--no-judge-cache", action="store_true", help="neither read nor write the cache")
+    judging.add_argument(
+        "--judge-limit", type=int, help="judge only the first N scored answers of each system (a judge costs)"
+    )
+    judging.add_argument(
+        "--judge-timeout",
+        type=float,
+        default=600.0,
+        help="seconds one verdict may take (default: 600; a small local server is slow on long prompts)",
+    )
     evaluate.set_defaults(func=cmd_eval)
     checkup = commands.add_parser(
         "doctor", help="report versions, CPU, model file, and run a one-token generation in a child process"

@@ -360,3 +360,202 @@ def test_eval_reads_a_dataset_with_the_batch_field_names(tmp_path, final_text, c
     )
     assert code == 0
     assert json.loads(capsys.readouterr().out)["counts"]["scored"] == 1
+
+
+# --------------------------------------------------------------------------- many systems side by side
+
+LIIF = "004_3b145cd2937caf5f"
+LIIF_ANSWER = SKELETON.format(one="LIIF upscales images.", two="Input → LIIF → output.", three="None.")
+
+
+@pytest.fixture
+def three_systems(tmp_path, final_text):
+    """Three answers files to the same two prompts: good, one that cites an unsourced link, one weak."""
+    good = write_jsonl(
+        tmp_path / "good.jsonl",
+        [{"id": UPSCALE, "markdown": final_text}, {"id": LIIF, "markdown": LIIF_ANSWER}],
+    )
+    leaky = write_jsonl(
+        tmp_path / "leaky.jsonl",
+        [{"id": UPSCALE, "markdown": DRAFT}, {"id": LIIF, "markdown": LIIF_ANSWER}, "{broken"],
+    )
+    weak = write_jsonl(
+        tmp_path / "weak.jsonl",
+        [{"id": UPSCALE, "markdown": "Just use any upscaler."}, {"id": LIIF, "error": "timed out"}],
+    )
+    return good, leaky, weak
+
+
+def test_three_files_side_by_side_through_the_api(three_systems):
+    good, leaky, weak = three_systems
+    report = evaluate([good, leaky, weak], load_prompt_index(PROMPTS))
+    assert [s.name for s in report.systems] == ["good", "leaky", "weak"]
+    assert report.system("good").sources == [str(good)]
+    assert report.counts == {
+        "records": 6,
+        "scored": 5,
+        "failed": 1,
+        "unscorable": 0,
+        "with_draft": 0,
+        "broken_lines": 1,
+    }
+    assert [(b.source, b.line) for b in report.broken_lines] == [(str(leaky), 3)]
+    urls = {s.name: s.metric("url_precision").final for s in report.systems}
+    assert (urls["good"].mean, urls["leaky"].mean, urls["leaky"].minimum) == (1.0, 0.75, 0.5)
+    assert urls["leaky"].perfect == 0.5 and urls["weak"].answers == 1
+    # Ranked per metric, best first; ties share the better rank.
+    assert report.ranking["url_precision"] == ["good", "weak", "leaky"]
+    assert {s.name: s.ranks["url_precision"] for s in report.systems} == {"good": 1, "weak": 1, "leaky": 3}
+    # Per prompt: each system's score, the best marked where some system scored lower.
+    upscale = next(p for p in report.prompts if p.prompt_id == UPSCALE)
+    assert upscale.scores["leaky"]["url_precision"] == 0.5
+    assert upscale.best["url_precision"] == ["good", "weak"]
+    assert upscale.stripped == {"good": 0, "leaky": 2, "weak": 0}
+    liif = next(p for p in report.prompts if p.prompt_id == LIIF)
+    assert set(liif.scores) == {"good", "leaky"} and "url_precision" not in liif.best
+    # What the validator strips from each, most often first.
+    assert [(v.kind, v.value, v.answers) for v in report.system("leaky").stripped] == [
+        ("model", "SwinIR", 1),
+        ("url", "https://github.com/xinntao/Real-ESRGAN", 1),
+    ]
+    assert report.system("leaky").violations["final"] == {"url": 1, "model": 1}
+    assert report.run is not None and report.run.answers == 6 and "answers/s" in report.run.line()
+
+
+def test_rows_keep_scores_not_answer_texts(three_systems, tmp_path):
+    report = evaluate(list(three_systems), load_prompt_index(PROMPTS))
+    assert "markdown" not in type(report.rows[0]).model_fields
+    data = json.loads(report_json_text(report))
+    assert "Just use any upscaler." not in json.dumps(data)
+    # The page reads each answer back from its file.
+    write_report(report, tmp_path / "out")
+    assert "Just use any upscaler." in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def report_json_text(report):
+    from cnaps_rag.evaluation import report_json
+
+    return report_json(report)
+
+
+def test_memory_does_not_grow_with_the_answers_texts(tmp_path):
+    import tracemalloc
+
+    text = (PROMPTS / f"{UPSCALE}.txt").read_text(encoding="utf-8")
+    # Long answers made of the prompt's own words: no unsupported sentence is kept in the scores.
+    answer = "## 1. Task\n\n" + "The user wants to upscale images on a phone.\n" * 2000
+
+    def answers(name, count):
+        return write_jsonl(tmp_path / name, [{"id": "p", "prompt": text, "markdown": answer}] * count)
+
+    evaluate([answers("warm.jsonl", 2)])  # imports, caches and the parsed prompt are not the point
+    path = answers("big.jsonl", 20)
+    tracemalloc.start()
+    try:
+        report = evaluate([path])
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.counts["scored"] == 20
+    assert report.metric("grounding").final.minimum == 1.0
+    # The report holds every row's scores but none of the 1.8 MB of answers (a few KB a row).
+    assert kept < 20 * len(answer) / 5, kept
+
+
+def test_one_file_of_several_systems_splits_by_system(tmp_path, final_text):
+    path = write_jsonl(
+        tmp_path / "mixed.jsonl",
+        [
+            {"id": UPSCALE, "markdown": final_text, "system": "a"},
+            {"id": UPSCALE, "markdown": DRAFT, "system": "b"},
+            {"id": LIIF, "markdown": LIIF_ANSWER, "system": "a"},
+            {"id": LIIF, "markdown": LIIF_ANSWER},
+        ],
+    )
+    report = evaluate(path, load_prompt_index(PROMPTS))
+    assert [(s.name, s.counts["scored"]) for s in report.systems] == [("a", 2), ("b", 1), ("mixed", 1)]
+    assert report.ranking["model_precision"][-1] == "b"
+    # Another field name for the system.
+    renamed = write_jsonl(
+        tmp_path / "renamed.jsonl",
+        [{"id": UPSCALE, "markdown": final_text, "who": "x"}, {"id": UPSCALE, "markdown": DRAFT, "who": "y"}],
+    )
+    assert [s.name for s in evaluate(renamed, load_prompt_index(PROMPTS), system_field="who").systems] == [
+        "x",
+        "y",
+    ]
+
+
+def test_files_with_the_same_name_are_told_apart_by_path(tmp_path, final_text):
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = write_jsonl(tmp_path / "one" / "answers.jsonl", [{"id": UPSCALE, "markdown": final_text}])
+    second = write_jsonl(tmp_path / "two" / "answers.jsonl", [{"id": UPSCALE, "markdown": DRAFT}])
+    report = evaluate([first, second], load_prompt_index(PROMPTS))
+    assert [s.name for s in report.systems] == [str(first), str(second)]
+
+
+def test_three_files_through_the_cli(three_systems, tmp_path, capsys):
+    from cnaps_rag.cli import main
+
+    out = tmp_path / "report"
+    code = main(["eval", *map(str, three_systems), "--prompts", str(PROMPTS), "-o", str(out), "--json"])
+    assert code == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert [s["name"] for s in data["systems"]] == ["good", "leaky", "weak"]
+    assert data["ranking"]["url_precision"] == ["good", "weak", "leaky"]
+    assert "run" not in data
+    assert "scored 6 answers in" in captured.err and "answers/s" in captured.err
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Systems" in markdown and "## Per prompt" in markdown
+    assert "| good | 2 | **1.000 (1)** |" in markdown
+    assert "| leaky | 1 URLs, 1 model names |" in markdown
+    page = (out / "report.html").read_text(encoding="utf-8")
+    # A chart per metric, a bar per system in each, and the best marked per prompt.
+    assert page.count('<figure class="chart">') == 5
+    assert page.count('class="sys-0"') == page.count('class="sys-1"') == 5
+    assert '<td class="best">' in page
+    # --compare takes one answers file.
+    code = main(["eval", *map(str, three_systems), "--compare", str(three_systems[0])])
+    assert code == 2 and "--compare takes one answers file" in capsys.readouterr().err
+
+
+def test_the_page_in_a_real_headless_browser(three_systems, tmp_path):
+    """Opens the report in Chromium: it loads nothing, runs nothing, and draws every chart."""
+    import shutil as _shutil
+
+    browser_path = next((p for p in ("chromium", "chromium-browser") if _shutil.which(p)), None)
+    if browser_path is None:
+        pytest.skip("no Chromium installed (Debian: apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    write_report(evaluate(list(three_systems), load_prompt_index(PROMPTS)), tmp_path / "out")
+    page_path = tmp_path / "out" / "report.html"
+    requests, errors = [], []
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=_shutil.which(browser_path), args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.on("request", lambda request: requests.append(request.url))
+            page.on(
+                "console", lambda message: errors.append(message.text) if message.type == "error" else None
+            )
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(page_path.as_uri())
+            charts = page.evaluate(
+                """() => [...document.querySelectorAll('figure.chart svg')].map(svg => ({
+                    width: svg.getBoundingClientRect().width,
+                    bars: [...svg.querySelectorAll('rect')].map(r => r.getBBox().width),
+                }))"""
+            )
+            scripts = page.evaluate("() => document.scripts.length")
+            best = page.evaluate(
+                "() => getComputedStyle(document.querySelector('td.best'), '::after').content"
+            )
+        finally:
+            browser.close()
+    assert requests == [page_path.as_uri()] and errors == [] and scripts == 0
+    assert len(charts) == 5 and all(chart["width"] > 300 for chart in charts)
+    # URL precision: good and weak full bars, leaky three quarters (300 px is 1.0).
+    assert charts[0]["bars"] == [300, 225, 300]
+    assert best == '" ★"'

@@ -215,9 +215,9 @@ def _find_prompt(
     """Return the record's prompt; raise PromptError saying why there is none.
 
     In order: the record's prompt text (``prompt_field``, else ``prompt``, parsed as
-    ``cnaps-rag batch`` parses a dataset record), its ``prompt_path`` (relative paths against ``base_dir``, the
-    answers file's folder), its prompt field as the name of an indexed prompt (``000_x.txt``
-    is ``000_x``), the index entry of its ``id``.
+    ``cnaps-rag batch`` parses a dataset record), its ``prompt_path`` (relative paths
+    against ``base_dir``, the answers file's folder), its prompt field as the name of an
+    indexed prompt (``000_x.txt`` is ``000_x``), the index entry of its ``id``.
     """
     # A batch's own output says "prompt" whatever field its input dataset used.
     text = record.get(prompt_field, record.get("prompt"))
@@ -505,9 +505,11 @@ def _prompt_rows(rows: Sequence[Row], systems: Sequence[str]) -> list[PromptRow]
 class _Run:
     """One evaluation in progress: rows, running sums per system and overall, the texts' whereabouts."""
 
-    def __init__(self, options: _Options, judge: Judge | None) -> None:
+    def __init__(self, options: _Options, judge: Judge | None, judge_limit: int | None = None) -> None:
         self.options = options
         self.judge = judge
+        self.judge_limit = judge_limit
+        self.judge_asked: Counter[str] = Counter()
         self.rows: list[Row] = []
         self.broken: list[BrokenLine] = []
         self.overall = _SystemTally("all")
@@ -522,7 +524,9 @@ class _Run:
         system = str(field) if isinstance(field, (str, int)) and str(field).strip() else default_system
         row, spec, final_text = _row(record, len(self.rows) + 1, line, system, self.options)
         row.source = source
-        if self.judge is not None and spec is not None and final_text is not None:
+        wanted = self.judge_limit is None or self.judge_asked[system] < self.judge_limit
+        if self.judge is not None and spec is not None and final_text is not None and wanted:
+            self.judge_asked[system] += 1
             row.judgment, row.judge_error = self.judge.judge(spec, final_text)
         self.rows.append(row)
         self.overall.add(row)
@@ -588,6 +592,7 @@ def evaluate(
     *,
     name: str | None = None,
     judge: Judge | None = None,
+    judge_limit: int | None = None,
     id_field: str = "id",
     prompt_field: str = "prompt",
     system_field: str = "system",
@@ -601,7 +606,8 @@ def evaluate(
     record's system is its ``system_field``, else its file's name (its stem; the path as
     given where two files share a stem), else ``name``. ``prompts`` maps ids to prompts
     (see :func:`load_prompt_index`); a record may also carry its own prompt (module
-    docstring). ``judge`` (:class:`cnaps_rag.evaluation.judge.Judge`) adds its verdicts.
+    docstring). ``judge`` (:class:`cnaps_rag.evaluation.judge.Judge`) adds its verdicts, on the first
+    ``judge_limit`` scored answers of each system when that is given (a judge costs).
     For records from Python, ``lines`` are their line numbers and ``broken_lines`` the lines
     that were not records, both only reported; ``base_dir`` resolves relative
     ``prompt_path`` values (for files, each file's folder). Raises :class:`ConfigError` when
@@ -612,7 +618,7 @@ def evaluate(
     folder = Path(base_dir) if base_dir is not None else None
     paths = _as_paths(answers)
     if paths is None:
-        run = _Run(_Options(prompts, folder, id_field, prompt_field, system_field), judge)
+        run = _Run(_Options(prompts, folder, id_field, prompt_field, system_field), judge, judge_limit)
         run.broken = list(broken_lines)
         records: Iterable[Mapping[str, Any]] = answers  # type: ignore[assignment]
         for position, record in enumerate(records, start=1):
@@ -624,7 +630,7 @@ def evaluate(
         return run.report(name or "answers")
     if not paths:
         raise ConfigError("no answers files given")
-    run = _Run(_Options(prompts, folder, id_field, prompt_field, system_field), judge)
+    run = _Run(_Options(prompts, folder, id_field, prompt_field, system_field), judge, judge_limit)
     for path, system in zip(paths, _system_names(paths), strict=True):
         run.options.base_dir = folder or path.parent
         for line, offset, value, reason in stream_records(path):
@@ -676,6 +682,7 @@ def evaluate_file(
     report = evaluate([path], prompts, name=str(path), **options)
     if compare_with is not None:
         options.pop("judge", None)
+        options.pop("judge_limit", None)
         report.comparison = compare(
             report, evaluate([compare_with], prompts, name=str(compare_with), **options)
         )

@@ -24,6 +24,7 @@ from typing import Any
 from ..backends import Backend, Request
 from ..draft.caller import Caller
 from ..errors import one_line
+from ..markdown import is_heading
 from ..spec import PromptSpec
 from ..templates import load_template
 from ..text import sentences, shorten
@@ -145,21 +146,32 @@ class Judge:
 
     # ----------------------------------------------------------------------- judging
 
-    def _inputs(self, spec: PromptSpec, answer: str) -> tuple[str, list[str], bool]:
-        """Return the prompt text and the answer's sentences that fit the context, and whether cut."""
+    def _inputs(self, spec: PromptSpec, answer: str) -> tuple[str, str, int, bool]:
+        """Return the prompt text and the answer as shown (sentences numbered), how many, whether cut.
+
+        Headings are shown as they are, unnumbered; every other line is split into
+        sentences, each on a line of its own as ``[n] sentence``. What does not fit the
+        context window is left out: the prompt gets at most half the room.
+        """
         n_ctx = int(getattr(self.backend, "n_ctx", 8192))
         budget = max(MIN_INPUT_CHARS, (n_ctx - self.max_tokens - RUBRIC_TOKENS) * CHARS_PER_TOKEN)
         prompt = shorten(spec.raw.strip(), budget // 2)
         room = budget - len(prompt)
-        shown: list[str] = []
-        all_sentences = sentences(answer)
-        for sentence in all_sentences:
-            line = f"{len(shown) + 1}. {sentence}"
-            room -= len(line) + 1
-            if room < 0:
-                break
-            shown.append(sentence)
-        return prompt, shown, prompt != spec.raw.strip() or len(shown) < len(all_sentences)
+        lines: list[str] = []
+        numbered = 0
+        cut = prompt != spec.raw.strip()
+        for line in answer.split("\n"):
+            pieces = [line.strip()] if is_heading(line) else sentences(line)
+            for piece in pieces:
+                if not piece:
+                    continue
+                shown = piece if is_heading(line) else f"[{numbered + 1}] {piece}"
+                room -= len(shown) + 1
+                if room < 0:
+                    return prompt, "\n".join(lines), numbered, True
+                lines.append(shown)
+                numbered += not is_heading(line)
+        return prompt, "\n".join(lines), numbered, cut
 
     def judge(self, spec: PromptSpec, answer: str) -> tuple[Judgment | None, str | None]:
         """Return the verdict on ``answer`` to ``spec`` (from the cache where it is), or None and why not."""
@@ -168,11 +180,9 @@ class Judge:
         if cached is not None:
             self.cache_hits += 1
             return cached, None
-        prompt, shown, shortened = self._inputs(spec, answer)
+        prompt, shown, count, shortened = self._inputs(spec, answer)
         messages = self.template.messages(
-            schema=json.dumps(self.schema),
-            prompt=prompt,
-            sentences="\n".join(f"{n}. {s}" for n, s in enumerate(shown, start=1)) or "(no sentences)",
+            schema=json.dumps(self.schema), prompt=prompt, sentences=shown or "(an empty answer)"
         )
         request = Request(messages=messages, max_tokens=self.max_tokens, schema=self.schema)
         try:
@@ -180,7 +190,7 @@ class Judge:
         except Exception as exc:
             self.failures += 1
             return None, one_line(exc)
-        unsupported = sorted({n for n in reply.unsupported_sentences if 1 <= n <= len(shown)})
+        unsupported = sorted({n for n in reply.unsupported_sentences if 1 <= n <= count})
         judgment = Judgment(
             model=self.model,
             rubric_version=self.rubric_version,
@@ -189,9 +199,9 @@ class Judge:
                 **{c: getattr(reply, c).reason for c in CRITERIA},
                 "does_what_was_asked": reply.asked_reason,
             },
-            sentences=len(shown),
+            sentences=count,
             unsupported_sentences=unsupported,
-            supported_share=round(1 - len(unsupported) / len(shown), 6) if shown else 1.0,
+            supported_share=round(1 - len(unsupported) / count, 6) if count else 1.0,
             does_what_was_asked=reply.does_what_was_asked,
             shortened=shortened,
         )
