@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and readers
     from .answer import answer as answer
     from .batch import BatchSummary as BatchSummary
     from .batch import answer_batch as answer_batch
+    from .evaluation import evaluate as evaluate
     from .parse import load_prompt_file as load_prompt_file
     from .parse import parse_prompt as parse_prompt
     from .parse import parse_prompts as parse_prompts
@@ -40,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "answer": "answer",
     "BatchSummary": "batch",
     "answer_batch": "batch",
+    "evaluate": "evaluation",
     "load_prompt_file": "parse",
     "parse_prompt": "parse",
     "parse_prompts": "parse",

@@ -387,8 +387,10 @@ def three_systems(tmp_path, final_text):
 
 
 def test_three_files_side_by_side_through_the_api(three_systems):
+    import cnaps_rag
+
     good, leaky, weak = three_systems
-    report = evaluate([good, leaky, weak], load_prompt_index(PROMPTS))
+    report = cnaps_rag.evaluate([good, leaky, weak], load_prompt_index(PROMPTS))
     assert [s.name for s in report.systems] == ["good", "leaky", "weak"]
     assert report.system("good").sources == [str(good)]
     assert report.counts == {
