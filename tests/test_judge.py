@@ -10,7 +10,7 @@ from conftest import PROMPTS, QueueBackend, prompt
 from cnaps_rag import BackendError, validate
 from cnaps_rag.evaluation import Judge, evaluate, load_prompt_index, report_markdown
 from cnaps_rag.evaluation.agreement import ranks, spearman
-from cnaps_rag.evaluation.judge import cache_key, strict_schema
+from cnaps_rag.evaluation.judge import cache_key
 from cnaps_rag.evaluation.models import CRITERIA, JudgeReply
 
 UPSCALE = "000_d18f79af084974a4"
@@ -170,25 +170,16 @@ def test_ranks_and_spearman():
     assert spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]) == pytest.approx(0.8)
 
 
-def test_the_schema_is_strict():
-    schema = strict_schema(JudgeReply.model_json_schema())
+def test_the_schema_is_closed_and_openai_strict():
+    from cnaps_rag.schemas import openai_strict, strict_problems
 
-    def objects(node):
-        if isinstance(node, dict):
-            if node.get("type") == "object":
-                yield node
-            for value in node.values():
-                yield from objects(value)
-        elif isinstance(node, list):
-            for item in node:
-                yield from objects(item)
-
-    found = list(objects(schema))
-    assert len(found) == 6  # the reply and its five criteria
-    for node in found:
-        assert node["additionalProperties"] is False and set(node["required"]) == set(node["properties"])
-    assert "$ref" not in json.dumps(schema) and "$defs" not in schema
+    schema = Judge(QueueBackend(), cache_dir=None).schema
+    assert strict_problems(openai_strict(schema)) == []
+    assert schema["additionalProperties"] is False and set(schema["required"]) == set(JudgeReply.model_fields)
     assert schema["properties"]["clarity"]["properties"]["score"]["enum"] == [1, 2, 3, 4, 5]
+    # The reason's bound stays for llama.cpp's grammar; a longer reason from a hosted model is cut.
+    assert schema["properties"]["clarity"]["properties"]["reason"]["maxLength"] == 200
+    assert len(JudgeReply.model_validate_json(reply()).clarity.reason) <= 200
 
 
 # --------------------------------------------------------------------------- the real server

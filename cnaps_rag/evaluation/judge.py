@@ -3,8 +3,8 @@
 The rubric is ``prompts/judge_rubric.txt`` (its ``#version:`` is recorded with every verdict):
 five criteria scored 1 to 5 with a one-line reason each, the numbers of the answer's sentences
 that the sources do not support, and whether the answer does what the prompt asked. The reply
-is structured output (:class:`~cnaps_rag.evaluation.models.JudgeReply`'s JSON schema, made
-OpenAI-strict) through any backend, with the package's retrying caller.
+is structured output (:class:`~cnaps_rag.evaluation.models.JudgeReply`'s JSON schema, by
+:func:`cnaps_rag.schemas.json_schema`) through any backend, with the package's retrying caller.
 
 Verdicts are cached on disk, one JSON file per key, the key being a hash of (prompt, answer,
 judge model, rubric version): a rerun over the same answers makes no request. A failure
@@ -19,12 +19,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from ..backends import Backend, Request
 from ..draft.caller import Caller
 from ..errors import one_line
 from ..markdown import is_heading
+from ..schemas import json_schema
 from ..spec import PromptSpec
 from ..templates import load_template
 from ..text import sentences, shorten
@@ -40,31 +40,6 @@ CHARS_PER_TOKEN = 3
 """A cautious count of characters per token, to fit the prompt and the answer into the context."""
 MIN_INPUT_CHARS = 2000
 """The least room prompt and answer get together, however small the context."""
-
-
-def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Return a pydantic JSON schema as OpenAI's strict mode takes it.
-
-    ``$ref``s are inlined, every object lists all its properties as required and forbids
-    others, and titles and defaults are dropped.
-    """
-    definitions = schema.get("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return walk(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            out = {k: walk(v) for k, v in node.items() if k not in {"$defs", "title", "default"}}
-            if out.get("type") == "object" and "properties" in out:
-                out["required"] = list(out["properties"])
-                out["additionalProperties"] = False
-            return out
-        if isinstance(node, list):
-            return [walk(item) for item in node]
-        return node
-
-    result: dict[str, Any] = walk(schema)
-    return result
 
 
 def cache_key(prompt: str, answer: str, model: str, rubric_version: str) -> str:
@@ -95,7 +70,8 @@ class Judge:
         self.template = load_template("judge_rubric")
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.max_tokens = max_tokens
-        self.schema = strict_schema(JudgeReply.model_json_schema())
+        # Closed at every level (cnaps_rag.schemas); OpenAIBackend makes it OpenAI-strict on sending.
+        self.schema = json_schema(JudgeReply)
         self._caller = Caller(backend, attempts=attempts, max_wait=max_wait)
         self.cache_hits = 0
         self.failures = 0
