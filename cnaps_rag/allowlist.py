@@ -1,4 +1,5 @@
-"""What a prompt allows an answer to cite: its source links and the model names it contains."""
+"""What a prompt allows an answer to cite (its source links and the model names it contains), and the
+policy that matches a found name against the allowed ones."""
 
 from __future__ import annotations
 
@@ -9,8 +10,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 
+from rapidfuzz import fuzz, process
+
 from .links import find_links, url_key
-from .names import AllowedNames, families, family_key, find_model_names, initials, name_key, title_acronyms
+from .names import (
+    LEXICON_KEYS,
+    NameMention,
+    families,
+    find_model_names,
+    in_lexicon,
+    is_generic,
+    name_key,
+    part_is_model,
+)
 from .spec import PromptSpec
 from .text import sentences
 
@@ -45,6 +57,178 @@ def _without_injections(spec: PromptSpec) -> str:
             if is_injection(sentence):
                 raw = raw.replace(sentence, " " * len(sentence))
     return raw
+
+
+# ------------------------------------------------------------------- the matching policy
+
+_VERSION_TAIL = re.compile(r"v?\d+(?:\.\d+)*[a-z]?$")
+_V_BEFORE_DIGIT = re.compile(r"(?<=[a-z])v(?=\d)")
+
+
+def family_key(key: str) -> str | None:
+    """Return ``key`` without its trailing version (``mobilenet`` for ``mobilenetv2``), if it has one."""
+    base = _VERSION_TAIL.sub("", key)
+    return base if base != key and len(base) >= 3 and not base[-1].isdigit() else None
+
+
+def unversioned(key: str) -> str:
+    """Return ``key`` with a ``v`` before a version number dropped: ``stablediffusionv15`` -> ``...15``."""
+    return _V_BEFORE_DIGIT.sub("", key)
+
+
+_CAMEL_WORD = re.compile(r"[A-Z][a-z]+")
+
+
+def initials(part: str) -> list[str]:
+    """Return the keys of a CamelCase part's abbreviations: ``sd1`` and ``sdv1`` for StableDiffusionV1."""
+    version = re.search(r"[Vv]?\d+(?:\.\d+)*$", part)
+    base = part[: version.start()] if version else part
+    words = _CAMEL_WORD.findall(base)
+    if len(words) < 2 or sum(map(len, words)) != len(base):
+        return []
+    letters = "".join(w[0] for w in words).lower()
+    if not version:
+        return [letters]
+    tail = version.group(0).lower()
+    return [letters + tail, letters + tail.lstrip("v")]
+
+
+def title_acronyms(words: list[str]) -> list[str]:
+    """Return the keys of the acronyms of a run of capitalised words.
+
+    ``Denoising Diffusion Probabilistic Models`` gives ``ddpm``; a last word ``Network`` also
+    gives ``…net`` (``Multi-Stage Splitting Network``: ``mssn`` and ``mssnet``).
+    """
+    pieces = [p for w in words for p in w.split("-") if p]
+    if len(pieces) < 2:
+        return []
+    letters = "".join(p[0] for p in pieces).lower()
+    found = [letters]
+    if pieces[-1].lower() in ("network", "networks", "net"):
+        found.append(letters[:-1] + "net")
+    return found
+
+
+def _digits(key: str) -> list[str]:
+    return re.findall(r"\d+", key)
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    """How a name compares with the allowed ones."""
+
+    allowed: bool
+    nearest: str | None
+    score: float
+
+
+_SPLIT_PARTS = re.compile(r"[\s\-_/]+")
+
+
+class AllowedNames:
+    """The model names a prompt allows, and the rule for matching a mention against them.
+
+    Immutable: the mapping is read-only, so an allow-list shared through a cache cannot be
+    changed by one caller for the next.
+    """
+
+    __slots__ = ("_followers", "_names", "_unversioned")
+    _names: Mapping[str, str]
+    _followers: Mapping[str, frozenset[str]]
+    _unversioned: frozenset[str]
+
+    def __init__(self, names: Mapping[str, str], followers: Mapping[str, frozenset[str]] | None = None):
+        """``names`` maps each allowed key to the spelling shown in reports.
+
+        ``followers`` maps an identifier part's key to the keys of the parts that follow it in
+        a source identifier (``mssnet`` -> ``realblurj``), so that a shortening of one
+        (``MSSNet-J``) is recognised.
+        """
+        frozen = MappingProxyType(dict(names))
+        object.__setattr__(self, "_names", frozen)
+        object.__setattr__(self, "_followers", MappingProxyType(dict(followers or {})))
+        object.__setattr__(self, "_unversioned", frozenset(unversioned(key) for key in frozen))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"AllowedNames is immutable (cannot set {name})")
+
+    @property
+    def names(self) -> Mapping[str, str]:
+        """Return the allowed keys, each with the spelling shown in reports (read-only)."""
+        return self._names
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._names
+
+    def _allows_key(self, key: str) -> bool:
+        return key in self._names or unversioned(key) in self._unversioned
+
+    def _allows_parts(self, text: str, *, listed: bool = False) -> bool:
+        """Return whether a compound's model parts are all allowed and at least one is.
+
+        Plain words (``Segmentation``, ``fast``, ``Transformer``) pass; a part with a digit
+        or a model-like part must be allowed itself, so another version never passes. In a
+        listed name only generic words pass: ``Swin Transformer`` is Swin, but Real-ESRGAN
+        is another model than ESRGAN.
+        """
+        parts = [p for p in _SPLIT_PARTS.split(text) if p]
+        if len(parts) < 2:
+            return False
+        allowed = False
+        previous = ""
+        for part in parts:
+            key = name_key(part)
+            if self._allows_key(key):
+                allowed = True
+            elif (
+                previous
+                and len(part) <= 2
+                and part[0].isupper()
+                and any(
+                    following.startswith(key) or following.endswith(key)
+                    for following in self._followers.get(previous, ())
+                )
+            ):
+                allowed = True  # MSSNet-J for MSSNet-RealBlurJ
+            elif is_generic(part):
+                pass
+            elif listed or not (part.isalpha() and not part_is_model(part) and key not in LEXICON_KEYS):
+                return False
+            previous = key
+        return allowed
+
+    def check(self, mention: NameMention) -> NameMatch:
+        """Return whether ``mention`` names an allowed model, and the nearest allowed name.
+
+        Exact keys match (so ``MSS-Net`` is ``MSSNet``, ``Stable Diffusion V1.5`` is
+        ``stable-diffusion-1.5``). A compound matches when its model parts do (and it is not
+        itself a listed model, as Real-ESRGAN is); an expansion matches its allowed acronym.
+        Fuzzy matching tolerates a misspelling of an allowed name, never another version:
+        the digits, the last two characters and any ``+`` must agree.
+        """
+        key = mention.key
+        if self._allows_key(key):
+            return NameMatch(True, self._names.get(key, mention.text), 100.0)
+        if self._allows_parts(mention.text, listed=in_lexicon(mention.text)):
+            return NameMatch(True, mention.text, 100.0)
+        words = mention.text.split()
+        expansion = len(words) > 1 and all(w[:1].isupper() for w in words)
+        if expansion and any(acronym in self._names for acronym in title_acronyms(words)):
+            return NameMatch(True, mention.text, 100.0)
+        if not self._names:
+            return NameMatch(False, None, 0.0)
+        best = process.extractOne(key, list(self._names), scorer=fuzz.ratio)
+        assert best is not None
+        nearest_key, score = best[0], float(best[1])
+        same_version = (
+            _digits(key) == _digits(nearest_key)
+            and key[-2:] == nearest_key[-2:]
+            and key.count("+") == nearest_key.count("+")
+        )
+        return NameMatch(score >= 90 and same_version, self._names[nearest_key], round(score, 1))
+
+
+# ------------------------------------------------------------------- building an allow-list
 
 
 def _runs(parts: list[str]) -> Iterable[str]:

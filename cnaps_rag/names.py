@@ -11,21 +11,22 @@ hardware, formats, datasets, platforms) are never names; nor are a lower-case ph
 (``Claude Monet``). An identifier that starts with a dataset task code
 (``Enhancement-low-light-img-enhancer``) is a name as a whole, lower-case parts included.
 
-The lexicons are read once, at import, so that finding names is a pure function
-of the text.
+Word lists live in ``data/``: ``generic_names.txt`` (kinds of network, never a model),
+``family_suffixes.txt`` (the shape pass's endings), ``prose_suffixes.txt`` ("-based",
+"-like") and ``name_continuations.txt`` ("Gemini Pro" is no person). They are read once, at
+import, so that finding names is a pure function of the text; matching a found name against
+a prompt's sources is :mod:`cnaps_rag.allowlist`'s.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
-from types import MappingProxyType
 
 import ahocorasick
-from rapidfuzz import fuzz, process
 
 from .tasks import task_by_code
 
@@ -50,11 +51,6 @@ def name_key(name: str) -> str:
     return name.translate(_KEY_DROP).lower()
 
 
-def _words(text: str) -> list[str]:
-    """Return the whitespace-separated words of ``text`` (word lists read better as one string)."""
-    return text.split()
-
-
 def _read_list(filename: str) -> list[str]:
     text = files("cnaps_rag").joinpath("data", filename).read_text(encoding="utf-8")
     entries = []
@@ -75,29 +71,14 @@ MODEL_NAMES: tuple[str, ...] = tuple(_read_list("model_names.txt"))
 _NOT_MODELS_EXACT = frozenset(n for n in _read_list("not_models.txt") if _is_acronym(n))
 _NOT_MODELS_KEYS = frozenset(name_key(n) for n in _read_list("not_models.txt") if not _is_acronym(n))
 
-# Generic architecture words: naming a kind of network is not citing a model.
-_GENERIC = frozenset(
-    name_key(n)
-    for n in (
-        "Transformer",
-        "Transformers",
-        "CNN",
-        "CNNs",
-        "GAN",
-        "GANs",
-        "LLM",
-        "LLMs",
-        "VAE",
-        "RNN",
-        "LSTM",
-        "MLP",
-        "Diffusion",
-        "U-Net",
-        "UNet",
-        "Autoencoder",
-        "ViTs",
-    )
-)
+# Kinds of network ("a CNN"): naming one is not citing a model.
+_GENERIC = frozenset(name_key(n) for n in _read_list("generic_names.txt"))
+
+
+def is_generic(word: str) -> bool:
+    """Return whether ``word`` names a kind of network (``Transformer``, ``CNN``), not a model."""
+    return name_key(word) in _GENERIC
+
 
 _VERSION = (
     r"(?:[-_ ]?(?:v\d+(?:\.\d+)*[a-z]?|\d+(?:\.\d+)*[a-zA-Z]?(?![A-Za-z0-9])|[A-Z]\d+[a-z]?"
@@ -200,7 +181,7 @@ def is_not_model(word: str) -> bool:
 _TOKEN = re.compile(
     _BEFORE + r"(?=[A-Za-z][a-z]*[A-Z0-9_+-])[A-Za-z][A-Za-z0-9]*(?:\+\+?|[-_][A-Za-z0-9]+|\.\d+|/\d+)*"
 )
-_FAMILY_SUFFIX = re.compile(r"(?:Net|NeXt|GAN|ormer|ViT|BERT|GPT|SR|IR|VSR|CNN|Mixer|Diff|Det|Seg|Flow)$")
+_FAMILY_SUFFIX = re.compile("(?:" + "|".join(map(re.escape, _read_list("family_suffixes.txt"))) + ")$")
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
 _LETTERS_DIGITS = re.compile(r"^[A-Z][A-Za-z]+[-_]?v?\d")
 _ACRONYM_FAMILY = re.compile(r"^[A-Z]{2,}(?:SR|GAN|CNN|NET|IR)$")
@@ -211,7 +192,7 @@ _NOT_LETTER = re.compile(r"[^A-Za-z]")
 
 
 @lru_cache(maxsize=8192)
-def _part_is_model(part: str) -> bool:
+def part_is_model(part: str) -> bool:
     """Return whether one part of a token has a model name's shape (cached: answers repeat names)."""
     key = name_key(part)
     if part in _NOT_MODELS_EXACT or key in _NOT_MODELS_KEYS or key in _GENERIC:
@@ -227,12 +208,7 @@ def _part_is_model(part: str) -> bool:
 
 
 # Words glued to a name that make it prose ("Segmentation-based", "MSSNet-like").
-_PROSE_SUFFIX = frozenset(
-    _words(
-        """based like style aware guided driven level quality free only specific friendly ready
-        trained optimized enhanced powered oriented compatible inspired"""
-    )
-)
+_PROSE_SUFFIX = frozenset(_read_list("prose_suffixes.txt"))
 
 
 def _identifier_mention(token: str, start: int) -> NameMention | None:
@@ -283,9 +259,9 @@ def _token_shape(token: str) -> tuple[int, str, str, str | None] | None:
     whole = "-".join(parts)
     if whole in _NOT_MODELS_EXACT or name_key(whole) in _NOT_MODELS_KEYS:
         return None
-    if not any(_part_is_model(p) for p in parts) and not _part_is_model(whole):
+    if not any(part_is_model(p) for p in parts) and not part_is_model(whole):
         return None
-    family = name_key(parts[0]) if len(parts) > 1 and _part_is_model(parts[0]) else None
+    family = name_key(parts[0]) if len(parts) > 1 and part_is_model(parts[0]) else None
     return lead, whole, name_key(whole), family
 
 
@@ -313,7 +289,7 @@ def _is_person(text: str, found: str, end: int) -> bool:
 
 
 # Capitalised words after a listed name that continue the name rather than start a surname.
-_SURNAME_STOP = frozenset(_words("Pro Plus Large Base Small Tiny Huge Nano Mini Lite Turbo Ultra Max Vision"))
+_SURNAME_STOP = frozenset(_read_list("name_continuations.txt"))
 
 
 def find_model_names(text: str, skip: list[tuple[int, int]] | None = None) -> list[NameMention]:
@@ -367,170 +343,3 @@ def families(key: str) -> list[str]:
                 continue
             found.append(family)
     return found
-
-
-_VERSION_TAIL = re.compile(r"v?\d+(?:\.\d+)*[a-z]?$")
-_V_BEFORE_DIGIT = re.compile(r"(?<=[a-z])v(?=\d)")
-
-
-def family_key(key: str) -> str | None:
-    """Return ``key`` without its trailing version (``mobilenet`` for ``mobilenetv2``), if it has one."""
-    base = _VERSION_TAIL.sub("", key)
-    return base if base != key and len(base) >= 3 and not base[-1].isdigit() else None
-
-
-def unversioned(key: str) -> str:
-    """Return ``key`` with a ``v`` before a version number dropped: ``stablediffusionv15`` -> ``...15``."""
-    return _V_BEFORE_DIGIT.sub("", key)
-
-
-_CAMEL_WORD = re.compile(r"[A-Z][a-z]+")
-
-
-def initials(part: str) -> list[str]:
-    """Return the keys of a CamelCase part's abbreviations: ``sd1`` and ``sdv1`` for StableDiffusionV1."""
-    version = re.search(r"[Vv]?\d+(?:\.\d+)*$", part)
-    base = part[: version.start()] if version else part
-    words = _CAMEL_WORD.findall(base)
-    if len(words) < 2 or sum(map(len, words)) != len(base):
-        return []
-    letters = "".join(w[0] for w in words).lower()
-    if not version:
-        return [letters]
-    tail = version.group(0).lower()
-    return [letters + tail, letters + tail.lstrip("v")]
-
-
-def title_acronyms(words: list[str]) -> list[str]:
-    """Return the keys of the acronyms of a run of capitalised words.
-
-    ``Denoising Diffusion Probabilistic Models`` gives ``ddpm``; a last word ``Network`` also
-    gives ``…net`` (``Multi-Stage Splitting Network``: ``mssn`` and ``mssnet``).
-    """
-    pieces = [p for w in words for p in w.split("-") if p]
-    if len(pieces) < 2:
-        return []
-    letters = "".join(p[0] for p in pieces).lower()
-    found = [letters]
-    if pieces[-1].lower() in ("network", "networks", "net"):
-        found.append(letters[:-1] + "net")
-    return found
-
-
-def _digits(key: str) -> list[str]:
-    return re.findall(r"\d+", key)
-
-
-@dataclass(frozen=True)
-class NameMatch:
-    """How a name compares with the allowed ones."""
-
-    allowed: bool
-    nearest: str | None
-    score: float
-
-
-_SPLIT_PARTS = re.compile(r"[\s\-_/]+")
-
-
-class AllowedNames:
-    """The model names a prompt allows, and the rule for matching a mention against them.
-
-    Immutable: the mapping is read-only, so an allow-list shared through a cache cannot be
-    changed by one caller for the next.
-    """
-
-    __slots__ = ("_followers", "_names", "_unversioned")
-    _names: Mapping[str, str]
-    _followers: Mapping[str, frozenset[str]]
-    _unversioned: frozenset[str]
-
-    def __init__(self, names: Mapping[str, str], followers: Mapping[str, frozenset[str]] | None = None):
-        """``names`` maps each allowed key to the spelling shown in reports.
-
-        ``followers`` maps an identifier part's key to the keys of the parts that follow it in
-        a source identifier (``mssnet`` -> ``realblurj``), so that a shortening of one
-        (``MSSNet-J``) is recognised.
-        """
-        frozen = MappingProxyType(dict(names))
-        object.__setattr__(self, "_names", frozen)
-        object.__setattr__(self, "_followers", MappingProxyType(dict(followers or {})))
-        object.__setattr__(self, "_unversioned", frozenset(unversioned(key) for key in frozen))
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"AllowedNames is immutable (cannot set {name})")
-
-    @property
-    def names(self) -> Mapping[str, str]:
-        """Return the allowed keys, each with the spelling shown in reports (read-only)."""
-        return self._names
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._names
-
-    def _allows_key(self, key: str) -> bool:
-        return key in self._names or unversioned(key) in self._unversioned
-
-    def _allows_parts(self, text: str, *, listed: bool = False) -> bool:
-        """Return whether a compound's model parts are all allowed and at least one is.
-
-        Plain words (``Segmentation``, ``fast``, ``Transformer``) pass; a part with a digit
-        or a model-like part must be allowed itself, so another version never passes. In a
-        listed name only generic words pass: ``Swin Transformer`` is Swin, but Real-ESRGAN
-        is another model than ESRGAN.
-        """
-        parts = [p for p in _SPLIT_PARTS.split(text) if p]
-        if len(parts) < 2:
-            return False
-        allowed = False
-        previous = ""
-        for part in parts:
-            key = name_key(part)
-            if self._allows_key(key):
-                allowed = True
-            elif (
-                previous
-                and len(part) <= 2
-                and part[0].isupper()
-                and any(
-                    following.startswith(key) or following.endswith(key)
-                    for following in self._followers.get(previous, ())
-                )
-            ):
-                allowed = True  # MSSNet-J for MSSNet-RealBlurJ
-            elif key in _GENERIC:
-                pass
-            elif listed or not (part.isalpha() and not _part_is_model(part) and key not in _LEXICON_KEYS):
-                return False
-            previous = key
-        return allowed
-
-    def check(self, mention: NameMention) -> NameMatch:
-        """Return whether ``mention`` names an allowed model, and the nearest allowed name.
-
-        Exact keys match (so ``MSS-Net`` is ``MSSNet``, ``Stable Diffusion V1.5`` is
-        ``stable-diffusion-1.5``). A compound matches when its model parts do (and it is not
-        itself a listed model, as Real-ESRGAN is); an expansion matches its allowed acronym.
-        Fuzzy matching tolerates a misspelling of an allowed name, never another version:
-        the digits, the last two characters and any ``+`` must agree.
-        """
-        key = mention.key
-        if self._allows_key(key):
-            return NameMatch(True, self._names.get(key, mention.text), 100.0)
-        if self._allows_parts(mention.text, listed=name_key(mention.text) in _LEXICON_KEYS):
-            return NameMatch(True, mention.text, 100.0)
-        words = mention.text.split()
-        expansion = len(words) > 1 and all(w[:1].isupper() for w in words)
-        if expansion and any(acronym in self._names for acronym in title_acronyms(words)):
-            return NameMatch(True, mention.text, 100.0)
-        if not self._names:
-            return NameMatch(False, None, 0.0)
-        best = process.extractOne(key, list(self._names), scorer=fuzz.ratio)
-        assert best is not None
-        nearest_key, score = best[0], float(best[1])
-        same_version = (
-            _digits(key) == _digits(nearest_key)
-            and key[-2:] == nearest_key[-2:]
-            and key.count("+") == nearest_key.count("+")
-        )
-        return NameMatch(score >= 90 and same_version, self._names[nearest_key], round(score, 1))
