@@ -434,6 +434,16 @@ def test_rows_keep_scores_not_answer_texts(three_systems, tmp_path):
     assert "Just use any upscaler." in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
 
 
+def test_a_file_changed_after_scoring_still_gives_a_page(three_systems, tmp_path):
+    good = three_systems[0]
+    report = evaluate(good, load_prompt_index(PROMPTS))
+    good.write_text("", encoding="utf-8")
+    write_report(report, tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    # The scores are there; the answers' texts, gone from the file, are not.
+    assert page.count('<section class="answer"') == 2 and "<h4>Final answer</h4>" not in page
+
+
 def report_json_text(report):
     from cnaps_rag.evaluation import report_json
 

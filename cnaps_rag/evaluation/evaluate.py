@@ -146,7 +146,8 @@ def read_record_at(path: str | Path, offset: int) -> dict[str, Any]:
         file.seek(offset)
         raw = file.readline()
     value = json.loads(raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
-    assert isinstance(value, dict)
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: no record at offset {offset}")
     return value
 
 
@@ -172,7 +173,10 @@ class AnswerTexts:
         if self._from_file[index]:
             path, offset = self._where[index]
             assert isinstance(path, str) and isinstance(offset, int)
-            record = read_record_at(path, offset)
+            try:
+                record = read_record_at(path, offset)
+            except (CnapsRagError, OSError, ValueError):
+                return None, None  # the file changed since it was scored: the page shows scores only
             markdown, draft = record.get("markdown"), record.get("draft")
         else:
             markdown, draft = self._where[index]
