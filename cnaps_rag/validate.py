@@ -3,7 +3,7 @@
 ``validate(markdown, spec)`` is a pure function of its arguments: it never raises on any
 string and it is idempotent (validating its own output changes nothing). It is two steps:
 :func:`find_violations` says what is unsourced and which unit goes with it, :func:`strip`
-removes those units.
+removes those units (the unit rules and the tidying live in :mod:`cnaps_rag.removal`).
 
 The unit is the smallest that makes the claim. A disallowed URL goes where it stands (a
 markdown link keeps its text when that text is itself allowed). A disallowed model name goes
@@ -20,38 +20,34 @@ reader has: it is removed and counted.
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from rapidfuzz import fuzz, process
 
 from .allowlist import AllowList
 from .links import Link, find_links, url_key
-from .markdown import HEADING, MD_LINK, SECTION_HEADING, Layout
+from .markdown import MD_LINK, SECTION_HEADING, Layout
 from .names import NameMention, find_model_names, name_key
+from .removal import NOT_COVERED, Action, Kind, name_unit, remove_units
 from .spec import PromptSpec
 from .tasks import task_by_code
-from .text import normalize_newlines, sentence_spans
+from .text import normalize_newlines
 
-NOT_COVERED = "The provided sources do not cover this."
+__all__ = [
+    "NOT_COVERED",
+    "Validation",
+    "Violation",
+    "clean_citations",
+    "find_violations",
+    "strip",
+    "validate",
+]
+
 
 # "[cite_start]" opens a cited passage (often right after a list marker, whose space must stay);
 # "[cite: 27]" closes one, usually after a space that goes with it.
 _CITATION = re.compile(r"\[cite_start\]|[ \t]*\[cite:[ \t]*[\d,\s]{0,40}\]")
-_CONNECTOR = re.compile(
-    r"(?:\b(?:available|hosted|found|released|published)\s+)?"
-    r"(?:\b(?:at|from|see|via|on|in|visit|here|under|link|url|code|repo|repository|paper)\s*:?\s*)$",
-    re.I,
-)
-_LIST_SEPARATOR = re.compile(r"^[\s*_`]*(?:,|/|;|&|\+|\band\b|\bor\b|\bvs\.?)[\s*_`]*$", re.I)
-_ITEM_LEAD = re.compile(r"[\s*_`\[\"'“(]*")
-_LABEL_ONLY = re.compile(r"^[\s*_`\[]*[\w][\w .-]{0,30}:[\s*_`]*$")
 _REPO_NAME = re.compile(r"^(?=.*[A-Z0-9])[A-Za-z][A-Za-z0-9]{2,}(?:[-_][A-Za-z0-9]+)*$")
-
-Kind = Literal["url", "model"]
-Action = Literal[
-    "removed_url", "removed_link", "kept_link_text", "removed_sentence", "removed_item", "removed_name"
-]
 
 
 class Violation(BaseModel):
@@ -131,70 +127,6 @@ def _section_at(sections: list[tuple[int, int]], position: int) -> int | None:
             break
         current = number
     return current
-
-
-_LABEL = re.compile(
-    r"[ \t]*(?:\*\*[^*\n]{1,80}?:[ \t]*\*\*|\*\*[^*\n]{1,80}?\*\*[ \t]*:"
-    r"|[^\s:*][^:\n]{0,40}?:(?=[ \t]))[ \t]*"
-)
-
-
-def _sentence_bounds(text: str, start: int, end: int, position: int) -> tuple[int, int]:
-    """Return the span of the sentence holding ``position`` within the line content ``start:end``.
-
-    A label that opens the line (``**Input:**``, ``Model A:``) is a unit of its own, not part of
-    the first sentence.
-    """
-    label = _LABEL.match(text, start, end)
-    if label and label.end() <= position:
-        start = label.end()
-    for sentence_start, sentence_end in sentence_spans(text, start, end):
-        if sentence_end > position:
-            while sentence_start < sentence_end and text[sentence_start] in " \t":
-                sentence_start += 1
-            return sentence_start, sentence_end
-    return start, end
-
-
-def _enclosed_by_parentheses(text: str, start: int, end: int, line_start: int, line_end: int) -> bool:
-    opening = text.rfind("(", line_start, start)
-    if opening == -1 or text.find(")", opening, start) != -1:
-        return False
-    closing = text.find(")", end, line_end)
-    return closing != -1 and text.find("(", end, closing) == -1
-
-
-def _in_name_list(
-    text: str, mention: NameMention, before: NameMention | None, after: NameMention | None
-) -> bool:
-    """Return whether ``mention`` stands in a list of names ("VGG, ResNet and MSSNet")."""
-    if before is not None and _LIST_SEPARATOR.match(text[before.end : mention.start]):
-        return True
-    return after is not None and bool(_LIST_SEPARATOR.match(text[mention.end : after.start]))
-
-
-def _item_is_about(text: str, content: int, position: int) -> bool:
-    """Return whether a list item opens with the thing at ``position`` ("- **VGG**: …")."""
-    lead = _ITEM_LEAD.match(text, content)
-    return lead is not None and lead.end() == position
-
-
-def _name_action(
-    text: str, layout: Layout, mention: NameMention, before: NameMention | None, after: NameMention | None
-) -> Action:
-    """Return the smallest unit that goes with a disallowed name."""
-    line = layout.line_at(mention.start)
-    if line.kind in ("code", "fence", "heading", "table"):
-        return "removed_name"
-    if _enclosed_by_parentheses(text, mention.start, mention.end, line.start, line.end) or _in_name_list(
-        text, mention, before, after
-    ):
-        return "removed_name"
-    if line.kind == "item" and _item_is_about(text, line.content, mention.start):
-        return "removed_item"
-    sentence_start, sentence_end = _sentence_bounds(text, line.content, line.end, mention.start)
-    whole_line = not text[line.content : sentence_start].strip() and not text[sentence_end : line.end].strip()
-    return "removed_item" if whole_line and line.kind == "item" else "removed_sentence"
 
 
 def _extra_mentions(
@@ -325,7 +257,7 @@ def find_violations(text: str, allow: AllowList) -> list[Violation]:
             mention.text,
             mention.start,
             mention.end,
-            _name_action(text, structure()[0], mention, before, after),
+            name_unit(text, structure()[0], mention, before, after),
             nearest=verdict.nearest if verdict else None,
             similarity=verdict.score if verdict else 0.0,
         )
@@ -338,219 +270,10 @@ def _is_clean(fragment: str, allow: AllowList) -> bool:
     return all(allow.names.check(m).allowed for m in find_model_names(fragment))
 
 
-# ---------------------------------------------------------------------------- stripping
-
-
-class _Edits:
-    """Non-overlapping replacements on a text; a wider edit swallows the ones inside it."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[int, int, str]] = []
-
-    def add(self, start: int, end: int, replacement: str = "") -> None:
-        kept = []
-        for s, e, r in self.items:
-            if s <= start and end <= e:
-                return  # already inside a wider edit
-            if not (start <= s and e <= end):
-                if s < end and start < e:  # partial overlap: widen to cover both
-                    start, end, replacement = min(s, start), max(e, end), ""
-                    continue
-                kept.append((s, e, r))
-        kept.append((start, end, replacement))
-        self.items = kept
-
-    def apply(self, text: str) -> str:
-        pieces = []
-        last = 0
-        for start, end, replacement in sorted(self.items):
-            pieces.append(text[last:start])
-            pieces.append(replacement)
-            last = end
-        pieces.append(text[last:])
-        return "".join(pieces)
-
-
-def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, int]:
-    """Return the span to delete for a disallowed bare URL: with its brackets and a dangling connector."""
-    line = layout.line_at(start)
-    if line.kind in ("code", "fence"):
-        return start, end
-    if start > 0 and end < len(text) and text[start - 1] + text[end] in ("<>", "()", "[]"):
-        start, end = start - 1, end + 1
-    before = text[line.start : start]
-    if (
-        line.kind == "item"
-        and _LABEL_ONLY.match(text[line.content : start])
-        and not text[end : line.end].strip(" \t.,;")
-    ):
-        index = layout.line_index(start)
-        block_end = layout.item_block_end(index)
-        stop = layout.lines[block_end].start if block_end < len(layout.lines) else len(text)
-        return line.start, stop  # the item was a label for this link
-    connector = _CONNECTOR.search(before.rstrip(" \t"))
-    if connector and line.kind != "table":
-        start = start - len(before) + connector.start()
-        while start > line.start and text[start - 1] in " \t":
-            start -= 1
-    return start, end
-
-
-def _name_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, int]:
-    """Return the span to delete for a name that goes alone: with its emphasis and one list separator.
-
-    In parentheses that hold no other name (``(using CLIP)``) the parenthetical goes whole.
-    """
-    line = layout.line_at(start)
-    if line.kind in ("code", "fence"):
-        return start, end
-    if _enclosed_by_parentheses(text, start, end, line.start, line.end):
-        opening = text.rfind("(", line.start, start)
-        closing = text.find(")", end, line.end)
-        rest = text[opening + 1 : start] + " " + text[end:closing]
-        if not _LIST_SEPARATOR.search(rest) and not find_model_names(rest):
-            while opening > line.content and text[opening - 1] in " \t":
-                opening -= 1
-            return opening, closing + 1
-    while start > line.start and end < line.end and text[start - 1] == text[end] and text[end] in "*_`":
-        start, end = start - 1, end + 1
-    # "A, VGG and B" -> "A and B": the separator before the name goes with it; for the first
-    # name of a list ("VGG, A and B"), the one after it.
-    before = re.search(r"[ \t]*(?:,|/|;|&|\+|\band|\bor)[ \t]*$", text[line.content : start])
-    if before:
-        return start - len(before.group(0)), end
-    after = re.match(r"[ \t]*(?:,|/|;|&|\+|and\b|or\b)[ \t]*", text[end : line.end])
-    if after and end + after.end() < line.end and text[end + after.end()] not in ")]":
-        return start, end + after.end()
-    return start, end
-
-
-def _edit_for(text: str, layout: Layout, violation: Violation, edits: _Edits) -> None:
-    """Add to ``edits`` the removal ``violation.action`` names."""
-    start, end = violation.start, violation.end
-    if violation.action in ("kept_link_text", "removed_link"):
-        line = layout.line_at(start)
-        for match in MD_LINK.finditer(text, line.start, line.end):
-            if match.start(2) == start:
-                if violation.action == "kept_link_text":
-                    edits.add(match.start(), match.end(), match.group(1))
-                else:
-                    edits.add(*_url_removal(text, layout, match.start(), match.end()))
-                return
-        edits.add(start, end)
-        return
-    if violation.action == "removed_url":
-        edits.add(*_url_removal(text, layout, start, end))
-        return
-    if violation.action == "removed_name":
-        edits.add(*_name_removal(text, layout, start, end))
-        return
-    index = layout.line_index(start)
-    line = layout.lines[index]
-    if violation.action == "removed_item" and line.kind == "item":
-        sentence_start, sentence_end = _sentence_bounds(text, line.content, line.end, start)
-        about = _item_is_about(text, line.content, start)
-        whole = not text[line.content : sentence_start].strip() and not text[sentence_end : line.end].strip()
-        if about or whole:
-            block_end = layout.item_block_end(index)
-            stop = layout.lines[block_end].start if block_end < len(layout.lines) else len(text)
-            edits.add(line.start, stop)
-            return
-    sentence_start, sentence_end = _sentence_bounds(text, line.content, line.end, start)
-    if not text[line.content : sentence_start].strip() and not text[sentence_end : line.end].strip():
-        edits.add(line.start, min(line.end + 1, len(text)))
-        return
-    # Take the space between sentences with it, so no line starts or ends with a stray space.
-    while sentence_end < line.end and text[sentence_end] in " \t":
-        sentence_end += 1
-    if sentence_end == line.end:
-        while sentence_start > line.content and text[sentence_start - 1] in " \t":
-            sentence_start -= 1
-    edits.add(sentence_start, sentence_end)
-
-
-_EMPTY_ITEM = re.compile(
-    r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]*(?:[*_]*[\w][\w ]{0,30}(?::[*_]*|[*_]*[ \t]*:))?[ \t]*[.,;:]*[ \t]*$"
-)
-_EMPTY_BRACKETS = re.compile(r"[ \t]*(?:\([\s,;:.]*\)|\[[\s,;:.]*\]|<\s*>)")
-_SPACE_BEFORE_PUNCT = re.compile(r"(?<=\S)[ \t]+(?=[.,;:!?](?:\s|$))")
-_DOUBLE_PUNCT = re.compile(r"([,;:])[ \t]*(?=[.,;:])|(?<=\.)\.(?!\.)")
-_MULTI_SPACE = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
-_ORPHAN_CONNECTOR = re.compile(r"[ \t,]+(?:and|or|at|from|via|see)[ \t]*(?=[.!?]?$)", re.M | re.I)
-
-
-def _tidy(text: str, touched: set[int]) -> str:
-    """Return ``text`` without the debris removals left on the ``touched`` lines.
-
-    Empty brackets and items, stray spaces and connectors; code, tables and headings are left as
-    they are, and so is every line no removal touched.
-    """
-    layout = Layout(text)
-    lines: list[str] = []
-    for index, line in enumerate(layout.lines):
-        raw = text[line.start : line.end]
-        if index in touched and line.kind in ("text", "item"):
-            # The marker and indentation stay as they are; only the line's own text is tidied.
-            prefix, body = text[line.start : line.content], text[line.content : line.end]
-            body = _EMPTY_BRACKETS.sub("", body)
-            children = index + 1 < len(layout.lines) and layout.lines[index + 1].indent > line.indent
-            if line.kind == "item" and _EMPTY_ITEM.match(prefix + body) and not children:
-                continue  # only a marker or a label is left, and no nested lines it labels
-            body = _MULTI_SPACE.sub(" ", body)
-            body = _SPACE_BEFORE_PUNCT.sub("", body)
-            body = _DOUBLE_PUNCT.sub(lambda m: m.group(1) or "", body)
-            body = _ORPHAN_CONNECTOR.sub("", body)
-            raw = (prefix + body).rstrip() if body.strip() else ""
-        # No more than one blank line in a row where a removal left them (never inside code).
-        if not raw and len(lines) >= 2 and not lines[-1] and not lines[-2] and line.kind == "blank":
-            continue
-        lines.append(raw)
-    return _fill_empty_sections("\n".join(lines))
-
-
-def _heading_level(line: str) -> int:
-    return len(line.lstrip(" \t")) - len(line.lstrip(" \t").lstrip("#"))
-
-
-def _fill_empty_sections(text: str) -> str:
-    """Return ``text`` with a note under each numbered section a removal left empty.
-
-    A section runs to the next heading of its level or higher, so a section whose text is in
-    its lettered parts (``## 2. Workflow`` then ``### A. Overview``) is not empty.
-    """
-    lines = text.split("\n")
-    out: list[str] = []
-    for index, line in enumerate(lines):
-        out.append(line)
-        if not SECTION_HEADING.match(line):
-            continue
-        level = _heading_level(line)
-        body = []
-        for following in lines[index + 1 :]:
-            if HEADING.match(following) and _heading_level(following) <= level:
-                break
-            body.append(following)
-        if not any(b.strip() for b in body):
-            out.extend(["", NOT_COVERED])
-    return "\n".join(out)
-
-
 def strip(text: str, violations: list[Violation], *, citations: int = 0) -> Validation:
     """Return ``text`` with the unit of each violation removed (found by :func:`find_violations`)."""
-    layout = Layout(text)
-    edits = _Edits()
-    for violation in violations:
-        _edit_for(text, layout, violation, edits)
-    cleaned = edits.apply(text)
-    # The lines an edit touched, in the cleaned text: only those are tidied.
-    touched: set[int] = set()
-    shift = 0
-    for start, end, replacement in sorted(edits.items):
-        first = text.count("\n", 0, start) - shift
-        touched.update(range(max(0, first - 1), first + replacement.count("\n") + 2))
-        shift += text.count("\n", start, end) - replacement.count("\n")
-    cleaned = _tidy(cleaned, touched)
-    return Validation(text=cleaned, violations=violations, citations=citations)
+    units = [(v.action, v.start, v.end) for v in violations]
+    return Validation(text=remove_units(text, units), violations=violations, citations=citations)
 
 
 def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries: bool = False) -> Validation:
