@@ -308,7 +308,15 @@ def test_real_answer_names_that_are_sourced_or_no_names_are_kept(real_spec, sent
 
 @pytest.mark.parametrize(
     "name",
-    ["MobileNetV3", "Stable Diffusion 2", "DeblurGAN-v3", "Real-ESRGAN", "Inpainting-LaMa", "SegGPT"],
+    [
+        "MobileNetV3",
+        "Stable Diffusion 2",
+        "DeblurGAN-v3",
+        "Real-ESRGAN",
+        "Inpainting-LaMa",
+        "SegGPT",
+        "Claude Sonnet",
+    ],
 )
 def test_other_versions_and_outside_models_are_still_stripped(real_spec, name):
     two = f"The model restores detail. {name} is better. Output is clean."
