@@ -211,12 +211,6 @@ def part_is_model(part: str) -> bool:
 _PROSE_SUFFIX = frozenset(_read_list("prose_suffixes.txt"))
 
 
-def _identifier_mention(token: str, start: int) -> NameMention | None:
-    """Return a mention for a dataset identifier such as ``Enhancement-low-light-img-enhancer``."""
-    shape = _identifier_shape(token)
-    return None if shape is None else NameMention(start, start + len(shape), shape, name_key(shape), None)
-
-
 @lru_cache(maxsize=8192)
 def _identifier_shape(token: str) -> str | None:
     """Return the identifier a token is (without a prose suffix), or None."""
@@ -231,14 +225,6 @@ def _identifier_shape(token: str) -> str | None:
     if len(rest) < 2 and not any(c.isupper() or c.isdigit() for c in rest[0][1:]):
         return None
     return "-".join(parts)
-
-
-def _token_mention(token: str, start: int) -> NameMention | None:
-    shape = _token_shape(token)
-    if shape is None:
-        return None
-    lead, whole, key, family = shape
-    return NameMention(start + lead, start + lead + len(whole), whole, key, family)
 
 
 @lru_cache(maxsize=8192)
@@ -300,7 +286,7 @@ def find_model_names(text: str, skip: list[tuple[int, int]] | None = None) -> li
         used[start:end] = b"\x01" * (min(end, len(text)) - start)
 
     def free(start: int, end: int) -> bool:
-        return 1 not in used[start:end]
+        return used.find(1, start, end) < 0  # no copy of the slice
 
     mentions: list[NameMention] = []
     for match in _lexicon_matches(text):
@@ -318,11 +304,13 @@ def find_model_names(text: str, skip: list[tuple[int, int]] | None = None) -> li
         mentions.append(NameMention(start, end, match.group(0), key, family))
         used[start:end] = b"\x01" * (end - start)
     for match in _TOKEN.finditer(text):
-        if not free(*match.span()):
+        start = match.start()
+        token = match.group(0)
+        if used.find(1, start, start + len(token)) >= 0:
             continue
-        mention = _token_mention(match.group(0), match.start())
-        if mention is not None and free(mention.start, mention.end):
-            mentions.append(mention)
+        shape = _token_shape(token)
+        if shape is not None:
+            mentions.append(NameMention(start + shape[0], start + shape[0] + len(shape[1]), *shape[1:]))
     mentions.sort(key=lambda m: m.start)
     return mentions
 
