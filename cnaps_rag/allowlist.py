@@ -190,6 +190,13 @@ class AllowedNames:
                 )
             ):
                 allowed = True  # MSSNet-J for MSSNet-RealBlurJ
+            elif (
+                previous
+                and part is parts[-1]
+                and len(key) >= 4
+                and any(following.startswith(key) for following in self._followers.get(previous, ()))
+            ):
+                allowed = True  # Txt2Img-StableDiff, cut at a line's end in a box diagram
             elif is_generic(part):
                 pass
             elif listed or not (part.isalpha() and not part_is_model(part) and key not in LEXICON_KEYS):

@@ -207,6 +207,8 @@ def part_is_model(part: str) -> bool:
     return bool(_ACRONYM_FAMILY.match(part))
 
 
+# Identifiers hold no function words: "depth-of-field" is prose even after a task code.
+_FUNCTION_WORDS = frozenset(_read_list("function_words.txt"))
 # Words glued to a name that make it prose ("Segmentation-based", "MSSNet-like").
 _PROSE_SUFFIX = frozenset(_read_list("prose_suffixes.txt"))
 
@@ -218,8 +220,8 @@ def _identifier_shape(token: str) -> str | None:
     while len(parts) > 1 and parts[-1].lower() in _PROSE_SUFFIX:
         parts.pop()
     rest = parts[1:]
-    if not rest or task_by_code(parts[0]) is None:
-        return None
+    if not rest or task_by_code(parts[0]) is None or any(p.lower() in _FUNCTION_WORDS for p in rest):
+        return None  # "depth-of-field" is prose: identifiers hold no function words
     # "Colorization-DISCO", "Inpainting-LaMa" or a run of two or more words; never
     # "Segmentation-maps" or "Enhance-First".
     if len(rest) < 2 and not any(c.isupper() or c.isdigit() for c in rest[0][1:]):

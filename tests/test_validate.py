@@ -299,6 +299,8 @@ def test_summary_links_are_sources_unless_in_an_order_or_untrusted(real_spec):
         "The Local Implicit Image Function upsamples it.",  # expansion of a sourced acronym
         "It looks like a painting by Claude Monet.",  # a person, not the Claude model
         "A latent diffusion model does the work.",  # a lower-case technique phrase
+        "Depth-of-field blur softens the background.",  # a task code in a hyphenated phrase
+        "```\n| Txt2Img-StableDiff- |\n| usionV1-QGO        |\n```",  # a name cut by a box's edge
     ],
 )
 def test_real_answer_names_that_are_sourced_or_no_names_are_kept(real_spec, sentence):
