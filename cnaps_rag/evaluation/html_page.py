@@ -54,6 +54,7 @@ svg .sys-3 { fill: #ae3ec9; } svg .sys-4 { fill: #e03131; } svg .sys-5 { fill: #
 svg .sys-6 { fill: #5c940d; } svg .sys-7 { fill: #868e96; }
 svg .minimum { stroke: #222; stroke-width: 2; }
 td.best { font-weight: bold; background: #e7f5ff; }
+td.text { text-align: left; }
 td.best::after { content: " ★"; color: #1c7ed6; }
 figure.chart { display: inline-block; margin: 0.5em 1em 0.5em 0; vertical-align: top; }
 figure.chart figcaption { font-weight: bold; }
@@ -205,11 +206,12 @@ def _answer_html(position: int, row: Row, texts: tuple[str | None, str | None], 
         for criterion in CRITERIA:
             out.append(
                 f"<tr><td>{_e(judge_label(criterion))}</td><td>{judgment.scores[criterion]}</td>"
-                f"<td>{_e(judgment.reasons.get(criterion, ''))}</td></tr>"
+                f'<td class="text">{_e(judgment.reasons.get(criterion, ""))}</td></tr>'
             )
         out.append(
             f"<tr><td>does what was asked</td><td>{'yes' if judgment.does_what_was_asked else 'no'}</td>"
-            f"<td>{_e(judgment.reasons.get('does_what_was_asked', ''))}</td></tr></tbody></table>"
+            f'<td class="text">{_e(judgment.reasons.get("does_what_was_asked", ""))}</td></tr>'
+            "</tbody></table>"
         )
     elif row.judge_error is not None:
         out.append(f"<p>The judge failed: {_e(row.judge_error)}</p>")
@@ -317,7 +319,8 @@ def _systems_html(report: EvalReport) -> list[str]:
         which = system.violations["draft"] if system.counts["with_draft"] else system.violations["final"]
         often = ", ".join(f"{_e(v.value)} ({v.answers})" for v in system.stripped) or "—"
         out.append(
-            f"<tr><td>{_e(system.name)}</td><td>{_e(stripped_sentence(which))}</td><td>{often}</td></tr>"
+            f"<tr><td>{_e(system.name)}</td><td>{_e(stripped_sentence(which))}</td>"
+            f'<td class="text">{often}</td></tr>'
         )
     out.append("</tbody></table>")
     out += [
