@@ -156,12 +156,19 @@ def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, 
     return start, end
 
 
+_HYPHENATED_TAIL = re.compile(r"(?:-[A-Za-z0-9_]+)+")
+
+
 def _name_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, int]:
     """Return the span to delete for a name that goes alone: with its emphasis and one list separator.
 
-    In parentheses that hold no other name (``(using CLIP)``) the parenthetical goes whole.
+    In parentheses that hold no other name (``(using CLIP)``) the parenthetical goes whole. The
+    parts hyphenated to the name go with it (``DeepLabV3-resnet101``, not ``-resnet101`` left).
     """
     line = layout.line_at(start)
+    tail = _HYPHENATED_TAIL.match(text, end, line.end)
+    if tail:
+        end = tail.end()
     if line.kind in ("code", "fence"):
         return start, end
     if _enclosed_by_parentheses(text, start, end, line.start, line.end):

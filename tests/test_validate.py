@@ -349,7 +349,7 @@ def test_an_item_label_stays_when_a_later_sentence_goes(real_spec):
 
 
 def test_code_mermaid_and_tables_lose_only_the_name_or_url(real_spec):
-    fence = "```mermaid\ngraph TD\n  A[Input] --> B{SegGPT}\n  B --> C[https://evil.example.com/x]\n```"
+    fence = "```mermaid\ngraph TD\n  A[Input] --> B{SegGPT-large}\n  B --> C[https://evil.example.com/x]\n```"
     table = "| Model | Role |\n|---|---|\n| SegGPT | masks |\n| MSSNet | deblur |"
     result = validate(real_answer(two=fence, three=table), real_spec)
     assert "```mermaid\ngraph TD\n  A[Input] --> B{}\n  B --> C[]\n```" in result.text
