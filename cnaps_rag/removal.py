@@ -238,7 +238,12 @@ def _edit_for(text: str, layout: Layout, action: Action, start: int, end: int, e
 _EMPTY_ITEM = re.compile(
     r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]*(?:[*_]*[\w][\w ]{0,30}(?::[*_]*|[*_]*[ \t]*:))?[ \t]*[.,;:]*[ \t]*$"
 )
-_EMPTY_BRACKETS = re.compile(r"[ \t]*(?:\([\s,;:.]*\)|\[[\s,;:.]*\]|<\s*>)")
+# Brackets a removal left empty, or holding only the words that led into a name ("(like )").
+_EMPTY_BRACKETS = re.compile(
+    r"[ \t]*(?:\((?:[ \t]*(?:like|e\.g\.|i\.e\.|such as|including|using|via|see|cf\.))?[\s,;:.]*\)"
+    r"|\[[\s,;:.]*\]|<\s*>)",
+    re.I,
+)
 _SPACE_BEFORE_PUNCT = re.compile(r"(?<=\S)[ \t]+(?=[.,;:!?](?:\s|$))")
 _DOUBLE_PUNCT = re.compile(r"([,;:])[ \t]*(?=[.,;:])|(?<=\.)\.(?!\.)")
 _MULTI_SPACE = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
@@ -266,7 +271,9 @@ def _tidy(text: str, touched: set[int]) -> str:
             body = _SPACE_BEFORE_PUNCT.sub("", body)
             body = _DOUBLE_PUNCT.sub(lambda m: m.group(1) or "", body)
             body = _ORPHAN_CONNECTOR.sub("", body)
-            raw = (prefix + body).rstrip() if body.strip() else ""
+            raw = prefix + body if body.strip() else ""
+            if not raw.endswith("  "):  # two spaces end a line with a hard break: they stay
+                raw = raw.rstrip()
         # No more than one blank line in a row where a removal left them (never inside code).
         if not raw and len(lines) >= 2 and not lines[-1] and not lines[-2] and line.kind == "blank":
             continue

@@ -334,6 +334,12 @@ def test_a_name_in_a_list_of_names_or_parentheses_goes_alone(real_spec):
     assert {v.action for v in result.violations} == {"removed_name"}
 
 
+def test_a_parenthetical_of_outside_names_goes_whole(real_spec):
+    two = "It needs language models (like BERT, GPT, T5) first.  \nNext."
+    result = validate(real_answer(two=two), real_spec)
+    assert "It needs language models first.  \nNext." in result.text  # the hard break stays
+
+
 def test_an_item_about_the_name_goes_with_its_nested_lines(real_spec):
     three = "- **SegGPT**: segments it.\n  - https://arxiv.org/pdf/2107.06278\n- **MSSNet**: deblurs it."
     result = validate(real_answer(three=three), real_spec)
