@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import PROMPTS, QueueBackend, prompt
 
-from cnaps_rag import BackendError, validate
+from cnaps_rag import BackendError, ConfigError, validate
 from cnaps_rag.evaluation import Judge, evaluate, load_prompt_index, report_markdown
 from cnaps_rag.evaluation.agreement import ranks, spearman
 from cnaps_rag.evaluation.judge import cache_key
@@ -98,6 +98,30 @@ def test_failures_are_recorded_per_answer_and_not_cached(tmp_path):
     rejudge = Judge(again, cache_dir=tmp_path / "cache")
     evaluate(records(4), load_prompt_index(PROMPTS), judge=rejudge)
     assert len(again.history) == 2 and rejudge.cache_hits == 2
+
+
+def test_after_five_failures_in_a_row_the_judge_stops_asking():
+    backend = QueueBackend([BackendError("refused") for _ in range(8)])
+    judge = Judge(backend, cache_dir=None, attempts=1)
+    report = evaluate(records(8), load_prompt_index(PROMPTS), judge=judge)
+    assert len(backend.history) == 5 and judge.failures == 8
+    errors = [r.judge_error or "" for r in report.rows]
+    assert all("refused" in e for e in errors[:5])
+    assert all(e.startswith("not asked: the judge failed on 5 answers in a row (refused") for e in errors[5:])
+    assert [r.status for r in report.rows] == ["scored"] * 8
+
+
+def test_a_missing_file_is_found_before_anything_is_judged(tmp_path):
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps(r) + "\n" for r in records(2)), encoding="utf-8")
+    backend = QueueBackend([reply(), reply()])
+    with pytest.raises(ConfigError, match=r"missing\.jsonl: no such answers file"):
+        evaluate(
+            [answers, tmp_path / "missing.jsonl"],
+            load_prompt_index(PROMPTS),
+            judge=Judge(backend, cache_dir=None),
+        )
+    assert backend.history == []
 
 
 def test_cache_key_and_a_damaged_cache_file(tmp_path):

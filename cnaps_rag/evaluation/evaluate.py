@@ -634,6 +634,10 @@ def evaluate(
         return run.report(name or "answers")
     if not paths:
         raise ConfigError("no answers files given")
+    for path in paths:
+        # Before any scoring: a typo in the last file must not cost the judging of the first ones.
+        if path.is_dir() or not path.exists():
+            _open_answers(path).close()
     run = _Run(_Options(prompts, folder, id_field, prompt_field, system_field), judge, judge_limit)
     for path, system in zip(paths, _system_names(paths), strict=True):
         run.options.base_dir = folder or path.parent

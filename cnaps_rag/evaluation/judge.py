@@ -10,6 +10,8 @@ Verdicts are cached on disk, one JSON file per key, the key being a hash of (pro
 judge model, rubric version): a rerun over the same answers makes no request. A failure
 (server down, a reply that is not the schema's JSON) is returned as one line for the answer's
 row and never stops the evaluation; failures are not cached, so a rerun tries them again.
+After :data:`GIVE_UP_AFTER` failures in a row the judge stops asking for the rest of the run
+(each remaining answer records why), so a dead server or a refused key costs seconds, not hours.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ CHARS_PER_TOKEN = 3
 """A cautious count of characters per token, to fit the prompt and the answer into the context."""
 MIN_INPUT_CHARS = 2000
 """The least room prompt and answer get together, however small the context."""
+GIVE_UP_AFTER = 5
+"""Failures in a row after which the judge asks no more in this run (a dead server, a bad key)."""
 
 
 def cache_key(prompt: str, answer: str, model: str, rubric_version: str) -> str:
@@ -76,6 +80,8 @@ class Judge:
         self.cache_hits = 0
         self.failures = 0
         self.cache_errors = 0
+        self._failed_in_a_row = 0
+        self._last_error = ""
 
     @property
     def model(self) -> str:
@@ -156,6 +162,11 @@ class Judge:
         if cached is not None:
             self.cache_hits += 1
             return cached, None
+        if self._failed_in_a_row >= GIVE_UP_AFTER:
+            # Each answer still gets its line; the cache keeps what was judged, so a rerun resumes.
+            self.failures += 1
+            reason = f"the judge failed on {self._failed_in_a_row} answers in a row ({self._last_error})"
+            return None, f"not asked: {reason}"
         prompt, shown, count, shortened = self._inputs(spec, answer)
         messages = self.template.messages(
             schema=json.dumps(self.schema), prompt=prompt, sentences=shown or "(an empty answer)"
@@ -165,7 +176,10 @@ class Judge:
             reply = self._caller.parsed(request, JudgeReply)
         except Exception as exc:
             self.failures += 1
-            return None, one_line(exc)
+            self._failed_in_a_row += 1
+            self._last_error = one_line(exc)
+            return None, self._last_error
+        self._failed_in_a_row = 0
         unsupported = sorted({n for n in reply.unsupported_sentences if 1 <= n <= count})
         judgment = Judgment(
             model=self.model,
