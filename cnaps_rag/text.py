@@ -15,6 +15,8 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s+\S)|[。！？]")
 ABBREVIATIONS = frozenset({"e.g", "i.e", "vs", "al", "cf", "fig", "eq", "no", "approx", "etc", "resp", "z.b"})
 """Words (lower-case, without their final dot) after which a dot does not end a sentence."""
 
+CHARS_PER_TOKEN = 3
+"""A cautious count of characters per token for English prose, to turn token budgets into characters."""
 URL_TAIL = ".,;:!?\"'*_"
 """Characters that end a sentence or markdown emphasis around a URL rather than the URL itself."""
 

@@ -54,6 +54,8 @@ _HEADING = re.compile(r"^\s*#{1,6}\s")
 _TASK_LINE = re.compile(r"^\s*-\s*\*\*(?:Task|Model):\*\*")
 _READ_FROM = re.compile(r"\(read from [^)]*\)")
 # First format: "- Relevance: ..."; second format: "- Used for ..." under a source in section 3.
+_GOAL = re.compile(r"^(?:In the user's words: “(.+)”|(The user wants .+))\s*$")
+"""The line of section 1 that says what the user wants: quoted (now) or generated (before issue 11)."""
 _RELEVANCE = re.compile(r"^\s*-\s*(?:Relevance:\s*|(?=Used for ))(.+?)\s*$")
 
 
@@ -207,6 +209,11 @@ def slot_key(record_id: str, source_id: str, sentence: str) -> str:
     return f"{record_id}|{source_id}|{digest}"
 
 
+def goal_lines(markdown: str) -> list[str]:
+    """Return the sentences that say what the user wants (a quote of the question, or generated)."""
+    return [next(g for g in m.groups() if g) for m in map(_GOAL.match, markdown.split("\n")) if m]
+
+
 def relevance_slots(markdown: str, spec: PromptSpec) -> list[tuple[str, str]]:
     """Return (source id, sentence) for each line that says how a source serves the question."""
     found = []
@@ -255,6 +262,8 @@ def measure_answers(
     per_model: Counter[str] = Counter()
     per_answer: Counter[str] = Counter()
     slots: Counter[str] = Counter()
+    goals: Counter[str] = Counter()
+    goal_labels = load_goal_labels()
     rows = []
     unlabelled_slots = []
     layout: Counter[str] = Counter()
@@ -300,6 +309,12 @@ def measure_answers(
             per_answer["right"] += 1
         else:
             per_answer["unknown"] += 1
+        for sentence in goal_lines(record["markdown"]):
+            key = slot_key(record["id"], "goal", sentence)
+            label = goal_labels.get(key)
+            goals[label or "unlabelled"] += 1
+            if label is None:
+                unlabelled_slots.append({"key": key, "sentence": sentence})
         for source_id, sentence in relevance_slots(record["markdown"], spec):
             key = slot_key(record["id"], source_id, sentence)
             label = slot_labels.get(key)
@@ -313,11 +328,17 @@ def measure_answers(
         "per_answer": dict(per_answer),
         "slots": dict(slots),
         "wrong_slot_share": round(slots["wrong"] / labelled, 3) if labelled else None,
+        "goals": dict(goals),
         "workflow_layout": dict(layout),
         "layout_problems": layout_rows,
         "rows": rows,
         "unlabelled_slots": unlabelled_slots,
     }
+
+
+def load_goal_labels() -> dict[str, str]:
+    """Return goal-line key -> label (right, vague, wrong) from eval/labels/goals.json."""
+    return load_slot_labels(LABELS / "goals.json")
 
 
 def load_slot_labels(path: Path = LABELS / "slots.json") -> dict[str, str]:
@@ -383,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  per model: {answers['per_model']}")
         print(f"  per answer: {answers['per_answer']}")
         print(f"  relevance slots: {answers['slots']} (wrong share {answers['wrong_slot_share']})")
+        print(f"  goal lines (what the user wants): {answers['goals']}")
         if answers["workflow_layout"]:
             print(
                 f"  second-format layout (sections, parts A-C, diagram boxes): {answers['workflow_layout']}"

@@ -86,6 +86,8 @@ class QueueBackend:
             headings = [line for line in request.messages[0]["content"].splitlines() if line.startswith("#")]
             return "\n\n".join(f"{heading}\n\nThe sources cover this [S1]." for heading in headings) + "\n"
         properties = (request.schema or {}).get("properties", {})
+        if "enum" in properties.get("sentence", {}):  # the guided goal: one of the question's sentences
+            return json.dumps({"sentence": properties["sentence"]["enum"][-1]}, ensure_ascii=False)
         if "workflow" in properties:
             ids = properties["sources"]["items"]["properties"]["id"]["enum"]
             return json.dumps(

@@ -74,13 +74,15 @@ def test_injected_summary_does_not_reach_the_answer(answers):
 
 
 def test_metadata_records_how_the_answer_was_made(answers):
-    meta = answers["004_3b145cd2937caf5f"].meta
+    meta = answers["000_d18f79af084974a4"].meta  # a two-sentence question: the model chooses one
     assert meta.backend == "local" and meta.model.endswith(".gguf")
     assert meta.strategy == "guided" and meta.structured_mode == "grammar"
-    # One generation: the goal sentence (the Relevance slot is written from the task, issue 11 item 5).
-    assert meta.template_version == "guided-task-2"
+    # One generation: the choice of the question's goal sentence (issue 11 item 5).
+    assert meta.template_version == "guided-goal-1"
     assert meta.prompt_tokens > 100 and meta.completion_tokens > 10 and meta.generations == 1
     assert meta.timings["total"] >= meta.timings["draft"] > 0
+    one_sentence = answers["004_3b145cd2937caf5f"].meta
+    assert one_sentence.generations == 0, "a one-sentence question is quoted: nothing to choose"
 
 
 def test_same_prompt_same_answer(local_backend, answers):
@@ -109,16 +111,18 @@ def test_cli_answer_prints_markdown():
     assert "https://github.com/yinboc/liif" in result.stdout
 
 
-def test_slot_gate_keeps_the_few_shot_form():
-    from cnaps_rag.draft.gate import accept_slot
-    from cnaps_rag.templates import load_template
+def test_the_goal_line_quotes_one_of_the_questions_own_sentences(local_backend):
+    from cnaps_rag.draft import Caller
+    from cnaps_rag.draft.guided import goal_sentence
+    from cnaps_rag.text import sentences
 
-    task_shots = load_template("guided_task").shots()
-    context = "Can I upscale my scanned 1990s photo prints 2x so I can make larger prints?"
-    assert accept_slot(
-        "The user wants to upscale scanned photo prints for larger prints.", context, task_shots
+    question = (
+        "I scanned a stack of 1990s photo prints and they came out small. "
+        "Can I upscale them 2x so I can make larger prints? My printer is old."
     )
-    assert not accept_slot("You should use a 2x10 or 2x16 for larger prints.", context, task_shots)
-    assert not accept_slot("The user wants to remove noise from dark night-time videos.", context, task_shots)
-    assert not accept_slot("The user wants wants wants upscale prints prints.", context, task_shots)
-    assert not accept_slot("The user wants to buy a telescope for astronomy tonight.", context, task_shots)
+    call = Caller(local_backend, attempts=2, max_wait=1.0)
+    chosen = goal_sentence(call, question, 64)
+    assert chosen in sentences(question), "the grammar holds the model to the question's sentences"
+    assert call.generations == 1
+    single = "Please enlarge this book cover 4x."
+    assert goal_sentence(call, single, 64) == single and call.generations == 1, "one sentence: no choice"

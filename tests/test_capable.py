@@ -14,6 +14,7 @@ import sys
 
 import pytest
 from conftest import PROMPTS, QueueBackend, prompt
+from pydantic import BaseModel, Field
 
 from cnaps_rag import BackendError, answer, load_prompt_file
 from cnaps_rag.draft import Caller
@@ -98,9 +99,13 @@ def _request(schema=None):
     return Request(messages=[{"role": "user", "content": "Give the JSON."}], schema=schema)
 
 
-def test_a_malformed_reply_is_answered_with_its_parse_error():
-    from cnaps_rag.draft.guided import Slot
+class Slot(BaseModel):
+    """A one-field reply, as a small slot asks for."""
 
+    sentence: str = Field(max_length=160)
+
+
+def test_a_malformed_reply_is_answered_with_its_parse_error():
     backend = QueueBackend(["no json here", '{"sentence": "A clean image."}'])
     parsed = Caller(backend, attempts=3, max_wait=0.01).parsed(_request(json_schema(Slot)), Slot)
     assert parsed.sentence == "A clean image."
@@ -112,8 +117,6 @@ def test_a_malformed_reply_is_answered_with_its_parse_error():
 
 
 def test_a_spent_format_budget_raises_with_the_attempts_and_the_last_reply():
-    from cnaps_rag.draft.guided import Slot
-
     backend = QueueBackend(["nope", '{"words": "still wrong"}'])
     with pytest.raises(DraftFormatError) as info:
         Caller(backend, attempts=4, max_wait=0.01).parsed(_request(json_schema(Slot)), Slot)

@@ -65,8 +65,10 @@ def test_guided_answer_follows_the_prompts_sections_in_order():
     result, backend = _guided(prompt("workflow_format_example"))
     headings = [line for line in result.markdown.splitlines() if line.startswith("#")]
     assert headings == [section.heading for section in prompt("workflow_format_example").sections]
-    # One generation: the goal sentence; everything else comes from the prompt and the task lexicon.
-    assert len(backend.history) == 1 and result.meta.template_version == "guided-task-2"
+    # One generation: the choice of the question's goal sentence (it has two); everything else
+    # comes from the prompt and the task lexicon.
+    assert len(backend.history) == 1 and result.meta.template_version == "guided-goal-1"
+    assert "In the user's words: “Can you clean the noise" in result.markdown
 
 
 def test_diagram_boxes_are_the_models_the_answer_uses():

@@ -1,11 +1,10 @@
 """Draft an answer with a model: the ``guided``, ``capable`` or ``free`` strategy, then render it.
 
-Both strategies return a :class:`Draft`; :func:`cnaps_rag.answer.answer` validates it.
-``caller`` retries backend calls and counts their cost, ``gate`` judges a small model's
-slot fills, ``fit`` says whether the recommended model does what the question asks, and
-``render`` writes the markdown with each source's exact links. ``workflow`` is the guided
-scaffold of the second prompt format, built from ``plan`` (which models serve the goal, in
-which order).
+Every strategy returns a :class:`Draft`; :func:`cnaps_rag.answer.answer` validates it.
+``caller`` retries backend calls and counts their cost, ``fit`` says whether the
+recommended model does what the question asks, and ``render`` writes the markdown with
+each source's exact links. ``workflow`` is the guided scaffold of the second prompt format,
+built from ``plan`` (which models serve the goal, in which order).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from ..score import METRICS, score
 from ..spec import PromptSpec, Section
 from ..tasks import model_task
 from ..templates import load_template
-from ..text import shorten
+from ..text import CHARS_PER_TOKEN, shorten
 from ..validate import validate
 from .caller import Caller
 from .fit import task_fit
@@ -37,8 +37,6 @@ PROMPT_TOKENS = 700
 """Tokens the capable prompt takes besides the summaries: rules, headings, instructions, question."""
 FIX_TOKENS = 200
 """Tokens the re-ask adds besides the first draft: the problems and the request to fix them."""
-CHARS_PER_TOKEN = 3
-"""A cautious count of characters per token for English prose, to turn tokens into characters."""
 MIN_SOURCES_CHARS = 800
 """The least room the summaries get, however small the context: below it they say nothing."""
 MIN_SUMMARY_CHARS = 200

@@ -14,7 +14,7 @@ from ..backends import Request
 from ..schemas import json_schema, one_of
 from ..spec import PromptSpec
 from ..templates import load_template
-from ..text import shorten
+from ..text import CHARS_PER_TOKEN, shorten
 from .caller import Caller
 from .fit import task_fit
 from .render import clean_slot, render, source_line
@@ -25,8 +25,6 @@ FREE_MAX_TOKENS = 700
 """Token budget of the one free generation when the caller gives none: three short sections."""
 PROMPT_TOKENS = 500
 """Tokens the free prompt takes besides the summaries: instructions, schema and question."""
-CHARS_PER_TOKEN = 3
-"""A cautious count of characters per token for English prose, to turn tokens into characters."""
 MIN_SUMMARIES_CHARS = 800
 """The least room the summaries get, however small the context: below it they say nothing."""
 MIN_SUMMARY_CHARS = 200

@@ -6,16 +6,17 @@ task comes from the model (its task code, else its own title or summary:
 separately and a mismatch is said plainly. The input -> model -> output pipeline comes from the
 task lexicon; section 3 lists every source with its exact links, the summary sentence closest
 to the question and, for a recommended model, what its task does for the question. The model
-only fills the "what the user wants" slot, a few-shot, JSON-constrained generation that
-:func:`cnaps_rag.draft.gate.accept_slot` must pass. The second format's scaffold is
-:mod:`cnaps_rag.draft.workflow`.
+only chooses which of the question's own sentences says what the user wants
+(:func:`goal_sentence`), a few-shot generation held to those sentences by the grammar. The
+second format's scaffold is :mod:`cnaps_rag.draft.workflow`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import create_model
 from rapidfuzz import fuzz
 
 from ..backends import Request
@@ -26,12 +27,11 @@ from ..schemas import json_schema
 from ..spec import PromptSpec, Source
 from ..tasks import Identifier, TaskResult, model_task, tasks_in_question
 from ..templates import load_template
-from ..text import sentences, shorten
+from ..text import CHARS_PER_TOKEN, sentences, shorten
 from .caller import Caller
 from .fit import task_fit
-from .gate import accept_slot
 from .plan import request_for, served_clause
-from .render import clean_slot, render, source_line
+from .render import render, source_line
 from .result import Draft
 
 SLOT_MAX_TOKENS = 64
@@ -42,17 +42,9 @@ QUESTION_CHARS = 600
 """The longest question a guided slot quotes; longer ones are cut (and the cut recorded)."""
 FINDING_CHARS = (30, 400)
 """Shortest and longest summary sentence quoted as a finding: shorter are fragments, longer run-ons."""
-TEMPLATES = ("guided_task",)
-
-
-class Slot(BaseModel):
-    """One short slot of a guided answer."""
-
-    sentence: str = Field(max_length=SLOT_CHARS)
-
-
-def _slot_schema() -> dict[str, Any]:
-    return json_schema(Slot)
+GOAL_TEMPLATE = "guided_goal"
+GOAL_JSON_TOKENS = 16
+"""Tokens of the JSON around the chosen sentence (``{"sentence": "..."}``)."""
 
 
 def best_finding(source: Source, question: str) -> str | None:
@@ -103,37 +95,46 @@ def _workflow_lines(source: Source, ident: Identifier, found: TaskResult) -> lis
     return lines
 
 
-def fill_slot(call: Caller, template: str, max_tokens: int, **values: Any) -> str:
-    """Return one short constrained generation, or "" when it does not pass :func:`accept_slot`.
+def goal_sentence(call: Caller, question: str, max_tokens: int) -> str:
+    """Return the question's own sentence that says what the user wants done.
 
-    ``template`` is a few-shot prompt in ``prompts/``; ``values`` fill its variables and are
-    the slot's context, which most of the fill's content words must come from.
+    A 135M model's paraphrase of the goal read fluently and was often wrong (about one in
+    five on the dev questions: "wants to read the weather forecast" for a text-to-speech
+    request). So the model only chooses: the schema's ``enum`` holds the question's
+    sentences, and the grammar lets it write nothing else. A one-sentence question needs
+    no choice; a failed choice quotes the whole question.
     """
-    loaded = load_template(template)
-    request = Request(messages=loaded.messages(**values), max_tokens=max_tokens, schema=_slot_schema())
+    options = tuple(dict.fromkeys(sentence.strip() for sentence in sentences(question) if sentence.strip()))
+    if len(options) <= 1:
+        return question
+    choice = create_model("GoalChoice", sentence=(Literal[options], ...))
+    listed = "\n".join(f"- {json.dumps(option, ensure_ascii=False)}" for option in options)
+    budget = max(max_tokens, max(len(option) for option in options) // CHARS_PER_TOKEN + GOAL_JSON_TOKENS)
+    request = Request(
+        messages=load_template(GOAL_TEMPLATE).messages(sentences=listed),
+        max_tokens=budget,
+        schema=json_schema(choice),
+    )
     try:
-        parsed = call.parsed(request, Slot)
+        return str(call.parsed(request, choice).sentence)  # type: ignore[attr-defined]
     except DraftFormatError:
-        return ""  # the scaffold stands without this slot
-    sentence = clean_slot(parsed.sentence)
-    context = " ".join(str(v) for v in values.values())
-    return sentence if accept_slot(sentence, context, loaded.shots()) else ""
+        return question
+
+
+def goal_line(goal: str) -> str:
+    """Return the answer's line that quotes what the user wants, in the user's own words."""
+    return f"In the user's words: “{goal}”"
 
 
 def _task_section(spec: PromptSpec, call: Caller, max_tokens: int, question: str) -> list[str]:
     fit = task_fit(spec)
     lines = []
-    user_goal = fill_slot(call, "guided_task", max_tokens, question=question)
-    if user_goal:
-        lines.append(user_goal)
+    lines.append(goal_line(goal_sentence(call, question, max_tokens)))
     first_task = next(iter(fit.model_tasks), None)
     if fit.question_task:
         lines.append(f"The question is about **{fit.question_task.name}**. {fit.question_task.describe}")
     elif first_task:
         lines.append(f"The recommended model addresses **{first_task.name}**. {first_task.describe}")
-    if not lines:
-        # Neither the goal slot nor a known task: the question itself says what the user wants.
-        lines.append(f"The user asks: “{question}”")
     if fit.fits is False and fit.question_task:
         known = zip(fit.recommended, fit.found, strict=True)
         names = ", ".join(source.name for (source, _), found in known if found.task)
@@ -206,5 +207,5 @@ def draft_guided(spec: PromptSpec, call: Caller, max_tokens: int | None = None) 
             _sources_section(spec),
         ]
     )
-    versions = [load_template(name).version for name in TEMPLATES]
+    versions = [load_template(GOAL_TEMPLATE).version]
     return Draft(markdown=markdown, template_versions=versions, max_tokens=budget, warnings=warnings)

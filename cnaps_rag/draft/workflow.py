@@ -16,7 +16,7 @@ from ..tasks import Identifier
 from ..templates import load_template
 from ..text import shorten
 from .caller import Caller
-from .guided import QUESTION_CHARS, SLOT_MAX_TOKENS, best_finding, fill_slot
+from .guided import GOAL_TEMPLATE, QUESTION_CHARS, SLOT_MAX_TOKENS, best_finding, goal_line, goal_sentence
 from .plan import LeftOut, Module, Plan, Step, plan_workflow, request_for, served_clause
 from .render import source_line
 from .result import Draft
@@ -265,14 +265,14 @@ def draft_workflow(spec: PromptSpec, call: Caller, max_tokens: int | None = None
             f"question shortened from {len(spec.question)} to {QUESTION_CHARS} characters for the model"
         )
     plan = plan_workflow(spec)
-    goal_sentence = fill_slot(call, "guided_task", budget, question=question)
+    goal = goal_line(goal_sentence(call, question, budget))
     bodies = {
-        "task": _core_task(plan, goal_sentence),
+        "task": _core_task(plan, goal),
         "overview": _overview(plan),
         "diagram": _diagram(plan),
         "modules": _module_details(plan),
         "justification": _justification(spec, plan),
     }
     markdown = render_sections(spec.sections, bodies)
-    versions = [load_template("guided_task").version]
+    versions = [load_template(GOAL_TEMPLATE).version]
     return Draft(markdown=markdown, template_versions=versions, max_tokens=budget, warnings=warnings)
