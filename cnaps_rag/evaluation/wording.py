@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from ..score import Scores
 from .models import EvalReport
 
@@ -87,3 +89,8 @@ def stripped_sentence(counts: dict[str, int]) -> str:
 def format_value(metric: str, value: float) -> str:
     """Return one score as the per-prompt tables print it (yes/no for structure)."""
     return ("yes" if value else "no") if metric == "structure" else f"{value:.3f}"
+
+
+def escape(text: object) -> str:
+    """Return ``text`` as HTML text or attribute value (quotes escaped too)."""
+    return html.escape(str(text), quote=True)
