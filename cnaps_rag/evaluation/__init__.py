@@ -1,8 +1,10 @@
 """Evaluate whole runs: score every answer record of one or many systems, aggregate, judge, report.
 
-``models`` holds what an evaluation produces, ``evaluate`` makes it (``judge`` and
-``agreement`` add an optional model judge), ``report`` (JSON, Markdown, the three files) and
-``html_page`` render it; nothing here imports back.
+``answers`` reads answers files a line at a time and finds each record's prompt; ``evaluate``
+scores them and makes the :class:`EvalReport` (``models``), with ``tally`` keeping the running
+sums and ranks, and ``judge`` and ``agreement`` adding an optional model judge; ``report``
+(JSON, Markdown, the three files), ``html_page`` and ``html_sections`` render it. Nothing here
+imports back.
 """
 
 from __future__ import annotations
