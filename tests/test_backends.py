@@ -75,3 +75,39 @@ def test_the_cli_loads_no_model_stack_for_parse_or_version():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split()[-1] == "False"
+
+
+def test_a_server_that_refuses_a_parameter_is_asked_again_without_it():
+    """OpenAI's reasoning models refuse max_tokens and a temperature of 0, saying so in a 400."""
+    from cnaps_rag.backends import OpenAIBackend, Request
+    from eval.recorded import RecordedServer
+
+    def reply(body):
+        if "max_tokens" in body:
+            raise LookupError(
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead."
+            )
+        if body.get("temperature", 1) != 1:
+            raise LookupError("Unsupported value: 'temperature' does not support 0 with this model.")
+        return "Hello."
+
+    with RecordedServer(reply) as server:
+        backend = OpenAIBackend(model="o-mini", base_url=server.url)
+        assert backend.token_field == "max_tokens", "other servers get the field they all know"
+        request = Request(messages=[{"role": "user", "content": "Say hello."}], max_tokens=20)
+        assert backend.complete(request).text == "Hello."
+        assert backend.complete(request).text == "Hello."
+        sent = server.requests
+    assert len(sent) == 4, "two refusals, then two requests that pass first time"
+    assert sent[-1]["max_completion_tokens"] == 20 and "max_tokens" not in sent[-1]
+    assert "temperature" not in sent[-1] and sent[-1]["seed"] == 0
+    assert backend.token_field == "max_completion_tokens" and backend.refused == {"temperature"}
+
+
+def test_openais_own_api_gets_max_completion_tokens(monkeypatch):
+    from cnaps_rag.backends import OpenAIBackend
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert OpenAIBackend(model="gpt-4o-mini").token_field == "max_completion_tokens"

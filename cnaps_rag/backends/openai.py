@@ -21,6 +21,12 @@ from ..text import shorten, strip_code_fence
 from .base import Completion, Request, StructuredMode
 
 DEFAULT_N_CTX = 8192
+TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
+OPTIONAL_PARAMETERS = ("temperature", "seed")
+_REFUSED_PARAMETER = re.compile(r"[Uu]nsupported (?:parameter|value): '(\w+)'")
+"""OpenAI's wording when a model refuses a parameter ("Unsupported parameter: 'max_tokens' is
+not supported with this model. Use 'max_completion_tokens' instead.") or a value of it
+("Unsupported value: 'temperature' does not support 0 with this model...")."""
 
 
 @contextlib.contextmanager
@@ -113,6 +119,12 @@ class OpenAIBackend:
     structured_mode: StructuredMode | None = None
     n_ctx: int = DEFAULT_N_CTX
     """The server model's context window; servers do not report it, so it is a setting."""
+    token_field: str | None = None
+    """The request field that caps the reply: ``max_completion_tokens`` for OpenAI's own API
+    (its reasoning models refuse ``max_tokens``), else ``max_tokens`` (llama.cpp's server
+    ignores the newer name). A server that refuses one gets the other from then on."""
+    refused: set[str] = field(default_factory=set)
+    """Optional request parameters (temperature, seed) the server refused; left out from then on."""
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url or os.environ.get("OPENAI_BASE_URL") or None
@@ -133,6 +145,9 @@ class OpenAIBackend:
             self.client = openai.OpenAI(
                 api_key=key, base_url=self.base_url, max_retries=0, timeout=self.timeout
             )
+        if self.token_field is None:
+            official = self.base_url is None or "api.openai.com" in self.base_url
+            self.token_field = "max_completion_tokens" if official else "max_tokens"
 
     def _secret(self) -> str | None:
         return self.api_key or getattr(self.client, "api_key", None) or os.environ.get("OPENAI_API_KEY")
@@ -143,17 +158,37 @@ class OpenAIBackend:
         return cls(model=model, client=client, base_url=str(getattr(client, "base_url", "")) or None)
 
     def _create(self, request: Request, response_format: dict[str, Any] | None) -> Any:
-        kwargs: dict[str, Any] = {
-            "model": self.model,
-            "messages": request.messages,
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "seed": request.seed,
-        }
-        if response_format is not None:
-            kwargs["response_format"] = response_format
-        with normalize_provider_errors(self.base_url, self._secret()):
-            return self.client.chat.completions.create(**kwargs)
+        # A server that refuses a parameter by name is asked again without it, once per parameter.
+        for _ in range(len(OPTIONAL_PARAMETERS) + 2):
+            kwargs: dict[str, Any] = {"model": self.model, "messages": request.messages}
+            kwargs[str(self.token_field)] = request.max_tokens
+            optional = {"temperature": request.temperature, "seed": request.seed}
+            kwargs.update({k: v for k, v in optional.items() if k not in self.refused})
+            if response_format is not None:
+                kwargs["response_format"] = response_format
+            try:
+                with normalize_provider_errors(self.base_url, self._secret()):
+                    return self.client.chat.completions.create(**kwargs)
+            except BackendError as exc:
+                if not self._adapt(exc):
+                    raise
+        raise BackendError(f"{self.model} refused every form of the request", hint="check --model")
+
+    def _adapt(self, exc: BackendError) -> bool:
+        """Return whether the request can be sent again without what the server refused in ``exc``."""
+        if getattr(exc, "status_code", None) != 400:
+            return False
+        refused = _REFUSED_PARAMETER.search(exc.message)
+        if refused is None:
+            return False
+        name = refused.group(1)
+        if name in TOKEN_FIELDS and name == self.token_field:
+            self.token_field = next(f for f in TOKEN_FIELDS if f != name)
+            return True
+        if name in OPTIONAL_PARAMETERS and name not in self.refused:
+            self.refused.add(name)
+            return True
+        return False
 
     def _formats(self, schema: dict[str, Any]) -> list[tuple[StructuredMode, dict[str, Any] | None]]:
         options: list[tuple[StructuredMode, dict[str, Any] | None]] = [
