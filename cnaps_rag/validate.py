@@ -276,6 +276,12 @@ def strip(text: str, violations: list[Violation], *, citations: int = 0) -> Vali
     return Validation(text=remove_units(text, units), violations=violations, citations=citations)
 
 
+def _line_of(text: str, position: int) -> str:
+    """Return the line of ``text`` that holds ``position``."""
+    end = text.find("\n", position)
+    return text[text.rfind("\n", 0, position) + 1 : len(text) if end == -1 else end]
+
+
 def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries: bool = False) -> Validation:
     """Return the answer with every unsourced URL and model name removed, and a report of each removal.
 
@@ -298,7 +304,8 @@ def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries
         if not found:
             break
         violations.extend(found)
-        before = set(text.split("\n"))
+        # Lines of the text before that held nothing: the same line after holds nothing either.
+        before = set(text.split("\n")) - {_line_of(text, v.start) for v in found}
         text = strip(text, found).text
         new_lines = "\n".join(line for line in text.split("\n") if line not in before)
         found = find_violations(text, allow) if new_lines and find_violations(new_lines, allow) else []
