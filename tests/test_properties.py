@@ -107,9 +107,10 @@ def _code_shape(text):
     from cnaps_rag.markdown import Layout
 
     layout = Layout(text)
-    shape = [(line.kind, line.fence) for line in layout.lines if line.kind in ("code", "fence")]
-    if sum(kind == "fence" for kind, _ in shape) % 2:  # a fence left open at the end: its tail may trim
-        while shape and shape[-1][0] == "code":
+    # Kinds only: a disallowed name in a fence's info string ("```MSSNet1") may go like any other.
+    shape = [line.kind for line in layout.lines if line.kind in ("code", "fence")]
+    if shape.count("fence") % 2:  # a fence left open at the end: its tail may trim
+        while shape and shape[-1] == "code":
             shape.pop()
     return shape
 
