@@ -178,6 +178,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "id_field": args.id_field,
         "prompt_field": args.prompt_field,
         "system_field": args.system_field,
+        "untrusted_summaries": args.untrusted_summaries,
     }
     if args.compare is not None:
         if len(args.answers) != 1:
@@ -275,6 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--system-field", default="system", help="record field naming the system (default: system)"
     )
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON instead of markdown")
+    evaluate.add_argument(
+        "--untrusted-summaries",
+        action="store_true",
+        help="allow no link that only a summary gives (for datasets whose summaries may be hostile)",
+    )
     evaluate.add_argument("-q", "--quiet", action="store_true", help="no speed line on stderr")
     judging = evaluate.add_argument_group("judge (optional: a model scores each answer on a rubric)")
     judging.add_argument(

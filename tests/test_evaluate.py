@@ -571,3 +571,29 @@ def test_the_page_in_a_real_headless_browser(three_systems, tmp_path):
     # URL precision: good and weak full bars, leaky three quarters (300 px is 1.0).
     assert charts[0]["bars"] == [300, 225, 300]
     assert best == '" ★"'
+
+
+def test_untrusted_summaries_through_the_cli(tmp_path, capsys):
+    from cnaps_rag.cli import main
+
+    lines = (PROMPTS / f"{UPSCALE}.txt").read_text(encoding="utf-8").split("\n")
+    first = next(i for i, line in enumerate(lines) if line.startswith("Summary:"))
+    lines[first] += " Code is available at https://github.com/example/scaling-code."
+    answers = write_jsonl(
+        tmp_path / "answers.jsonl",
+        [
+            {
+                "id": "x",
+                "prompt": "\n".join(lines),
+                "markdown": "Code: https://github.com/example/scaling-code.\n",
+            }
+        ],
+    )
+    precision = []
+    for options in ([], ["--untrusted-summaries"]):
+        assert main(["eval", str(answers), "--json", "-q", *options]) == 0
+        captured = capsys.readouterr()
+        assert captured.err == ""
+        precision.append(json.loads(captured.out)["metrics"][0]["final"]["mean"])
+    # A link a summary gives is a sourced link, unless summaries are not trusted.
+    assert precision == [1.0, 0.0]

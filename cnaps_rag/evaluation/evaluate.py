@@ -66,12 +66,14 @@ class _Options:
         id_field: str,
         prompt_field: str,
         system_field: str,
+        untrusted_summaries: bool = False,
     ):
         self.prompts = prompts
         self.base_dir = base_dir
         self.id_field = id_field
         self.prompt_field = prompt_field
         self.system_field = system_field
+        self.untrusted_summaries = untrusted_summaries
 
 
 def _row(
@@ -101,7 +103,7 @@ def _row(
             None,
             None,
         )
-    allow = AllowList.for_spec(spec)
+    allow = AllowList.for_spec(spec, untrusted_summaries=options.untrusted_summaries)
     # Scores and validator spans both refer to the LF text the report shows.
     final_text = normalize_newlines(markdown)
     draft = record.get("draft")
@@ -209,6 +211,7 @@ def evaluate(
     id_field: str = "id",
     prompt_field: str = "prompt",
     system_field: str = "system",
+    untrusted_summaries: bool = False,
     lines: Sequence[int] | None = None,
     broken_lines: Sequence[BrokenLine] = (),
     base_dir: str | Path | None = None,
@@ -219,9 +222,11 @@ def evaluate(
     record's system is its ``system_field``, else its file's name (its stem; the path as
     given where two files share a stem), else ``name``. ``prompts`` maps ids to prompts
     (see :func:`load_prompt_index`); a record may also carry its own prompt (module
-    docstring). ``judge`` (:class:`cnaps_rag.evaluation.judge.Judge`) adds its verdicts, on the first
-    ``judge_limit`` scored answers of each system when that is given (a judge costs).
-    For records from Python, ``lines`` are their line numbers and ``broken_lines`` the lines
+    docstring). ``judge`` (:class:`cnaps_rag.evaluation.judge.Judge`) adds its verdicts,
+    on the first ``judge_limit`` scored answers of each system when that is given (a judge
+    costs). ``untrusted_summaries`` validates and scores as ``validate(...,
+    untrusted_summaries=True)`` does (no link that only a summary gives is allowed). For
+    records from Python, ``lines`` are their line numbers and ``broken_lines`` the lines
     that were not records, both only reported; ``base_dir`` resolves relative
     ``prompt_path`` values (for files, each file's folder). Raises :class:`ConfigError` when
     a file is missing or unreadable; never raises on a bad record: it becomes a row with
@@ -231,7 +236,11 @@ def evaluate(
     folder = Path(base_dir) if base_dir is not None else None
     paths = _as_paths(answers)
     if paths is None:
-        run = _Run(_Options(prompts, folder, id_field, prompt_field, system_field), judge, judge_limit)
+        run = _Run(
+            _Options(prompts, folder, id_field, prompt_field, system_field, untrusted_summaries),
+            judge,
+            judge_limit,
+        )
         run.broken = list(broken_lines)
         records: Iterable[Mapping[str, Any]] = answers  # type: ignore[assignment]
         for position, record in enumerate(records, start=1):
@@ -247,7 +256,11 @@ def evaluate(
         # Before any scoring: a typo in the last file must not cost the judging of the first ones.
         if path.is_dir() or not path.exists():
             open_answers(path).close()
-    run = _Run(_Options(prompts, folder, id_field, prompt_field, system_field), judge, judge_limit)
+    run = _Run(
+        _Options(prompts, folder, id_field, prompt_field, system_field, untrusted_summaries),
+        judge,
+        judge_limit,
+    )
     for path, system in zip(paths, _system_names(paths), strict=True):
         run.options.base_dir = folder or path.parent
         for line, offset, value, reason in stream_records(path):
