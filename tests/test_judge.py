@@ -254,3 +254,20 @@ def test_judge_against_the_llama_cpp_server(llama_server, tmp_path):
     down = evaluate(answers * 2, load_prompt_index(PROMPTS), judge=gone)
     assert [r.status for r in down.rows] == ["scored", "scored"]
     assert all("cannot reach" in (r.judge_error or "") for r in down.rows)
+
+
+def test_the_page_shows_the_judge_escaped(tmp_path):
+    from cnaps_rag.evaluation import write_report
+
+    hostile = json.loads(reply())
+    hostile["clarity"]["reason"] = "<script>alert(1)</script> & more"
+    backend = QueueBackend([json.dumps(hostile), BackendError("the <judge> fell over")])
+    report = evaluate(records(2), load_prompt_index(PROMPTS), judge=Judge(backend, cache_dir=None))
+    write_report(report, tmp_path)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Judge: fake-model, rubric judge-rubric-1</h2>" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page and "<script>" not in page
+    assert "the &lt;judge&gt; fell over" in page
+    data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert data["judge"]["judged"] == 1 and data["judge"]["failed"] == 1
+    assert data["rows"][0]["judgment"]["scores"]["clarity"] == 4
