@@ -295,7 +295,7 @@ def _fill_empty_sections(text: str) -> str:
     out: list[str] = []
     for index, line in enumerate(lines):
         out.append(line)
-        if not SECTION_HEADING.match(line):
+        if "#" not in line[:8] or not SECTION_HEADING.match(line):
             continue
         level = _heading_level(line)
         body = []

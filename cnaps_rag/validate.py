@@ -96,6 +96,8 @@ class Validation(BaseModel):
 
 def clean_citations(text: str) -> tuple[str, int]:
     """Return ``text`` without chat-interface citation marks, and how many there were."""
+    if "[cite" not in text:
+        return text, 0
     count = 0
 
     def drop(_: re.Match[str]) -> str:
