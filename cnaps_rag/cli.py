@@ -175,6 +175,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     options = {
         "judge": judge,
         "judge_limit": args.judge_limit,
+        "judge_workers": args.judge_workers,
         "id_field": args.id_field,
         "prompt_field": args.prompt_field,
         "system_field": args.system_field,
@@ -304,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     judging.add_argument("--no-judge-cache", action="store_true", help="neither read nor write the cache")
     judging.add_argument(
         "--judge-limit", type=int, help="judge only the first N scored answers of each system (a judge costs)"
+    )
+    judging.add_argument(
+        "--judge-workers",
+        type=int,
+        default=1,
+        help="verdicts asked for at a time (a hosted judge; default: 1)",
     )
     judging.add_argument(
         "--judge-timeout",

@@ -271,3 +271,33 @@ def test_the_page_shows_the_judge_escaped(tmp_path):
     data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert data["judge"]["judged"] == 1 and data["judge"]["failed"] == 1
     assert data["rows"][0]["judgment"]["scores"]["clarity"] == 4
+
+
+def test_judge_workers_give_the_same_report():
+    import random
+    import time
+
+    from cnaps_rag.evaluation import report_json
+
+    def by_answer(request):
+        # The verdict follows the answer ("Note i."), whichever thread asks, and replies come back
+        # out of order: later answers are often quicker.
+        number = int(request.messages[-1]["content"].rsplit("Note ", 1)[1].split(".", 1)[0])
+        time.sleep(random.random() / 50)
+        return reply(
+            scores=tuple(1 + (number + k) % 5 for k in range(5)), unsupported=(1,) if number % 2 else ()
+        )
+
+    reports = []
+    for workers in (1, 4):
+        backend = QueueBackend()
+        backend.default_reply = by_answer
+        judge = Judge(backend, cache_dir=None)
+        rows = records(12) + [dict(r, system="t") for r in records(12)]
+        reports.append(evaluate(rows, load_prompt_index(PROMPTS), judge=judge, judge_workers=workers))
+        assert judge.requests == 24 and len(backend.history) == 24
+    one, four = reports
+    assert report_json(one) == report_json(four)
+    assert [r.judgment.scores["clarity"] for r in four.rows if r.judgment] == [
+        1 + i % 5 for i in range(12)
+    ] * 2

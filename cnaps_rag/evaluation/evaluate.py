@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ from ..text import normalize_newlines
 from ..validate import Violation, validate
 from .agreement import agreement
 from .answers import AnswerTexts, find_prompt, load_prompt_index, open_answers, stream_records
-from .models import BrokenLine, Comparison, EvalReport, JudgeReport, MetricComparison, Row, RunInfo
+from .models import BrokenLine, Comparison, EvalReport, JudgeReport, Judgment, MetricComparison, Row, RunInfo
 from .tally import SystemTally, prompt_rows, rank_systems
 
 if TYPE_CHECKING:
@@ -118,13 +119,23 @@ def _row(
 
 
 class _Run:
-    """One evaluation in progress: rows, running sums per system and overall, the texts' whereabouts."""
+    """One evaluation in progress: rows, running sums per system and overall, the texts' whereabouts.
 
-    def __init__(self, options: _Options, judge: Judge | None, judge_limit: int | None = None) -> None:
+    With ``judge_workers`` above 1 the judge's requests run in a thread pool while scoring
+    goes on; at most twice that many answers wait for a verdict (their texts are in the
+    pending requests only), and verdicts are added in file order, so the report is the same.
+    """
+
+    def __init__(
+        self, options: _Options, judge: Judge | None, judge_limit: int | None = None, judge_workers: int = 1
+    ) -> None:
         self.options = options
         self.judge = judge
         self.judge_limit = judge_limit
         self.judge_asked: Counter[str] = Counter()
+        self.workers = max(1, judge_workers)
+        self.pool = ThreadPoolExecutor(self.workers) if judge is not None and self.workers > 1 else None
+        self.pending: deque[tuple[Row, Future[tuple[Judgment | None, str | None]]]] = deque()
         self.rows: list[Row] = []
         self.broken: list[BrokenLine] = []
         self.overall = SystemTally("all")
@@ -139,16 +150,47 @@ class _Run:
         system = str(field) if isinstance(field, (str, int)) and str(field).strip() else default_system
         row, spec, final_text = _row(record, len(self.rows) + 1, line, system, self.options)
         row.source = source
-        wanted = self.judge_limit is None or self.judge_asked[system] < self.judge_limit
-        if self.judge is not None and spec is not None and final_text is not None and wanted:
-            self.judge_asked[system] += 1
-            row.judgment, row.judge_error = self.judge.judge(spec, final_text)
         self.rows.append(row)
         self.overall.add(row)
         self.systems.setdefault(system, SystemTally(system)).add(row)
+        wanted = self.judge_limit is None or self.judge_asked[system] < self.judge_limit
+        if self.judge is not None and spec is not None and final_text is not None and wanted:
+            self.judge_asked[system] += 1
+            if self.pool is None:
+                row.judgment, row.judge_error = self.judge.judge(spec, final_text)
+                self._add_verdict(row)
+            else:
+                self.pending.append((row, self.pool.submit(self.judge.judge, spec, final_text)))
+                while len(self.pending) > 2 * self.workers:
+                    self._settle()
         return row
 
+    def _add_verdict(self, row: Row) -> None:
+        self.overall.add_verdict(row)
+        self.systems[row.system].add_verdict(row)
+
+    def _settle(self) -> None:
+        """Wait for the oldest pending verdict and add it."""
+        row, future = self.pending.popleft()
+        row.judgment, row.judge_error = future.result()
+        self._add_verdict(row)
+
+    def abort(self) -> None:
+        """Drop the pending verdicts (a file could not be read, or the user interrupted)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def finish(self) -> None:
+        """Wait for every pending verdict and stop the judge's threads."""
+        try:
+            while self.pending:
+                self._settle()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+
     def report(self, name: str) -> EvalReport:
+        self.finish()
         tallies = list(self.systems.values())
         ranking, ranks = rank_systems(tallies)
         names = [t.name for t in tallies]
@@ -208,6 +250,7 @@ def evaluate(
     name: str | None = None,
     judge: Judge | None = None,
     judge_limit: int | None = None,
+    judge_workers: int = 1,
     id_field: str = "id",
     prompt_field: str = "prompt",
     system_field: str = "system",
@@ -224,43 +267,59 @@ def evaluate(
     (see :func:`load_prompt_index`); a record may also carry its own prompt (module
     docstring). ``judge`` (:class:`cnaps_rag.evaluation.judge.Judge`) adds its verdicts,
     on the first ``judge_limit`` scored answers of each system when that is given (a judge
-    costs). ``untrusted_summaries`` validates and scores as ``validate(...,
-    untrusted_summaries=True)`` does (no link that only a summary gives is allowed). For
+    costs), ``judge_workers`` requests at a time (for a hosted judge).
+    ``untrusted_summaries`` validates and scores as ``validate(..., untrusted_summaries=True)``
+    does (no link that only a summary gives is allowed). For
     records from Python, ``lines`` are their line numbers and ``broken_lines`` the lines
     that were not records, both only reported; ``base_dir`` resolves relative
     ``prompt_path`` values (for files, each file's folder). Raises :class:`ConfigError` when
     a file is missing or unreadable; never raises on a bad record: it becomes a row with
     status ``unscorable`` and the reason.
     """
-    prompts = prompts if prompts is not None else {}
     folder = Path(base_dir) if base_dir is not None else None
-    paths = _as_paths(answers)
-    if paths is None:
-        run = _Run(
-            _Options(prompts, folder, id_field, prompt_field, system_field, untrusted_summaries),
-            judge,
-            judge_limit,
-        )
-        run.broken = list(broken_lines)
-        records: Iterable[Mapping[str, Any]] = answers  # type: ignore[assignment]
-        for position, record in enumerate(records, start=1):
-            line = lines[position - 1] if lines is not None and position <= len(lines) else position
-            run.add(record, line, name or "answers", None)
-            run.texts.add_texts(
-                *(v if isinstance(v, str) else None for v in (record.get("markdown"), record.get("draft")))
-            )
-        return run.report(name or "answers")
-    if not paths:
-        raise ConfigError("no answers files given")
-    for path in paths:
-        # Before any scoring: a typo in the last file must not cost the judging of the first ones.
-        if path.is_dir() or not path.exists():
-            open_answers(path).close()
-    run = _Run(
-        _Options(prompts, folder, id_field, prompt_field, system_field, untrusted_summaries),
-        judge,
-        judge_limit,
+    options = _Options(
+        prompts if prompts is not None else {},
+        folder,
+        id_field,
+        prompt_field,
+        system_field,
+        untrusted_summaries,
     )
+    paths = _as_paths(answers)
+    if paths is not None:
+        if not paths:
+            raise ConfigError("no answers files given")
+        for path in paths:
+            # Before any scoring: a typo in the last file must not cost the judging of the first ones.
+            if path.is_dir() or not path.exists():
+                open_answers(path).close()
+    run = _Run(options, judge, judge_limit, judge_workers)
+    try:
+        if paths is None:
+            run.broken = list(broken_lines)
+            _add_records(run, answers, lines, name or "answers")  # type: ignore[arg-type]
+        else:
+            _add_files(run, paths, folder)
+    except BaseException:
+        run.abort()
+        raise
+    return run.report(name or ("answers" if paths is None else ", ".join(str(p) for p in paths)))
+
+
+def _add_records(
+    run: _Run, records: Iterable[Mapping[str, Any]], lines: Sequence[int] | None, system: str
+) -> None:
+    """Score records given from Python; their texts are kept for the page."""
+    for position, record in enumerate(records, start=1):
+        line = lines[position - 1] if lines is not None and position <= len(lines) else position
+        run.add(record, line, system, None)
+        run.texts.add_texts(
+            *(v if isinstance(v, str) else None for v in (record.get("markdown"), record.get("draft")))
+        )
+
+
+def _add_files(run: _Run, paths: Sequence[Path], folder: Path | None) -> None:
+    """Score answers files a line at a time; the page reads each text back by its offset."""
     for path, system in zip(paths, _system_names(paths), strict=True):
         run.options.base_dir = folder or path.parent
         for line, offset, value, reason in stream_records(path):
@@ -269,7 +328,6 @@ def evaluate(
                 continue
             run.add(value, line, system, str(path))
             run.texts.add_file(str(path), offset)
-    return run.report(name or ", ".join(str(p) for p in paths))
 
 
 def compare(report: EvalReport, other: EvalReport) -> Comparison:
@@ -313,6 +371,7 @@ def evaluate_file(
     if compare_with is not None:
         options.pop("judge", None)
         options.pop("judge_limit", None)
+        options.pop("judge_workers", None)
         report.comparison = compare(
             report, evaluate([compare_with], prompts, name=str(compare_with), **options)
         )

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from ..backends import Backend, Request
@@ -76,7 +77,11 @@ class Judge:
         self.max_tokens = max_tokens
         # Closed at every level (cnaps_rag.schemas); OpenAIBackend makes it OpenAI-strict on sending.
         self.schema = json_schema(JudgeReply)
-        self._caller = Caller(backend, attempts=attempts, max_wait=max_wait)
+        self.attempts = attempts
+        self.max_wait = max_wait
+        # Counters are shared by the threads of an evaluation with judge workers.
+        self._lock = threading.Lock()
+        self._requests = 0
         self.cache_hits = 0
         self.failures = 0
         self.cache_errors = 0
@@ -96,7 +101,7 @@ class Judge:
     @property
     def requests(self) -> int:
         """Return how many requests the judge has sent to its backend (retries included)."""
-        return self._caller.generations
+        return self._requests
 
     # ----------------------------------------------------------------------- cache
 
@@ -124,7 +129,8 @@ class Judge:
                 json.dump(data, file, sort_keys=True, ensure_ascii=False)
             os.replace(file.name, path)
         except OSError:
-            self.cache_errors += 1  # a cache that cannot be written costs a rerun, nothing else
+            with self._lock:
+                self.cache_errors += 1  # a cache that cannot be written costs a rerun, nothing else
 
     # ----------------------------------------------------------------------- judging
 
@@ -160,11 +166,13 @@ class Judge:
         key = cache_key(spec.raw, answer, self.model, self.rubric_version)
         cached = self._cached(key)
         if cached is not None:
-            self.cache_hits += 1
+            with self._lock:
+                self.cache_hits += 1
             return cached, None
         if self._failed_in_a_row >= GIVE_UP_AFTER:
             # Each answer still gets its line; the cache keeps what was judged, so a rerun resumes.
-            self.failures += 1
+            with self._lock:
+                self.failures += 1
             reason = f"the judge failed on {self._failed_in_a_row} answers in a row ({self._last_error})"
             return None, f"not asked: {reason}"
         prompt, shown, count, shortened = self._inputs(spec, answer)
@@ -172,14 +180,20 @@ class Judge:
             schema=json.dumps(self.schema), prompt=prompt, sentences=shown or "(an empty answer)"
         )
         request = Request(messages=messages, max_tokens=self.max_tokens, schema=self.schema)
+        # A caller per verdict: its counters are this verdict's alone, whatever runs beside it.
+        caller = Caller(self.backend, attempts=self.attempts, max_wait=self.max_wait)
         try:
-            reply = self._caller.parsed(request, JudgeReply)
+            reply = caller.parsed(request, JudgeReply)
         except Exception as exc:
-            self.failures += 1
-            self._failed_in_a_row += 1
-            self._last_error = one_line(exc)
-            return None, self._last_error
-        self._failed_in_a_row = 0
+            with self._lock:
+                self._requests += caller.generations
+                self.failures += 1
+                self._failed_in_a_row += 1
+                self._last_error = one_line(exc)
+            return None, one_line(exc)
+        with self._lock:
+            self._requests += caller.generations
+            self._failed_in_a_row = 0
         unsupported = sorted({n for n in reply.unsupported_sentences if 1 <= n <= count})
         judgment = Judgment(
             model=self.model,

@@ -100,6 +100,9 @@ class SystemTally:
         # What the system wrote: the draft where there is one (the final is already validated).
         stripped = row.draft_stripped if row.draft_scores is not None else row.final_stripped
         self.stripped.update({(v.kind, v.value) for v in stripped})
+
+    def add_verdict(self, row: Row) -> None:
+        """Add the judge's verdict on ``row`` (or its failure), once the judge has given it."""
         if row.judgment is not None:
             for criterion in CRITERIA:
                 self.criteria[criterion].add(row.judgment.scores[criterion])
