@@ -209,6 +209,13 @@ def part_is_model(part: str) -> bool:
 
 # Identifiers hold no function words: "depth-of-field" is prose even after a task code.
 _FUNCTION_WORDS = frozenset(_read_list("function_words.txt"))
+
+
+def is_function_word(word: str) -> bool:
+    """Return whether ``word`` is a function word ("of", "the", "is"; data/function_words.txt)."""
+    return word.lower() in _FUNCTION_WORDS
+
+
 # Words glued to a name that make it prose ("Segmentation-based", "MSSNet-like").
 _PROSE_SUFFIX = frozenset(_read_list("prose_suffixes.txt"))
 

@@ -14,13 +14,14 @@ from collections.abc import Iterable
 from typing import Literal
 
 from .markdown import HEADING, MD_LINK, SECTION_HEADING, Layout
-from .names import NameMention, find_model_names
+from .names import NameMention, find_model_names, is_function_word
 from .text import sentence_spans
 
 NOT_COVERED = "The provided sources do not cover this."
 
+# The word that leads into a link ("at", "see", "Code:"): it goes with the link. A verb before
+# it stays ("The weights are hosted."), so that what is left is still a sentence.
 _CONNECTOR = re.compile(
-    r"(?:\b(?:available|hosted|found|released|published)\s+)?"
     r"(?:\b(?:at|from|see|via|on|in|visit|here|under|link|url|code|repo|repository|paper)\s*:?\s*)$",
     re.I,
 )
@@ -131,6 +132,36 @@ class _Edits:
         return "".join(pieces)
 
 
+_WORD = re.compile(r"[^\W_]{2,}")
+_CLAUSE_GOES_ON = re.compile(r"[ \t]+(?:for|to|which|that|where|with|on|in|by|from)\b", re.I)
+
+
+def url_unit(text: str, layout: Layout, start: int, end: int) -> Action:
+    """Return what goes with a disallowed bare URL: the URL, or its sentence when the URL is its object.
+
+    "For a build, see <URL> for phone binaries" loses the sentence: without the link, "see ...
+    for" is a broken claim. A URL with nothing after it in its sentence ("Code is at <URL>.")
+    goes alone with its connector, and so does any URL in code, a table or a heading.
+    """
+    line = layout.line_at(start)
+    if line.kind not in ("text", "item"):
+        return "removed_url"
+    if not _CONNECTOR.search(text[line.start : start].rstrip(" \t<([")):
+        return "removed_url"
+    sentence_start, sentence_end = _sentence_bounds(text, line.content, line.end, start)
+    # The clause goes on after the link ("see <URL> for ..."): without it, it is broken.
+    if _CLAUSE_GOES_ON.match(text, end, sentence_end):
+        return "removed_sentence"
+    # Too little is left to say anything ("The code is available at <URL>." would read "The
+    # code is."): fewer than three words that are not function words.
+    connector = _CONNECTOR.search(text[sentence_start:start].rstrip(" \t<(["))
+    left = text[sentence_start : sentence_start + (connector.start() if connector else 0)]
+    words = [w for w in _WORD.findall(left + " " + text[end:sentence_end]) if not is_function_word(w)]
+    if len(words) < 3:
+        return "removed_sentence"
+    return "removed_url"
+
+
 def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, int]:
     """Return the span to delete for a disallowed bare URL: with its brackets and a dangling connector."""
     line = layout.line_at(start)
@@ -236,7 +267,8 @@ def _edit_for(text: str, layout: Layout, action: Action, start: int, end: int, e
 
 
 _EMPTY_ITEM = re.compile(
-    r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]*(?:[*_]*[\w][\w ]{0,30}(?::[*_]*|[*_]*[ \t]*:))?[ \t]*[.,;:]*[ \t]*$"
+    r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]*(?:[*_]*[\w][\w ()/&'+-]{0,40}(?::[*_]*|[*_]*[ \t]*:))?"
+    r"[ \t]*[.,;:]*[ \t]*$"
 )
 # Brackets a removal left empty, or holding only the words that led into a name ("(like )").
 _EMPTY_BRACKETS = re.compile(

@@ -28,7 +28,7 @@ from .allowlist import AllowList
 from .links import Link, find_links, url_key
 from .markdown import MD_LINK, SECTION_HEADING, Layout
 from .names import NameMention, find_model_names, name_key
-from .removal import NOT_COVERED, Action, Kind, name_unit, remove_units
+from .removal import NOT_COVERED, Action, Kind, name_unit, remove_units, url_unit
 from .spec import PromptSpec
 from .tasks import task_by_code
 from .text import normalize_newlines
@@ -228,7 +228,7 @@ def find_violations(text: str, allow: AllowList) -> list[Violation]:
             link.text,
             link.start,
             link.end,
-            "removed_url",
+            url_unit(text, structure()[0], link.start, link.end),
             nearest=nearest,
             similarity=score,
             key=link.key,

@@ -340,6 +340,29 @@ def test_a_parenthetical_of_outside_names_goes_whole(real_spec):
     assert "It needs language models first.  \nNext." in result.text  # the hard break stays
 
 
+def test_a_link_that_is_the_object_of_its_clause_takes_the_sentence(real_spec):
+    """From C's recorded answers: 'see <URL> for ...' without the URL is a broken claim."""
+    two = "MSSNet deblurs. For a build, see https://github.com/x/y for phone binaries. It is fast."
+    assert "MSSNet deblurs. It is fast." in validate(real_answer(two=two), real_spec).text
+    two = "MSSNet deblurs. Code is at https://github.com/x/y. It is fast."  # "Code is." says nothing
+    assert "MSSNet deblurs. It is fast." in validate(real_answer(two=two), real_spec).text
+    two = "MSSNet deblurs. The training code is available at https://github.com/x/y. It is fast."
+    assert (
+        "MSSNet deblurs. The training code is available. It is fast."
+        in validate(real_answer(two=two), real_spec).text
+    )
+    two = "MSSNet deblurs. Our pretrained deblurring weights are hosted at https://github.com/x/y."
+    kept = "MSSNet deblurs. Our pretrained deblurring weights are hosted."
+    assert kept in validate(real_answer(two=two), real_spec).text
+
+
+def test_a_label_left_alone_goes_with_its_item(real_spec):
+    """From C's recorded answers: a bold label with parentheses, emptied, went on standing."""
+    three = "- **Face branch (optional)**: SegGPT restores faces.\n- **MSSNet**: deblurs."
+    result = validate(real_answer(three=three), real_spec)
+    assert "Face branch" not in result.text and "- **MSSNet**: deblurs." in result.text
+
+
 def test_an_item_about_the_name_goes_with_its_nested_lines(real_spec):
     three = "- **SegGPT**: segments it.\n  - https://arxiv.org/pdf/2107.06278\n- **MSSNet**: deblurs it."
     result = validate(real_answer(three=three), real_spec)
