@@ -597,3 +597,26 @@ def test_untrusted_summaries_through_the_cli(tmp_path, capsys):
         precision.append(json.loads(captured.out)["metrics"][0]["final"]["mean"])
     # A link a summary gives is a sourced link, unless summaries are not trusted.
     assert precision == [1.0, 0.0]
+
+
+def test_a_record_that_breaks_the_scorer_is_a_row_not_a_crash(monkeypatch, final_text):
+    import importlib
+
+    # The module, not the function of the same name that the package exports.
+    evaluation = importlib.import_module("cnaps_rag.evaluation.evaluate")
+    real = evaluation.validate
+
+    def fragile(text, allow):
+        if "boom" in text:
+            raise IndexError("string index out of range")
+        return real(text, allow)
+
+    monkeypatch.setattr(evaluation, "validate", fragile)
+    monkeypatch.delenv("CNAPS_RAG_RAISE_ERRORS", raising=False)
+    answers = [{"id": UPSCALE, "markdown": "boom"}, {"id": UPSCALE, "markdown": final_text}]
+    report = evaluate(answers, load_prompt_index(PROMPTS))
+    assert [r.status for r in report.rows] == ["unscorable", "scored"]
+    assert report.rows[0].reason == "scoring failed: IndexError: string index out of range"
+    monkeypatch.setenv("CNAPS_RAG_RAISE_ERRORS", "1")
+    with pytest.raises(IndexError):
+        evaluate(answers, load_prompt_index(PROMPTS))

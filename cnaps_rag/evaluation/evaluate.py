@@ -27,15 +27,17 @@ JSON is listed with its number. Neither stops the evaluation, and neither does a
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..allowlist import AllowList
-from ..errors import CnapsRagError, ConfigError
+from ..errors import CnapsRagError, ConfigError, one_line
 from ..score import METRICS, Scores, score
 from ..spec import PromptSpec
 from ..text import normalize_newlines
@@ -57,24 +59,16 @@ def _checked(text: str, spec: PromptSpec, allow: AllowList) -> tuple[Scores, lis
     return score(text, spec, allow=allow, validation=validation), validation.violations
 
 
+@dataclass
 class _Options:
-    """How records are read: prompt index, folder for relative prompt paths, field names."""
+    """How records are read and checked: prompt index, folder for relative prompt paths, field names."""
 
-    def __init__(
-        self,
-        prompts: Mapping[str, PromptSpec],
-        base_dir: Path | None,
-        id_field: str,
-        prompt_field: str,
-        system_field: str,
-        untrusted_summaries: bool = False,
-    ):
-        self.prompts = prompts
-        self.base_dir = base_dir
-        self.id_field = id_field
-        self.prompt_field = prompt_field
-        self.system_field = system_field
-        self.untrusted_summaries = untrusted_summaries
+    prompts: Mapping[str, PromptSpec]
+    base_dir: Path | None
+    id_field: str
+    prompt_field: str
+    system_field: str
+    untrusted_summaries: bool = False
 
 
 def _row(
@@ -109,9 +103,17 @@ def _row(
     final_text = normalize_newlines(markdown)
     draft = record.get("draft")
     row = Row(id=record_id, line=line, system=system, status="scored", prompt_id=spec.id)
-    row.final_scores, row.final_stripped = _checked(final_text, spec, allow)
-    if isinstance(draft, str):
-        row.draft_scores, row.draft_stripped = _checked(normalize_newlines(draft), spec, allow)
+    try:
+        row.final_scores, row.final_stripped = _checked(final_text, spec, allow)
+        if isinstance(draft, str):
+            row.draft_scores, row.draft_stripped = _checked(normalize_newlines(draft), spec, allow)
+    except Exception as exc:
+        # A record the validator or the scorer cannot handle is a bug to report, not a reason to
+        # lose the run: its row says what went wrong (CNAPS_RAG_RAISE_ERRORS=1 shows the traceback).
+        if os.environ.get("CNAPS_RAG_RAISE_ERRORS"):
+            raise
+        reason = f"scoring failed: {one_line(exc)}"
+        return Row(id=record_id, line=line, system=system, status="unscorable", reason=reason), None, None
     return row, spec, final_text
 
 
