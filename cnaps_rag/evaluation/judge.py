@@ -30,7 +30,7 @@ from ..markdown import is_heading
 from ..schemas import json_schema
 from ..spec import PromptSpec
 from ..templates import load_template
-from ..text import sentences, shorten
+from ..text import CHARS_PER_TOKEN, sentences, shorten
 from .models import CRITERIA, JudgeReply, Judgment
 
 DEFAULT_CACHE_DIR = Path(".cnaps-rag-cache") / "judge"
@@ -39,8 +39,6 @@ JUDGE_MAX_TOKENS = 600
 """Token budget of one verdict: five short reasons, a list of numbers, a verdict and its reason."""
 RUBRIC_TOKENS = 1000
 """Tokens the rubric and its schema take besides the prompt and the answer."""
-CHARS_PER_TOKEN = 3
-"""A cautious count of characters per token, to fit the prompt and the answer into the context."""
 MIN_INPUT_CHARS = 2000
 """The least room prompt and answer get together, however small the context."""
 GIVE_UP_AFTER = 5
