@@ -7,7 +7,9 @@ is structured output (:class:`~cnaps_rag.evaluation.models.JudgeReply`'s JSON sc
 :func:`cnaps_rag.schemas.json_schema`) through any backend, with the package's retrying caller.
 
 Verdicts are cached on disk, one JSON file per key, the key being a hash of (prompt, answer,
-judge model, rubric version): a rerun over the same answers makes no request. A failure
+judge model, rubric version): a rerun over the same answers makes no request. The key holds the
+rubric's version, not its text: a change to the rubric or to what the judge is shown
+(:meth:`Judge._inputs`) bumps the ``#version:`` line, or the old verdicts are served. A failure
 (server down, a reply that is not the schema's JSON) is returned as one line for the answer's
 row and never stops the evaluation; failures are not cached, so a rerun tries them again.
 After :data:`GIVE_UP_AFTER` failures in a row the judge stops asking for the rest of the run
