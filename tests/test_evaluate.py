@@ -528,6 +528,8 @@ def test_three_files_through_the_cli(three_systems, tmp_path, capsys):
     assert page.count('<figure class="chart">') == 5
     assert page.count('class="sys-0"') == page.count('class="sys-1"') == 5
     assert '<td class="best">' in page
+    # Each per-prompt score links to that system's answer further down the page.
+    assert '<a href="#answer-1">' in page and '<section class="answer" id="answer-1">' in page
     # --compare takes one answers file.
     code = main(["eval", *map(str, three_systems), "--compare", str(three_systems[0])])
     assert code == 2 and "--compare takes one answers file" in capsys.readouterr().err
@@ -561,12 +563,18 @@ def test_the_page_in_a_real_headless_browser(three_systems, tmp_path):
                 }))"""
             )
             scripts = page.evaluate("() => document.scripts.length")
+            links = page.evaluate(
+                """() => [...document.querySelectorAll('a')].map(
+                    a => !!document.getElementById(a.getAttribute('href').slice(1)))"""
+            )
             best = page.evaluate(
                 "() => getComputedStyle(document.querySelector('td.best'), '::after').content"
             )
         finally:
             browser.close()
     assert requests == [page_path.as_uri()] and errors == [] and scripts == 0
+    # Every link is to an answer on the page itself, and that answer is there.
+    assert links and all(links)
     assert len(charts) == 5 and all(chart["width"] > 300 for chart in charts)
     # URL precision: good and weak full bars, leaky three quarters (300 px is 1.0).
     assert charts[0]["bars"] == [300, 225, 300]

@@ -5,7 +5,7 @@ Pure functions of the report, every text HTML-escaped; :mod:`.html_page` puts th
 
 from __future__ import annotations
 
-from .models import CRITERIA, EvalReport
+from .models import CRITERIA, EvalReport, PromptRow
 from .wording import (
     LABELS,
     format_number,
@@ -132,21 +132,36 @@ def systems_html(report: EvalReport) -> list[str]:
             cells = []
             for name in names:
                 value = prompt.scores.get(name, {}).get(metric)
-                text = "—" if value is None else format_value(metric, value)
+                text = "—" if value is None else _to_answer(prompt, name, format_value(metric, value))
                 cells.append(_td(text, name in prompt.best.get(metric, [])))
             out.append(f"<tr><td>{_e(prompt.prompt_id)}</td>{''.join(cells)}</tr>")
         out.append("</tbody></table>")
-    out.append("<h3>Stripped by the validator (URLs and names)</h3>")
-    out.append(
-        "<table><thead><tr><th>prompt</th>"
-        + "".join(f"<th>{_e(n)}</th>" for n in names)
-        + "</tr></thead><tbody>"
-    )
-    for prompt in report.prompts:
-        counts = "".join(f"<td>{_e(prompt.stripped.get(n, '—'))}</td>" for n in names)
-        out.append(f"<tr><td>{_e(prompt.prompt_id)}</td>{counts}</tr>")
-    out.append("</tbody></table>")
+    stripped = {p.prompt_id: {n: str(v) for n, v in p.stripped.items()} for p in report.prompts}
+    extra = [("Stripped by the validator (URLs and names)", stripped)]
+    if any(p.judge for p in report.prompts):
+        judged = {p.prompt_id: {n: f"{v:.3f}" for n, v in p.judge.items()} for p in report.prompts}
+        extra.append(("The judge's overall score (0 to 1)", judged))
+    for title, values in extra:
+        out.append(f"<h3>{_e(title)}</h3>")
+        out.append(
+            "<table><thead><tr><th>prompt</th>"
+            + "".join(f"<th>{_e(n)}</th>" for n in names)
+            + "</tr></thead><tbody>"
+        )
+        for prompt in report.prompts:
+            cells = []
+            for name in names:
+                shown = values[prompt.prompt_id].get(name)
+                cells.append(f"<td>{'—' if shown is None else _to_answer(prompt, name, _e(shown))}</td>")
+            out.append(f"<tr><td>{_e(prompt.prompt_id)}</td>{''.join(cells)}</tr>")
+        out.append("</tbody></table>")
     return out
+
+
+def _to_answer(prompt: PromptRow, system: str, text: str) -> str:
+    """Return ``text`` (already HTML) as a link to the system's answer section on the page."""
+    position = prompt.answers.get(system)
+    return text if position is None else f'<a href="#answer-{position}">{text}</a>'
 
 
 def judge_html(report: EvalReport) -> list[str]:

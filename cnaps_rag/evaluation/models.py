@@ -258,6 +258,8 @@ class PromptRow(BaseModel):
     """System -> URLs and names stripped from its answer (its draft where there is one)."""
     judge: dict[str, float] = {}
     """System -> the judge's overall score (0..1) of its answer, where it judged it."""
+    answers: dict[str, int] = {}
+    """System -> the position (from 1) of its answer's row in ``rows`` (``#answer-N`` on the page)."""
 
 
 class Agreement(BaseModel):

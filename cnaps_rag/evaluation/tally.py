@@ -179,9 +179,11 @@ def rank_systems(tallies: Sequence[SystemTally]) -> tuple[dict[str, list[str]], 
 def prompt_rows(rows: Sequence[Row], systems: Sequence[str]) -> list[PromptRow]:
     """Return per prompt (in order of first answer) each system's scores, with the best marked."""
     first: dict[str, dict[str, Row]] = {}
-    for row in rows:
+    position: dict[int, int] = {}
+    for number, row in enumerate(rows, start=1):
         if row.final_scores is not None and row.prompt_id is not None:
             first.setdefault(row.prompt_id, {}).setdefault(row.system, row)
+            position.setdefault(id(row), number)
     result = []
     for prompt_id, by_system in first.items():
         ordered = {name: by_system[name] for name in systems if name in by_system}
@@ -201,7 +203,10 @@ def prompt_rows(rows: Sequence[Row], systems: Sequence[str]) -> list[PromptRow]:
             for name, row in ordered.items()
         }
         judge = {name: row.judgment.overall for name, row in ordered.items() if row.judgment is not None}
+        answers = {name: position[id(row)] for name, row in ordered.items()}
         result.append(
-            PromptRow(prompt_id=prompt_id, scores=scores, best=best, stripped=stripped, judge=judge)
+            PromptRow(
+                prompt_id=prompt_id, scores=scores, best=best, stripped=stripped, judge=judge, answers=answers
+            )
         )
     return result
