@@ -32,16 +32,17 @@ from .faultproxy import FaultProxy
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = ROOT / "fixtures" / "prompts"
 
-# prompt file -> fault on its first request; "always:" -> on every request.
+# prompt file -> fault on its first request; "always:" -> on every request. Each question but
+# v08's has two sentences, so the guided strategy sends a request for it (the choice of one).
 PLAN = {
     "000_d18f79af084974a4": "rate_limit",
-    "004_3b145cd2937caf5f": "server_error",
+    "v09_latin1": "server_error",
     "v01_crlf_bom": "unavailable",
     "v02_github_angle": "hang",
     "v03_missing_lines": "drop",
     "v04_no_related": "truncated",
     "v05_three_models": "not_json",
-    "v06_latex_summary": "bad_schema",
+    "v10_chinese": "bad_schema",
     "v07_german": "always:server_error",
     "v08_trailing_ws": None,
 }
@@ -104,8 +105,11 @@ def llama_server(log: Path | None = None, startup_seconds: float = 90) -> Iterat
 
 
 def _question_owner(body: dict[str, Any], questions: dict[str, str]) -> str | None:
-    text = json.dumps(body.get("messages", []), ensure_ascii=False)
-    return next((name for name, question in questions.items() if question in text), None)
+    # The last user turn is the prompt's own (earlier turns are few-shot examples); guided
+    # sends the question sentence by sentence, so its first sentence identifies it.
+    turns = [m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"]
+    text = turns[-1] if turns else ""
+    return next((name for name, first in questions.items() if first in text), None)
 
 
 def run_faults(
@@ -113,8 +117,9 @@ def run_faults(
 ) -> tuple[BatchSummary, list[FaultRow], list[dict[str, Any]]]:
     """Run the fault plan through a proxy in front of ``upstream``; return the summary, table and records."""
     from cnaps_rag import load_prompt_file
+    from cnaps_rag.text import sentences
 
-    questions = {name: load_prompt_file(PROMPTS / f"{name}.txt")[0].question for name in PLAN}
+    questions = {name: sentences(load_prompt_file(PROMPTS / f"{name}.txt")[0].question)[0] for name in PLAN}
     seen: Counter[str] = Counter()
     injected: Counter[str] = Counter()
 
