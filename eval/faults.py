@@ -105,11 +105,10 @@ def llama_server(log: Path | None = None, startup_seconds: float = 90) -> Iterat
 
 
 def _question_owner(body: dict[str, Any], questions: dict[str, str]) -> str | None:
-    # The last user turn is the prompt's own (earlier turns are few-shot examples); guided
-    # sends the question sentence by sentence, so its first sentence identifies it.
-    turns = [m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"]
-    text = turns[-1] if turns else ""
-    return next((name for name, first in questions.items() if first in text), None)
+    # Guided sends the question sentence by sentence, so its first sentence identifies it; the
+    # few-shot turns never hold it, and a re-ask keeps it in an earlier turn.
+    turns = [str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"]
+    return next((name for name, first in questions.items() if any(first in t for t in turns)), None)
 
 
 def run_faults(
