@@ -126,10 +126,20 @@ def goal_line(goal: str) -> str:
     return f"In the user's words: “{goal}”"
 
 
-def _task_section(spec: PromptSpec, call: Caller, max_tokens: int, question: str) -> list[str]:
+def user_goal(spec: PromptSpec, call: Caller, max_tokens: int) -> tuple[str, list[str]]:
+    """Return the line quoting what the user wants (either format), and any warning on the way."""
+    warnings = []
+    question = shorten(spec.question, QUESTION_CHARS)
+    if question != spec.question:
+        warnings.append(
+            f"question shortened from {len(spec.question)} to {QUESTION_CHARS} characters for the model"
+        )
+    return goal_line(goal_sentence(call, question, max_tokens)), warnings
+
+
+def _task_section(spec: PromptSpec, goal: str) -> list[str]:
     fit = task_fit(spec)
-    lines = []
-    lines.append(goal_line(goal_sentence(call, question, max_tokens)))
+    lines = [goal]
     first_task = next(iter(fit.model_tasks), None)
     if fit.question_task:
         lines.append(f"The question is about **{fit.question_task.name}**. {fit.question_task.describe}")
@@ -194,15 +204,10 @@ def _sources_section(spec: PromptSpec) -> list[str]:
 def draft_guided(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
     """Return the guided draft of an answer to ``spec``; ``max_tokens`` is each slot's budget."""
     budget = max_tokens or SLOT_MAX_TOKENS
-    warnings = []
-    question = shorten(spec.question, QUESTION_CHARS)
-    if question != spec.question:
-        warnings.append(
-            f"question shortened from {len(spec.question)} to {QUESTION_CHARS} characters for the model"
-        )
+    goal, warnings = user_goal(spec, call, budget)
     markdown = render(
         [
-            _task_section(spec, call, budget, question),
+            _task_section(spec, goal),
             _workflow_section(spec),
             _sources_section(spec),
         ]

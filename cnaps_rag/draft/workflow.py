@@ -14,9 +14,8 @@ from __future__ import annotations
 from ..spec import PromptSpec, Section
 from ..tasks import Identifier
 from ..templates import load_template
-from ..text import shorten
 from .caller import Caller
-from .guided import GOAL_TEMPLATE, QUESTION_CHARS, SLOT_MAX_TOKENS, best_finding, goal_line, goal_sentence
+from .guided import GOAL_TEMPLATE, SLOT_MAX_TOKENS, best_finding, user_goal
 from .plan import LeftOut, Module, Plan, Step, plan_workflow, request_for, served_clause
 from .render import source_line
 from .result import Draft
@@ -258,14 +257,8 @@ def render_free(spec: PromptSpec, task: str, overview: str, notes: dict[str, str
 def draft_workflow(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
     """Return the guided draft of a second-format answer; ``max_tokens`` is the goal slot's budget."""
     budget = max_tokens or SLOT_MAX_TOKENS
-    warnings = []
-    question = shorten(spec.question, QUESTION_CHARS)
-    if question != spec.question:
-        warnings.append(
-            f"question shortened from {len(spec.question)} to {QUESTION_CHARS} characters for the model"
-        )
+    goal, warnings = user_goal(spec, call, budget)
     plan = plan_workflow(spec)
-    goal = goal_line(goal_sentence(call, question, budget))
     bodies = {
         "task": _core_task(plan, goal),
         "overview": _overview(plan),
