@@ -63,6 +63,12 @@ def _system_chart(report: EvalReport, metric: str) -> str:
     return "\n".join(out)
 
 
+def _prompt_table_head(names: list[str]) -> str:
+    """Return the opening of a per-prompt table: a column for the prompt, one per system."""
+    columns = "".join(f"<th>{_e(n)}</th>" for n in names)
+    return f"<table><thead><tr><th>prompt</th>{columns}</tr></thead><tbody>"
+
+
 def _td(value: str, best: bool = False) -> str:
     return f'<td class="best">{value}</td>' if best else f"<td>{value}</td>"
 
@@ -123,11 +129,7 @@ def systems_html(report: EvalReport) -> list[str]:
     ]
     for metric in LABELS:
         out.append(f"<h3>{_e(metric_label(metric))}</h3>")
-        out.append(
-            "<table><thead><tr><th>prompt</th>"
-            + "".join(f"<th>{_e(n)}</th>" for n in names)
-            + "</tr></thead><tbody>"
-        )
+        out.append(_prompt_table_head(names))
         for prompt in report.prompts:
             cells = []
             for name in names:
@@ -143,11 +145,7 @@ def systems_html(report: EvalReport) -> list[str]:
         extra.append(("The judge's overall score (0 to 1)", judged))
     for title, values in extra:
         out.append(f"<h3>{_e(title)}</h3>")
-        out.append(
-            "<table><thead><tr><th>prompt</th>"
-            + "".join(f"<th>{_e(n)}</th>" for n in names)
-            + "</tr></thead><tbody>"
-        )
+        out.append(_prompt_table_head(names))
         for prompt in report.prompts:
             cells = []
             for name in names:
