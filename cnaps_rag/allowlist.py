@@ -13,6 +13,7 @@ from types import MappingProxyType
 from rapidfuzz import fuzz, process
 
 from .links import find_links, url_key
+from .name_keys import digit_runs, family_key, initials, title_acronyms, unversioned
 from .names import (
     LEXICON_KEYS,
     NameMention,
@@ -61,57 +62,6 @@ def _without_injections(spec: PromptSpec) -> str:
 
 # ------------------------------------------------------------------- the matching policy
 
-_VERSION_TAIL = re.compile(r"v?\d+(?:\.\d+)*[a-z]?$")
-_V_BEFORE_DIGIT = re.compile(r"(?<=[a-z])v(?=\d)")
-
-
-def family_key(key: str) -> str | None:
-    """Return ``key`` without its trailing version (``mobilenet`` for ``mobilenetv2``), if it has one."""
-    base = _VERSION_TAIL.sub("", key)
-    return base if base != key and len(base) >= 3 and not base[-1].isdigit() else None
-
-
-def unversioned(key: str) -> str:
-    """Return ``key`` with a ``v`` before a version number dropped: ``stablediffusionv15`` -> ``...15``."""
-    return _V_BEFORE_DIGIT.sub("", key)
-
-
-_CAMEL_WORD = re.compile(r"[A-Z][a-z]+")
-
-
-def initials(part: str) -> list[str]:
-    """Return the keys of a CamelCase part's abbreviations: ``sd1`` and ``sdv1`` for StableDiffusionV1."""
-    version = re.search(r"[Vv]?\d+(?:\.\d+)*$", part)
-    base = part[: version.start()] if version else part
-    words = _CAMEL_WORD.findall(base)
-    if len(words) < 2 or sum(map(len, words)) != len(base):
-        return []
-    letters = "".join(w[0] for w in words).lower()
-    if not version:
-        return [letters]
-    tail = version.group(0).lower()
-    return [letters + tail, letters + tail.lstrip("v")]
-
-
-def title_acronyms(words: list[str]) -> list[str]:
-    """Return the keys of the acronyms of a run of capitalised words.
-
-    ``Denoising Diffusion Probabilistic Models`` gives ``ddpm``; a last word ``Network`` also
-    gives ``…net`` (``Multi-Stage Splitting Network``: ``mssn`` and ``mssnet``).
-    """
-    pieces = [p for w in words for p in w.split("-") if p]
-    if len(pieces) < 2:
-        return []
-    letters = "".join(p[0] for p in pieces).lower()
-    found = [letters]
-    if pieces[-1].lower() in ("network", "networks", "net"):
-        found.append(letters[:-1] + "net")
-    return found
-
-
-def _digits(key: str) -> list[str]:
-    return re.findall(r"\d+", key)
-
 
 @dataclass(frozen=True)
 class NameMatch:
@@ -123,6 +73,8 @@ class NameMatch:
 
 
 _SPLIT_PARTS = re.compile(r"[\s\-_/]+")
+_CHECKED_SIZE = 4096
+"""Verdicts an allow-list remembers before it starts again."""
 
 
 class AllowedNames:
@@ -132,10 +84,11 @@ class AllowedNames:
     changed by one caller for the next.
     """
 
-    __slots__ = ("_followers", "_names", "_unversioned")
+    __slots__ = ("_checked", "_followers", "_names", "_unversioned")
     _names: Mapping[str, str]
     _followers: Mapping[str, frozenset[str]]
     _unversioned: frozenset[str]
+    _checked: dict[tuple[str, str], NameMatch]
 
     def __init__(self, names: Mapping[str, str], followers: Mapping[str, frozenset[str]] | None = None):
         """``names`` maps each allowed key to the spelling shown in reports.
@@ -148,6 +101,9 @@ class AllowedNames:
         object.__setattr__(self, "_names", frozen)
         object.__setattr__(self, "_followers", MappingProxyType(dict(followers or {})))
         object.__setattr__(self, "_unversioned", frozenset(unversioned(key) for key in frozen))
+        # Verdicts already given, by (key, text): answers name the same models again and again.
+        # Not state a caller can see: a verdict depends only on the mention and the names.
+        object.__setattr__(self, "_checked", {})
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"AllowedNames is immutable (cannot set {name})")
@@ -213,22 +169,31 @@ class AllowedNames:
         Fuzzy matching tolerates a misspelling of an allowed name, never another version:
         the digits, the last two characters and any ``+`` must agree.
         """
-        key = mention.key
+        memo = (mention.key, mention.text)
+        verdict = self._checked.get(memo)
+        if verdict is None:
+            if len(self._checked) >= _CHECKED_SIZE:
+                self._checked.clear()  # a bound, for a long run over one prompt's answers
+            verdict = self._checked[memo] = self._check(mention.key, mention.text)
+        return verdict
+
+    def _check(self, key: str, text: str) -> NameMatch:
+        """Return the verdict on a mention of ``text`` (key ``key``); :meth:`check` says the rules."""
         if self._allows_key(key):
-            return NameMatch(True, self._names.get(key, mention.text), 100.0)
-        if self._allows_parts(mention.text, listed=in_lexicon(mention.text)):
-            return NameMatch(True, mention.text, 100.0)
-        words = mention.text.split()
+            return NameMatch(True, self._names.get(key, text), 100.0)
+        if self._allows_parts(text, listed=in_lexicon(text)):
+            return NameMatch(True, text, 100.0)
+        words = text.split()
         expansion = len(words) > 1 and all(w[:1].isupper() for w in words)
         if expansion and any(acronym in self._names for acronym in title_acronyms(words)):
-            return NameMatch(True, mention.text, 100.0)
+            return NameMatch(True, text, 100.0)
         if not self._names:
             return NameMatch(False, None, 0.0)
         best = process.extractOne(key, list(self._names), scorer=fuzz.ratio)
         assert best is not None
         nearest_key, score = best[0], float(best[1])
         same_version = (
-            _digits(key) == _digits(nearest_key)
+            digit_runs(key) == digit_runs(nearest_key)
             and key[-2:] == nearest_key[-2:]
             and key.count("+") == nearest_key.count("+")
         )

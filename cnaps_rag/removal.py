@@ -340,9 +340,12 @@ def _fill_empty_sections(text: str) -> str:
     return "\n".join(out)
 
 
-def remove_units(text: str, units: Iterable[tuple[Action, int, int]]) -> str:
-    """Return ``text`` with each (action, start, end) unit removed and the debris tidied."""
-    layout = Layout(text)
+def remove_units(text: str, units: Iterable[tuple[Action, int, int]], *, layout: Layout | None = None) -> str:
+    """Return ``text`` with each (action, start, end) unit removed and the debris tidied.
+
+    ``layout`` is ``Layout(text)`` when the caller has already built it (finding the units did).
+    """
+    layout = layout or Layout(text)
     edits = _Edits()
     for action, start, end in units:
         _edit_for(text, layout, action, start, end, edits)

@@ -169,6 +169,11 @@ def find_violations(text: str, allow: AllowList) -> list[Violation]:
 
     Pure: ``text`` is not changed. ``text`` should have LF newlines (see :func:`validate`).
     """
+    return _find_violations(text, allow)[0]
+
+
+def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layout | None]:
+    """Return :func:`find_violations` and the text's layout if it was needed (so strip reuses it)."""
     violations: list[Violation] = []
     # The layout is only needed to place a violation: most answers have none, and skip it.
     lazy: list[tuple[Layout, list[tuple[int, int]]]] = []
@@ -263,7 +268,8 @@ def find_violations(text: str, allow: AllowList) -> list[Violation]:
             nearest=verdict.nearest if verdict else None,
             similarity=verdict.score if verdict else 0.0,
         )
-    return violations  # links first, then names, each in text order (as reports list them)
+    # Links first, then names, each in text order (as reports list them).
+    return violations, lazy[0][0] if lazy else None
 
 
 def _is_clean(fragment: str, allow: AllowList) -> bool:
@@ -298,7 +304,7 @@ def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries
         allow = AllowList.for_spec(spec, untrusted_summaries=untrusted_summaries)
     text, citations = clean_citations(normalize_newlines(markdown))
     violations: list[Violation] = []
-    found = find_violations(text, allow)
+    found, layout = _find_violations(text, allow)
     # A removal or a tidy can join text into a new link or name, but only on a line that is no
     # line of the text before (links and names never span lines): look again at those lines
     # first (most answers stop there), and over the whole text if they hold one.
@@ -308,9 +314,11 @@ def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries
         violations.extend(found)
         # Lines of the text before that held nothing: the same line after holds nothing either.
         before = set(text.split("\n")) - {_line_of(text, v.start) for v in found}
-        text = strip(text, found).text
+        text = remove_units(text, [(v.action, v.start, v.end) for v in found], layout=layout)
         new_lines = "\n".join(line for line in text.split("\n") if line not in before)
-        found = find_violations(text, allow) if new_lines and find_violations(new_lines, allow) else []
+        found, layout = (
+            _find_violations(text, allow) if new_lines and find_violations(new_lines, allow) else ([], None)
+        )
     return Validation(
         text=text.strip("\n") + ("\n" if text.strip() else ""), violations=violations, citations=citations
     )
