@@ -20,6 +20,7 @@ a prompt's sources is :mod:`cnaps_rag.allowlist`'s.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -108,20 +109,43 @@ def _lexicon_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     )
 
 
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# Byte table: ASCII letters lower-cased, and every byte a name may not follow (the pattern's
+# look-behind allows any but letters, digits and _-/.@) made a space.
+_WORD_START_TABLE = bytes(
+    (b + 32 if 65 <= b <= 90 else b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "_-/.@") else 32
+    for b in range(256)
+)
+# The characters other than ASCII that (?i:) matches to an ASCII letter.
+_FOLDS = {"\u0130": "i", "\u0131": "i", "\u212a": "k", "\u017f": "s"}
 
 
-def _first_parts_automaton(names: tuple[str, ...]) -> ahocorasick.Automaton:
-    """Return an Aho-Corasick automaton of each listed name's first part, lower-cased.
+def _spaced(text: str) -> str:
+    """Return ``text`` as the automaton reads it: ASCII letters lower-cased, a space for each
+    character a name may not follow, one character for one (so offsets hold)."""
+    if not text.isascii():
+        for char, letter in _FOLDS.items():
+            if char in text:
+                text = text.replace(char, letter)
+    # One C pass each: non-ASCII characters become "?", then spaces.
+    return text.encode("ascii", "replace").translate(_WORD_START_TABLE).decode("ascii")
 
-    Every lexicon match starts with its name's first part, so the automaton finds, in one
-    pass over the text, the few places where the lexicon pattern can match; the pattern is
-    then tried there only, instead of at every position (most of validate's time before).
+
+def _names_automaton(names: tuple[str, ...]) -> ahocorasick.Automaton:
+    """Return an Aho-Corasick automaton of each listed name, lower-cased, in every spelling the
+    pattern allows between its parts (nothing, a space or a hyphen).
+
+    Every lexicon match starts with its name, so the automaton finds, in one pass over the text,
+    the few places where the lexicon pattern can match; the pattern is then tried there only,
+    instead of at every position (most of validate's time before). Whole names, not their first
+    parts: "d" (D-DBPN) or "u" (U-Net) would send every word that starts with the letter on.
     """
     automaton = ahocorasick.Automaton()
     for name in names:
-        first = " " + re.split(r"[\s\-]+", name)[0].translate(_ASCII_LOWER)
-        automaton.add_word(first, len(first) - 1)
+        parts = [p for p in re.split(r"[\s\-]+", name) if p]
+        for separators in itertools.product(("", " ", "-"), repeat=len(parts) - 1):
+            spelling = itertools.chain.from_iterable(zip(parts, (*separators, ""), strict=True))
+            word = " " + _spaced("".join(spelling))
+            automaton.add_word(word, len(word) - 1)
     automaton.make_automaton()
     return automaton
 
@@ -130,22 +154,13 @@ def _first_parts_automaton(names: tuple[str, ...]) -> ahocorasick.Automaton:
 def _lexicon() -> tuple[ahocorasick.Automaton, re.Pattern[str]]:
     """Return the lexicon's automaton and pattern, built on first use (compiling the pattern is
     most of this module's import time, and importing need not pay it)."""
-    return _first_parts_automaton(MODEL_NAMES), _lexicon_pattern(MODEL_NAMES)
-
-
-# Byte table: ASCII letters lower-cased, and every byte a name may not follow (the pattern's
-# look-behind allows any but letters, digits and _-/.@) made a space.
-_WORD_START_TABLE = bytes(
-    (b + 32 if 65 <= b <= 90 else b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "_-/.@") else 32
-    for b in range(256)
-)
+    return _names_automaton(MODEL_NAMES), _lexicon_pattern(MODEL_NAMES)
 
 
 def _lexicon_matches(text: str) -> Iterator[re.Match[str]]:
     """Yield the lexicon pattern's matches in ``text``, left to right and without overlaps."""
-    # One C pass each: non-ASCII characters become "?" (one byte each, so offsets hold), then
-    # spaces; the automaton's words start with a space, so it hits at word starts only.
-    spaced = " " + text.encode("ascii", "replace").translate(_WORD_START_TABLE).decode("ascii")
+    # The automaton's words start with a space, so it hits at word starts only.
+    spaced = " " + _spaced(text)
     # A hit ends at ``end`` in ``spaced``, one character ahead of ``text``.
     automaton, pattern = _lexicon()
     starts = sorted({end - length for end, length in automaton.iter(spaced)})
