@@ -98,8 +98,10 @@ def url_key(url: str) -> str:
     return f"{host}{path}{query}"
 
 
+# An optional markdown label's last word before the URL ("GitHub](https://...", "(AGAP)](http..."):
+# no dot, colon, slash or "@", so linkify can find nothing in it.
 _PLAIN_HTTP = re.compile(
-    r"[(<\[*`\"']*(https?://[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9](?::\d{1,5})?(?:[/?#][A-Za-z0-9._~%/+=&?#-]*)?)"
+    r"[(<\[*`\"']*(?:[A-Za-z0-9_*`()+-]*\]\()?(https?://[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9](?::\d{1,5})?(?:[/?#][A-Za-z0-9._~%/+=&?#-]*)?)"
 )
 _CLOSERS = ")]>*`\"',.;:!?"
 
@@ -107,10 +109,11 @@ _CLOSERS = ")]>*`\"',.;:!?"
 def _plain_http(chunk: str) -> list[tuple[int, int]] | None:
     """Return the span of the one plain http(s) URL a run holds, or None when linkify must decide.
 
-    linkify-it takes ~80 µs a call; most runs in answers are one URL, in brackets or emphasis
-    at most, with no character whose treatment needs linkify's rules (parentheses inside,
-    quotes, "!" ...). For those this gives linkify's answer (tests compare the two on the
-    real answers, the fixtures, the link suite and generated runs); anything else returns None.
+    linkify-it takes ~80 µs a call; most runs in answers are one URL, in brackets or emphasis, or a
+    markdown link's target after its label's last word, with no character whose treatment needs
+    linkify's rules (parentheses inside, quotes, "!" ...). For those this gives linkify's answer
+    (tests compare the two on the real answers, the fixtures, the link suite and generated runs);
+    anything else returns None.
     """
     match = _PLAIN_HTTP.match(chunk)
     if match is None:

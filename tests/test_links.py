@@ -195,3 +195,33 @@ def test_plain_http_fast_path_agrees_with_linkify_on_real_text():
                 used += 1
                 assert fast == _linkify_spans(chunk), chunk
     assert used > 100
+
+
+_LABEL_PIECES = st.sampled_from(
+    ["[", "Paper", "GitHub", "(AGAP)", "2023)", "EvLight++", "**", "`", "_x", "](", "]"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_LABEL_PIECES, max_size=4).map("".join),
+    st.lists(_URL_PIECES, min_size=1, max_size=8).map("".join),
+)
+def test_plain_http_fast_path_agrees_with_linkify_after_a_label(label, url):
+    chunk = label + "](" + url
+    fast = _plain_http(chunk)
+    if fast is not None:
+        assert fast == _linkify_spans(chunk)
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        "GitHub](https://github.com/owner/repo)",
+        "[Paper](https://arxiv.org/abs/2406.17117).",
+        "(AGAP)](http://arxiv.org/pdf/2312.06657v2.pdf)",
+        "**[Code](https://github.com/a/b)**,",
+    ],
+)
+def test_plain_http_fast_path_takes_markdown_targets(chunk):
+    assert _plain_http(chunk) == _linkify_spans(chunk)
