@@ -49,7 +49,7 @@ class BackendError(CnapsRagError):
 
 
 class DraftFormatError(BackendError):
-    """The model's reply is not the JSON the draft schema asks for."""
+    """The model's reply is not the JSON its schema asks for (a draft's or a judge's)."""
 
 
 def one_line(exc: BaseException) -> str:

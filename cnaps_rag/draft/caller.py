@@ -39,7 +39,7 @@ def parse_json(text: str, model: type[Model]) -> Model:
         return model.model_validate(json.loads(body[start : end + 1]))
     except (ValueError, ValidationError) as exc:
         raise DraftFormatError(
-            f"the model's JSON does not match the draft schema: {first_line(str(exc))}"
+            f"the model's JSON does not match the schema of {model.__name__}: {first_line(str(exc))}"
         ) from None
 
 
