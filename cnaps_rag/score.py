@@ -71,15 +71,13 @@ from pydantic import BaseModel, ConfigDict
 
 from .allowlist import AllowList, is_injection
 from .files import data_words
-from .links import find_links, url_key
 
-# The validator's own patterns, so that a heading, a list item and a markdown link are the
-# same things for the score as for the validator whose work it measures.
-from .markdown import HEADING, ITEM, MD_LINK, answer_parts, in_order
-from .names import find_model_names
+# The validator's own patterns and findings, so that a heading, a list item, a link and a name
+# are the same things for the score as for the validator whose work it measures.
+from .markdown import HEADING, ITEM, answer_parts, in_order
 from .spec import PromptSpec
 from .text import normalize_newlines, sentence_spans, sentences
-from .validate import NOT_COVERED, Validation, clean_citations, validate
+from .validate import NOT_COVERED, Found, Validation, clean_citations, find_items, validate
 
 SUPPORT_THRESHOLD = 0.6
 """Share of a sentence's distinct content words that must occur in the prompt."""
@@ -222,16 +220,16 @@ def _vocabulary(
     return frozenset(content_words("\n".join(parts))) | _background_words()
 
 
-def _links(text: str) -> tuple[list[tuple[int, int]], list[str]]:
-    """Return the spans of every link and markdown link target in ``text``, and the distinct keys
-    of the URLs it cites in order of first citation (one scan of the text serves both)."""
-    links = find_links(text)
-    targets = [match for match in MD_LINK.finditer(text) if match.group(2)]
-    spans = sorted([(link.start, link.end) for link in links] + [match.span(2) for match in targets])
-    found = [(link.start, link.key) for link in links]
-    found += [(match.start(2), url_key(match.group(2))) for match in targets]
+def _links(found: Found) -> tuple[list[tuple[int, int]], list[str]]:
+    """Return the spans of every link and markdown link target found, and the distinct keys of
+    the URLs they cite in order of first citation."""
+    targets = [md for md in found.markdown_links if md.target_end > md.target_start]
+    spans = sorted(
+        [(link.start, link.end) for link in found.links] + [(t.target_start, t.target_end) for t in targets]
+    )
+    cited = [(link.start, link.key) for link in found.links] + [(t.target_start, t.key) for t in targets]
     keys: list[str] = []
-    for _, key in sorted(found):
+    for _, key in sorted(cited):
         # An anchor-only target ("#setup") has an empty key: it cites nothing.
         if key and key not in keys:
             keys.append(key)
@@ -304,7 +302,13 @@ def score(
     """
     allow = allow or AllowList.for_spec(spec)
     text = normalize_newlines(markdown)
-    links, cited = _links(text)
+    if validation is None:
+        validation = validate(text, allow)
+    # The links and names the validation found, unless it read another text (it drops citation marks).
+    found = validation.found
+    if found is None or found.text != text:
+        found = find_items(text)
+    links, cited = _links(found)
 
     unallowed_urls = [key for key in cited if key not in allow.urls]
     url_precision = (len(cited) - len(unallowed_urls)) / len(cited) if cited else 1.0
@@ -314,7 +318,7 @@ def score(
     cited_sources = [sid for sid in linked if sid in cited_ids]
     source_recall = len(cited_sources) / len(linked) if linked else 1.0
 
-    mentions = find_model_names(text, skip=links)
+    mentions = found.mentions
     unallowed_models = [m.text for m in mentions if not allow.names.check(m).allowed]
     model_precision = (len(mentions) - len(unallowed_models)) / len(mentions) if mentions else 1.0
 
@@ -340,6 +344,6 @@ def score(
         unallowed_models=unallowed_models,
         sentences=len(sentences),
         unsupported=unsupported,
-        violations=(validation or validate(text, allow)).counts(),
+        violations=validation.counts(),
         citation_marks=clean_citations(text)[1],
     )

@@ -20,8 +20,10 @@ reader has: it is removed and counted.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 from rapidfuzz import fuzz, process
 
 from .allowlist import AllowList
@@ -35,9 +37,11 @@ from .text import normalize_newlines
 
 __all__ = [
     "NOT_COVERED",
+    "Found",
     "Validation",
     "Violation",
     "clean_citations",
+    "find_items",
     "find_violations",
     "strip",
     "validate",
@@ -48,6 +52,41 @@ __all__ = [
 # "[cite: 27]" closes one, usually after a space that goes with it.
 _CITATION = re.compile(r"\[cite_start\]|[ \t]*\[cite:[ \t]*[\d,\s]{0,40}\]")
 _REPO_NAME = re.compile(r"^(?=.*[A-Z0-9])[A-Za-z][A-Za-z0-9]{2,}(?:[-_][A-Za-z0-9]+)*$")
+
+
+class MarkdownLink(NamedTuple):
+    """A markdown link ``[label](target)``: its span, where its label ends, its target's span and key."""
+
+    start: int
+    end: int
+    label_end: int
+    target_start: int
+    target_end: int
+    key: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """The links and names in a text, before any is judged: what validation and the score both read."""
+
+    text: str
+    links: list[Link]
+    """:func:`cnaps_rag.links.find_links` of ``text``."""
+    markdown_links: list[MarkdownLink]
+    mentions: list[NameMention]
+    """The model names outside links and targets (inside link labels too), in order."""
+
+
+def find_items(text: str) -> Found:
+    """Return the links, markdown links and model names in ``text`` (one scan of each kind)."""
+    links = find_links(text)
+    markdown_links = [
+        MarkdownLink(m.start(), m.end(), m.end(1), m.start(2), m.end(2), url_key(m.group(2)))
+        for m in MD_LINK.finditer(text)
+    ]
+    skip = [(link.start, link.end) for link in links]
+    skip += [(md.target_start, md.target_end) for md in markdown_links]
+    return Found(text, links, markdown_links, find_model_names(text, skip=skip))
 
 
 class Violation(BaseModel):
@@ -80,6 +119,14 @@ class Validation(BaseModel):
     violations: list[Violation]
     citations: int = 0
     """Chat-interface citation marks (``[cite_start]``, ``[cite: 27]``) removed."""
+    _found: Found | None = PrivateAttr(default=None)
+    """What the first pass found in the text it read (the input after newline normalisation and
+    citation clean-up), so that :func:`cnaps_rag.score.score` need not find it again."""
+
+    @property
+    def found(self) -> Found | None:
+        """Return the links and names the first pass found, before any removal (None if unknown)."""
+        return self._found
 
     @property
     def ok(self) -> bool:
@@ -172,8 +219,9 @@ def find_violations(text: str, allow: AllowList) -> list[Violation]:
     return _find_violations(text, allow)[0]
 
 
-def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layout | None]:
-    """Return :func:`find_violations` and the text's layout if it was needed (so strip reuses it)."""
+def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layout | None, Found]:
+    """Return :func:`find_violations`, the text's layout if it was needed (so strip reuses it),
+    and what it found."""
     violations: list[Violation] = []
     # The layout is only needed to place a violation: most answers have none, and skip it.
     lazy: list[tuple[Layout, list[tuple[int, int]]]] = []
@@ -204,25 +252,25 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
         assert best is not None
         return allow.urls[best[0]], round(float(best[1]), 1)
 
-    links = find_links(text)
+    found = find_items(text)
+    links = found.links
     taken = bytearray(len(text))  # where a link stands: names inside it are not mentions
     bad_links: list[Link] = []
     targets: list[tuple[int, int]] = []
-    for match in MD_LINK.finditer(text):
-        label, target = match.group(1), match.group(2)
-        targets.append(match.span())
-        taken[match.start(2) : match.end(2)] = b"\x01" * (match.end(2) - match.start(2))
-        key = url_key(target)
+    for md in found.markdown_links:
+        label, target, key = text[md.start + 1 : md.label_end], text[md.target_start : md.target_end], md.key
+        targets.append((md.start, md.end))
+        taken[md.target_start : md.target_end] = b"\x01" * (md.target_end - md.target_start)
         if key in allow.urls:
             continue
         nearest, score = nearest_url(key)
-        in_code = structure()[0].in_code(match.start())
+        in_code = structure()[0].in_code(md.start)
         label_ok = bool(label.strip()) and _is_clean(label, allow)
         action: Action = "kept_link_text" if label_ok and not in_code else "removed_link"
         record(
-            "url", target, match.start(2), match.end(2), action, nearest=nearest, similarity=score, key=key
+            "url", target, md.target_start, md.target_end, action, nearest=nearest, similarity=score, key=key
         )
-        bad_links.append(Link(match.start(2), match.end(2), target, key))
+        bad_links.append(Link(md.target_start, md.target_end, target, key))
     for link in links:
         taken[link.start : link.end] = b"\x01" * (link.end - link.start)
         if link.key in allow.urls or any(s <= link.start and link.end <= e for s, e in targets):
@@ -240,8 +288,14 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
         )
         bad_links.append(link)
 
-    skip = [(link.start, link.end) for link in links] + [(s, e) for s, e in targets]
-    mentions = find_model_names(text, skip=skip)
+    # A name in a link's label is judged with the label, not here. Names never cross a label's
+    # brackets, so leaving those found in labels out gives what finding with them skipped gives.
+    mentions = found.mentions
+    if targets:
+        in_links = bytearray(len(text))
+        for start, end in targets:
+            in_links[start:end] = b"\x01" * (end - start)
+        mentions = [m for m in mentions if in_links.find(1, m.start, m.end) < 0]
     verdicts = [allow.names.check(m) for m in mentions]
     disallowed = [m for m, v in zip(mentions, verdicts, strict=True) if not v.allowed]
     for mention in mentions:
@@ -269,7 +323,7 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
             similarity=verdict.score if verdict else 0.0,
         )
     # Links first, then names, each in text order (as reports list them).
-    return violations, lazy[0][0] if lazy else None
+    return violations, lazy[0][0] if lazy else None, found
 
 
 def _is_clean(fragment: str, allow: AllowList) -> bool:
@@ -304,7 +358,7 @@ def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries
         allow = AllowList.for_spec(spec, untrusted_summaries=untrusted_summaries)
     text, citations = clean_citations(normalize_newlines(markdown))
     violations: list[Violation] = []
-    found, layout = _find_violations(text, allow)
+    found, layout, first = _find_violations(text, allow)
     # A removal or a tidy can join text into a new link or name, but only on a line that is no
     # line of the text before (links and names never span lines): look again at those lines
     # first (most answers stop there), and over the whole text if they hold one.
@@ -316,9 +370,12 @@ def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries
         before = set(text.split("\n")) - {_line_of(text, v.start) for v in found}
         text = remove_units(text, [(v.action, v.start, v.end) for v in found], layout=layout)
         new_lines = "\n".join(line for line in text.split("\n") if line not in before)
-        found, layout = (
-            _find_violations(text, allow) if new_lines and find_violations(new_lines, allow) else ([], None)
-        )
-    return Validation(
+        if new_lines and find_violations(new_lines, allow):
+            found, layout, _ = _find_violations(text, allow)
+        else:
+            found, layout = [], None
+    validation = Validation(
         text=text.strip("\n") + ("\n" if text.strip() else ""), violations=violations, citations=citations
     )
+    validation._found = first
+    return validation

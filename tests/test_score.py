@@ -302,3 +302,17 @@ def test_labelled_answer_with_planted_items(example_upscale):
     assert result.unallowed_urls == ["github:kky7/mssnet2", "paperswithcode.com"]
     assert result.unallowed_models == ["EfficientNet-B0", "ResNet-50", "GPT-4"]
     assert result.structure == 1.0
+
+
+@pytest.mark.parametrize("marks", ["", " [cite: 2]", "\r\n"])
+def test_score_reads_the_validations_findings_or_finds_them_itself(example_upscale, marks):
+    text = (
+        "## 1. Task\nUpscaling with [MSSNet and VGG-16](https://github.com/kky7/MSSNet)." + marks + "\n\n"
+        "## 2. Workflow\nInput → MSSNet → https://example.com/x.\n\n## 3. Links\n- arXiv:2406.17117\n"
+    )
+    alone = score(text, example_upscale)
+    assert score(text, example_upscale, validation=validate(text, example_upscale)) == alone
+    assert score(
+        text, example_upscale, validation=validate("other text", example_upscale)
+    ).model_precision == (alone.model_precision)
+    assert alone.model_mentions == 3  # the label's names count, as they did

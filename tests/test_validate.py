@@ -417,3 +417,34 @@ def test_real_dev_answers_meet_the_targets():
     assert total.get("false strips", 0) <= 0.01 * total["sourced"], report["details"]
     assert total.get("collateral", 0) <= 0.02 * total["sourced"], report["details"]
     assert not total.get("broken markdown") and not total.get("not names flagged"), report["details"]
+
+
+def _labelled_texts():
+    lines = (FIXTURES / "labelled" / "answers.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["answer"] for line in lines] + [
+        "See [MSSNet and ResNet-50](https://github.com/kky7/MSSNet), [SwinIR](x) and SwinIR.",
+        '[**UNet++** paper](https://arxiv.org/abs/1807.10165 "GPT-4o") then UNet++.',
+    ]
+
+
+def test_names_found_with_link_labels_then_left_out_equal_names_found_without_them():
+    # find_items finds names once, link labels included (the score counts them); validation
+    # leaves the labels' names out, which must equal finding names with whole links skipped.
+    from cnaps_rag.names import find_model_names
+    from cnaps_rag.validate import find_items
+
+    for text in _labelled_texts():
+        found = find_items(text)
+        spans = [(md.start, md.end) for md in found.markdown_links]
+        kept = [m for m in found.mentions if not any(s < m.end and m.start < e for s, e in spans)]
+        skip = [(link.start, link.end) for link in found.links] + spans
+        assert kept == find_model_names(text, skip=skip)
+
+
+def test_validation_carries_what_its_first_pass_found(example_upscale):
+    from cnaps_rag.validate import find_items
+
+    text = answer_text(two="Input → [MSSNet](https://example.com/x) and VGG-16 → output.")
+    validation = validate(text, example_upscale)
+    assert validation.found == find_items(text)
+    assert validate(text + " [cite: 3]", example_upscale).found == find_items(text)
