@@ -141,8 +141,9 @@ class Judge:
         sentences, each on a line of its own as ``[n] sentence``. What does not fit the
         context window is left out: the prompt gets at most half the room.
         """
-        n_ctx = int(getattr(self.backend, "n_ctx", 8192))
-        budget = max(MIN_INPUT_CHARS, (n_ctx - self.max_tokens - RUBRIC_TOKENS) * CHARS_PER_TOKEN)
+        budget = max(
+            MIN_INPUT_CHARS, (self.backend.n_ctx - self.max_tokens - RUBRIC_TOKENS) * CHARS_PER_TOKEN
+        )
         prompt = shorten(spec.raw.strip(), budget // 2)
         room = budget - len(prompt)
         lines: list[str] = []
