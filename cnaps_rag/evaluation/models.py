@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from ..score import Scores
 from ..spec import PromptSpec
+from ..text import shorten
 from ..validate import Violation
 
 Status = Literal["scored", "failed", "unscorable"]
@@ -50,7 +51,7 @@ class BrokenLine(BaseModel):
 
 def _one_line(text: str) -> str:
     text = " ".join(str(text).split())
-    return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1].rstrip() + "…"
+    return text if len(text) <= REASON_CHARS else shorten(text, REASON_CHARS - 1, "…")
 
 
 class Criterion(BaseModel):
