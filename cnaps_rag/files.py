@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import CnapsRagError, PromptError
+
+
+@contextlib.contextmanager
+def user_file(path: Path, what: str = "file", error: type[CnapsRagError] = PromptError) -> Iterator[None]:
+    """While active, an OS error on ``path`` becomes ``error`` saying why (``what`` it should be)."""
+    article = "an" if what[:1].lower() in "aeiou" else "a"
+    try:
+        yield
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, expected {article} {what}") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def read_bytes(path: str | Path, what: str = "file", error: type[CnapsRagError] = PromptError) -> bytes:
     """Return the bytes of ``path``; raise ``error`` saying why it cannot be read (``what`` it should be)."""
     path = Path(path)
-    try:
+    with user_file(path, what, error):
         return path.read_bytes()
-    except FileNotFoundError:
-        raise error(f"{path}: no such {what}") from None
-    except IsADirectoryError:
-        raise error(f"{path}: is a folder, expected a {what}") from None
-    except OSError as exc:
-        raise error(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def open_binary(path: Path, what: str = "file", error: type[CnapsRagError] = PromptError) -> BinaryIO:
+    """Return ``path`` open for reading bytes, with :func:`read_bytes`' errors (for streaming)."""
+    with user_file(path, what, error):
+        return path.open("rb")
 
 
 def data_words(filename: str) -> list[str]:

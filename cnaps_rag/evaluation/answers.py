@@ -14,10 +14,10 @@ import json
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..errors import CnapsRagError, ConfigError, PromptError
-from ..files import json_lines
+from ..files import json_lines, open_binary
 from ..inputs import DATASET_SUFFIXES, InputRecord, dataset_record, iter_inputs
 from ..parse import load_prompt_file
 from ..spec import PromptSpec
@@ -56,15 +56,9 @@ def load_prompt_index(path: str | Path, *, id_field: str = "id", prompt_field: s
 # --------------------------------------------------------------------------- reading answers files
 
 
-def open_answers(path: Path) -> Any:
-    try:
-        return path.open("rb")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such answers file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a answers file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+def open_answers(path: Path) -> BinaryIO:
+    """Return an answers file open for streaming, or raise ConfigError saying why it cannot be read."""
+    return open_binary(path, "answers file", ConfigError)
 
 
 def _decode(path: Path, raw: bytes, offset: int) -> str:
