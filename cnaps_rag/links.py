@@ -16,6 +16,7 @@ know: ``arXiv:ID`` and DOIs. Matching rules, shared by validation and scoring:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -33,7 +34,9 @@ _DOI_TEXT = re.compile(
 _ARXIV_PATH = re.compile(rf"^/(?:abs|pdf|html|format)/({_ARXIV_ID})(?:v\d+)?(?:\.pdf)?/?$", re.I)
 _GITHUB_PATH = re.compile(r"^/([A-Za-z0-9-]+)(?:/([A-Za-z0-9._-]+?))?(?:\.git)?(?:/.*)?$")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
-_HINT = re.compile(r"//|@|\.[^\W\d_]{2}|\d\.\d")
+# "//", "@", a dot before two letters or between digits. Each alternative starts with one of
+# "/@.", which the regex engine skips to (starting "\d\.\d" at the digit tried every position).
+_HINT = re.compile(r"//|@|\.(?:[^\W\d_]{2}|(?<=\d\.)\d)")
 _SPACE = re.compile(r"\s")
 
 
@@ -126,6 +129,25 @@ def _plain_http(chunk: str) -> list[tuple[int, int]] | None:
     return [(start, end)]
 
 
+def _arxiv_matches(text: str, lowered: str) -> Iterator[re.Match[str]]:
+    """Yield the matches of the ``arXiv:ID`` pattern in ``text`` (``lowered`` is ``text.lower()``)."""
+    if len(lowered) != len(text) or "\u0131" in text:
+        # "İ" lower-cases to two characters and "ı" matches "i" without being it: scan it all.
+        yield from _ARXIV_TEXT.finditer(text)
+        return
+    # Otherwise a match starts where the lower-cased text says "arxiv", at the same offset: the
+    # pattern is tried there only (case-insensitive, it cannot skip ahead to a first letter).
+    position = lowered.find("arxiv")
+    while position >= 0:
+        match = _ARXIV_TEXT.match(text, position)
+        if match is not None:
+            yield match
+            position = match.end()
+        else:
+            position += 1
+        position = lowered.find("arxiv", position)
+
+
 def find_links(text: str) -> list[Link]:
     """Return every link in ``text``, in order, without overlaps.
 
@@ -139,7 +161,7 @@ def find_links(text: str) -> list[Link]:
             raw = trim_url_tail(match.group(0))
             found.append(Link(match.start(), match.start() + len(raw), raw, url_key(raw)))
     if "arxiv" in lowered:
-        for match in _ARXIV_TEXT.finditer(text):
+        for match in _arxiv_matches(text, lowered):
             found.append(Link(match.start(), match.end(), match.group(0), url_key(match.group(0))))
     # A link holds no white space, and has "//", an "@", a dot before a top-level domain
     # or between digits (an IP address): linkify (most of validate's time when it read whole

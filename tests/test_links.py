@@ -225,3 +225,33 @@ def test_plain_http_fast_path_agrees_with_linkify_after_a_label(label, url):
 )
 def test_plain_http_fast_path_takes_markdown_targets(chunk):
     assert _plain_http(chunk) == _linkify_spans(chunk)
+
+
+_ARXIV_PIECES = st.sampled_from(
+    ["arXiv", "ARXIV", "arxiv", "arxıv", "İ", "x", ":", " ", "2406.17117", "v2", "/", "."]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ARXIV_PIECES, max_size=12).map("".join))
+def test_arxiv_ids_are_found_where_a_full_scan_finds_them(text):
+    from cnaps_rag.links import _ARXIV_TEXT, _arxiv_matches
+
+    assert [m.span() for m in _arxiv_matches(text, text.lower())] == [
+        m.span() for m in _ARXIV_TEXT.finditer(text)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["1", ".", "a", "b", " ", "/", "@", "é", "_", "2.5"]), max_size=14).map("".join)
+)
+def test_link_hints_mark_the_same_runs_as_the_plain_pattern(text):
+    import re
+
+    from cnaps_rag.links import _HINT
+
+    def runs(pattern):
+        return {len(text[: m.start()].split(" ")) for m in pattern.finditer(text)}
+
+    assert runs(_HINT) == runs(re.compile(r"//|@|\.[^\W\d_]{2}|\d\.\d"))
