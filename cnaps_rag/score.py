@@ -186,14 +186,18 @@ def _content_word(word: str) -> str | None:
     return None
 
 
-def content_words(text: str) -> set[str]:
-    """Return the stemmed content words of ``text`` (the module docstring says which words count)."""
+def content_words(text: str, *, cjk: bool = True) -> set[str]:
+    """Return the stemmed content words of ``text`` (the module docstring says which words count).
+
+    ``cjk=False`` says the caller knows ``text`` holds no CJK character (the score checks a whole
+    answer once rather than each of its sentences).
+    """
     words: set[str] = set()
-    if _CJK_CHAR.search(text):
+    if cjk and _CJK_CHAR.search(text):
         for run in _CJK_RUN.findall(text):
             words.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
         text = _CJK_RUN.sub(" ", text)
-    words.update(word for word in map(_content_word, _WORD.findall(text)) if word is not None)
+    words.update(filter(None, map(_content_word, _WORD.findall(text))))  # no content word is ""
     return words
 
 
@@ -263,9 +267,12 @@ def _pieces(text: str) -> Iterator[tuple[int, int]]:
         yield from sentence_spans(text, line_start + (item.end() if item else 0), line_end)
 
 
-def _sentences(text: str, vocabulary: frozenset[str], links: list[tuple[int, int]]) -> list[Sentence]:
-    """Return the answer's sentences with the share of their content words the prompt has."""
-    result = []
+def _sentences(
+    text: str, vocabulary: frozenset[str], links: list[tuple[int, int]]
+) -> tuple[int, list[Sentence]]:
+    """Return how many sentences the answer has, and those whose content words the prompt has too
+    few of (below :data:`SUPPORT_THRESHOLD`)."""
+    count, unsupported = 0, []
     # Blank out links (once, keeping every offset) so that a URL's path words are not judged as prose.
     kept, position = [], 0
     for link_start, link_end in links:  # sorted by start; they may overlap
@@ -274,17 +281,21 @@ def _sentences(text: str, vocabulary: frozenset[str], links: list[tuple[int, int
             kept += [text[position:link_start], " " * (link_end - link_start)]
             position = link_end
     blanked = "".join(kept) + text[position:]
+    cjk = _CJK_CHAR.search(blanked) is not None
     for start, end in _pieces(text):
-        words = content_words(blanked[start:end])
+        words = content_words(blanked[start:end], cjk=cjk)
         if not words:
+            continue
+        count += 1
+        support = round(len(words & vocabulary) / len(words), 4)
+        if support >= SUPPORT_THRESHOLD:
             continue
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
-        support = len(words & vocabulary) / len(words)
-        result.append(Sentence(text=text[start:end], start=start, end=end, support=round(support, 4)))
-    return result
+        unsupported.append(Sentence(text=text[start:end], start=start, end=end, support=support))
+    return count, unsupported
 
 
 def score(
@@ -324,9 +335,8 @@ def score(
 
     structure, sections_found, empty_sections = _structure(text, spec)
 
-    sentences = _sentences(text, prompt_vocabulary(spec), links)
-    unsupported = [s for s in sentences if s.support < SUPPORT_THRESHOLD]
-    grounding = (len(sentences) - len(unsupported)) / len(sentences) if sentences else 1.0
+    sentences, unsupported = _sentences(text, prompt_vocabulary(spec), links)
+    grounding = (sentences - len(unsupported)) / sentences if sentences else 1.0
 
     return Scores(
         url_precision=url_precision,
@@ -342,7 +352,7 @@ def score(
         linked_sources=linked,
         model_mentions=len(mentions),
         unallowed_models=unallowed_models,
-        sentences=len(sentences),
+        sentences=sentences,
         unsupported=unsupported,
         violations=validation.counts(),
         citation_marks=clean_citations(text)[1],
