@@ -50,7 +50,11 @@ __all__ = [
 
 # "[cite_start]" opens a cited passage (often right after a list marker, whose space must stay);
 # "[cite: 27]" closes one, usually after a space that goes with it.
-_CITATION = re.compile(r"\[cite_start\]|[ \t]*\[cite:[ \t]*[\d,\s]{0,40}\]")
+# Two chat interfaces' marks: Gemini's ``[cite_start]`` ... ``[cite: 27]`` and ChatGPT's
+# ``【697†source】`` / ``【4:0†source】`` (27 of them in 12 real dev answers).
+_CITATION = re.compile(
+    r"\[cite_start\]|[ \t]*\[cite:[ \t]*[\d,\s]{0,40}\]|[ \t]*【[\d:]{1,12}†[^】\n]{0,40}】"
+)
 _REPO_NAME = re.compile(r"^(?=.*[A-Z0-9])[A-Za-z][A-Za-z0-9]{2,}(?:[-_][A-Za-z0-9]+)*$")
 
 
@@ -143,7 +147,7 @@ class Validation(BaseModel):
 
 def clean_citations(text: str) -> tuple[str, int]:
     """Return ``text`` without chat-interface citation marks, and how many there were."""
-    if "[cite" not in text:
+    if "[cite" not in text and "†" not in text:
         return text, 0
     count = 0
 

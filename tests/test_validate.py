@@ -393,6 +393,13 @@ def test_citation_marks_are_removed_and_counted(real_spec):
     assert result.citations == 3 and result.ok
 
 
+def test_chatgpt_citation_marks_are_removed_and_counted(real_spec):
+    text = real_answer(two="* MSSNet deblurs it【697†source】. It is fast (GoPro)【4:0†source】 here.")
+    result = validate(text, real_spec)
+    assert "* MSSNet deblurs it. It is fast (GoPro) here." in result.text
+    assert result.citations == 2 and result.ok
+
+
 def test_cli_validate_untrusted_summaries(tmp_path, capsys):
     from cnaps_rag.cli import main
 
