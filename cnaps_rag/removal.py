@@ -9,6 +9,7 @@ never inside code, tables or headings.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from typing import Literal
@@ -330,12 +331,14 @@ def _fill_empty_sections(text: str) -> str:
         if "#" not in line[:8] or not SECTION_HEADING.match(line):
             continue
         level = _heading_level(line)
-        body = []
-        for following in lines[index + 1 :]:
+        empty = True
+        for following in itertools.islice(lines, index + 1, None):
             if HEADING.match(following) and _heading_level(following) <= level:
+                break  # the section ends
+            if following.strip():
+                empty = False  # its first line with text is enough
                 break
-            body.append(following)
-        if not any(b.strip() for b in body):
+        if empty:
             out.extend(["", NOT_COVERED])
     return "\n".join(out)
 
