@@ -45,7 +45,7 @@ class Task:
     enhancement, before enlarging, before restyling."""
     codes: tuple[str, ...]
     keywords: tuple[str, ...]
-    """Lower-case substrings that show a question asks for this task."""
+    """Lower-case word starts that show a question asks for this task."""
     title_terms: tuple[str, ...]
     """Lower-case word starts that show a model's own title or summary is about this task."""
     refine: tuple[tuple[str, str], ...]
@@ -189,9 +189,19 @@ def _plain_identifier(name: str, task: Task | None, rest: list[str]) -> Identifi
 
 
 @cache
+def _word_start(term: str) -> str:
+    # Word starts only: "rains" must not match "trains", "rainy" must not match "grainy". A term
+    # that opens with a space or a digit-free symbol (" pose ") sets its own boundary.
+    return (r"(?<![^\W_])" if term[:1].isalnum() else "") + re.escape(term)
+
+
 def _term_pattern(term: str) -> re.Pattern[str]:
-    # Word starts only: "rains" must not match "trains", "segment" must not match "subsegment".
-    return re.compile(r"(?<![^\W_])" + re.escape(term), re.I)
+    return re.compile(_word_start(term), re.I)
+
+
+@cache
+def _keywords_pattern(task: Task) -> re.Pattern[str]:
+    return re.compile("|".join(_word_start(keyword) for keyword in task.keywords), re.I)
 
 
 def _tasks_named(text: str) -> list[tuple[Task, str]]:
@@ -229,5 +239,4 @@ def model_task(source: Source | str) -> TaskResult:
 
 def tasks_in_question(question: str) -> list[Task]:
     """Return every task whose keywords occur in the question, most specific first."""
-    text = question.lower()
-    return [task for task in TASKS if any(keyword in text for keyword in task.keywords)]
+    return [task for task in TASKS if task.keywords and _keywords_pattern(task).search(question)]

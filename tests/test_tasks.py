@@ -126,6 +126,15 @@ def test_model_task_never_reads_the_question():
     assert model_task("NST-fast-neural-style-rain-princess").task.key == "style_transfer"
 
 
+def test_question_keywords_match_at_word_starts():
+    # "grainy" holds "rainy": the question asks for denoising, not deraining.
+    keys = [t.key for t in tasks_in_question("My drone clip is grainy. Can you clean the noise?")]
+    assert "denoising" in keys and "deraining" not in keys
+    assert "deraining" in [t.key for t in tasks_in_question("A rainy street at dusk, full of streaks")]
+    # A keyword that sets its own boundary (" pose ") still matches after a word.
+    assert "pose_estimation" in [t.key for t in tasks_in_question("Estimate the body pose of each runner")]
+
+
 def test_codes_are_unique_and_families_known():
     codes = [code.lower() for task in TASKS for code in task.codes]
     assert len(codes) == len(set(codes))
