@@ -21,6 +21,10 @@ from ..text import shorten, strip_code_fence
 from .base import Completion, Request, StructuredMode
 
 DEFAULT_N_CTX = 8192
+DEFAULT_TIMEOUT = 600.0
+"""Seconds one request may take: the openai client's own default. A capable answer of 2,000
+tokens from a CPU server takes minutes (the embedded model on llama.cpp's server: 78 s on 2 cores
+under load), so the 60 s this once was timed out every attempt."""
 TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
 OPTIONAL_PARAMETERS = ("temperature", "seed")
 _REFUSED_PARAMETER = re.compile(r"[Uu]nsupported (?:parameter|value): '(\w+)'")
@@ -114,7 +118,7 @@ class OpenAIBackend:
     model: str = ""
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
-    timeout: float = 60.0
+    timeout: float = DEFAULT_TIMEOUT
     client: Any = None
     structured_mode: StructuredMode | None = None
     n_ctx: int = DEFAULT_N_CTX
