@@ -64,7 +64,6 @@ sources scores low although it may be right.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
@@ -87,6 +86,8 @@ METRICS: tuple[str, ...] = ("url_precision", "source_recall", "model_precision",
 
 
 _WORD = re.compile(r"[^\W_]+")
+_SENTENCE_END = re.compile(r"[.!?。！？]")
+"""A character that may end a sentence (:func:`cnaps_rag.text.sentence_spans` says when it does)."""
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
 _CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 # Longest first; one is stripped, and only when a stem of at least 4 characters is left.
@@ -255,16 +256,24 @@ def _structure(text: str, spec: PromptSpec) -> tuple[float, list[int], list[int]
     return present / len(required), numbers, empty
 
 
-def _pieces(text: str) -> Iterator[tuple[int, int]]:
-    """Yield the span of each candidate sentence: lines that are not headings, split at sentence ends."""
+def _pieces(text: str) -> list[tuple[int, int]]:
+    """Return the span of each candidate sentence: lines that are not headings, split at sentence ends."""
+    spans: list[tuple[int, int]] = []
     offset = 0
     for line in text.split("\n"):
-        line_start, line_end = offset, offset + len(line)
-        offset = line_end + 1
-        if not line.strip() or HEADING.match(line) or line.strip() == NOT_COVERED:
+        line_start = offset
+        offset += len(line) + 1
+        stripped = line.strip()
+        # A heading's or list item's marker is the first thing on its line after spaces or tabs.
+        if not stripped or (stripped[0] == "#" and HEADING.match(line)) or stripped == NOT_COVERED:
             continue
-        item = ITEM.match(line)
-        yield from sentence_spans(text, line_start + (item.end() if item else 0), line_end)
+        item = ITEM.match(line) if stripped[0] in "-*+•" or stripped[0].isdigit() else None
+        start = line_start + (item.end() if item else 0)
+        if _SENTENCE_END.search(line):
+            spans.extend(sentence_spans(text, start, offset - 1))
+        elif text[start : offset - 1].strip():
+            spans.append((start, offset - 1))  # one sentence: what sentence_spans gives
+    return spans
 
 
 def _sentences(
@@ -313,8 +322,10 @@ def score(
     """
     allow = allow or AllowList.for_spec(spec)
     text = normalize_newlines(markdown)
+    citation_marks = None
     if validation is None:
         validation = validate(text, allow)
+        citation_marks = validation.citations  # counted in this same text
     # The links and names the validation found, unless it read another text (it drops citation marks).
     found = validation.found
     if found is None or found.text != text:
@@ -355,5 +366,5 @@ def score(
         sentences=sentences,
         unsupported=unsupported,
         violations=validation.counts(),
-        citation_marks=clean_citations(text)[1],
+        citation_marks=clean_citations(text)[1] if citation_marks is None else citation_marks,
     )
