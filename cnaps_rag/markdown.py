@@ -74,26 +74,31 @@ class Layout:
         """Classify every line of ``text`` (which should have LF newlines)."""
         self.text = text
         self.lines: list[Line] = []
+        add = self.lines.append
+        # An answer has hundreds of lines: tuple.__new__ makes each without the named tuple's
+        # Python-level __new__ (all six fields given, in order).
+        new = tuple.__new__
         fence: tuple[str, str] | None = None  # (marker, info) of the open fence
         offset = 0
         raw_lines = text.split("\n")
         count = len(raw_lines)
         for index, raw in enumerate(raw_lines):
-            start, end = offset, offset + len(raw)
-            offset = end + 1
+            start = offset
+            end = offset = start + len(raw)
+            offset += 1
             stripped = raw.lstrip(" \t")
             indent = len(raw) - len(stripped)
             if fence is not None:
                 marker = stripped.rstrip()
                 # A closing fence is only the fence character, at least as many as opened it.
                 if marker and marker == fence[0][0] * len(marker) and len(marker) >= len(fence[0]):
-                    self.lines.append(Line(start, end, "fence", start + indent, indent, fence[1]))
+                    add(new(Line, (start, end, "fence", start + indent, indent, fence[1])))
                     fence = None
                     continue
-                self.lines.append(Line(start, end, "code", start, indent, fence[1]))
+                add(new(Line, (start, end, "code", start, indent, fence[1])))
                 continue
             if not stripped:
-                self.lines.append(Line(start, end, "blank", end, indent))
+                add(new(Line, (start, end, "blank", end, indent, None)))
                 continue
             first = stripped[0]
             # Any indentation: answers nest fences in list items (``    ```json``).
@@ -101,22 +106,22 @@ class Layout:
                 match = _FENCE.match(raw)
                 if match:
                     fence = (match.group(1), match.group(2).lower())
-                    self.lines.append(Line(start, end, "fence", start + indent, indent, fence[1]))
+                    add(new(Line, (start, end, "fence", start + indent, indent, fence[1])))
                     continue
             if first == "#":
                 heading = HEADING.match(raw)
                 if heading:
-                    self.lines.append(Line(start, end, "heading", start + heading.end(), indent))
+                    add(new(Line, (start, end, "heading", start + heading.end(), indent, None)))
                     continue
             if "|" in raw and self._is_table_row(raw, raw_lines, index, count):
-                self.lines.append(Line(start, end, "table", start + indent, indent))
+                add(new(Line, (start, end, "table", start + indent, indent, None)))
                 continue
             if first in "-*+•" or first.isdigit():
                 item = ITEM.match(raw)
                 if item:
-                    self.lines.append(Line(start, end, "item", start + item.end(), indent))
+                    add(new(Line, (start, end, "item", start + item.end(), indent, None)))
                     continue
-            self.lines.append(Line(start, end, "text", start + indent, indent))
+            add(new(Line, (start, end, "text", start + indent, indent, None)))
         self._starts = [line.start for line in self.lines]
 
     def _is_table_row(self, raw: str, raw_lines: list[str], index: int, count: int) -> bool:
