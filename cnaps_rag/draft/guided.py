@@ -14,7 +14,6 @@ second format's scaffold is :mod:`cnaps_rag.draft.workflow`.
 from __future__ import annotations
 
 import json
-from typing import Literal
 
 from pydantic import create_model
 from rapidfuzz import fuzz
@@ -23,7 +22,7 @@ from ..backends import Request
 from ..errors import DraftFormatError
 from ..links import find_links
 from ..names import in_lexicon, is_not_model
-from ..schemas import json_schema
+from ..schemas import json_schema, one_of
 from ..spec import PromptSpec, Source
 from ..tasks import Identifier, TaskResult, model_task, tasks_in_question
 from ..templates import load_template
@@ -107,7 +106,7 @@ def goal_sentence(call: Caller, question: str, max_tokens: int) -> str:
     options = tuple(dict.fromkeys(sentence.strip() for sentence in sentences(question) if sentence.strip()))
     if len(options) <= 1:
         return question
-    choice = create_model("GoalChoice", sentence=(Literal[options], ...))
+    choice = create_model("GoalChoice", sentence=(one_of(options), ...))
     listed = "\n".join(f"- {json.dumps(option, ensure_ascii=False)}" for option in options)
     budget = max(max_tokens, max(len(option) for option in options) // CHARS_PER_TOKEN + GOAL_JSON_TOKENS)
     request = Request(
