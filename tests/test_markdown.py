@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cnaps_rag.markdown import Layout, section_number
 
@@ -80,3 +82,44 @@ def test_agrees_with_markdown_it_on_the_real_answers():
         tables = [i for i, line in enumerate(layout.lines) if line.kind == "table"]
         headings = [i for i, line in enumerate(layout.lines) if line.kind == "heading"]
         assert (fences, tables, headings) == _markdown_it_blocks(text.replace("\r\n", "\n"))
+
+
+_NUMBERED_PIECES = [
+    "## ",
+    "**",
+    "__",
+    "1",
+    "12",
+    "A",
+    ".",
+    ")",
+    ":",
+    " ",
+    "\t",
+    "Part ",
+    "Title",
+    "*",
+    "_",
+    "- ",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_NUMBERED_PIECES), min_size=1, max_size=10).map("".join))
+def test_numbered_titles_are_what_one_whole_line_pattern_gives(line):
+    import re
+
+    whole = re.compile(
+        r"^[ \t]*(?P<hashes>#{1,6}[ \t]*)?(?P<bold>\*\*|__)?[ \t]*(?:Part[ \t]+|Section[ \t]+)?"
+        r"(?P<number>\d{1,2}|[A-H])(?P<dot>[.):])[ \t]*(?P<title>.*?)[ \t]*(?:\*\*|__)?[ \t]*:?[ \t]*$"
+    )
+    from cnaps_rag.markdown import _NUMBERED, _title
+
+    expected = whole.match(line)
+    start = _NUMBERED.match(line)
+    assert (start is None) == (expected is None)
+    if start is not None:
+        assert start.group("hashes", "bold", "number", "dot") == expected.group(
+            "hashes", "bold", "number", "dot"
+        )
+        assert _title(line, start.end()) == expected.group("title")
