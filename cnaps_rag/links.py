@@ -129,6 +129,19 @@ def _plain_http(chunk: str) -> list[tuple[int, int]] | None:
     return [(start, end)]
 
 
+# What linkify needs to find a link: a scheme's "//", an e-mail's "@", a dot before a top-level
+# domain (letters), or an IPv4 address (four numbers). A run with a dot between digits only
+# ("0.82", "arXiv:2303.06705", a DOI) holds none of them.
+_LINK_SHAPE = re.compile(r"//|@|\.[^\W\d_]{2}|\d\.\d+\.\d+\.\d")
+
+
+def _linkify_spans(chunk: str) -> list[tuple[int, int]]:
+    """Return the spans of linkify's links in a run of non-space characters (none without a link's shape)."""
+    if _LINK_SHAPE.search(chunk) is None:
+        return []
+    return [(m.index, m.last_index) for m in _linkify().match(chunk) or []]
+
+
 def _arxiv_matches(text: str, lowered: str) -> Iterator[re.Match[str]]:
     """Yield the matches of the ``arXiv:ID`` pattern in ``text`` (``lowered`` is ``text.lower()``)."""
     if len(lowered) != len(text) or "\u0131" in text:
@@ -167,7 +180,6 @@ def find_links(text: str) -> list[Link]:
     # or between digits (an IP address): linkify (most of validate's time when it read whole
     # lines) only sees the runs of non-space characters that have one of those, each distinct
     # run once (answers repeat their links).
-    linkify = _linkify()
     read: dict[str, list[tuple[int, int]]] = {}
     chunk_end = -1
     for hint in _HINT.finditer(text):
@@ -179,7 +191,7 @@ def find_links(text: str) -> list[Link]:
         chunk_end = after.start() if after else len(text)
         chunk = text[chunk_start:chunk_end]
         if chunk not in read:
-            read[chunk] = _plain_http(chunk) or [(m.index, m.last_index) for m in linkify.match(chunk) or []]
+            read[chunk] = _plain_http(chunk) or _linkify_spans(chunk)
         for index, last_index in read[chunk]:
             start, end = chunk_start + index, chunk_start + last_index
             raw = text[start:end]
