@@ -56,8 +56,10 @@ GROUPS = ("validate", "score", "import", "answer", "constrained", "batch", "memo
 
 # Goals (issue 6).
 VALIDATE_MAX_RATIO = 20.0
-VALIDATE_MAX_MS_2KB = 1.0
 SCORE_MAX_RATIO = 20.0
+# Issue 15: per 2 KB, on the real answers and on the 2 KB fixture answers alike.
+MAX_MS_2KB = 1.0
+MAX_RATIO_2KB = 300.0
 IMPORT_MAX_EXTRA_MS = 150.0
 PIPELINE_MAX_OVERHEAD = 1.05
 GUIDED_MAX_RATIO = 1.5
@@ -325,8 +327,8 @@ def bench_validate(answers: Sequence[LabelledAnswer], repeat: int) -> list[Figur
     figure = _text_figure("validate_2kb", "validate, 2 KB answer", big_pairs, big, VALIDATE_MAX_RATIO)
     ms = figure.details["us_p50"] / 1000
     figure.measured = f"p50 {ms:.2f} ms, p95 {figure.details['us_p95'] / 1000:.2f} ms"
-    figure.goal = f"≤ {VALIDATE_MAX_MS_2KB:g} ms (and ≤ {VALIDATE_MAX_RATIO:g}×)"
-    figure.met = ms <= VALIDATE_MAX_MS_2KB and figure.ratio is not None and figure.ratio <= VALIDATE_MAX_RATIO
+    figure.goal = f"≤ {MAX_MS_2KB:g} ms (and ≤ {MAX_RATIO_2KB:g}×)"
+    figure.met = ms <= MAX_MS_2KB and figure.ratio is not None and figure.ratio <= MAX_RATIO_2KB
     big_prebuilt = time_against_scan(lambda text, spec: validate(text, allow_lists[spec.id]), big, repeat)
     figure.details["with_prebuilt_allowlist_ms_p50"] = round(
         statistics.median(r for _, r in big_prebuilt) * 1e3, 3
@@ -360,8 +362,8 @@ def bench_score(answers: Sequence[LabelledAnswer], repeat: int) -> Figure:
 
 REAL_ANSWERS = ROOT.parent / "shared" / "real-answers"
 """The frontier models' answers to the dataset's prompts (read at run time, never copied)."""
-REAL_MAX_RATIO = 300.0
-REAL_MAX_MS_2KB = 1.0
+REAL_MAX_RATIO = MAX_RATIO_2KB
+REAL_MAX_MS_2KB = MAX_MS_2KB
 
 
 def load_real_answers(limit: int | None = None) -> list[LabelledAnswer]:
