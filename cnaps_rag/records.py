@@ -4,7 +4,8 @@ One line per prompt, written whole, flushed and fsynced (:class:`JsonlWriter`), 
 interrupted run never leaves a torn line. A record is an :class:`AnswerRecord`: an answer
 (``markdown``, ``draft``, ``violations``, ``cited``, ``meta``, ``prompt``, ``error`` null) or a
 failure (``error``, ``error_type``, ``origin``). The evaluation also reads other tools' JSONL,
-so it takes records as plain objects (:func:`read_records`) and looks only for the fields it needs.
+so it streams records as plain objects (:func:`cnaps_rag.evaluation.answers.stream_records`) and
+looks only for the fields it needs.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .answer import Answer, AnswerMeta
-from .errors import ConfigError, one_line
-from .files import json_lines, read_bytes
+from .errors import one_line
+from .files import json_lines
 from .spec import PromptSpec
 from .validate import Violation
 
@@ -103,42 +104,6 @@ class JsonlWriter:
     def close(self) -> None:
         """Close the file."""
         self._file.close()
-
-
-class BrokenLine(BaseModel):
-    """A line of an answers file that is not an answer record."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    line: int
-    reason: str
-
-
-def read_text(path: Path, what: str) -> str:
-    """Return a UTF-8 file's text, or raise ConfigError saying why it cannot be read."""
-    data = read_bytes(path, what, ConfigError)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
-
-
-def read_records(path: str | Path) -> tuple[list[dict[str, Any]], list[int], list[BrokenLine]]:
-    """Return the records of a JSONL answers file, their line numbers, and the lines that are not records.
-
-    Raises :class:`ConfigError` when the file is missing, a folder, unreadable or not UTF-8.
-    """
-    records: list[dict[str, Any]] = []
-    lines: list[int] = []
-    broken: list[BrokenLine] = []
-    for number, value, reason in json_lines(read_text(Path(path), "answers file")):
-        if not isinstance(value, dict):
-            reason = reason or f"not a JSON object but {type(value).__name__}"
-            broken.append(BrokenLine(line=number, reason=reason))
-        else:
-            records.append(value)
-            lines.append(number)
-    return records, lines, broken
 
 
 def done_ids(path: Path) -> set[str]:
