@@ -9,7 +9,7 @@ construction, and the validator strips whatever else the draft names without a s
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,14 +18,14 @@ from .backends import Backend, resolve_backend
 from .draft import Caller, draft_capable, draft_free, draft_guided, draft_workflow
 from .draft.fit import task_fit
 from .draft.result import DraftAttempt
-from .errors import PromptError
+from .errors import ConfigError
 from .links import find_links
 from .parse import parse_prompt
 from .spec import PromptSpec
 from .validate import Validation, validate
 
 Strategy = Literal["guided", "capable", "free"]
-STRATEGIES = ("guided", "capable", "free")
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
 
 
 class AnswerMeta(BaseModel):
@@ -79,6 +79,19 @@ def cited_sources(markdown: str, spec: PromptSpec, allow: AllowList | None = Non
     return [s.id for s in spec.sources if s.id in ids]
 
 
+def check_options(strategy: str | None, max_tokens: int | None) -> None:
+    """Raise ConfigError for a strategy that is none of :data:`STRATEGIES` or a token budget below 1.
+
+    llama.cpp reads a budget of 0 or less as "until the context is full", so it is refused here.
+    """
+    if strategy is not None and strategy not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {strategy!r}", hint=f"use one of {', '.join(STRATEGIES)}")
+    if max_tokens is not None and max_tokens < 1:
+        raise ConfigError(
+            f"max_tokens must be 1 or more, not {max_tokens}", hint="pass --max-tokens N with N >= 1"
+        )
+
+
 def answer(
     prompt: str | bytes | PromptSpec,
     *,
@@ -98,12 +111,11 @@ def answer(
     ``capable`` otherwise. Retryable backend errors are retried ``attempts`` times in all.
     """
     started = time.perf_counter()
+    check_options(strategy, max_tokens)
     spec = prompt if isinstance(prompt, PromptSpec) else parse_prompt(prompt)
     chosen = resolve_backend(backend, model=model, base_url=base_url)
     if strategy is None:
         strategy = "guided" if chosen.is_embedded else "capable"
-    if strategy not in STRATEGIES:
-        raise PromptError(f"unknown strategy {strategy!r}", hint=f"use one of {', '.join(STRATEGIES)}")
     call = Caller(chosen, attempts=attempts, max_wait=max_wait)
     draft_started = time.perf_counter()
     if strategy == "guided":

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .answer import Strategy, answer
+from .answer import Strategy, answer, check_options
 from .backends import Backend, resolve_backend
 from .errors import CnapsRagError, ConfigError
 from .inputs import InputRecord, iter_inputs
@@ -136,6 +136,7 @@ def answer_batch(
     prompt is answered, with a note on a previous run on this output that died.
     """
     started = time.perf_counter()
+    check_options(strategy, max_tokens)  # once, not as the same failure on every prompt
     out_path = Path(output)
     if out_path.is_dir():
         raise ConfigError(f"{out_path}: is a folder, expected a JSONL file path")

@@ -57,6 +57,9 @@ def test_validate_reads_standard_input():
         (["parse", "/no/such/file.txt"], "no such file"),
         (["validate", str(PROMPTS / "multi.txt"), "-"], "holds 3 prompts"),
         (["validate", UPSCALE, "/no/such/answer.md"], "no such file"),
+        # llama.cpp reads a budget of 0 or less as "until the context is full".
+        (["answer", UPSCALE, "--max-tokens", "0"], "max_tokens must be 1 or more"),
+        (["batch", UPSCALE, "-o", "/no/such/out.jsonl", "--max-tokens", "-3"], "must be 1 or more"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_no_traceback(args, message):
