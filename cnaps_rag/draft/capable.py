@@ -25,7 +25,7 @@ from ..spec import PromptSpec, Section
 from ..tasks import model_task
 from ..templates import load_template
 from ..text import CHARS_PER_TOKEN, shorten
-from ..validate import validate
+from ..validate import Validation, validate
 from .caller import Caller
 from .fit import task_fit
 from .render import HEADINGS, source_line
@@ -208,17 +208,24 @@ def missing_sections(text: str, spec: PromptSpec) -> list[str]:
 
 
 def check_draft(
-    reply: str, rendered: str, unknown: list[str], spec: PromptSpec, allow: AllowList
+    reply: str,
+    rendered: str,
+    unknown: list[str],
+    spec: PromptSpec,
+    allow: AllowList,
+    *,
+    validation: Validation | None = None,
 ) -> list[str]:
     """Return the rules a rendered draft breaks that the model can fix, one line each.
 
     A missing section, a marker citing no source, a URL typed that the validator strips, a model
-    name the validator strips (with the claim it makes). ``reply`` is the model's own text.
+    name the validator strips (with the claim it makes). ``reply`` is the model's own text;
+    ``validation`` is ``rendered``'s, where the caller has it already.
     """
     problems = [f"the section '{heading}' is missing" for heading in missing_sections(reply, spec)]
     ids = ", ".join(source.id for source in spec.sources)
     problems += [f"[{sid}] cites no source (the sources are {ids})" for sid in unknown]
-    for violation in validate(rendered, allow).violations:
+    for violation in (validation or validate(rendered, allow)).violations:
         if violation.kind == "url":
             problems.append(f"a URL was typed: '{violation.value}' (cite the source's ID instead)")
         else:
@@ -228,8 +235,10 @@ def check_draft(
 
 def _attempt(reply: str, spec: PromptSpec, allow: AllowList) -> DraftAttempt:
     rendered, _cited, unknown = render_capable(reply, spec)
-    problems = check_draft(reply, rendered, unknown, spec, allow)
-    scores = score(rendered, spec, allow=allow)
+    # One validation serves the check and the scorer (each would run its own).
+    validation = validate(rendered, allow)
+    problems = check_draft(reply, rendered, unknown, spec, allow, validation=validation)
+    scores = score(rendered, spec, allow=allow, validation=validation)
     values = [float(getattr(scores, metric)) for metric in METRICS]
     return DraftAttempt(
         markdown=rendered, problems=problems, score=round(sum(values) / len(values), 4), kept=False
