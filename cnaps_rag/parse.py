@@ -206,7 +206,7 @@ def _content_id(text: str) -> str:
 # The answer's sections for each format. The second format's prompts are cut short after part B
 # (their commented-out older copy holds the third instruction), so the layout is known here and
 # the prompt's own headings only rename the sections they show.
-_SECTIONS3 = (
+SECTIONS3 = (
     Section(key="task", number="1", title="What the user is trying to do", level=2),
     Section(key="workflow", number="2", title="How the model works (input → model → output)", level=2),
     Section(key="sources", number="3", title="Supporting papers and tools", level=2),
@@ -296,7 +296,7 @@ def _parse_one(text: str, prompt_id: str | None, warnings: list[str]) -> PromptS
         debris = [line for line in text.split("\n") if _DEBRIS.match(line)]
         sections, instructions = _workflow_instructions(lines[:sources_start], debris)
     else:
-        sections = list(_SECTIONS3)
+        sections = list(SECTIONS3)
         instructions = [m.group(2) for line in lines[:sources_start] if (m := _INSTRUCTION.match(line))]
     sources = _sources(lines[sources_start:], bullets)
     return PromptSpec(

@@ -20,6 +20,7 @@ from ..allowlist import AllowList
 from ..backends import Request
 from ..errors import BackendError
 from ..markdown import Layout
+from ..parse import SECTIONS3
 from ..score import METRICS, score
 from ..spec import PromptSpec, Section
 from ..tasks import model_task
@@ -28,7 +29,7 @@ from ..text import CHARS_PER_TOKEN, shorten
 from ..validate import Validation, validate
 from .caller import Caller
 from .fit import task_fit
-from .render import HEADINGS, source_line
+from .render import source_line
 from .result import Draft, DraftAttempt
 
 CAPABLE_MAX_TOKENS = 2000
@@ -114,11 +115,14 @@ def sources_text(spec: PromptSpec, budget_chars: int) -> tuple[str, list[str]]:
     return "\n\n".join(blocks), warnings
 
 
+def _sections(spec: PromptSpec) -> list[Section]:
+    """Return the sections the answer must have: the prompt's (format 1's three by default)."""
+    return spec.sections or list(SECTIONS3)
+
+
 def expected_sections(spec: PromptSpec) -> list[str]:
-    """Return the headings the answer must have: the prompt's sections (format 1's three by default)."""
-    if spec.sections:
-        return [section.heading for section in spec.sections]
-    return list(HEADINGS)
+    """Return the headings the answer must have (:func:`_sections`)."""
+    return [section.heading for section in _sections(spec)]
 
 
 def _fit_note(spec: PromptSpec) -> str:
@@ -194,12 +198,8 @@ def missing_sections(text: str, spec: PromptSpec) -> list[str]:
     previous one found, as a markdown heading or a bold line; the title may be worded otherwise.
     """
     found = [h.number for h in Layout(text).numbered_headings() if h.level <= 7]
-    sections = spec.sections or [
-        Section(key=str(n), number=str(n), title=h.split(". ", 1)[1], level=2)
-        for n, h in enumerate(HEADINGS, 1)
-    ]
     missing, position = [], 0
-    for section in sections:
+    for section in _sections(spec):
         try:
             position = found.index(section.number, position) + 1
         except ValueError:

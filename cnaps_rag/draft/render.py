@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..parse import SECTIONS3
 from ..spec import Source
 
-HEADINGS = (
-    "## 1. What the user is trying to do",
-    "## 2. How the model works (input → model → output)",
-    "## 3. Supporting papers and tools",
-)
+HEADINGS = tuple(section.heading for section in SECTIONS3)
+"""The first format's section headings, as the parser names its sections."""
 
 CUT_OFF_CHARS = 190
 """A model's sentence this long without a final stop was cut by the token budget: its last word goes."""
