@@ -270,6 +270,16 @@ def test_report_files(answers, tmp_path):
     assert "- line 3: not JSON" in markdown and "`gone` (line 5): backend timed out" in markdown
 
 
+def test_a_partial_structure_is_a_share_and_says_why(answers, tmp_path):
+    # 'inline' has the first of its prompt's three sections: structure 1/3, not a pass.
+    report = evaluate_file(answers, load_prompt_index(PROMPTS))
+    inline = next(r for r in report.rows if r.id == "inline")
+    assert inline.final_scores is not None and 0 < inline.final_scores.structure < 1
+    markdown = report_markdown(report)
+    assert "### `inline`\n\nStructure: numbered sections [1]." in markdown
+    assert "<p>Numbered sections found: [1].</p>" in report_html(report).split('id="answer-', 3)[-1]
+
+
 def test_html_is_self_contained_and_escaped(answers, tmp_path):
     write_report(evaluate_file(answers, load_prompt_index(PROMPTS)), tmp_path / "report")
     page_text = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
@@ -528,6 +538,9 @@ def test_three_files_through_the_cli(three_systems, tmp_path, capsys):
     assert page.count('<figure class="chart">') == 5
     assert page.count('class="sys-0"') == page.count('class="sys-1"') == 5
     assert '<td class="best">' in page
+    # Structure is a share, printed as one per prompt (not yes/no).
+    structure = markdown.split("### structure")[2].split("###")[0]
+    assert f"| {UPSCALE} | **1.000** | **1.000** | 0.000 |" in structure
     # Each per-prompt score links to that system's answer further down the page.
     assert '<a href="#answer-1">' in page and '<section class="answer" id="answer-1">' in page
     # --compare takes one answers file.

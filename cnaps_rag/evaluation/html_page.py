@@ -193,7 +193,7 @@ def _answer_html(position: int, row: Row, texts: tuple[str | None, str | None], 
             + "</tr>"
         )
     out.append("</tbody></table>")
-    if not final.structure:
+    if final.structure < 1:
         empty = f", empty: {final.empty_sections}" if final.empty_sections else ""
         out.append(f"<p>Numbered sections found: {_e(final.sections_found or 'none')}{_e(empty)}.</p>")
     if row.judgment is not None:

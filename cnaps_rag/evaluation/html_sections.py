@@ -10,7 +10,6 @@ from .wording import (
     LABELS,
     format_number,
     format_signed,
-    format_value,
     judge_label,
     metric_label,
     ranked,
@@ -134,7 +133,7 @@ def systems_html(report: EvalReport) -> list[str]:
             cells = []
             for name in names:
                 value = prompt.scores.get(name, {}).get(metric)
-                text = "—" if value is None else _to_answer(prompt, name, format_value(metric, value))
+                text = "—" if value is None else _to_answer(prompt, name, format_number(value))
                 cells.append(_td(text, name in prompt.best.get(metric, [])))
             out.append(f"<tr><td>{_e(prompt.prompt_id)}</td>{''.join(cells)}</tr>")
         out.append("</tbody></table>")

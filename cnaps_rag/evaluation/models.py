@@ -155,7 +155,7 @@ class MetricSummary(BaseModel):
     mean: float | None
     minimum: float | None
     perfect: float | None
-    """Share of answers scoring 1.0 (True for ``structure``)."""
+    """Share of answers scoring 1.0."""
     answers: int
 
 

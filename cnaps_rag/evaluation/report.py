@@ -21,7 +21,6 @@ from .wording import (
     format_number,
     format_score,
     format_signed,
-    format_value,
     judge_label,
     metric_label,
     ranked,
@@ -147,7 +146,7 @@ def _systems_md(report: EvalReport) -> list[str]:
             cells = []
             for name in names:
                 value = prompt.scores.get(name, {}).get(metric)
-                cell = "—" if value is None else format_value(metric, value)
+                cell = "—" if value is None else format_number(value)
                 cells.append(f"**{cell}**" if name in prompt.best.get(metric, []) else cell)
             out.append(f"| {_cell(prompt.prompt_id)} | " + " | ".join(cells) + " |")
         out.append("")
@@ -297,7 +296,7 @@ def _answer_details_md(row: Row) -> list[str]:
     out: list[str] = []
     final = row.final_scores
     assert final is not None
-    if not final.structure:
+    if final.structure < 1:
         out.append(
             f"Structure: numbered sections {final.sections_found or 'none'}"
             + (f", empty {final.empty_sections}" if final.empty_sections else "")

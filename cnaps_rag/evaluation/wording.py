@@ -32,11 +32,8 @@ def format_signed(value: float | None) -> str:
 
 
 def format_score(scores: Scores | None, metric: str) -> str:
-    """Return one answer's score of ``metric`` as the reports print it (yes/no for a truth value)."""
-    if scores is None:
-        return "—"
-    value = getattr(scores, metric)
-    return ("yes" if value else "no") if isinstance(value, bool) else f"{value:.3f}"
+    """Return one answer's score of ``metric`` with three decimals, or — when there are no scores."""
+    return "—" if scores is None else format_number(getattr(scores, metric))
 
 
 def counts_sentence(report: EvalReport) -> str:
@@ -84,11 +81,6 @@ def stripped_sentence(counts: dict[str, int]) -> str:
     """Return what was stripped, by kind: ``3 URLs, 2 model names``."""
     names = {"url": "URLs", "model": "model names"}
     return ", ".join(f"{n} {names.get(kind, kind)}" for kind, n in counts.items()) or "nothing"
-
-
-def format_value(metric: str, value: float) -> str:
-    """Return one score as the per-prompt tables print it (yes/no for structure)."""
-    return ("yes" if value else "no") if metric == "structure" else f"{value:.3f}"
 
 
 def escape(text: object) -> str:
