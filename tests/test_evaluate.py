@@ -208,12 +208,24 @@ def test_prompt_index_of_one_file():
 def test_missing_or_unreadable_answers_file(tmp_path):
     with pytest.raises(ConfigError, match=r"missing\.jsonl: no such answers file"):
         evaluate_file(tmp_path / "missing.jsonl")
-    with pytest.raises(ConfigError, match="is a folder"):
+    with pytest.raises(ConfigError, match="is a folder, expected an answers file"):
         evaluate_file(tmp_path)
     latin1 = tmp_path / "latin1.jsonl"
     latin1.write_bytes('{"id": "é"}\n'.encode("latin-1"))
     with pytest.raises(ConfigError, match="not UTF-8"):
         evaluate_file(latin1)
+
+
+def test_a_record_holding_unicode_line_separators_is_one_record(tmp_path, final_text):
+    # JSON text may hold U+2028, U+2029 and NEL unescaped (records.JsonlWriter writes them so);
+    # they do not end a JSONL line.
+    markdown = final_text.replace("\n\n", "\n\u2028\n", 1) + "\u2029 and\x85 more\n"
+    path = tmp_path / "answers.jsonl"
+    path.write_text(json.dumps({"id": UPSCALE, "markdown": markdown}, ensure_ascii=False) + "\n{broken\n")
+    report = evaluate(path, load_prompt_index(PROMPTS))
+    assert report.counts["scored"] == 1
+    assert [(b.line, b.reason[:9]) for b in report.broken_lines] == [(2, "not JSON:")]
+    assert "\u2029 and\x85 more" in report_html(report)
 
 
 def test_missing_compare_file_and_unwritable_output(answers, tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import CnapsRagError, ConfigError, PromptError
-from ..files import json_lines, open_binary
+from ..files import open_binary
 from ..inputs import DATASET_SUFFIXES, InputRecord, dataset_record, iter_inputs
 from ..parse import load_prompt_file
 from ..spec import PromptSpec
@@ -75,19 +75,25 @@ def stream_records(path: str | Path) -> Iterator[tuple[int, int, dict[str, Any] 
     Raises :class:`ConfigError` when the file is missing, a folder, unreadable or not UTF-8.
     """
     path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a folder, expected a answers file")
     with open_answers(path) as file:
         offset = 0
         for number, raw in enumerate(file, start=1):
             start, offset = offset, offset + len(raw)
             text = _decode(path, raw.removeprefix(b"\xef\xbb\xbf") if number == 1 else raw, start)
-            # files.json_lines says why a line is not JSON, in the words batch uses too.
-            for _, value, reason in json_lines(text):
-                if isinstance(value, dict):
-                    yield number, start, value, None
-                else:
-                    yield number, start, None, reason or f"not a JSON object but {type(value).__name__}"
+            if not text.strip():
+                continue
+            # Parsed whole: a line is what ends at b"\n" (as read_record_at reads it back), and a
+            # record written with ensure_ascii=False may hold U+2028 or NEL, where str.splitlines
+            # (files.json_lines) would cut it into broken pieces. The reason is in batch's words.
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield number, start, None, f"not JSON: {exc.msg} at column {exc.colno}"
+                continue
+            if isinstance(value, dict):
+                yield number, start, value, None
+            else:
+                yield number, start, None, f"not a JSON object but {type(value).__name__}"
 
 
 def read_record_at(path: str | Path, offset: int) -> dict[str, Any]:

@@ -293,8 +293,7 @@ def evaluate(
             raise ConfigError("no answers files given")
         for path in paths:
             # Before any scoring: a typo in the last file must not cost the judging of the first ones.
-            if path.is_dir() or not path.exists():
-                open_answers(path).close()
+            open_answers(path).close()
     run = _Run(options, judge, judge_limit, judge_workers)
     try:
         if paths is None:
