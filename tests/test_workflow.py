@@ -159,3 +159,13 @@ def test_the_measure_finds_the_layout_and_the_stated_tasks():
     wrong = result.markdown.replace("**Task:** image denoising", "**Task:** image deraining")
     assert judge(wrong, spec.recommended[0], spec, ["denoising"])[0] == "wrong"
     assert labels  # the dev labels load and name known tasks
+
+
+def test_a_blank_free_note_gives_no_empty_list_item_in_either_format():
+    import json
+
+    for name in ("000_d18f79af084974a4", "workflow_format_example"):
+        spec = prompt(name)
+        reply = {"task": "A task.", "workflow": "A workflow.", "sources": [{"id": "S1", "note": "  "}]}
+        result = answer(spec, backend=QueueBackend([json.dumps(reply)]), strategy="free")
+        assert not [line for line in result.markdown.splitlines() if line.strip() in {"-", "- ."}]

@@ -1,7 +1,8 @@
 """The ``free`` strategy: the model writes the prose of all three sections, citing sources by ID.
 
-The default for hosted and larger models. One JSON-constrained generation gives the task,
-the workflow and a note per source; the renderer adds each source's exact links.
+For servers that must be held to a schema (``capable`` is the default for hosted and larger
+models). One JSON-constrained generation gives the task, the workflow and a note per source;
+the renderer adds each source's exact links.
 """
 
 from __future__ import annotations
@@ -97,17 +98,17 @@ def draft_free(spec: PromptSpec, call: Caller, max_tokens: int | None = None) ->
         schema=json.dumps(schema), question=spec.question, sources=sources_text, fit_note=fit_note
     )
     reply = call.parsed(Request(messages=messages, max_tokens=budget, schema=schema), model)
-    notes = {item.id: item.note for item in reply.sources}
+    # A blank note would be an empty list item.
+    notes = {item.id: clean_slot(item.note) for item in reply.sources if item.note.strip()}
     if spec.format == "workflow":
         # The second format's own sections: diagram and module details come from the plan.
-        cleaned = {source_id: clean_slot(note) for source_id, note in notes.items() if note.strip()}
-        markdown = render_free(spec, reply.task, reply.workflow, cleaned)
+        markdown = render_free(spec, reply.task, reply.workflow, notes)
     else:
         source_lines = []
         for source in spec.sources:
             source_lines.append(source_line(source))
             if notes.get(source.id):
-                source_lines.append(f"  - {clean_slot(notes[source.id])}")
+                source_lines.append(f"  - {notes[source.id]}")
         markdown = render([[reply.task.strip()], [reply.workflow.strip()], source_lines])
     versions = [template.version]
     return Draft(markdown=markdown, template_versions=versions, max_tokens=budget, warnings=warnings)

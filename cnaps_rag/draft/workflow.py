@@ -200,12 +200,16 @@ def _module_details(plan: Plan) -> list[str]:
     return lines
 
 
-def _justification(spec: PromptSpec, plan: Plan) -> list[str]:
+def _justification(spec: PromptSpec, plan: Plan, notes: dict[str, str] | None = None) -> list[str]:
+    """Return each source with its links, its use in the plan and its finding; ``notes`` (a
+    model's note per source ID) go right under the source they are about."""
     used = {module.source.id: module for module in plan.modules}
     left = {item.source.id: item for item in plan.left_out}
     lines = []
     for source in spec.sources:
         lines.append(source_line(source))
+        if notes and notes.get(source.id):
+            lines.append(f"  - {notes[source.id]}")
         if source.id in used:
             module = used[source.id]
             clause = served_clause(spec.question, module.task)
@@ -238,18 +242,12 @@ def render_free(spec: PromptSpec, task: str, overview: str, notes: dict[str, str
     from the plan, so their boxes and tasks are the models' own.
     """
     plan = plan_workflow(spec)
-    justification = []
-    for line in _justification(spec, plan):
-        justification.append(line)
-        source_id = line[len("- **[") :].split("]", 1)[0] if line.startswith("- **[") else None
-        if source_id and notes.get(source_id):
-            justification.append(f"  - {notes[source_id]}")
     bodies = {
         "task": [task.strip()] if task.strip() else _core_task(plan, ""),
         "overview": [overview.strip()] if overview.strip() else _overview(plan),
         "diagram": _diagram(plan),
         "modules": _module_details(plan),
-        "justification": justification,
+        "justification": _justification(spec, plan, notes),
     }
     return render_sections(spec.sections, bodies)
 
