@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .text import trim_url_tail
 
@@ -40,9 +39,8 @@ _HINT = re.compile(r"//|@|\.(?:[^\W\d_]{2}|(?<=\d\.)\d)")
 _SPACE = re.compile(r"\s")
 
 
-@dataclass(frozen=True)
-class Link:
-    """A link found in text: where it stands and the key it matches on."""
+class Link(NamedTuple):
+    """A link found in text: where it stands and the key it matches on (a named tuple, made fast)."""
 
     start: int
     end: int
