@@ -195,6 +195,28 @@ def is_not_model(word: str) -> bool:
 _TOKEN = re.compile(
     _BEFORE + r"(?=[A-Za-z][a-z]*[A-Z0-9_+-])[A-Za-z][A-Za-z0-9]*(?:\+\+?|[-_][A-Za-z0-9]+|\.\d+|/\d+)*"
 )
+# Where _TOKEN can start, found in the reversed text: read backwards, a token's start is the first
+# character after it that may end its opening (a capital, digit, "_", "+" or "-"), then lower-case
+# letters, then one letter, with no character before it that _BEFORE forbids. This pattern opens
+# with a class and runs once over the text; _TOKEN, whose look-behind comes first, was tried at
+# every position (~60 µs per 2 KB).
+_TOKEN_START_REVERSED = re.compile(r"[A-Z0-9_+\-][a-z]*[A-Za-z](?![A-Za-z0-9_\-/.@])")
+
+
+def token_matches(text: str) -> Iterator[re.Match[str]]:
+    """Yield what ``_TOKEN.finditer(text)`` yields: _TOKEN matched only where it can start."""
+    size = len(text)
+    starts = [size - m.end() for m in _TOKEN_START_REVERSED.finditer(text[::-1])]
+    resume = 0
+    for start in reversed(starts):
+        if start < resume:
+            continue  # inside the token before, as finditer would skip it
+        match = _TOKEN.match(text, start)
+        if match is not None:
+            yield match
+            resume = match.end()
+
+
 _FAMILY_SUFFIX = re.compile("(?:" + "|".join(map(re.escape, _read_list("family_suffixes.txt"))) + ")$")
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
 _LETTERS_DIGITS = re.compile(r"^[A-Z][A-Za-z]+[-_]?v?\d")
@@ -326,7 +348,7 @@ def find_model_names(text: str, skip: list[tuple[int, int]] | None = None) -> li
         family = name_key(name) if match.group("version") else None
         mentions.append(NameMention(start, end, match.group(0), key, family))
         used[start:end] = b"\x01" * (end - start)
-    for match in _TOKEN.finditer(text):
+    for match in token_matches(text):
         start = match.start()
         token = match.group(0)
         if used.find(1, start, start + len(token)) >= 0:

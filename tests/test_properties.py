@@ -161,3 +161,35 @@ def test_parse_survives_mangled_prompts(noise, pieces):
     except CnapsRagError:
         return
     assert spec.sources and spec.question
+
+
+# names.token_matches is a shortcut for _TOKEN.finditer (the shape pass's tokens): same matches.
+_token_text = st.text(alphabet="aBzZ09-_+./@ \n\tİé()", max_size=80) | st.lists(fragments, max_size=40).map(
+    "".join
+)
+
+
+def _token_spans_plain(text: str) -> list[tuple[int, int]]:
+    from cnaps_rag.names import _TOKEN
+
+    return [m.span() for m in _TOKEN.finditer(text)]
+
+
+@settings(max_examples=400)
+@given(_token_text)
+def test_token_shortcut_matches_the_plain_scan(text):
+    from cnaps_rag.names import token_matches
+
+    assert [m.span() for m in token_matches(text)] == _token_spans_plain(text)
+
+
+def test_token_shortcut_matches_the_plain_scan_on_the_fixture_answers():
+    import json
+
+    from conftest import FIXTURES
+
+    from cnaps_rag.names import token_matches
+
+    for line in (FIXTURES / "labelled" / "answers.jsonl").read_text(encoding="utf-8").splitlines():
+        text = json.loads(line)["answer"]
+        assert [m.span() for m in token_matches(text)] == _token_spans_plain(text)
