@@ -550,6 +550,12 @@ def test_three_files_through_the_cli(three_systems, tmp_path, capsys):
     assert page.count('<figure class="chart">') == 5
     assert page.count('class="sys-0"') == page.count('class="sys-1"') == 5
     assert '<td class="best">' in page
+    # Lines of several files are named by file and line, alike in both reports.
+    good, leaky, weak = three_systems
+    assert (
+        f"- `{leaky}` line 3: not JSON" in markdown and f"`{LIIF}` (`{weak}` line 2): timed out" in markdown
+    )
+    assert f"<li>{leaky} line 3: not JSON" in page and f"(weak, {weak} line 2): timed out" in page
     # Structure is a share, printed as one per prompt (not yes/no).
     structure = markdown.split("### structure")[2].split("###")[0]
     assert f"| {UPSCALE} | **1.000** | **1.000** | 0.000 |" in structure

@@ -23,6 +23,7 @@ from .wording import (
     format_signed,
     judge_label,
     metric_label,
+    several_files,
     violations_sentence,
 )
 from .wording import (
@@ -173,7 +174,9 @@ def _means(summaries: dict[str, MetricSummary]) -> dict[str, float | None]:
     return {metric: summary.mean for metric, summary in summaries.items()}
 
 
-def _answer_html(position: int, row: Row, texts: tuple[str | None, str | None], many: bool) -> list[str]:
+def _answer_html(
+    position: int, row: Row, texts: tuple[str | None, str | None], many: bool, several: bool
+) -> list[str]:
     final = row.final_scores
     assert final is not None
     markdown, draft = texts
@@ -181,7 +184,7 @@ def _answer_html(position: int, row: Row, texts: tuple[str | None, str | None], 
     out = [
         f'<section class="answer" id="answer-{position}">',
         f'<h3>{_e(row.id)} <span class="muted">{_e(system)}prompt {_e(row.prompt_id)}, '
-        f"line {_e(row.line)}</span></h3>",
+        f"{_where(row.source, row.line, several)}</span></h3>",
         "<table><thead><tr><th>metric</th><th>final</th>"
         + ("<th>draft</th>" if row.draft_scores else "")
         + "</tr></thead><tbody>",
@@ -222,6 +225,11 @@ def _answer_html(position: int, row: Row, texts: tuple[str | None, str | None], 
         out.append(f'<pre class="text">{_highlight(draft, marks)}</pre>')
     out.append("</section>")
     return out
+
+
+def _where(source: str | None, line: int | None, several: bool) -> str:
+    """Return where a record stands, as HTML: its line, and its file when there are several files."""
+    return f"{_e(source)} line {_e(line)}" if several and source else f"line {_e(line)}"
 
 
 def iter_report_html(report: EvalReport) -> Iterator[str]:
@@ -276,20 +284,18 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
                 "Final means, this run and the other",
             )
         )
+    several = several_files(report)
     if report.broken_lines:
         out.append("<h2>Broken lines</h2><ul>")
-        out += [
-            f"<li>{_e(b.source) + ' ' if many and b.source else ''}line {b.line}: {_e(b.reason)}</li>"
-            for b in report.broken_lines
-        ]
+        out += [f"<li>{_where(b.source, b.line, several)}: {_e(b.reason)}</li>" for b in report.broken_lines]
         out.append("</ul>")
     for status, heading in (("failed", "Failed answers (not scored)"), ("unscorable", "Not scorable")):
         rows = [r for r in report.rows if r.status == status]
         if rows:
             out.append(f"<h2>{heading}</h2><ul>")
             out += [
-                f"<li><b>{_e(r.id)}</b> ({_e(r.system) + ', ' if many else ''}line {_e(r.line)}): "
-                f"{_e(r.reason)}</li>"
+                f"<li><b>{_e(r.id)}</b> ({_e(r.system) + ', ' if many else ''}"
+                f"{_where(r.source, r.line, several)}): {_e(r.reason)}</li>"
                 for r in rows
             ]
             out.append("</ul>")
@@ -305,7 +311,7 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
     texts = report._texts
     for index, row in scored:
         pair = texts.get(index) if texts is not None else (None, None)
-        yield "\n".join(_answer_html(index + 1, row, pair, many)) + "\n"
+        yield "\n".join(_answer_html(index + 1, row, pair, many, several)) + "\n"
     yield "</body>\n</html>\n"
 
 

@@ -24,6 +24,7 @@ from .wording import (
     judge_label,
     metric_label,
     ranked,
+    several_files,
     stripped_sentence,
     violations_sentence,
 )
@@ -201,10 +202,9 @@ def _judge_md(report: EvalReport) -> list[str]:
     return out
 
 
-def _where(report: EvalReport, row: Row) -> str:
-    """Return where a row's record stands: its line, and its file when there are several files."""
-    several = len({r.source for r in report.rows}) > 1
-    return f"{_code(row.source)} line {row.line}" if several and row.source else f"line {row.line}"
+def _where(source: str | None, line: int | None, several: bool) -> str:
+    """Return where a record stands: its line, and its file when there are several files."""
+    return f"{_code(source)} line {line}" if several and source else f"line {line}"
 
 
 def report_markdown(report: EvalReport) -> str:
@@ -235,19 +235,19 @@ def report_markdown(report: EvalReport) -> str:
             for m in comparison.metrics
         ]
         out.append("")
+    several = several_files(report)
     if report.broken_lines:
-        several = len({r.source for r in report.rows} | {b.source for b in report.broken_lines}) > 1
         out += ["## Broken lines", ""]
-        out += [
-            f"- {_code(b.source) + ' ' if several and b.source else ''}line {b.line}: {_cell(b.reason)}"
-            for b in report.broken_lines
-        ]
+        out += [f"- {_where(b.source, b.line, several)}: {_cell(b.reason)}" for b in report.broken_lines]
         out.append("")
     for status, title in (("failed", "Failed answers (not scored)"), ("unscorable", "Not scorable")):
         rows = [r for r in report.rows if r.status == status]
         if rows:
             out += [f"## {title}", ""]
-            out += [f"- {_code(r.id)} ({_where(report, r)}): {_cell(r.reason or '')}" for r in rows]
+            out += [
+                f"- {_code(r.id)} ({_where(r.source, r.line, several)}): {_cell(r.reason or '')}"
+                for r in rows
+            ]
             out.append("")
     scored = [r for r in report.rows if r.status == "scored"]
     if scored:

@@ -55,6 +55,11 @@ def violations_sentence(report: EvalReport) -> str:
     return text + "."
 
 
+def several_files(report: EvalReport) -> bool:
+    """Return whether the records came from more than one file (then a line number needs its file)."""
+    return len({r.source for r in report.rows} | {b.source for b in report.broken_lines}) > 1
+
+
 JUDGE_LABELS = {
     "clarity": "clarity",
     "correctness_completeness": "correctness and completeness",
