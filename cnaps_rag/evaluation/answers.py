@@ -111,31 +111,29 @@ class AnswerTexts:
     """Gives back each row's answer and draft for the report page, without holding file records."""
 
     def __init__(self) -> None:
+        # Per row: (file, byte offset of its record), or (markdown, draft) themselves.
         self._where: list[tuple[str, int] | tuple[str | None, str | None]] = []
-        self._from_file: list[bool] = []
 
     def add_file(self, path: str, offset: int) -> None:
         """Remember that the next row's record starts at ``offset`` of ``path``."""
         self._where.append((path, offset))
-        self._from_file.append(True)
 
     def add_texts(self, markdown: str | None, draft: str | None) -> None:
         """Keep the next row's texts themselves (records given from Python)."""
         self._where.append((markdown, draft))
-        self._from_file.append(False)
 
     def get(self, index: int) -> tuple[str | None, str | None]:
         """Return row ``index``'s final answer and draft, LF newlines, as they were scored."""
-        if self._from_file[index]:
-            path, offset = self._where[index]
-            assert isinstance(path, str) and isinstance(offset, int)
+        first, second = self._where[index]
+        if isinstance(second, int):
+            assert isinstance(first, str)
             try:
-                record = read_record_at(path, offset)
+                record = read_record_at(first, second)
             except (CnapsRagError, OSError, ValueError):
                 return None, None  # the file changed since it was scored: the page shows scores only
             markdown, draft = record.get("markdown"), record.get("draft")
         else:
-            markdown, draft = self._where[index]
+            markdown, draft = first, second
         return (
             normalize_newlines(markdown) if isinstance(markdown, str) else None,
             normalize_newlines(draft) if isinstance(draft, str) else None,

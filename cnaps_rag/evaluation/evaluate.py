@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..allowlist import AllowList
-from ..errors import CnapsRagError, ConfigError, one_line
+from ..errors import CnapsRagError, one_line
 from ..score import METRICS, Scores, score
 from ..spec import PromptSpec
 from ..text import normalize_newlines
@@ -289,8 +289,6 @@ def evaluate(
     )
     paths = _as_paths(answers)
     if paths is not None:
-        if not paths:
-            raise ConfigError("no answers files given")
         for path in paths:
             # Before any scoring: a typo in the last file must not cost the judging of the first ones.
             open_answers(path).close()

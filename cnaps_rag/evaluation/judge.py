@@ -150,16 +150,16 @@ class Judge:
         numbered = 0
         cut = prompt != spec.raw.strip()
         for line in answer.split("\n"):
-            pieces = [line.strip()] if is_heading(line) else sentences(line)
-            for piece in pieces:
+            heading = is_heading(line)
+            for piece in [line.strip()] if heading else sentences(line):
                 if not piece:
                     continue
-                shown = piece if is_heading(line) else f"[{numbered + 1}] {piece}"
+                shown = piece if heading else f"[{numbered + 1}] {piece}"
                 room -= len(shown) + 1
                 if room < 0:
                     return prompt, "\n".join(lines), numbered, True
                 lines.append(shown)
-                numbered += not is_heading(line)
+                numbered += not heading
         return prompt, "\n".join(lines), numbered, cut
 
     def judge(self, spec: PromptSpec, answer: str) -> tuple[Judgment | None, str | None]:
