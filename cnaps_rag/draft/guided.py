@@ -24,11 +24,11 @@ from ..links import find_links
 from ..names import in_lexicon, is_not_model
 from ..schemas import json_schema, one_of
 from ..spec import PromptSpec, Source
-from ..tasks import Identifier, TaskResult, model_task, tasks_in_question
+from ..tasks import Identifier, Task, TaskResult, tasks_in_question
 from ..templates import load_template
 from ..text import CHARS_PER_TOKEN, sentences, shorten
 from .caller import Caller
-from .fit import task_fit
+from .fit import TaskFit, task_fit
 from .plan import request_for, served_clause
 from .render import render, source_line
 from .result import Draft
@@ -136,8 +136,7 @@ def user_goal(spec: PromptSpec, call: Caller, max_tokens: int) -> tuple[str, lis
     return goal_line(goal_sentence(call, question, max_tokens)), warnings
 
 
-def _task_section(spec: PromptSpec, goal: str) -> list[str]:
-    fit = task_fit(spec)
+def _task_section(fit: TaskFit, goal: str) -> list[str]:
     lines = [goal]
     first_task = next(iter(fit.model_tasks), None)
     if fit.question_task:
@@ -155,8 +154,7 @@ def _task_section(spec: PromptSpec, goal: str) -> list[str]:
     return lines
 
 
-def _workflow_section(spec: PromptSpec) -> list[str]:
-    fit = task_fit(spec)
+def _workflow_section(fit: TaskFit) -> list[str]:
     if not fit.recommended:
         return ["The prompt recommends no model."]
     lines: list[str] = []
@@ -167,18 +165,15 @@ def _workflow_section(spec: PromptSpec) -> list[str]:
     return lines
 
 
-def _relevance(source: Source, question: str) -> str | None:
-    """Return what a recommended model does for the question, from its task alone (no generation).
+def _relevance(task: Task | None, question: str, asked: list[Task]) -> str | None:
+    """Return what a recommended model of ``task`` does for the question, from its task alone.
 
-    A generated "how this source helps" sentence was wrong in half the labelled dev answers
-    (eval/labels/slots.json): the gate cannot check it, so the line is written from the task.
+    ``asked`` are the question's tasks. A generated "how this source helps" sentence was wrong
+    in half the labelled dev answers (eval/labels/slots.json): the gate cannot check it, so the
+    line is written from the task (no generation).
     """
-    if source.role != "recommended":
-        return None
-    task = model_task(source).task
     if task is None:
         return None
-    asked = tasks_in_question(question)
     if not asked:
         return f"it does {task.name}."
     if task.family not in {t.family for t in asked}:
@@ -187,14 +182,20 @@ def _relevance(source: Source, question: str) -> str | None:
     return f"it does {task.name}, {request_for(task, asked)}" + (f" (“{clause}”)." if clause else ".")
 
 
-def _sources_section(spec: PromptSpec) -> list[str]:
+def _sources_section(spec: PromptSpec, fit: TaskFit) -> list[str]:
+    asked = tasks_in_question(spec.question)
+    model_tasks = {
+        source.id: found.task for (source, _), found in zip(fit.recommended, fit.found, strict=True)
+    }
     lines = []
     for source in spec.sources:
         lines.append(source_line(source))
         finding = best_finding(source, spec.question)
         if finding:
             lines.append(f"  - Finding: {finding}")
-        relevance = _relevance(source, spec.question)
+        relevance = (
+            _relevance(model_tasks[source.id], spec.question, asked) if source.id in model_tasks else None
+        )
         if relevance:
             lines.append(f"  - Relevance: {relevance}")
     return lines
@@ -204,12 +205,7 @@ def draft_guided(spec: PromptSpec, call: Caller, max_tokens: int | None = None) 
     """Return the guided draft of an answer to ``spec``; ``max_tokens`` is each slot's budget."""
     budget = max_tokens or SLOT_MAX_TOKENS
     goal, warnings = user_goal(spec, call, budget)
-    markdown = render(
-        [
-            _task_section(spec, goal),
-            _workflow_section(spec),
-            _sources_section(spec),
-        ]
-    )
+    fit = task_fit(spec)
+    markdown = render([_task_section(fit, goal), _workflow_section(fit), _sources_section(spec, fit)])
     versions = [load_template(GOAL_TEMPLATE).version]
     return Draft(markdown=markdown, template_versions=versions, max_tokens=budget, warnings=warnings)
