@@ -97,7 +97,9 @@ def dataset_record(
     if not isinstance(row, dict):
         error = PromptError(f"{origin}: not a JSON object")
         return [InputRecord(fallback_id, origin, exception=error, named=False)]
-    record_id = str(row.get(id_field) or fallback_id)
+    given = row.get(id_field)
+    # An id of 0 is an id (datasets number from 0); only a missing or empty one is not.
+    record_id = fallback_id if given is None or given == "" else str(given)
     text = row.get(prompt_field)
     if not isinstance(text, str):
         error = PromptError(f"{origin}: no {prompt_field!r} text", hint="set --prompt-field")

@@ -119,6 +119,14 @@ def test_multi_prompt_file_and_json_dataset(tmp_path):
     assert all(r.spec is not None for r in records)
 
 
+def test_a_dataset_id_of_zero_is_kept(tmp_path):
+    data = tmp_path / "set.jsonl"
+    good = (PROMPTS / GOOD[1]).read_text(encoding="utf-8")
+    rows = [{"id": 0, "prompt": good}, {"id": 1, "prompt": good}, {"id": "", "prompt": good}]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    assert [r.id for r in iter_inputs([data])] == ["0", "1", "set:3"]
+
+
 def test_cli_batch_exit_codes(dataset, tmp_path):
     import subprocess
     import sys
