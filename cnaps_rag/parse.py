@@ -268,6 +268,18 @@ def _workflow_instructions(lines: list[str], debris: list[str]) -> tuple[list[Se
     return sections, instructions
 
 
+def _no_sources(prompt_format: PromptFormat) -> PromptError:
+    if prompt_format == "workflow":
+        return PromptError(
+            "no sources: the prompt lists no '- **NAME**' bullets",
+            hint="a prompt needs '### Recommended AI Models:' with '- **NAME**' bullets and Paper: lines",
+        )
+    return PromptError(
+        "no sources: the prompt lists no 'Model:' lines",
+        hint="a prompt needs '### Recommended AI Models:' with Model:/Paper:/GitHub: lines",
+    )
+
+
 def _parse_one(text: str, prompt_id: str | None, warnings: list[str]) -> PromptSpec:
     prompt_format = _prompt_format(text)
     live = _without_debris(text) if prompt_format == "workflow" else text
@@ -283,15 +295,7 @@ def _parse_one(text: str, prompt_id: str | None, warnings: list[str]) -> PromptS
         first_source,
     )
     if first_source is None or sources_start is None:
-        if prompt_format == "workflow":
-            raise PromptError(
-                "no sources: the prompt lists no '- **NAME**' bullets",
-                hint="a prompt needs '### Recommended AI Models:' with '- **NAME**' bullets and Paper: lines",
-            )
-        raise PromptError(
-            "no sources: the prompt lists no 'Model:' lines",
-            hint="a prompt needs '### Recommended AI Models:' with Model:/Paper:/GitHub: lines",
-        )
+        raise _no_sources(prompt_format)
     if prompt_format == "workflow":
         debris = [line for line in text.split("\n") if _DEBRIS.match(line)]
         sections, instructions = _workflow_instructions(lines[:sources_start], debris)
@@ -299,6 +303,8 @@ def _parse_one(text: str, prompt_id: str | None, warnings: list[str]) -> PromptS
         sections = list(SECTIONS3)
         instructions = [m.group(2) for line in lines[:sources_start] if (m := _INSTRUCTION.match(line))]
     sources = _sources(lines[sources_start:], bullets)
+    if not sources:  # Paper: or GitHub: lines, but no source that they belong to
+        raise _no_sources(prompt_format)
     return PromptSpec(
         id=prompt_id or _content_id(text),
         question=question,

@@ -100,6 +100,15 @@ def test_bad_inputs_raise_prompt_error_saying_what_is_missing(name, message):
     assert "\n" not in info.value.one_line()
 
 
+def test_paper_lines_without_a_model_line_are_no_sources():
+    # Every later step needs a source; a spec without one crashed the free strategy's schema.
+    text = (PROMPTS / "000_d18f79af084974a4.txt").read_text(encoding="utf-8")
+    without_models = "\n".join(line for line in text.splitlines() if not line.startswith("Model:"))
+    assert "Paper:" in without_models
+    with pytest.raises(PromptError, match="no sources: the prompt lists no 'Model:' lines"):
+        parse_prompt(without_models)
+
+
 def test_folder_is_not_a_prompt():
     with pytest.raises(PromptError, match="folder"):
         load_prompt_file(PROMPTS)
