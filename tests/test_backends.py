@@ -111,3 +111,23 @@ def test_openais_own_api_gets_max_completion_tokens(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     assert OpenAIBackend(model="gpt-4o-mini").token_field == "max_completion_tokens"
+
+
+@pytest.mark.parametrize(
+    "error", [ValueError("Requested tokens exceed context window"), RuntimeError("llama_decode returned -3")]
+)
+def test_a_local_generation_failure_is_a_backend_error(monkeypatch, error):
+    import threading
+
+    from cnaps_rag.backends import Request, local
+    from cnaps_rag.backends.native import RepackDecision
+    from cnaps_rag.errors import BackendError
+
+    class Failing:
+        def create_chat_completion(self, **_kwargs):
+            raise error
+
+    loaded = local.LoadedModel(Failing(), threading.Lock(), RepackDecision(False, "test"))
+    monkeypatch.setattr(local, "load_model", lambda *_args: loaded)
+    with pytest.raises(BackendError, match=str(error)):
+        LocalBackend().complete(Request(messages=[{"role": "user", "content": "hi"}]))

@@ -180,7 +180,8 @@ class LocalBackend:
         with loaded.lock:
             try:
                 result = loaded.llama.create_chat_completion(**kwargs)
-            except ValueError as exc:  # e.g. the prompt is longer than the context
+            except (ValueError, RuntimeError) as exc:  # the prompt is longer than the context;
+                # llama_decode returned an error code: the prompt fails, not the batch
                 raise BackendError(f"local model failed: {exc}") from None
         usage = result.get("usage") or {}
         return Completion(
