@@ -551,7 +551,7 @@ def test_three_files_through_the_cli(three_systems, tmp_path, capsys):
     assert page.count('class="sys-0"') == page.count('class="sys-1"') == 5
     assert '<td class="best">' in page
     # Lines of several files are named by file and line, alike in both reports.
-    good, leaky, weak = three_systems
+    _, leaky, weak = three_systems
     assert (
         f"- `{leaky}` line 3: not JSON" in markdown and f"`{LIIF}` (`{weak}` line 2): timed out" in markdown
     )
