@@ -11,6 +11,7 @@ with ``error`` and the batch goes on.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import sys
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .answer import Strategy, answer, check_options
 from .backends import Backend, resolve_backend
-from .errors import CnapsRagError, ConfigError
+from .errors import ConfigError
 from .inputs import InputRecord, iter_inputs
 from .records import AnswerRecord, JsonlWriter, done_ids
 
@@ -100,8 +101,16 @@ def claimed(out_path: Path, on_note: Callable[[str], None] | None = None) -> Ite
         marker.unlink(missing_ok=True)
 
 
+MD_NAME_CHARS = 120
+"""The longest markdown file stem: a file name may hold 255 bytes, an id any number."""
+
+
 def _safe_name(record_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._#-]+", "_", record_id).strip("._") or "prompt"
+    name = re.sub(r"[^A-Za-z0-9._#-]+", "_", record_id).strip("._") or "prompt"
+    if len(name) > MD_NAME_CHARS:  # cut, and kept apart from other ids cut alike
+        digest = hashlib.sha256(record_id.encode("utf-8")).hexdigest()[:12]
+        name = f"{name[:MD_NAME_CHARS]}-{digest}"
+    return name
 
 
 # --------------------------------------------------------------------------- run
@@ -180,10 +189,11 @@ def answer_batch(
                     attempts=attempts,
                     max_wait=max_wait,
                 )
-            except CnapsRagError as exc:
+                if markdown_dir:
+                    md_file = markdown_dir / f"{_safe_name(record.id)}.md"
+                    md_file.write_text(result.markdown, encoding="utf-8")
+            except Exception as exc:  # one prompt's failure, even an unforeseen one, must not end the batch
                 return AnswerRecord.failure(record.id, record.origin, exc)
-            if markdown_dir:
-                (markdown_dir / f"{_safe_name(record.id)}.md").write_text(result.markdown, encoding="utf-8")
             return AnswerRecord.of_answer(result, record.spec)
 
         def finish(line: AnswerRecord) -> None:

@@ -87,6 +87,22 @@ def test_backend_failure_is_a_record_not_a_crash(dataset, tmp_path):
     assert (summary.answered, summary.failed) == (1, 1)
 
 
+def test_an_unforeseen_error_is_a_record_and_a_long_id_a_short_file_name(dataset, tmp_path):
+    backend = QueueBackend([KeyError("unforeseen")])
+    out, md = tmp_path / "answers.jsonl", tmp_path / "md"
+    data = tmp_path / "set.jsonl"
+    text = (dataset / GOOD[0]).read_text(encoding="utf-8")
+    data.write_text(
+        "".join(json.dumps({"id": i * 300, "prompt": text}) + "\n" for i in "ab"), encoding="utf-8"
+    )
+    summary = answer_batch([data], out, backend=backend, md_dir=md)
+    records = lines(out)
+    assert records[0]["error_type"] == "KeyError" and "unforeseen" in records[0]["error"]
+    assert records[1]["error"] is None and (summary.answered, summary.failed) == (1, 1)
+    [written] = md.iterdir()
+    assert len(written.name) < 255 and written.name.startswith("b" * 100)
+
+
 def test_retryable_errors_are_retried(dataset, tmp_path):
     backend = QueueBackend([BackendError("busy", retryable=True)] * 2)
     summary = answer_batch([dataset / GOOD[0]], tmp_path / "a.jsonl", backend=backend)
