@@ -3,8 +3,8 @@
 ``answers`` reads answers files a line at a time and finds each record's prompt; ``evaluate``
 scores them and makes the :class:`EvalReport` (``models``), with ``tally`` keeping the running
 sums and ranks, and ``judge`` and ``agreement`` adding an optional model judge; ``report``
-(JSON, Markdown, the three files), ``html_page`` and ``html_sections`` render it. Nothing here
-imports back.
+(JSON, Markdown, the three files), ``html_page`` and ``html_sections`` render it, each table
+built once in ``tables`` for both formats. Nothing here imports back.
 """
 
 from __future__ import annotations

@@ -15,12 +15,11 @@ from ..score import Scores
 from ..validate import Violation
 from .html_sections import judge_html, systems_html
 from .models import CRITERIA, EvalReport, MetricSummary, Row
+from .tables import Table, comparison_table, html_table, summary_table
 from .wording import (
     LABELS,
     counts_sentence,
-    format_number,
     format_score,
-    format_signed,
     judge_label,
     metric_label,
     several_files,
@@ -155,21 +154,6 @@ def _chart(series: Sequence[tuple[str, str, dict[str, float | None]]], title: st
     return "\n".join(out)
 
 
-def _summary_html(report: EvalReport) -> list[str]:
-    out = [
-        "<table><thead><tr><th>metric</th><th>final mean</th><th>final min</th><th>final share perfect</th>"
-        "<th>draft mean</th><th>final − draft</th></tr></thead><tbody>"
-    ]
-    for row in report.metrics:
-        out.append(
-            f"<tr><td>{_e(metric_label(row.metric))}</td><td>{format_number(row.final.mean)}</td>"
-            f"<td>{format_number(row.final.minimum)}</td><td>{format_number(row.final.perfect)}</td>"
-            f"<td>{format_number(row.draft.mean)}</td><td>{format_signed(row.difference)}</td></tr>"
-        )
-    out.append("</tbody></table>")
-    return out
-
-
 def _means(summaries: dict[str, MetricSummary]) -> dict[str, float | None]:
     return {metric: summary.mean for metric, summary in summaries.items()}
 
@@ -185,17 +169,11 @@ def _answer_html(
         f'<section class="answer" id="answer-{position}">',
         f'<h3>{_e(row.id)} <span class="muted">{_e(system)}prompt {_e(row.prompt_id)}, '
         f"{_where(row.source, row.line, several)}</span></h3>",
-        "<table><thead><tr><th>metric</th><th>final</th>"
-        + ("<th>draft</th>" if row.draft_scores else "")
-        + "</tr></thead><tbody>",
     ]
-    for metric in LABELS:
-        out.append(
-            f"<tr><td>{_e(metric_label(metric))}</td><td>{format_score(final, metric)}</td>"
-            + (f"<td>{format_score(row.draft_scores, metric)}</td>" if row.draft_scores else "")
-            + "</tr>"
-        )
-    out.append("</tbody></table>")
+    scores = [final, *([row.draft_scores] if row.draft_scores else [])]
+    table = Table(["metric", "final", "draft"][: 1 + len(scores)])
+    table.rows = [[metric_label(m), *(format_score(s, m) for s in scores)] for m in LABELS]
+    out += html_table(table)
     if final.structure < 1:
         empty = f", empty: {final.empty_sections}" if final.empty_sections else ""
         out.append(f"<p>Numbered sections found: {_e(final.sections_found or 'none')}{_e(empty)}.</p>")
@@ -250,7 +228,7 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
     if many:
         out += systems_html(report)
         out.append("<h2>All answers together</h2>")
-    out += _summary_html(report)
+    out += html_table(summary_table(report.metrics))
     out.append(f"<p>{_e(violations_sentence(report))}</p>")
     final_means = _means({row.metric: row.final for row in report.metrics})
     series: list[tuple[str, str, dict[str, float | None]]] = []
@@ -266,15 +244,8 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
             f"<h2>Compared with {_e(comparison.other)}</h2>",
             f"<p>Scored answers: {comparison.this_scored} here, {comparison.other_scored} there, "
             f"{comparison.common_ids} ids in both.</p>",
-            "<table><thead><tr><th>metric</th><th>this (final mean)</th><th>other (final mean)</th>"
-            "<th>this − other</th></tr></thead><tbody>",
+            *html_table(comparison_table(comparison)),
         ]
-        out += [
-            f"<tr><td>{_e(metric_label(m.metric))}</td><td>{format_number(m.this)}</td><td>{format_number(m.other)}</td>"
-            f"<td>{format_signed(m.difference)}</td></tr>"
-            for m in comparison.metrics
-        ]
-        out.append("</tbody></table>")
         out.append(
             _chart(
                 [

@@ -5,14 +5,20 @@ Pure functions of the report, every text HTML-escaped; :mod:`.html_page` puts th
 
 from __future__ import annotations
 
-from .models import CRITERIA, EvalReport, PromptRow
+from .models import EvalReport
+from .tables import (
+    agreement_table,
+    html_table,
+    judge_table,
+    metric_by_prompt,
+    metric_table,
+    prompt_table,
+    systems_table,
+)
 from .wording import (
     LABELS,
     format_number,
-    format_signed,
-    judge_label,
     metric_label,
-    ranked,
     stripped_sentence,
 )
 from .wording import (
@@ -62,51 +68,20 @@ def _system_chart(report: EvalReport, metric: str) -> str:
     return "\n".join(out)
 
 
-def _prompt_table_head(names: list[str]) -> str:
-    """Return the opening of a per-prompt table: a column for the prompt, one per system."""
-    columns = "".join(f"<th>{_e(n)}</th>" for n in names)
-    return f"<table><thead><tr><th>prompt</th>{columns}</tr></thead><tbody>"
-
-
-def _td(value: str, best: bool = False) -> str:
-    return f'<td class="best">{value}</td>' if best else f"<td>{value}</td>"
-
-
 def systems_html(report: EvalReport) -> list[str]:
     systems = report.systems
-    names = [s.name for s in systems]
     out = [
         "<h2>Systems</h2>",
         "<p>Each metric's mean over a system's final answers, its rank among the systems in brackets "
         "(1 is best); the best is starred.</p>",
-        "<table><thead><tr><th>system</th><th>scored</th>"
-        + "".join(f"<th>{_e(metric_label(m))}</th>" for m in LABELS)
-        + "</tr></thead><tbody>",
+        *html_table(systems_table(report)),
+        "<h2>Each metric by system</h2>",
     ]
-    for system in systems:
-        ranks = "".join(
-            _td(ranked(system.metric(m).final.mean, system.ranks.get(m)), system.ranks.get(m) == 1)
-            for m in LABELS
-        )
-        out.append(f"<tr><td>{_e(system.name)}</td><td>{system.counts['scored']}</td>{ranks}</tr>")
-    out.append("</tbody></table>")
-    out.append("<h2>Each metric by system</h2>")
     for metric in LABELS:
         out.append(f'<figure class="chart"><figcaption>{_e(metric_label(metric))}</figcaption>')
         out.append(_system_chart(report, metric))
-        out.append(
-            "<table><thead><tr><th>system</th><th>mean</th><th>min</th><th>share perfect</th><th>rank</th>"
-            "</tr></thead><tbody>"
-        )
-        for name in report.ranking.get(metric, []):
-            system = report.system(name)
-            summary = system.metric(metric).final
-            out.append(
-                f"<tr><td>{_e(name)}</td><td>{format_number(summary.mean)}</td>"
-                f"<td>{format_number(summary.minimum)}</td><td>{format_number(summary.perfect)}</td>"
-                f"<td>{system.ranks[metric]}</td></tr>"
-            )
-        out.append("</tbody></table></figure>")
+        out += html_table(metric_table(report, metric))
+        out.append("</figure>")
     out += [
         "<h2>What the validator strips from each system</h2>",
         "<p>From the draft where a record has one, else from the answer as scored.</p>",
@@ -128,15 +103,7 @@ def systems_html(report: EvalReport) -> list[str]:
     ]
     for metric in LABELS:
         out.append(f"<h3>{_e(metric_label(metric))}</h3>")
-        out.append(_prompt_table_head(names))
-        for prompt in report.prompts:
-            cells = []
-            for name in names:
-                value = prompt.scores.get(name, {}).get(metric)
-                text = "—" if value is None else _to_answer(prompt, name, format_number(value))
-                cells.append(_td(text, name in prompt.best.get(metric, [])))
-            out.append(f"<tr><td>{_e(prompt.prompt_id)}</td>{''.join(cells)}</tr>")
-        out.append("</tbody></table>")
+        out += html_table(prompt_table(report, metric_by_prompt(report.prompts, metric), best=metric))
     stripped = {p.prompt_id: {n: str(v) for n, v in p.stripped.items()} for p in report.prompts}
     extra = [("Stripped by the validator (URLs and names)", stripped)]
     if any(p.judge for p in report.prompts):
@@ -144,21 +111,8 @@ def systems_html(report: EvalReport) -> list[str]:
         extra.append(("The judge's overall score (0 to 1)", judged))
     for title, values in extra:
         out.append(f"<h3>{_e(title)}</h3>")
-        out.append(_prompt_table_head(names))
-        for prompt in report.prompts:
-            cells = []
-            for name in names:
-                shown = values[prompt.prompt_id].get(name)
-                cells.append(f"<td>{'—' if shown is None else _to_answer(prompt, name, _e(shown))}</td>")
-            out.append(f"<tr><td>{_e(prompt.prompt_id)}</td>{''.join(cells)}</tr>")
-        out.append("</tbody></table>")
+        out += html_table(prompt_table(report, values))
     return out
-
-
-def _to_answer(prompt: PromptRow, system: str, text: str) -> str:
-    """Return ``text`` (already HTML) as a link to the system's answer section on the page."""
-    position = prompt.answers.get(system)
-    return text if position is None else f'<a href="#answer-{position}">{text}</a>'
 
 
 def judge_html(report: EvalReport) -> list[str]:
@@ -167,37 +121,14 @@ def judge_html(report: EvalReport) -> list[str]:
     out = [
         f"<h2>Judge: {_e(judge.model)}, rubric {_e(judge.rubric_version)}</h2>",
         f"<p>Judged {judge.judged} answers; the judge failed on {judge.failed}.</p>",
-        "<table><thead><tr><th>system</th><th>judged</th><th>failed</th>"
-        + "".join(f"<th>{_e(judge_label(c))}</th>" for c in CRITERIA)
-        + "<th>sentences supported</th><th>does what was asked</th></tr></thead><tbody>",
+        *html_table(judge_table(report)),
     ]
-    for system in report.systems:
-        verdicts = system.judge
-        if verdicts is None:
-            continue
-        out.append(
-            f"<tr><td>{_e(system.name)}</td><td>{verdicts.judged}</td><td>{verdicts.failed}</td>"
-            + "".join(f"<td>{format_number(verdicts.criteria.get(c))}</td>" for c in CRITERIA)
-            + f"<td>{format_number(verdicts.supported_share)}</td>"
-            f"<td>{format_number(verdicts.does_what_was_asked)}</td></tr>"
-        )
-    out.append("</tbody></table>")
     answers = judge.agreement[0].answers if judge.agreement else 0
     out += [
         f"<p>Agreement with the metrics: Spearman's rank correlation over the {answers} judged answers "
         "(n/a: too few answers, or one side constant).</p>",
-        "<table><thead><tr><th>judge</th>"
-        + "".join(f"<th>{_e(metric_label(m))}</th>" for m in LABELS)
-        + "</tr></thead><tbody>",
+        *html_table(agreement_table(report)),
     ]
-    rho = {(a.judge, a.metric): a.rho for a in judge.agreement}
-    for measure in dict.fromkeys(a.judge for a in judge.agreement):
-        out.append(
-            f"<tr><td>{_e(judge_label(measure))}</td>"
-            + "".join(f"<td>{format_signed(rho.get((measure, m)))}</td>" for m in LABELS)
-            + "</tr>"
-        )
-    out.append("</tbody></table>")
     failures = [r for r in report.rows if r.judge_error is not None]
     if failures:
         out.append("<h3>Judge failures (the answers are scored all the same)</h3><ul>")

@@ -1,7 +1,8 @@
 """Render an :class:`~cnaps_rag.evaluation.models.EvalReport` as JSON and Markdown, and write all three files.
 
 Each renderer is a pure function of the report, so the same report gives the same bytes; the
-HTML page is :func:`cnaps_rag.evaluation.html.report_html`.
+HTML page is :func:`cnaps_rag.evaluation.html_page.report_html`; the tables both share are
+built in :mod:`.tables`.
 """
 
 from __future__ import annotations
@@ -14,16 +15,24 @@ from ..errors import ConfigError
 from ..score import Sentence
 from ..validate import Violation
 from .html_page import iter_report_html
-from .models import CRITERIA, EvalReport, Row
+from .models import EvalReport, Row
+from .tables import (
+    agreement_table,
+    comparison_table,
+    judge_table,
+    markdown_table,
+    md_cell,
+    metric_by_prompt,
+    metric_table,
+    prompt_table,
+    summary_table,
+    systems_table,
+)
 from .wording import (
     LABELS,
     counts_sentence,
-    format_number,
     format_score,
-    format_signed,
-    judge_label,
     metric_label,
-    ranked,
     several_files,
     stripped_sentence,
     violations_sentence,
@@ -40,11 +49,6 @@ def report_json(report: EvalReport) -> str:
 # --------------------------------------------------------------------------- Markdown
 
 
-def _cell(text: str) -> str:
-    """Return ``text`` fit for a Markdown table cell: one line, pipes escaped."""
-    return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|")
-
-
 def _code(text: str) -> str:
     """Return ``text`` as a Markdown code span, whatever backticks it holds."""
     text = " ".join(text.split())
@@ -53,20 +57,6 @@ def _code(text: str) -> str:
         fence += "`"
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _summary_md(report: EvalReport) -> list[str]:
-    lines = [
-        "| metric | final mean | final min | final share perfect | draft mean | final − draft |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for row in report.metrics:
-        lines.append(
-            f"| {metric_label(row.metric)} | {format_number(row.final.mean)} "
-            f"| {format_number(row.final.minimum)} | {format_number(row.final.perfect)} "
-            f"| {format_number(row.draft.mean)} | {format_signed(row.difference)} |"
-        )
-    return lines
 
 
 def _stripped_md(violations: Sequence[Violation]) -> list[str]:
@@ -86,37 +76,19 @@ def _unsupported_md(sentences: Sequence[Sentence]) -> list[str]:
 def _systems_md(report: EvalReport) -> list[str]:
     """Return the side-by-side sections: systems, each metric, stripped values, per prompt, judge."""
     systems = report.systems
-    names = [s.name for s in systems]
     out = [
         "## Systems",
         "",
         "Each metric's mean over a system's final answers, its rank among the systems in brackets "
         "(1 is best), the best in bold.",
         "",
-        "| system | scored | " + " | ".join(metric_label(m) for m in LABELS) + " |",
-        "| --- | ---: | " + " | ".join("---:" for _ in LABELS) + " |",
+        *markdown_table(systems_table(report)),
+        "",
+        "## Each metric by system",
+        "",
     ]
-    for system in systems:
-        cells = []
-        for metric in LABELS:
-            cell = ranked(system.metric(metric).final.mean, system.ranks.get(metric))
-            cells.append(f"**{cell}**" if system.ranks.get(metric) == 1 else cell)
-        out.append(f"| {_cell(system.name)} | {system.counts['scored']} | " + " | ".join(cells) + " |")
-    out += ["", "## Each metric by system", ""]
     for metric in LABELS:
-        out += [
-            f"### {metric_label(metric)}",
-            "",
-            "| system | mean | min | share perfect | rank |",
-            "| --- | ---: | ---: | ---: | ---: |",
-        ]
-        for name in report.ranking.get(metric, []):
-            summary = report.system(name).metric(metric).final
-            out.append(
-                f"| {_cell(name)} | {format_number(summary.mean)} | {format_number(summary.minimum)} "
-                f"| {format_number(summary.perfect)} | {report.system(name).ranks[metric]} |"
-            )
-        out.append("")
+        out += [f"### {metric_label(metric)}", "", *markdown_table(metric_table(report, metric)), ""]
     out += [
         "## What the validator strips from each system",
         "",
@@ -128,7 +100,7 @@ def _systems_md(report: EvalReport) -> list[str]:
     for system in systems:
         which = system.violations["draft"] if system.counts["with_draft"] else system.violations["final"]
         often = ", ".join(f"{_code(v.value)} ({v.answers})" for v in system.stripped) or "—"
-        out.append(f"| {_cell(system.name)} | {stripped_sentence(which)} | {often} |")
+        out.append(f"| {md_cell(system.name)} | {stripped_sentence(which)} | {often} |")
     out += [
         "",
         "## Per prompt",
@@ -137,20 +109,8 @@ def _systems_md(report: EvalReport) -> list[str]:
         "",
     ]
     for metric in LABELS:
-        out += [
-            f"### {metric_label(metric)}",
-            "",
-            "| prompt | " + " | ".join(_cell(n) for n in names) + " |",
-            "| --- | " + " | ".join("---:" for _ in names) + " |",
-        ]
-        for prompt in report.prompts:
-            cells = []
-            for name in names:
-                value = prompt.scores.get(name, {}).get(metric)
-                cell = "—" if value is None else format_number(value)
-                cells.append(f"**{cell}**" if name in prompt.best.get(metric, []) else cell)
-            out.append(f"| {_cell(prompt.prompt_id)} | " + " | ".join(cells) + " |")
-        out.append("")
+        table = prompt_table(report, metric_by_prompt(report.prompts, metric), best=metric)
+        out += [f"### {metric_label(metric)}", "", *markdown_table(table), ""]
     return out
 
 
@@ -162,42 +122,20 @@ def _judge_md(report: EvalReport) -> list[str]:
         "",
         f"Judged {judge.judged} answers; the judge failed on {judge.failed}.",
         "",
-        "| system | judged | failed | "
-        + " | ".join(judge_label(c) for c in CRITERIA)
-        + " | sentences supported | does what was asked |",
-        "| --- | ---: | ---: | " + " | ".join("---:" for _ in CRITERIA) + " | ---: | ---: |",
+        *markdown_table(judge_table(report)),
     ]
-    for system in report.systems:
-        verdicts = system.judge
-        if verdicts is None:
-            continue
-        out.append(
-            f"| {_cell(system.name)} | {verdicts.judged} | {verdicts.failed} | "
-            + " | ".join(format_number(verdicts.criteria.get(c)) for c in CRITERIA)
-            + f" | {format_number(verdicts.supported_share)} "
-            f"| {format_number(verdicts.does_what_was_asked)} |"
-        )
-    measures = list(dict.fromkeys(a.judge for a in judge.agreement))
     answers = judge.agreement[0].answers if judge.agreement else 0
     out += [
         "",
         f"Agreement with the metrics: Spearman's rank correlation over the {answers} judged answers "
         "(n/a: too few answers, or one side constant).",
         "",
-        "| judge | " + " | ".join(metric_label(m) for m in LABELS) + " |",
-        "| --- | " + " | ".join("---:" for _ in LABELS) + " |",
+        *markdown_table(agreement_table(report)),
     ]
-    rho = {(a.judge, a.metric): a.rho for a in judge.agreement}
-    for measure in measures:
-        out.append(
-            f"| {judge_label(measure)} | "
-            + " | ".join(format_signed(rho.get((measure, m))) for m in LABELS)
-            + " |"
-        )
     failures = [r for r in report.rows if r.judge_error is not None]
     if failures:
         out += ["", "Judge failures (the answers are scored all the same):", ""]
-        out += [f"- {_code(r.id)} ({_cell(r.system)}): {_cell(r.judge_error or '')}" for r in failures]
+        out += [f"- {_code(r.id)} ({md_cell(r.system)}): {md_cell(r.judge_error or '')}" for r in failures]
     out.append("")
     return out
 
@@ -214,7 +152,7 @@ def report_markdown(report: EvalReport) -> str:
     if many:
         out += _systems_md(report)
         out += ["## All answers together", ""]
-    out += _summary_md(report)
+    out += markdown_table(summary_table(report.metrics))
     out += ["", violations_sentence(report), ""]
     if report.judge is not None:
         out += _judge_md(report)
@@ -226,26 +164,20 @@ def report_markdown(report: EvalReport) -> str:
             f"Scored answers: {comparison.this_scored} here, {comparison.other_scored} there, "
             f"{comparison.common_ids} ids in both.",
             "",
-            "| metric | this (final mean) | other (final mean) | this − other |",
-            "| --- | ---: | ---: | ---: |",
+            *markdown_table(comparison_table(comparison)),
+            "",
         ]
-        out += [
-            f"| {metric_label(m.metric)} | {format_number(m.this)} | {format_number(m.other)} "
-            f"| {format_signed(m.difference)} |"
-            for m in comparison.metrics
-        ]
-        out.append("")
     several = several_files(report)
     if report.broken_lines:
         out += ["## Broken lines", ""]
-        out += [f"- {_where(b.source, b.line, several)}: {_cell(b.reason)}" for b in report.broken_lines]
+        out += [f"- {_where(b.source, b.line, several)}: {md_cell(b.reason)}" for b in report.broken_lines]
         out.append("")
     for status, title in (("failed", "Failed answers (not scored)"), ("unscorable", "Not scorable")):
         rows = [r for r in report.rows if r.status == status]
         if rows:
             out += [f"## {title}", ""]
             out += [
-                f"- {_code(r.id)} ({_where(r.source, r.line, several)}): {_cell(r.reason or '')}"
+                f"- {_code(r.id)} ({_where(r.source, r.line, several)}): {md_cell(r.reason or '')}"
                 for r in rows
             ]
             out.append("")
@@ -277,9 +209,9 @@ def report_markdown(report: EvalReport) -> str:
             stripped = row.draft_scores or row.final_scores
             assert stripped is not None
             out.append(
-                f"| {_cell(row.id)} | "
-                + (f"{_cell(row.system)} | " if many else "")
-                + f"{_cell(row.prompt_id or '')} | "
+                f"| {md_cell(row.id)} | "
+                + (f"{md_cell(row.system)} | " if many else "")
+                + f"{md_cell(row.prompt_id or '')} | "
                 + " | ".join(cells)
                 + f" | {stripped.violations.get('url', 0)}, {stripped.violations.get('model', 0)} |"
             )
@@ -287,7 +219,7 @@ def report_markdown(report: EvalReport) -> str:
         for row in scored:
             details = _answer_details_md(row)
             if details:
-                title = f"{_code(row.id)}" + (f" ({_cell(row.system)})" if many else "")
+                title = f"{_code(row.id)}" + (f" ({md_cell(row.system)})" if many else "")
                 out += [f"### {title}", "", *details, ""]
     return "\n".join(out).rstrip("\n") + "\n"
 

@@ -1,0 +1,201 @@
+"""The report's tables, built once from the report and rendered as Markdown or as HTML.
+
+A :class:`Table` holds plain text; :func:`markdown_table` and :func:`html_table` escape it for
+their format, mark the best cells (bold in Markdown, ``class="best"`` on the page) and, on
+the page, link a cell to its answer's section. The first column is left-aligned, the others
+right-aligned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .models import CRITERIA, Comparison, EvalReport, MetricRow, PromptRow
+from .wording import (
+    LABELS,
+    escape,
+    format_number,
+    format_signed,
+    judge_label,
+    metric_label,
+    ranked,
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: its text, whether it is the best of its row, which answer it links to."""
+
+    text: str
+    best: bool = False
+    answer: int | None = None
+    """Position of the answer (``#answer-N`` on the page) the cell is about."""
+
+
+@dataclass
+class Table:
+    """A header and rows of cells (plain strings for cells with nothing to mark)."""
+
+    head: list[str]
+    rows: list[list[Cell | str]] = field(default_factory=list)
+
+
+def _cells(row: Sequence[Cell | str]) -> list[Cell]:
+    return [c if isinstance(c, Cell) else Cell(c) for c in row]
+
+
+def md_cell(text: str) -> str:
+    """Return ``text`` fit for a Markdown table cell: one line, pipes escaped."""
+    return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|")
+
+
+def markdown_table(table: Table) -> list[str]:
+    """Return the table as Markdown lines: header, alignment row, a line per row."""
+    lines = [
+        "| " + " | ".join(md_cell(h) for h in table.head) + " |",
+        "| " + " | ".join("---" if i == 0 else "---:" for i in range(len(table.head))) + " |",
+    ]
+    for row in table.rows:
+        texts = [f"**{md_cell(c.text)}**" if c.best else md_cell(c.text) for c in _cells(row)]
+        lines.append("| " + " | ".join(texts) + " |")
+    return lines
+
+
+def _td(cell: Cell) -> str:
+    text = escape(cell.text)
+    if cell.answer is not None:
+        text = f'<a href="#answer-{cell.answer}">{text}</a>'
+    return f'<td class="best">{text}</td>' if cell.best else f"<td>{text}</td>"
+
+
+def html_table(table: Table) -> list[str]:
+    """Return the table as HTML: its opening with the header, a line per row, its closing."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in table.head)
+    lines = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
+    lines += ["<tr>" + "".join(_td(c) for c in _cells(row)) + "</tr>" for row in table.rows]
+    lines.append("</tbody></table>")
+    return lines
+
+
+# --------------------------------------------------------------------------- the report's tables
+
+
+def summary_table(metrics: Sequence[MetricRow]) -> Table:
+    """Return each metric's final mean, minimum and share perfect, the drafts' mean, final − draft."""
+    head = ["metric", "final mean", "final min", "final share perfect", "draft mean", "final − draft"]
+    rows: list[list[Cell | str]] = [
+        [
+            metric_label(row.metric),
+            format_number(row.final.mean),
+            format_number(row.final.minimum),
+            format_number(row.final.perfect),
+            format_number(row.draft.mean),
+            format_signed(row.difference),
+        ]
+        for row in metrics
+    ]
+    return Table(head, rows)
+
+
+def systems_table(report: EvalReport) -> Table:
+    """Return per system its scored answers and each metric's mean with its rank, the best marked."""
+    table = Table(["system", "scored", *(metric_label(m) for m in LABELS)])
+    for system in report.systems:
+        cells = [
+            Cell(ranked(system.metric(m).final.mean, system.ranks.get(m)), best=system.ranks.get(m) == 1)
+            for m in LABELS
+        ]
+        table.rows.append([system.name, str(system.counts["scored"]), *cells])
+    return table
+
+
+def metric_table(report: EvalReport, metric: str) -> Table:
+    """Return one metric's mean, minimum, share perfect and rank per system, best first."""
+    table = Table(["system", "mean", "min", "share perfect", "rank"])
+    for name in report.ranking.get(metric, []):
+        system = report.system(name)
+        summary = system.metric(metric).final
+        table.rows.append(
+            [
+                name,
+                format_number(summary.mean),
+                format_number(summary.minimum),
+                format_number(summary.perfect),
+                str(system.ranks[metric]),
+            ]
+        )
+    return table
+
+
+def prompt_table(report: EvalReport, values: dict[str, dict[str, str]], best: str | None = None) -> Table:
+    """Return per prompt each system's value (``values``: prompt id -> system -> text), linked to
+    its answer; with ``best`` (a metric) the best of each row are marked."""
+    names = [s.name for s in report.systems]
+    table = Table(["prompt", *names])
+    for prompt in report.prompts:
+        marked = prompt.best.get(best, []) if best is not None else []
+        cells: list[Cell | str] = [prompt.prompt_id]
+        for name in names:
+            text = values[prompt.prompt_id].get(name)
+            answer = prompt.answers.get(name) if text is not None else None
+            cells.append(Cell("—" if text is None else text, name in marked, answer))
+        table.rows.append(cells)
+    return table
+
+
+def metric_by_prompt(prompts: Sequence[PromptRow], metric: str) -> dict[str, dict[str, str]]:
+    """Return prompt id -> system -> that system's score of ``metric``, as the tables print it."""
+    return {
+        p.prompt_id: {name: format_number(s[metric]) for name, s in p.scores.items() if metric in s}
+        for p in prompts
+    }
+
+
+def judge_table(report: EvalReport) -> Table:
+    """Return per judged system its verdicts: how many, each criterion's mean, support, asked."""
+    table = Table(
+        [
+            "system",
+            "judged",
+            "failed",
+            *(judge_label(c) for c in CRITERIA),
+            "sentences supported",
+            "does what was asked",
+        ]
+    )
+    for system in report.systems:
+        verdicts = system.judge
+        if verdicts is None:
+            continue
+        table.rows.append(
+            [
+                system.name,
+                str(verdicts.judged),
+                str(verdicts.failed),
+                *(format_number(verdicts.criteria.get(c)) for c in CRITERIA),
+                format_number(verdicts.supported_share),
+                format_number(verdicts.does_what_was_asked),
+            ]
+        )
+    return table
+
+
+def agreement_table(report: EvalReport) -> Table:
+    """Return Spearman's rho of each judge measure (a row) with each metric (a column)."""
+    assert report.judge is not None
+    agreement = report.judge.agreement
+    rho = {(a.judge, a.metric): a.rho for a in agreement}
+    table = Table(["judge", *(metric_label(m) for m in LABELS)])
+    for measure in dict.fromkeys(a.judge for a in agreement):
+        table.rows.append([judge_label(measure), *(format_signed(rho.get((measure, m))) for m in LABELS)])
+    return table
+
+
+def comparison_table(comparison: Comparison) -> Table:
+    """Return each metric's final mean here and in the other run, and the difference."""
+    rows: list[list[Cell | str]] = [
+        [metric_label(m.metric), format_number(m.this), format_number(m.other), format_signed(m.difference)]
+        for m in comparison.metrics
+    ]
+    return Table(["metric", "this (final mean)", "other (final mean)", "this − other"], rows)
