@@ -12,7 +12,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from ..errors import BackendError, ConfigError
@@ -228,15 +228,13 @@ class OpenAIBackend:
                 self.structured_mode = mode
                 return completion
             # Plain instructions gave no JSON: ask once more, saying so.
-            retry = Request(
+            retry = replace(
+                request,
                 messages=[
                     *request.messages,
                     {"role": "assistant", "content": completion.text},
                     {"role": "user", "content": "Reply with only the JSON object, nothing else."},
                 ],
-                max_tokens=request.max_tokens,
-                temperature=request.temperature,
-                schema=request.schema,
             )
             second = self._completion(self._create(retry, None), mode)
             second.prompt_tokens += completion.prompt_tokens

@@ -9,6 +9,7 @@ was (:attr:`cnaps_rag.errors.BackendError.attempts`, ``last_reply``).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -138,13 +139,7 @@ def format_retry(request: Request, reply: str, error: str) -> Request:
     """Return ``request`` followed by the model's unusable ``reply`` and what was wrong with it."""
     template = load_template("format_retry")
     turns = [{"role": "assistant", "content": reply}, *template.messages(error=error)]
-    return Request(
-        messages=[*request.messages, *turns],
-        max_tokens=request.max_tokens,
-        temperature=request.temperature,
-        schema=request.schema,
-        seed=request.seed,
-    )
+    return replace(request, messages=[*request.messages, *turns])
 
 
 def with_evidence(error: BackendError, attempts: int, last_reply: str | None) -> BackendError:
