@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import CnapsRagError, PromptError
+from .errors import CnapsRagError, ConfigError, PromptError
 from .files import read_bytes
 from .parse import load_prompt_file
 from .spec import PromptSpec
@@ -96,6 +96,14 @@ def _dataset_fields(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _untrusted_summaries(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--untrusted-summaries",
+        action="store_true",
+        help="allow no link that only a summary gives (for datasets whose summaries may be hostile)",
+    )
+
+
 def cmd_answer(args: argparse.Namespace) -> int:
     from .answer import answer
 
@@ -146,7 +154,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .errors import ConfigError
     from .evaluation import (
         evaluate,
         evaluate_file,
@@ -228,11 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("prompt", help="prompt file")
     check.add_argument("answer", help="answer file in markdown, or - for standard input")
     check.add_argument("--json", action="store_true", help="print the full report as JSON")
-    check.add_argument(
-        "--untrusted-summaries",
-        action="store_true",
-        help="allow no link that only a summary gives (for datasets whose summaries may be hostile)",
-    )
+    _untrusted_summaries(check)
     check.set_defaults(func=cmd_validate)
 
     ans = commands.add_parser(
@@ -277,11 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--system-field", default="system", help="record field naming the system (default: system)"
     )
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON instead of markdown")
-    evaluate.add_argument(
-        "--untrusted-summaries",
-        action="store_true",
-        help="allow no link that only a summary gives (for datasets whose summaries may be hostile)",
-    )
+    _untrusted_summaries(evaluate)
     evaluate.add_argument("-q", "--quiet", action="store_true", help="no speed line on stderr")
     judging = evaluate.add_argument_group("judge (optional: a model scores each answer on a rubric)")
     judging.add_argument(
