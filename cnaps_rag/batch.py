@@ -68,6 +68,15 @@ def _pid_alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """While active, an OS error (no permission, a file where a folder should be) is a ConfigError."""
+    try:
+        yield
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
 def claimed(out_path: Path, on_note: Callable[[str], None] | None = None) -> Iterator[None]:
     """Mark ``out_path`` as being written by this process while the block runs.
 
@@ -94,7 +103,9 @@ def claimed(out_path: Path, on_note: Callable[[str], None] | None = None) -> Ite
         )
         if on_note is not None:
             on_note(note)
-    marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    with _writing(out_path):
+        marker.parent.mkdir(parents=True, exist_ok=True)  # a new folder for the output
+        marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
     try:
         yield
     finally:
@@ -152,17 +163,20 @@ def answer_batch(
     chosen = resolve_backend(backend, model=model, base_url=base_url)
     with claimed(out_path, on_note):
         if not resume and out_path.exists():
-            out_path.unlink()  # only once this run owns the file
+            with _writing(out_path):
+                out_path.unlink()  # only once this run owns the file
         if chosen.in_process:
             workers = 1  # one model in one process: requests would only queue on its lock
         markdown_dir = Path(md_dir) if md_dir else None
         if markdown_dir:
-            markdown_dir.mkdir(parents=True, exist_ok=True)
+            with _writing(markdown_dir):
+                markdown_dir.mkdir(parents=True, exist_ok=True)
 
         records = list(iter_inputs(inputs, id_field=id_field, prompt_field=prompt_field))
         summary = BatchSummary(inputs=len(records), output=str(out_path))
-        already = done_ids(out_path) if resume else set()
-        writer = JsonlWriter(out_path)
+        with _writing(out_path):
+            already = done_ids(out_path) if resume else set()
+            writer = JsonlWriter(out_path)
         seen: set[str] = set()
         todo: list[InputRecord] = []
         for record in records:

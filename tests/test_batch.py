@@ -103,6 +103,12 @@ def test_an_unforeseen_error_is_a_record_and_a_long_id_a_short_file_name(dataset
     assert len(written.name) < 255 and written.name.startswith("b" * 100)
 
 
+def test_the_output_may_go_into_a_new_folder(dataset, tmp_path):
+    out = tmp_path / "new" / "folder" / "answers.jsonl"
+    summary = answer_batch([dataset / GOOD[0]], out, backend=QueueBackend())
+    assert summary.answered == 1 and len(lines(out)) == 1
+
+
 def test_retryable_errors_are_retried(dataset, tmp_path):
     backend = QueueBackend([BackendError("busy", retryable=True)] * 2)
     summary = answer_batch([dataset / GOOD[0]], tmp_path / "a.jsonl", backend=backend)

@@ -60,6 +60,7 @@ def test_validate_reads_standard_input():
         # llama.cpp reads a budget of 0 or less as "until the context is full".
         (["answer", UPSCALE, "--max-tokens", "0"], "max_tokens must be 1 or more"),
         (["batch", UPSCALE, "-o", "/no/such/out.jsonl", "--max-tokens", "-3"], "must be 1 or more"),
+        (["batch", UPSCALE, "-o", f"{UPSCALE}/out.jsonl"], "cannot write there"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_no_traceback(args, message):
