@@ -38,6 +38,8 @@ _NUMBERED = re.compile(
 )
 """A numbered line's start; its title is the rest without :data:`_TITLE_END` (the first that can
 be). Two patterns: one that ran on to the line's end tried a title end after every character."""
+_NUMBERED_FIRST = frozenset("#*_0123456789ABCDEFGHPS")
+"""The characters a :data:`_NUMBERED` match can open with, after spaces and tabs."""
 _TITLE_END = re.compile(r"[ \t]*(?:\*\*|__)?[ \t]*:?[ \t]*")
 _TITLE_END_CHARS = " \t*_:"
 
@@ -181,6 +183,9 @@ class Layout:
             if line.kind not in ("heading", "text", "item") or line.indent > 1:
                 continue
             raw = self.text[line.start : line.end]
+            # _NUMBERED opens with one of these after spaces (most lines are prose: no regex call).
+            if raw.lstrip(" \t")[:1] not in _NUMBERED_FIRST:
+                continue
             match = _NUMBERED.match(raw)
             if not match:
                 continue

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib.resources import files
+from operator import itemgetter
 from typing import NamedTuple
 
 import ahocorasick
@@ -330,33 +331,28 @@ def find_model_names(text: str, skip: list[tuple[int, int]] | None = None) -> li
     for start, end in skip or []:
         used[start:end] = b"\x01" * (min(end, len(text)) - start)
 
-    def free(start: int, end: int) -> bool:
-        return used.find(1, start, end) < 0  # no copy of the slice
-
     mentions: list[NameMention] = []
     for match in _lexicon_matches(text):
         start, end = match.span()
-        name = match.group("name")
-        if not free(start, end):
+        if used.find(1, start, end) >= 0:
+            continue  # in a link or an earlier name (find, not a slice: no copy)
+        found, name, version = match.group(0, "name", "version")
+        key = name_key(found)
+        if key in _GENERIC or found in _NOT_MODELS_EXACT or key in _NOT_MODELS_KEYS:
             continue
-        key = name_key(match.group(0))
-        if key in _GENERIC or match.group(0) in _NOT_MODELS_EXACT or key in _NOT_MODELS_KEYS:
-            continue
-        if _is_prose(match.group(0)) or _is_person(text, match.group(0), end):
+        if _is_prose(found) or _is_person(text, found, end):
             used[start:end] = b"\x01" * (end - start)  # nor may the shape pass take it
             continue
-        family = name_key(name) if match.group("version") else None
-        mentions.append(NameMention(start, end, match.group(0), key, family))
+        mentions.append(NameMention(start, end, found, key, name_key(name) if version else None))
         used[start:end] = b"\x01" * (end - start)
     for match in token_matches(text):
-        start = match.start()
-        token = match.group(0)
-        if used.find(1, start, start + len(token)) >= 0:
+        start, end = match.span()
+        if used.find(1, start, end) >= 0:
             continue
-        shape = _token_shape(token)
+        shape = _token_shape(match.group(0))
         if shape is not None:
             mentions.append(NameMention(start + shape[0], start + shape[0] + len(shape[1]), *shape[1:]))
-    mentions.sort(key=lambda m: m.start)
+    mentions.sort(key=itemgetter(0))  # by start, stable
     return mentions
 
 

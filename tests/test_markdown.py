@@ -123,3 +123,14 @@ def test_numbered_titles_are_what_one_whole_line_pattern_gives(line):
             "hashes", "bold", "number", "dot"
         )
         assert _title(line, start.end()) == expected.group("title")
+
+
+@settings(max_examples=400)
+@given(st.text(alphabet=" \t#*_19ABHPSxa.):-Partection", max_size=30))
+def test_numbered_lines_need_an_opening_character(raw):
+    # numbered_headings skips a line whose first character after spaces is not one of these;
+    # the pattern it skips cannot match there.
+    from cnaps_rag.markdown import _NUMBERED, _NUMBERED_FIRST
+
+    if raw.lstrip(" \t")[:1] not in _NUMBERED_FIRST:
+        assert _NUMBERED.match(raw) is None
