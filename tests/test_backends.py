@@ -131,3 +131,14 @@ def test_a_local_generation_failure_is_a_backend_error(monkeypatch, error):
     monkeypatch.setattr(local, "load_model", lambda *_args: loaded)
     with pytest.raises(BackendError, match=str(error)):
         LocalBackend().complete(Request(messages=[{"role": "user", "content": "hi"}]))
+
+
+@pytest.mark.parametrize(
+    "url", ["localhost:8080", "ftp://host/v1", "http://", "http://user:pw@[::1", "http://[::1]:x/"]
+)
+def test_a_base_url_no_request_could_reach_is_a_config_error(url):
+    from cnaps_rag.backends import OpenAIBackend
+
+    with pytest.raises(ConfigError, match="not a server URL") as info:
+        OpenAIBackend(base_url=url)
+    assert "pw" not in info.value.one_line()

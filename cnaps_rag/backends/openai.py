@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from ..errors import BackendError, ConfigError
 from ..schemas import openai_strict
@@ -91,6 +92,25 @@ def _display_url(url: str) -> str:
     return re.sub(r"//[^/@\s]*@", "//***@", url)
 
 
+def _bad_base_url(base_url: str | None, why: str) -> ConfigError:
+    return ConfigError(
+        f"not a server URL: {_display_url(base_url or '')!r} ({_display_url(why)})",
+        hint="pass --base-url http://HOST:PORT/v1 (also $OPENAI_BASE_URL)",
+    )
+
+
+def _check_base_url(base_url: str | None) -> None:
+    """Raise ConfigError for a base URL that is no http(s) address: no request could reach it."""
+    if base_url is None:
+        return
+    try:
+        parts = urlsplit(base_url)
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        raise _bad_base_url(base_url, str(exc)) from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise _bad_base_url(base_url, "it needs http:// or https:// and a host")
+
+
 def _retry_after(response: Any) -> float | None:
     try:
         value = response.headers.get("retry-after")
@@ -134,6 +154,7 @@ class OpenAIBackend:
         self.base_url = self.base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.model = self.model or os.environ.get("CNAPS_RAG_OPENAI_MODEL", "") or "gpt-4o-mini"
         if self.client is None:
+            _check_base_url(self.base_url)
             key = self.api_key or os.environ.get("OPENAI_API_KEY")
             if not key:
                 if self.base_url is None:
@@ -146,9 +167,12 @@ class OpenAIBackend:
                 import openai
             except ImportError:
                 raise ConfigError("the openai package is not installed", hint="pip install openai") from None
-            self.client = openai.OpenAI(
-                api_key=key, base_url=self.base_url, max_retries=0, timeout=self.timeout
-            )
+            try:
+                self.client = openai.OpenAI(
+                    api_key=key, base_url=self.base_url, max_retries=0, timeout=self.timeout
+                )
+            except Exception as exc:  # httpx's InvalidURL (not a ValueError) for a bad host or port
+                raise _bad_base_url(self.base_url, str(exc)) from None
         if self.token_field is None:
             official = self.base_url is None or "api.openai.com" in self.base_url
             self.token_field = "max_completion_tokens" if official else "max_tokens"
