@@ -178,15 +178,14 @@ def rank_systems(tallies: Sequence[SystemTally]) -> tuple[dict[str, list[str]], 
 
 def prompt_rows(rows: Sequence[Row], systems: Sequence[str]) -> list[PromptRow]:
     """Return per prompt (in order of first answer) each system's scores, with the best marked."""
-    first: dict[str, dict[str, Row]] = {}
-    position: dict[int, int] = {}
+    # Prompt -> system -> (position from 1 in ``rows``, the system's first scored answer to it).
+    first: dict[str, dict[str, tuple[int, Row]]] = {}
     for number, row in enumerate(rows, start=1):
         if row.final_scores is not None and row.prompt_id is not None:
-            first.setdefault(row.prompt_id, {}).setdefault(row.system, row)
-            position.setdefault(id(row), number)
+            first.setdefault(row.prompt_id, {}).setdefault(row.system, (number, row))
     result = []
     for prompt_id, by_system in first.items():
-        ordered = {name: by_system[name] for name in systems if name in by_system}
+        ordered = {name: by_system[name][1] for name in systems if name in by_system}
         scores = {
             name: {metric: _value(row.final_scores, metric) for metric in METRICS}
             for name, row in ordered.items()
@@ -203,7 +202,7 @@ def prompt_rows(rows: Sequence[Row], systems: Sequence[str]) -> list[PromptRow]:
             for name, row in ordered.items()
         }
         judge = {name: row.judgment.overall for name, row in ordered.items() if row.judgment is not None}
-        answers = {name: position[id(row)] for name, row in ordered.items()}
+        answers = {name: by_system[name][0] for name in ordered}
         result.append(
             PromptRow(
                 prompt_id=prompt_id, scores=scores, best=best, stripped=stripped, judge=judge, answers=answers
