@@ -179,10 +179,8 @@ def find_links(text: str) -> list[Link]:
     # lines) only sees the runs of non-space characters that have one of those, each distinct
     # run once (answers repeat their links).
     read: dict[str, list[tuple[int, int]]] = {}
-    chunk_end = -1
-    for hint in _HINT.finditer(text):
-        if hint.start() < chunk_end:
-            continue  # in the run already read
+    hint = _HINT.search(text)
+    while hint is not None:
         chunk_start = max(text.rfind(" ", 0, hint.start()), text.rfind("\n", 0, hint.start()))
         chunk_start = max(chunk_start, text.rfind("\t", 0, hint.start())) + 1
         after = _SPACE.search(text, hint.end())
@@ -194,6 +192,8 @@ def find_links(text: str) -> list[Link]:
             start, end = chunk_start + index, chunk_start + last_index
             raw = text[start:end]
             found.append(Link(start, end, raw, url_key(raw)))
+        # The next hint after the run (a hint holds no space, so none straddles its end).
+        hint = _HINT.search(text, chunk_end)
     found.sort(key=lambda link: (link.start, -(link.end - link.start)))
     result: list[Link] = []
     for link in found:
