@@ -43,12 +43,9 @@ def read_prompt_bytes(data: bytes) -> tuple[str, list[str]]:
     """Return ``data`` decoded as text plus warnings about how it was decoded.
 
     UTF-8 (with or without BOM) first; bytes that are not UTF-8 fall back to
-    cp1252, then latin-1, and say so. Binary data raises :class:`PromptError`.
+    cp1252, then latin-1, and say so. Whether the text is a prompt at all (empty,
+    binary) is :func:`_as_text`'s check, for bytes and text alike.
     """
-    if not data.strip():
-        raise PromptError("the prompt is empty", hint="give a file holding a dataset prompt")
-    if b"\x00" in data:
-        raise PromptError("the prompt is binary data (it holds NUL bytes), not text")
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
@@ -325,7 +322,9 @@ def _as_text(text: str | bytes) -> tuple[str, list[str]]:
     decoded = normalize_newlines(decoded).lstrip("\ufeff")
     if not decoded.strip():
         raise PromptError("the prompt is empty", hint="give a file holding a dataset prompt")
-    if "\x00" in decoded or _looks_binary(decoded):
+    if "\x00" in decoded:
+        raise PromptError("the prompt is binary data (it holds NUL bytes), not text")
+    if _looks_binary(decoded):
         raise PromptError("the prompt is binary data, not text")
     return decoded, warnings
 
