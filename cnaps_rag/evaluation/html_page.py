@@ -18,6 +18,7 @@ from .models import CRITERIA, EvalReport, MetricSummary, Row
 from .tables import Table, comparison_table, html_table, summary_table
 from .wording import (
     LABELS,
+    comparison_sentence,
     counts_sentence,
     format_score,
     judge_label,
@@ -242,8 +243,7 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
         comparison = report.comparison
         out += [
             f"<h2>Compared with {_e(comparison.other)}</h2>",
-            f"<p>Scored answers: {comparison.this_scored} here, {comparison.other_scored} there, "
-            f"{comparison.common_ids} ids in both.</p>",
+            f"<p>{_e(comparison_sentence(comparison))}</p>",
             *html_table(comparison_table(comparison)),
         ]
         out.append(

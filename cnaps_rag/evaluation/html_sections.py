@@ -17,7 +17,9 @@ from .tables import (
 )
 from .wording import (
     LABELS,
+    agreement_sentence,
     format_number,
+    judged_sentence,
     metric_label,
     stripped_sentence,
 )
@@ -120,13 +122,9 @@ def judge_html(report: EvalReport) -> list[str]:
     assert judge is not None
     out = [
         f"<h2>Judge: {_e(judge.model)}, rubric {_e(judge.rubric_version)}</h2>",
-        f"<p>Judged {judge.judged} answers; the judge failed on {judge.failed}.</p>",
+        f"<p>{_e(judged_sentence(report))}</p>",
         *html_table(judge_table(report)),
-    ]
-    answers = judge.agreement[0].answers if judge.agreement else 0
-    out += [
-        f"<p>Agreement with the metrics: Spearman's rank correlation over the {answers} judged answers "
-        "(n/a: too few answers, or one side constant).</p>",
+        f"<p>{_e(agreement_sentence(report))}</p>",
         *html_table(agreement_table(report)),
     ]
     failures = [r for r in report.rows if r.judge_error is not None]

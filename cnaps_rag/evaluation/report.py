@@ -30,8 +30,11 @@ from .tables import (
 )
 from .wording import (
     LABELS,
+    agreement_sentence,
+    comparison_sentence,
     counts_sentence,
     format_score,
+    judged_sentence,
     metric_label,
     several_files,
     stripped_sentence,
@@ -120,15 +123,11 @@ def _judge_md(report: EvalReport) -> list[str]:
     out = [
         f"## Judge: {_code(judge.model)}, rubric {_code(judge.rubric_version)}",
         "",
-        f"Judged {judge.judged} answers; the judge failed on {judge.failed}.",
+        judged_sentence(report),
         "",
         *markdown_table(judge_table(report)),
-    ]
-    answers = judge.agreement[0].answers if judge.agreement else 0
-    out += [
         "",
-        f"Agreement with the metrics: Spearman's rank correlation over the {answers} judged answers "
-        "(n/a: too few answers, or one side constant).",
+        agreement_sentence(report),
         "",
         *markdown_table(agreement_table(report)),
     ]
@@ -161,8 +160,7 @@ def report_markdown(report: EvalReport) -> str:
         out += [
             f"## Compared with {_code(comparison.other)}",
             "",
-            f"Scored answers: {comparison.this_scored} here, {comparison.other_scored} there, "
-            f"{comparison.common_ids} ids in both.",
+            comparison_sentence(comparison),
             "",
             *markdown_table(comparison_table(comparison)),
             "",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from ..score import Scores
-from .models import EvalReport
+from .models import Comparison, EvalReport
 
 LABELS = {
     "url_precision": "URL precision",
@@ -58,6 +58,31 @@ def violations_sentence(report: EvalReport) -> str:
 def several_files(report: EvalReport) -> bool:
     """Return whether the records came from more than one file (then a line number needs its file)."""
     return len({r.source for r in report.rows} | {b.source for b in report.broken_lines}) > 1
+
+
+def judged_sentence(report: EvalReport) -> str:
+    """Return how many answers the judge judged and failed on."""
+    assert report.judge is not None
+    return f"Judged {report.judge.judged} answers; the judge failed on {report.judge.failed}."
+
+
+def agreement_sentence(report: EvalReport) -> str:
+    """Return the sentence that introduces the judge's agreement with the metrics."""
+    assert report.judge is not None
+    agreement = report.judge.agreement
+    answers = agreement[0].answers if agreement else 0
+    return (
+        f"Agreement with the metrics: Spearman's rank correlation over the {answers} judged answers "
+        "(n/a: too few answers, or one side constant)."
+    )
+
+
+def comparison_sentence(comparison: Comparison) -> str:
+    """Return how many answers each of two compared runs scored, and how many ids both did."""
+    return (
+        f"Scored answers: {comparison.this_scored} here, {comparison.other_scored} there, "
+        f"{comparison.common_ids} ids in both."
+    )
 
 
 JUDGE_LABELS = {
