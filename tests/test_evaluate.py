@@ -228,6 +228,23 @@ def test_a_record_holding_unicode_line_separators_is_one_record(tmp_path, final_
     assert "\u2029 and\x85 more" in report_html(report)
 
 
+def test_a_prompt_file_named_by_many_records_is_read_once(tmp_path, monkeypatch, final_text):
+    import cnaps_rag.evaluation.answers as answers_module
+
+    shutil.copy(PROMPTS / f"{UPSCALE}.txt", tmp_path / "prompt.txt")
+    load, reads = answers_module.load_prompt_file, []
+    monkeypatch.setattr(answers_module, "load_prompt_file", lambda path: reads.append(path) or load(path))
+    records = [{"id": s, "prompt_path": "prompt.txt", "markdown": final_text, "system": s} for s in "abc"]
+    path = write_jsonl(tmp_path / "answers.jsonl", records)
+    before = evaluate(path)
+    assert before.counts["scored"] == 3 and len(reads) == 1
+    # A changed file is read again: another prompt, other scores.
+    shutil.copy(PROMPTS / f"{LIIF}.txt", tmp_path / "prompt.txt")
+    after = evaluate(path)
+    assert len(reads) == 2 and after.counts["scored"] == 3
+    assert after.metric("url_precision").final.mean != before.metric("url_precision").final.mean
+
+
 def test_missing_compare_file_and_unwritable_output(answers, tmp_path):
     with pytest.raises(ConfigError, match="no such answers file"):
         evaluate_file(answers, load_prompt_index(PROMPTS), compare_with=tmp_path / "other.jsonl")

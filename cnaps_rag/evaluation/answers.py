@@ -150,6 +150,13 @@ def _prompt_records(text: str, record_id: str, id_field: str, prompt_field: str)
     return tuple(dataset_record(row, record_id, record_id, id_field=id_field, prompt_field=prompt_field))
 
 
+@lru_cache(maxsize=64)
+def _prompt_file(path: str, stamp: tuple[int, int]) -> tuple[PromptSpec, ...]:
+    # Several systems' answers name the same prompt file: read and parse it once (while
+    # ``stamp``, its modification time and size, says it is unchanged).
+    return tuple(load_prompt_file(Path(path)))
+
+
 def _existing_file(path: Path, base_dir: Path | None) -> Path | None:
     """Return ``path`` (or, when relative, ``base_dir / path``) if it is a file, else None."""
     candidates = [path] if path.is_absolute() or base_dir is None else [path, base_dir / path]
@@ -198,7 +205,8 @@ def find_prompt(
                 return prompts[key]
         path = _existing_file(Path(name), base_dir)
         if path is not None:
-            specs = load_prompt_file(path)
+            stat = path.stat()
+            specs = _prompt_file(str(path), (stat.st_mtime_ns, stat.st_size))
             return next((s for s in specs if s.id == record_id), specs[0])
     if record_id in prompts:
         return prompts[record_id]
