@@ -54,7 +54,7 @@ svg .sys-0 { fill: #1c7ed6; } svg .sys-1 { fill: #f08c00; } svg .sys-2 { fill: #
 svg .sys-3 { fill: #ae3ec9; } svg .sys-4 { fill: #e03131; } svg .sys-5 { fill: #0c8599; }
 svg .sys-6 { fill: #5c940d; } svg .sys-7 { fill: #868e96; }
 svg .minimum { stroke: #222; stroke-width: 2; }
-td.best { font-weight: bold; background: #e7f5ff; }
+td.best { font-weight: bold; background: #e7f5ff; white-space: nowrap; }
 td.text { text-align: left; }
 td.best::after { content: " ★"; color: #1c7ed6; }
 figure.chart { display: inline-block; margin: 0.5em 1em 0.5em 0; vertical-align: top; }
