@@ -285,7 +285,11 @@ def test_report_files(answers, tmp_path):
     report = evaluate_file(answers, load_prompt_index(PROMPTS))
     write_report(report, out)
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json", "report.md"]
-    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    text = (out / "report.json").read_text(encoding="utf-8")
+    # Written a row at a time, the same text as the whole report dumped at once.
+    dumped = json.dumps(report.model_dump(mode="json"), sort_keys=True, indent=2, ensure_ascii=False)
+    assert text == dumped + "\n" and len(report.rows) > 1
+    data = json.loads(text)
     assert data["counts"] == report.counts
     assert [m["metric"] for m in data["metrics"]] == [
         "url_precision",

@@ -8,7 +8,8 @@ built in :mod:`.tables`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import textwrap
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -44,9 +45,32 @@ from .wording import (
 # --------------------------------------------------------------------------- JSON
 
 
+def _dumps(data: object) -> str:
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False)
+
+
+def iter_report_json(report: EvalReport) -> Iterator[str]:
+    """Yield the report's JSON text in pieces, one row at a time (the text :func:`report_json` returns).
+
+    The rows are dumped one by one into the rest of the report, which holds a placeholder
+    for them, so writing the file never holds the whole report as JSON data or text.
+    """
+    if not report.rows:
+        yield _dumps(report.model_dump(mode="json")) + "\n"
+        return
+    rest = report.model_dump(mode="json", exclude={"rows"})
+    rest["rows"] = [None]
+    # Two spaces of indent: a key of the report itself, which no string inside the report can be.
+    before, after = _dumps(rest).split('\n  "rows": [\n    null\n  ]', 1)
+    yield before + '\n  "rows": ['
+    for number, row in enumerate(report.rows):
+        yield ("," if number else "") + "\n" + textwrap.indent(_dumps(row.model_dump(mode="json")), "    ")
+    yield "\n  ]" + after + "\n"
+
+
 def report_json(report: EvalReport) -> str:
     """Return the report as JSON text: sorted keys, two-space indent, a final newline."""
-    return json.dumps(report.model_dump(mode="json"), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return "".join(iter_report_json(report))
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -250,7 +274,7 @@ def write_report(report: EvalReport, out_dir: str | Path) -> list[Path]:
     """
     folder = Path(out_dir)
     files: dict[str, Iterable[str]] = {
-        "report.json": [report_json(report)],
+        "report.json": iter_report_json(report),
         "report.md": [report_markdown(report)],
         "report.html": iter_report_html(report),
     }
