@@ -18,9 +18,11 @@ from ..validate import Violation
 from .html_page import iter_report_html
 from .models import EvalReport, Row
 from .tables import (
+    Table,
     agreement_table,
     comparison_table,
     judge_table,
+    markdown_row,
     markdown_table,
     md_cell,
     metric_by_prompt,
@@ -168,8 +170,19 @@ def _where(source: str | None, line: int | None, several: bool) -> str:
     return f"{_code(source)} line {line}" if several and source else f"line {line}"
 
 
-def report_markdown(report: EvalReport) -> str:
-    """Return the report as Markdown: summary, systems side by side, judge, problems, then each answer."""
+def _joined(lines: Iterable[str]) -> Iterator[str]:
+    """Yield ``lines`` joined by newlines, ending in one newline (blank lines at the end dropped)."""
+    blank, first = 0, True
+    for line in lines:
+        if not line:
+            blank += 1
+            continue
+        yield ("" if first else "\n") + "\n" * blank + line
+        blank, first = 0, False
+    yield "\n"
+
+
+def _markdown_lines(report: EvalReport) -> Iterator[str]:
     many = len(report.systems) > 1
     out = [f"# cnaps-rag evaluation: {_code(report.name)}", "", counts_sentence(report), ""]
     if many:
@@ -194,56 +207,48 @@ def report_markdown(report: EvalReport) -> str:
         out += ["## Broken lines", ""]
         out += [f"- {_where(b.source, b.line, several)}: {md_cell(b.reason)}" for b in report.broken_lines]
         out.append("")
+    yield from out
     for status, title in (("failed", "Failed answers (not scored)"), ("unscorable", "Not scorable")):
         rows = [r for r in report.rows if r.status == status]
         if rows:
-            out += [f"## {title}", ""]
-            out += [
-                f"- {_code(r.id)} ({_where(r.source, r.line, several)}): {md_cell(r.reason or '')}"
-                for r in rows
-            ]
-            out.append("")
+            yield from [f"## {title}", ""]
+            for r in rows:
+                yield f"- {_code(r.id)} ({_where(r.source, r.line, several)}): {md_cell(r.reason or '')}"
+            yield ""
     scored = [r for r in report.rows if r.status == "scored"]
-    if scored:
-        out += [
-            "## Answers",
-            "",
-            "Final answer scores; the draft's in brackets where there is one.",
-            "",
-            "| answer | "
-            + ("system | " if many else "")
-            + "prompt | "
-            + " | ".join(metric_label(m) for m in LABELS)
-            + " | stripped (url, model) |",
-            "| --- | "
-            + ("--- | " if many else "")
-            + "--- | "
-            + " | ".join("---:" for _ in LABELS)
-            + " | ---: |",
-        ]
-        for row in scored:
-            cells = []
-            for metric in LABELS:
-                cell = format_score(row.final_scores, metric)
-                if row.draft_scores is not None:
-                    cell += f" ({format_score(row.draft_scores, metric)})"
-                cells.append(cell)
-            stripped = row.draft_scores or row.final_scores
-            assert stripped is not None
-            out.append(
-                f"| {md_cell(row.id)} | "
-                + (f"{md_cell(row.system)} | " if many else "")
-                + f"{md_cell(row.prompt_id or '')} | "
-                + " | ".join(cells)
-                + f" | {stripped.violations.get('url', 0)}, {stripped.violations.get('model', 0)} |"
-            )
-        out.append("")
-        for row in scored:
-            details = _answer_details_md(row)
-            if details:
-                title = f"{_code(row.id)}" + (f" ({md_cell(row.system)})" if many else "")
-                out += [f"### {title}", "", *details, ""]
-    return "\n".join(out).rstrip("\n") + "\n"
+    if not scored:
+        return
+    head = ["answer", *(["system"] if many else []), "prompt", *(metric_label(m) for m in LABELS)]
+    table = Table([*head, "stripped (url, model)"], left=3 if many else 2)
+    yield from ["## Answers", "", "Final answer scores; the draft's in brackets where there is one.", ""]
+    yield from markdown_table(table)
+    for row in scored:
+        cells = []
+        for metric in LABELS:
+            cell = format_score(row.final_scores, metric)
+            if row.draft_scores is not None:
+                cell += f" ({format_score(row.draft_scores, metric)})"
+            cells.append(cell)
+        stripped = row.draft_scores or row.final_scores
+        assert stripped is not None
+        violations = f"{stripped.violations.get('url', 0)}, {stripped.violations.get('model', 0)}"
+        yield markdown_row([row.id, *([row.system] if many else []), row.prompt_id or "", *cells, violations])
+    yield ""
+    for row in scored:
+        details = _answer_details_md(row)
+        if details:
+            title = f"{_code(row.id)}" + (f" ({md_cell(row.system)})" if many else "")
+            yield from [f"### {title}", "", *details, ""]
+
+
+def iter_report_markdown(report: EvalReport) -> Iterator[str]:
+    """Yield the report's Markdown in pieces, each answer's as it comes (:func:`report_markdown`'s text)."""
+    return _joined(_markdown_lines(report))
+
+
+def report_markdown(report: EvalReport) -> str:
+    """Return the report as Markdown: summary, systems side by side, judge, problems, then each answer."""
+    return "".join(iter_report_markdown(report))
 
 
 def _answer_details_md(row: Row) -> list[str]:
@@ -275,7 +280,7 @@ def write_report(report: EvalReport, out_dir: str | Path) -> list[Path]:
     folder = Path(out_dir)
     files: dict[str, Iterable[str]] = {
         "report.json": iter_report_json(report),
-        "report.md": [report_markdown(report)],
+        "report.md": iter_report_markdown(report),
         "report.html": iter_report_html(report),
     }
     written = []

@@ -2,8 +2,8 @@
 
 A :class:`Table` holds plain text; :func:`markdown_table` and :func:`html_table` escape it for
 their format, mark the best cells (bold in Markdown, ``class="best"`` on the page) and, on
-the page, link a cell to its answer's section. The first column is left-aligned, the others
-right-aligned.
+the page, link a cell to its answer's section. The first column is left-aligned (in Markdown
+the first ``left``), the others right-aligned.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ class Table:
 
     head: list[str]
     rows: list[list[Cell | str]] = field(default_factory=list)
+    left: int = 1
+    """How many columns, from the first, Markdown aligns left (the page aligns left only the first)."""
 
 
 def _cells(row: Sequence[Cell | str]) -> list[Cell]:
@@ -50,16 +52,20 @@ def md_cell(text: str) -> str:
     return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|")
 
 
+def markdown_row(row: Sequence[Cell | str]) -> str:
+    """Return one table row as a Markdown line (for a table written a row at a time)."""
+    return (
+        "| " + " | ".join(f"**{md_cell(c.text)}**" if c.best else md_cell(c.text) for c in _cells(row)) + " |"
+    )
+
+
 def markdown_table(table: Table) -> list[str]:
     """Return the table as Markdown lines: header, alignment row, a line per row."""
     lines = [
         "| " + " | ".join(md_cell(h) for h in table.head) + " |",
-        "| " + " | ".join("---" if i == 0 else "---:" for i in range(len(table.head))) + " |",
+        "| " + " | ".join("---" if i < table.left else "---:" for i in range(len(table.head))) + " |",
     ]
-    for row in table.rows:
-        texts = [f"**{md_cell(c.text)}**" if c.best else md_cell(c.text) for c in _cells(row)]
-        lines.append("| " + " | ".join(texts) + " |")
-    return lines
+    return lines + [markdown_row(row) for row in table.rows]
 
 
 def _td(cell: Cell) -> str:
