@@ -47,8 +47,12 @@ def data_words(filename: str) -> list[str]:
 
 
 def json_lines(text: str) -> Iterator[tuple[int, Any, str | None]]:
-    """Yield (line number, the JSON value, None) or (line number, None, why not) per non-blank line."""
-    for number, line in enumerate(text.splitlines(), start=1):
+    """Yield (line number, the JSON value, None) or (line number, None, why not) per non-blank line.
+
+    Lines end at ``\n`` only: a JSON string may hold U+2028, U+2029 or NEL raw (our own writer
+    keeps them), which ``str.splitlines`` would take for line ends and cut the record apart.
+    """
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

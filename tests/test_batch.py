@@ -231,3 +231,12 @@ def test_cli_says_when_the_last_batch_was_killed(dataset, tmp_path):
     assert second.returncode == 0, second.stderr
     assert "stopped without finishing" in second.stderr and "cnaps-rag doctor" in second.stderr
     assert len(lines(out)) == 3 and not marker.exists()
+
+
+def test_a_dataset_record_holding_a_line_separator_is_one_record(tmp_path):
+    """U+2028, U+2029 and NEL inside a JSON string are text, not line ends (str.splitlines cut them)."""
+    from cnaps_rag.files import json_lines
+
+    record = {"id": "a", "prompt": "one\u2028two\u2029three\x85four"}
+    text = json.dumps(record, ensure_ascii=False) + "\n" + json.dumps({"id": "b"}) + "\n"
+    assert [(number, value) for number, value, _ in json_lines(text)] == [(1, record), (2, {"id": "b"})]
