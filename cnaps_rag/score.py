@@ -76,7 +76,7 @@ from .files import data_words
 from .markdown import HEADING, ITEM, answer_parts, in_order
 from .spec import PromptSpec
 from .text import normalize_newlines, sentence_spans, sentences
-from .validate import NOT_COVERED, Found, Validation, clean_citations, find_items, validate
+from .validate import NOT_COVERED, Found, Validation, citation_spans, find_items, validate
 
 SUPPORT_THRESHOLD = 0.6
 """Share of a sentence's distinct content words that must occur in the prompt."""
@@ -326,10 +326,8 @@ def score(
     """
     allow = allow or AllowList.for_spec(spec)
     text = normalize_newlines(markdown)
-    citation_marks = None
     if validation is None:
         validation = validate(text, allow)
-        citation_marks = validation.citations  # counted in this same text
     # The links and names the validation found, unless it read another text (it drops citation marks).
     found = validation.found
     if found is None or found.text != text:
@@ -350,7 +348,9 @@ def score(
 
     structure, sections_found, empty_sections = _structure(text, spec)
 
-    sentences, unsupported = _sentences(text, prompt_vocabulary(spec), links)
+    # Citation marks ("[cite: 6]") are chat debris, not prose: blanked like links, not judged.
+    marks = citation_spans(text)
+    sentences, unsupported = _sentences(text, prompt_vocabulary(spec), sorted([*links, *marks]))
     grounding = (sentences - len(unsupported)) / sentences if sentences else 1.0
 
     return Scores(
@@ -370,5 +370,5 @@ def score(
         sentences=sentences,
         unsupported=unsupported,
         violations=validation.counts(),
-        citation_marks=clean_citations(text)[1] if citation_marks is None else citation_marks,
+        citation_marks=len(marks),
     )

@@ -152,6 +152,13 @@ def clean_citations(text: str) -> tuple[str, int]:
     return _CITATION.subn("", text)  # no mark matches "": the count is the marks
 
 
+def citation_spans(text: str) -> list[tuple[int, int]]:
+    """Return where :func:`clean_citations` finds a citation mark in ``text``, in order."""
+    if "[cite" not in text and "†" not in text:
+        return []
+    return [match.span() for match in _CITATION.finditer(text)]
+
+
 # ---------------------------------------------------------------------------- finding
 
 

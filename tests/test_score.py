@@ -316,3 +316,14 @@ def test_score_reads_the_validations_findings_or_finds_them_itself(example_upsca
         text, example_upscale, validation=validate("other text", example_upscale)
     ).model_precision == (alone.model_precision)
     assert alone.model_mentions == 3  # the label's names count, as they did
+
+
+def test_citation_marks_are_counted_and_not_judged_as_prose(example_upscale):
+    """A chat interface's marks ("[cite: 6]", "【4:0†source】") are debris: grounding reads around them."""
+    two = "The model deblurs the blurry image with MSSNet."
+    plain = score(answer_text(two=two), example_upscale)
+    marked = score(
+        answer_text(two="[cite_start]" + two[:-1] + " [cite: 6, 7]【4:0†source】."), example_upscale
+    )
+    assert marked.citation_marks == 3 and plain.citation_marks == 0
+    assert (marked.sentences, marked.grounding) == (plain.sentences, plain.grounding)
