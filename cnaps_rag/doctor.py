@@ -173,13 +173,12 @@ def run_smoke(
 def doctor(model: str | Path | None = None, repack: str | None = None) -> DoctorReport:
     """Return the doctor's report on this machine and ``model`` (default: the local backend's)."""
     from . import __version__
-    from .backends.local import embedded_model_path, is_embedded_model
+    from .backends.local import is_embedded_model, model_file
 
     setting = repack_setting(repack)
     path: Path | None
     try:
-        chosen = model or os.environ.get("CNAPS_RAG_MODEL")
-        path = Path(chosen).expanduser() if chosen else embedded_model_path()
+        path = model_file(model)
     except CnapsRagError:
         path = None
     if path is None or not path.is_file():

