@@ -174,13 +174,13 @@ def _lexicon_matches(text: str) -> Iterator[re.Match[str]]:
             resume = match.end()
 
 
-_LEXICON_KEYS = frozenset(name_key(n) for n in MODEL_NAMES)
-LEXICON_KEYS = _LEXICON_KEYS
+LEXICON_KEYS = frozenset(name_key(n) for n in MODEL_NAMES)
+"""The lexicon's names, each by its key (:func:`name_key`)."""
 
 
 def in_lexicon(name: str) -> bool:
     """Return whether ``name`` (in any spelling) is in the curated lexicon of model names."""
-    return name_key(name) in _LEXICON_KEYS
+    return name_key(name) in LEXICON_KEYS
 
 
 def is_not_model(word: str) -> bool:
@@ -234,7 +234,7 @@ def part_is_model(part: str) -> bool:
     key = name_key(part)
     if part in _NOT_MODELS_EXACT or key in _NOT_MODELS_KEYS or key in _GENERIC:
         return False
-    if key in _LEXICON_KEYS:
+    if key in LEXICON_KEYS:
         return True
     letters = _NOT_LETTER.sub("", part)
     if _CAMEL.search(part) and _FAMILY_SUFFIX.search(letters) and len(part) >= 4:
@@ -314,8 +314,8 @@ def _is_person(text: str, found: str, end: int) -> bool:
         return False
     word = following.group(1)
     return (
-        name_key(word) not in _LEXICON_KEYS
-        and name_key(found + word) not in _LEXICON_KEYS
+        name_key(word) not in LEXICON_KEYS
+        and name_key(found + word) not in LEXICON_KEYS
         and (word not in _SURNAME_STOP)
     )
 
@@ -365,7 +365,7 @@ def families(key: str) -> list[str]:
     not (the matching in :class:`AllowedNames` keeps versions apart).
     """
     found = []
-    for family in _LEXICON_KEYS:
+    for family in LEXICON_KEYS:
         if len(family) < len(key) and key.startswith(family):
             rest = key[len(family) :]
             if family[-1].isdigit() and rest[0].isdigit():
