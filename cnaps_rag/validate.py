@@ -145,16 +145,21 @@ class Validation(BaseModel):
         return result
 
 
+def _may_cite(text: str) -> bool:
+    # Every mark holds one of these: most answers have neither and skip the pattern.
+    return "[cite" in text or "†" in text
+
+
 def clean_citations(text: str) -> tuple[str, int]:
     """Return ``text`` without chat-interface citation marks, and how many there were."""
-    if "[cite" not in text and "†" not in text:
+    if not _may_cite(text):
         return text, 0
     return _CITATION.subn("", text)  # no mark matches "": the count is the marks
 
 
 def citation_spans(text: str) -> list[tuple[int, int]]:
     """Return where :func:`clean_citations` finds a citation mark in ``text``, in order."""
-    if "[cite" not in text and "†" not in text:
+    if not _may_cite(text):
         return []
     return [match.span() for match in _CITATION.finditer(text)]
 
