@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import CnapsRagError, ConfigError, PromptError
-from ..files import open_binary
+from ..files import json_lines, open_binary
 from ..inputs import DATASET_SUFFIXES, InputRecord, dataset_record, iter_inputs
 from ..parse import load_prompt_file
 from ..spec import PromptSpec
@@ -80,20 +80,13 @@ def stream_records(path: str | Path) -> Iterator[tuple[int, int, dict[str, Any] 
         for number, raw in enumerate(file, start=1):
             start, offset = offset, offset + len(raw)
             text = _decode(path, raw.removeprefix(b"\xef\xbb\xbf") if number == 1 else raw, start)
-            if not text.strip():
-                continue
-            # Parsed whole: a line is what ends at b"\n" (as read_record_at reads it back), and a
-            # record written with ensure_ascii=False may hold U+2028 or NEL, where str.splitlines
-            # (files.json_lines) would cut it into broken pieces. The reason is in batch's words.
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield number, start, None, f"not JSON: {exc.msg} at column {exc.colno}"
-                continue
-            if isinstance(value, dict):
-                yield number, start, value, None
-            else:
-                yield number, start, None, f"not a JSON object but {type(value).__name__}"
+            # files.json_lines says why a line is not JSON, in the words batch uses too; it ends
+            # lines at "\n" only, so a record holding U+2028 or NEL stays whole.
+            for _, value, reason in json_lines(text):
+                if isinstance(value, dict):
+                    yield number, start, value, None
+                else:
+                    yield number, start, None, reason or f"not a JSON object but {type(value).__name__}"
 
 
 def read_record_at(path: str | Path, offset: int) -> dict[str, Any]:
