@@ -39,9 +39,15 @@ _LIST_SEPARATOR = re.compile(r"^[\s*_`]*(?:,|/|;|&|\+|\band\b|\bor\b|\bvs\.?)[\s
 _ITEM_LEAD = re.compile(r"[\s*_`\[\"'“(]*")
 _LABEL_ONLY = re.compile(r"^[\s*_`\[]*[\w][\w .-]{0,30}:[\s*_`]*$")
 
-Kind = Literal["url", "model"]
+Kind = Literal["url", "model", "invisible"]
 Action = Literal[
-    "removed_url", "removed_link", "kept_link_text", "removed_sentence", "removed_item", "removed_name"
+    "removed_url",
+    "removed_link",
+    "kept_link_text",
+    "removed_sentence",
+    "removed_item",
+    "removed_name",
+    "removed_character",
 ]
 
 
@@ -248,7 +254,8 @@ def _edit_for(text: str, layout: Layout, action: Action, start: int, end: int, e
     if action in ("kept_link_text", "removed_link"):
         line = layout.line_at(start)
         for match in MD_LINK.finditer(text, line.start, line.end):
-            if match.start(2) == start:
+            # The violation is the link's target, or a name in its label that takes the link along.
+            if match.start() < start < match.end():
                 if action == "kept_link_text":
                     edits.add(match.start(), match.end(), match.group(1))
                 else:
