@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -212,26 +211,9 @@ def _title(raw: str, start: int) -> str:
     return raw[start:end]
 
 
-def markdown_links(text: str) -> Iterator[re.Match[str]]:
-    """Yield every markdown link in ``text``: group 1 is its label, group 2 its target."""
-    return MD_LINK.finditer(text)
-
-
 def is_heading(line: str) -> bool:
     """Return whether ``line`` is a markdown heading."""
     return HEADING.match(line) is not None
-
-
-def item_prefix_end(line: str) -> int:
-    """Return where a list item's text starts in ``line`` (0 when it is not a list item)."""
-    match = ITEM.match(line)
-    return match.end() if match else 0
-
-
-def section_number(line: str) -> int | None:
-    """Return the number of a numbered heading line (``## 2. Workflow`` gives 2), else None."""
-    match = SECTION_HEADING.match(line)
-    return int(match.group(1)) if match else None
 
 
 @dataclass(frozen=True)

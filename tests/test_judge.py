@@ -195,7 +195,9 @@ def test_ranks_and_spearman():
 
 
 def test_the_schema_is_closed_and_openai_strict():
-    from cnaps_rag.schemas import openai_strict, strict_problems
+    from strict_schema import strict_problems
+
+    from cnaps_rag.schemas import openai_strict
 
     schema = Judge(QueueBackend(), cache_dir=None).schema
     assert strict_problems(openai_strict(schema)) == []
