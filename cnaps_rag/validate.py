@@ -72,13 +72,6 @@ _CONNECTOR = re.compile(
 )
 
 
-def connector_at_end(fragment: str) -> re.Match[str] | None:
-    """Return ``_CONNECTOR.search(fragment)``, tried only where its word can start: it ends the
-    fragment, so at most 10 characters ("repository") before the white space and colon after it."""
-    end = len(fragment.rstrip().rstrip(":").rstrip())  # where the word ends, if a match exists
-    return _CONNECTOR.search(fragment, max(0, end - 10))
-
-
 _LIST_SEPARATOR = re.compile(r"^[\s*_`]*(?:,|/|;|&|\+|\band\b|\bor\b|\bvs\.?)[\s*_`]*$", re.I)
 _ITEM_LEAD = re.compile(r"[\s*_`\[\"'“(]*")
 _LABEL_ONLY = re.compile(r"^[\s*_`\[]*[\w][\w .-]{0,30}:[\s*_`]*$")
@@ -206,7 +199,7 @@ def url_unit(text: str, layout: Layout, start: int, end: int) -> Action:
     line = layout.line_at(start)
     if line.kind not in ("text", "item"):
         return "removed_url"
-    if not connector_at_end(text[line.start : start].rstrip(" \t<([")):
+    if not _CONNECTOR.search(text[line.start : start].rstrip(" \t<([")):
         return "removed_url"
     sentence_start, sentence_end = _sentence_bounds(text, line.content, line.end, start)
     # The clause goes on after the link ("see <URL> for ..."): without it, it is broken.
@@ -214,7 +207,7 @@ def url_unit(text: str, layout: Layout, start: int, end: int) -> Action:
         return "removed_sentence"
     # Too little is left to say anything ("The code is available at <URL>." would read "The
     # code is."): fewer than three words that are not function words.
-    connector = connector_at_end(text[sentence_start:start].rstrip(" \t<(["))
+    connector = _CONNECTOR.search(text[sentence_start:start].rstrip(" \t<(["))
     left = text[sentence_start : sentence_start + (connector.start() if connector else 0)]
     words = [w for w in _WORD.findall(left + " " + text[end:sentence_end]) if not is_function_word(w)]
     if len(words) < 3:
@@ -239,7 +232,7 @@ def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, 
         block_end = layout.item_block_end(index)
         stop = layout.lines[block_end].start if block_end < len(layout.lines) else len(text)
         return line.start, stop  # the item was a label for this link
-    connector = connector_at_end(before.rstrip(" \t"))
+    connector = _CONNECTOR.search(before.rstrip(" \t"))
     if connector and line.kind != "table":
         start = start - len(before) + connector.start()
         while start > line.start and text[start - 1] in " \t":
@@ -248,13 +241,6 @@ def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, 
 
 
 _SEPARATOR_AT_END = re.compile(r"[ \t]*(?:,|/|;|&|\+|\band|\bor)[ \t]*$")
-
-
-def separator_at_end(fragment: str) -> re.Match[str] | None:
-    """Return ``_SEPARATOR_AT_END.search(fragment)``, tried only from the spaces before the last
-    three characters that are not spaces (it ends the fragment with a separator of one to three)."""
-    end = len(fragment.rstrip(" \t"))
-    return _SEPARATOR_AT_END.search(fragment, len(fragment[: max(0, end - 3)].rstrip(" \t")))
 
 
 _HYPHENATED_TAIL = re.compile(r"(?:-[A-Za-z0-9_]+)+")
@@ -284,7 +270,7 @@ def _name_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int,
         start, end = start - 1, end + 1
     # "A, VGG and B" -> "A and B": the separator before the name goes with it; for the first
     # name of a list ("VGG, A and B"), the one after it.
-    before = separator_at_end(text[line.content : start])
+    before = _SEPARATOR_AT_END.search(text[line.content : start])
     if before:
         return start - len(before.group(0)), end
     after = re.match(r"[ \t]*(?:,|/|;|&|\+|and\b|or\b)[ \t]*", text[end : line.end])
@@ -353,15 +339,6 @@ _MULTI_SPACE = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
 _ORPHAN_CONNECTOR = re.compile(r"[ \t,]+(?:and|or|at|from|via|see)[ \t]*(?=[.!?]?$)", re.M | re.I)
 
 
-def _may_end_with_connector(body: str) -> bool:
-    """Return False only when :data:`_ORPHAN_CONNECTOR` cannot match ``body`` (one line): each
-    sub in :func:`_tidy` runs only where the characters it needs stand (each tried every position)."""
-    if not body.isascii():
-        return True  # case-insensitive matching folds a few other letters to ASCII ones
-    tail = body[:-1] if body[-1:] in ".!?" else body
-    return tail.rstrip(" \t").lower().endswith(("and", "or", "at", "from", "via", "see"))
-
-
 def _tidy(text: str, touched: set[int]) -> str:
     """Return ``text`` without the debris removals left on the ``touched`` lines.
 
@@ -375,19 +352,14 @@ def _tidy(text: str, touched: set[int]) -> str:
         if index in touched and line.kind in ("text", "item"):
             # The marker and indentation stay as they are; only the line's own text is tidied.
             prefix, body = text[line.start : line.content], text[line.content : line.end]
-            if "(" in body or "[" in body or "<" in body:
-                body = _EMPTY_BRACKETS.sub("", body)
+            body = _EMPTY_BRACKETS.sub("", body)
             children = index + 1 < len(layout.lines) and layout.lines[index + 1].indent > line.indent
             if line.kind == "item" and _EMPTY_ITEM.match(prefix + body) and not children:
                 continue  # only a marker or a label is left, and no nested lines it labels
-            if "  " in body or "\t" in body:
-                body = _MULTI_SPACE.sub(" ", body)
-            if "\t" in body or any(" " + mark in body for mark in ".,;:!?"):
-                body = _SPACE_BEFORE_PUNCT.sub("", body)
-            if ".." in body or "," in body or ";" in body or ":" in body:
-                body = _DOUBLE_PUNCT.sub(lambda m: m.group(1) or "", body)
-            if _may_end_with_connector(body):
-                body = _ORPHAN_CONNECTOR.sub("", body)
+            body = _MULTI_SPACE.sub(" ", body)
+            body = _SPACE_BEFORE_PUNCT.sub("", body)
+            body = _DOUBLE_PUNCT.sub(lambda m: m.group(1) or "", body)
+            body = _ORPHAN_CONNECTOR.sub("", body)
             raw = prefix + body if body.strip() else ""
             if not raw.endswith("  "):  # two spaces end a line with a hard break: they stay
                 raw = raw.rstrip()
