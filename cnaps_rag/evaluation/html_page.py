@@ -208,6 +208,8 @@ def _answer_html(
 
 def _where(source: str | None, line: int | None, several: bool) -> str:
     """Return where a record stands, as HTML: its line, and its file when there are several files."""
+    if line is None:  # a results file: one prompt's answers, no line of their own
+        return _e(source or "")
     return f"{_e(source)} line {_e(line)}" if several and source else f"line {_e(line)}"
 
 

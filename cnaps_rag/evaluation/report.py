@@ -167,6 +167,8 @@ def _judge_md(report: EvalReport) -> list[str]:
 
 def _where(source: str | None, line: int | None, several: bool) -> str:
     """Return where a record stands: its line, and its file when there are several files."""
+    if line is None:  # a results file: one prompt's answers, no line of their own
+        return _code(source or "")
     return f"{_code(source)} line {line}" if several and source else f"line {line}"
 
 
