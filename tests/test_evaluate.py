@@ -209,7 +209,7 @@ def test_missing_or_unreadable_answers_file(tmp_path):
     with pytest.raises(ConfigError, match=r"missing\.jsonl: no such answers file"):
         evaluate_file(tmp_path / "missing.jsonl")
     # A folder is read as a dataset team's results (one .json file per prompt).
-    with pytest.raises(ConfigError, match="no .json results files in this folder"):
+    with pytest.raises(ConfigError, match=r"no \.json results files in this folder"):
         evaluate_file(tmp_path)
     latin1 = tmp_path / "latin1.jsonl"
     latin1.write_bytes('{"id": "é"}\n'.encode("latin-1"))

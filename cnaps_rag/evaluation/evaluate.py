@@ -169,7 +169,9 @@ def _add_results(run: Run, path: Path, system: str, fields: ResultsFields) -> No
         items = list(read_results(path, fields))
     except CnapsRagError as exc:
         # One file that breaks the layout is one line of the report; the other files go on.
-        run.broken.append(BrokenLine(line=None, reason=exc.one_line().removeprefix(f"{path}: "), source=str(path)))
+        run.broken.append(
+            BrokenLine(line=None, reason=exc.one_line().removeprefix(f"{path}: "), source=str(path))
+        )
         return
     for position, _, item in items:
         if isinstance(item, str):

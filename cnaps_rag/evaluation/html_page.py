@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from ..score import Scores
 from ..validate import Violation
-from .html_sections import judge_html, systems_html
+from .html_sections import judge_html, panel_html, systems_html
 from .models import CRITERIA, EvalReport, MetricSummary, Row
 from .tables import Table, comparison_table, html_table, summary_table
 from .wording import (
@@ -241,6 +241,8 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
     out.append(_chart(series, "Mean of each metric" + (", draft and final" if len(series) > 1 else "")))
     if report.judge is not None:
         out += judge_html(report)
+    if report.judges is not None:
+        out += panel_html(report)
     if report.comparison is not None:
         comparison = report.comparison
         out += [

@@ -59,15 +59,17 @@ def fleiss_kappa(verdicts: Sequence[RecordedVerdicts], panel: Sequence[str]) -> 
     categories = set().union(*counts)
     total = len(rated) * raters
     expected = sum((sum(c[k] for c in counts) / total) ** 2 for k in categories)
-    observed = sum(
-        (sum(n * n for n in c.values()) - raters) / (raters * (raters - 1)) for c in counts
-    ) / len(rated)
+    observed = sum((sum(n * n for n in c.values()) - raters) / (raters * (raters - 1)) for c in counts) / len(
+        rated
+    )
     if expected >= 1:
         return None, len(rated)
     return round((observed - expected) / (1 - expected), 6), len(rated)
 
 
-def _record(name: str, picks: Mapping[str, str], scores: Mapping[str, Mapping[str, float]], systems: Sequence[str]) -> JudgeRecord:
+def _record(
+    name: str, picks: Mapping[str, str], scores: Mapping[str, Mapping[str, float]], systems: Sequence[str]
+) -> JudgeRecord:
     """Return one judge's record from its pick per prompt and its scores per prompt."""
     counted = Counter(picks.values())
     sums: dict[str, list[float]] = {}
@@ -86,7 +88,9 @@ def _record(name: str, picks: Mapping[str, str], scores: Mapping[str, Mapping[st
     )
 
 
-def blind_spot(prompt_id: str, judge: str, picked: str, faults: Faults, systems: Sequence[str]) -> BlindSpot | None:
+def blind_spot(
+    prompt_id: str, judge: str, picked: str, faults: Faults, systems: Sequence[str]
+) -> BlindSpot | None:
     """Return the blind spot of ``judge`` picking ``picked`` on the prompt, or None where there is none."""
     if (prompt_id, picked) not in faults:
         return None  # the picked answer was not scored: nothing to set it against
@@ -98,7 +102,12 @@ def blind_spot(prompt_id: str, judge: str, picked: str, faults: Faults, systems:
     if fewest >= len(stripped):
         return None
     return BlindSpot(
-        id=prompt_id, judge=judge, picked=picked, stripped=stripped, cleanest=cleanest, cleanest_stripped=fewest
+        id=prompt_id,
+        judge=judge,
+        picked=picked,
+        stripped=stripped,
+        cleanest=cleanest,
+        cleanest_stripped=fewest,
     )
 
 

@@ -20,6 +20,7 @@ from .models import EvalReport, Row
 from .tables import (
     Table,
     agreement_table,
+    blind_spot_table,
     comparison_table,
     judge_table,
     markdown_row,
@@ -27,6 +28,8 @@ from .tables import (
     md_cell,
     metric_by_prompt,
     metric_table,
+    panel_scores_table,
+    panel_table,
     prompt_table,
     summary_table,
     systems_table,
@@ -39,6 +42,7 @@ from .wording import (
     format_score,
     judged_sentence,
     metric_label,
+    panel_sentences,
     several_files,
     stripped_sentence,
     violations_sentence,
@@ -165,6 +169,21 @@ def _judge_md(report: EvalReport) -> list[str]:
     return out
 
 
+def _panel_md(report: EvalReport) -> list[str]:
+    panel = report.judges
+    assert panel is not None
+    first, spots = panel_sentences(panel)
+    out = ["## Judges as a panel", "", first, "", *markdown_table(panel_table(panel)), ""]
+    scores = panel_scores_table(panel)
+    if scores is not None:
+        out += ["Each judge's mean score of each system's answers, on its own scale:", ""]
+        out += [*markdown_table(scores), ""]
+    out += ["### Blind spots", "", spots, ""]
+    if panel.blind_spots:
+        out += [*markdown_table(blind_spot_table(panel)), ""]
+    return out
+
+
 def _where(source: str | None, line: int | None, several: bool) -> str:
     """Return where a record stands: its line, and its file when there are several files."""
     if line is None:  # a results file: one prompt's answers, no line of their own
@@ -194,6 +213,8 @@ def _markdown_lines(report: EvalReport) -> Iterator[str]:
     out += ["", violations_sentence(report), ""]
     if report.judge is not None:
         out += _judge_md(report)
+    if report.judges is not None:
+        out += _panel_md(report)
     if report.comparison is not None:
         comparison = report.comparison
         out += [

@@ -115,9 +115,7 @@ def _verdicts(item: Mapping[str, Any], prompt_id: str, fields: ResultsFields) ->
     votes, scores, reasons = (item.get(f) for f in (fields.votes, fields.scores, fields.rationales))
     if votes is None and scores is None:
         return None
-    if not isinstance(votes or {}, dict) or not all(
-        isinstance(v, str) for v in (votes or {}).values()
-    ):
+    if not isinstance(votes or {}, dict) or not all(isinstance(v, str) for v in (votes or {}).values()):
         raise ValueError(f"{fields.votes!r} is not an object of judge -> system")
     if scores is not None and not isinstance(scores, dict):
         raise ValueError(f"{fields.scores!r} is not an object of judge -> system -> number")
@@ -143,8 +141,12 @@ def _items(data: Any, path: Path, fields: ResultsFields) -> Iterator[tuple[str, 
     if not isinstance(data, list):
         yield path.stem, data
         return
-    ids = [item.get(fields.id) if isinstance(item, dict) else None for item in data]
-    named = all(isinstance(i, (str, int)) and str(i) for i in ids) and len(set(map(str, ids))) == len(ids)
+    ids = [item.get(fields.id) if isinstance(item, dict) else "" for item in data]
+    given = [str(i) for item, i in zip(data, ids, strict=True) if isinstance(item, dict)]
+    # The items' own ids where every object has a distinct one ("Query1" in every file is none).
+    named = all(isinstance(i, (str, int)) and str(i) for i in ids if i != "") and len(set(given)) == len(
+        given
+    )
     for position, item in enumerate(data, start=1):
         yield (str(ids[position - 1]) if named else f"{path.stem}:{position}"), item
 

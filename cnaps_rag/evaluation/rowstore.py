@@ -9,6 +9,7 @@ again when it is asked for (the report files read them in order, once per pass).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -18,13 +19,6 @@ from collections.abc import Iterator, Sequence
 from typing import overload
 
 from .models import Row
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 class RowStore(Sequence[Row]):
@@ -89,4 +83,5 @@ def _cleanup(file: object, path: str) -> None:
     close = getattr(file, "close", None)
     if close is not None:
         close()
-    _remove(path)
+    with contextlib.suppress(OSError):
+        os.unlink(path)

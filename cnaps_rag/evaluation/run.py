@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CnapsRagError
 from ..spec import PromptSpec
 from ..text import normalize_newlines
-from .answers import AnswerTexts, find_prompt
 from .agreement import agreement
+from .answers import AnswerTexts, find_prompt
 from .models import BrokenLine, EvalReport, JudgeReport, Judgment, Row, RunInfo
 from .panel import answer_faults, judge_panel
 from .rowstore import RowStore
@@ -60,7 +60,9 @@ class _Entry:
     job: ScoreJob | None
 
 
-def prepare(record: Mapping[str, Any], position: int, line: int | None, system: str, options: Options) -> _Entry:
+def prepare(
+    record: Mapping[str, Any], position: int, line: int | None, system: str, options: Options
+) -> _Entry:
     """Return the record's row and, when it can be scored, the job that scores it."""
     raw_id = record.get(options.id_field, record.get("id"))
     record_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else f"#{position}"
@@ -84,7 +86,10 @@ def prepare(record: Mapping[str, Any], position: int, line: int | None, system: 
     row = Row(id=record_id, line=line, system=system, status="scored", prompt_id=spec.id)
     # Scores and validator spans both refer to the LF text the report shows.
     job = ScoreJob(
-        normalize_newlines(markdown), draft if isinstance(draft, str) else None, spec, options.untrusted_summaries
+        normalize_newlines(markdown),
+        draft if isinstance(draft, str) else None,
+        spec,
+        options.untrusted_summaries,
     )
     return _Entry(row, job)
 
@@ -140,7 +145,9 @@ class Run:
 
     # ----------------------------------------------------------------------- input
 
-    def add(self, record: Mapping[str, Any], line: int | None, default_system: str, source: str | None) -> None:
+    def add(
+        self, record: Mapping[str, Any], line: int | None, default_system: str, source: str | None
+    ) -> None:
         """Take the next answer record (from file ``source``); its row is made once the ones before it are."""
         field = record.get(self.options.system_field)
         system = str(field) if isinstance(field, (str, int)) and str(field).strip() else default_system
@@ -209,7 +216,9 @@ class Run:
     def _add_verdicts(self, row: Row, verdicts: list[tuple[Judgment | None, str | None]]) -> None:
         row.judgment, row.judge_error = verdicts[0]
         if len(self.judges) > 1:
-            row.judgments = {j.model: v for j, (v, _) in zip(self.judges, verdicts, strict=True) if v is not None}
+            row.judgments = {
+                j.model: v for j, (v, _) in zip(self.judges, verdicts, strict=True) if v is not None
+            }
             for judge, (judgment, _) in zip(self.judges, verdicts, strict=True):
                 if judgment is not None and row.prompt_id is not None:
                     by_system = self.live.setdefault(row.prompt_id, {}).setdefault(row.system, {})
