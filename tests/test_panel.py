@@ -243,3 +243,103 @@ def test_a_blind_spot_needs_a_cleaner_scored_answer():
     assert [(s.judge, s.picked) for s in panel.blind_spots] == [("j0", "a"), ("j2", "b")]
     equal = {("x", "a"): faults[("x", "a")], ("x", "b"): faults[("x", "b")]}
     assert judge_panel([votes("a")], equal, ["a", "b"]).blind_spots == []
+
+
+# --------------------------------------------------------------------------- a live panel
+
+
+def rubric_reply(score: int) -> str:
+    from cnaps_rag.evaluation.models import CRITERIA
+
+    data = {c: {"reason": "r", "score": score} for c in CRITERIA}
+    return json.dumps(data | {"unsupported_sentences": [], "does_what_was_asked": True, "asked_reason": "ok"})
+
+
+def live_answers(prompt_text, clean):
+    return [
+        {"id": "q", "prompt": prompt_text, "markdown": clean, "system": "sys_a"},
+        {"id": "q", "prompt": prompt_text, "markdown": LEAKY, "system": "sys_c"},
+    ]
+
+
+def test_a_live_panel_of_two_judges_with_fakes(prompt_text, clean, tmp_path):
+    """Control flow only: one judge always picks the first answer shown, the other the leaky one."""
+    from conftest import QueueBackend
+
+    from cnaps_rag.evaluation import Judge
+
+    def first_shown(request):
+        if "best" in (request.schema or {}).get("properties", {}):
+            return json.dumps({"reason": "first is best", "best": "A"})
+        return rubric_reply(3)
+
+    def leaky(request):
+        if "best" in (request.schema or {}).get("properties", {}):
+            shown = request.messages[-1]["content"]
+            letter = "A" if shown.index("Real-ESRGAN") < shown.index("ANSWER B") else "B"
+            return json.dumps({"reason": "more links", "best": letter})
+        return rubric_reply(5 if "Real-ESRGAN" in request.messages[-1]["content"] else 2)
+
+    backends = [QueueBackend(model="ja"), QueueBackend(model="jb")]
+    backends[0].default_reply, backends[1].default_reply = first_shown, leaky
+    judges = [Judge(b, cache_dir=tmp_path / "cache") for b in backends]
+    report = evaluate(live_answers(prompt_text, clean), judge=judges)
+    panel = report.judges
+    assert panel is not None and panel.source == "live" and panel.panel == ["ja", "jb"]
+    (verdict,) = panel.verdicts
+    assert verdict.votes == {"ja": "sys_a", "jb": "sys_c"} and verdict.reordered == {
+        "ja": "sys_c",
+        "jb": "sys_c",
+    }
+    assert verdict.scores["jb"] == {"sys_a": 0.25, "sys_c": 1.0}
+    ja, jb = panel.judges
+    assert (ja.reordered, ja.changed, jb.reordered, jb.changed) == (1, 1, 1, 0)
+    assert panel.pairwise_agreement == 0.0 and panel.no_majority == 1
+    assert [(s.judge, s.picked, s.cleanest) for s in panel.blind_spots] == [("jb", "sys_c", "sys_a")]
+    rows = list(report.rows)
+    assert set(rows[0].judgments) == {"ja", "jb"} and rows[0].judgment == rows[0].judgments["ja"]
+    # Two rubric verdicts and two comparisons (both orders) per judge, then all from the cache.
+    assert [len(b.history) for b in backends] == [4, 4]
+    again = evaluate(
+        live_answers(prompt_text, clean), judge=[Judge(b, cache_dir=tmp_path / "cache") for b in backends]
+    )
+    assert [len(b.history) for b in backends] == [4, 4] and report_json(again) == report_json(report)
+    markdown = report_markdown(report)
+    assert "| ja | 1 | **1** | 0 | 0 | 1 | 1 |" in markdown and "asked again, answers reordered" in markdown
+
+
+@pytest.mark.server
+def test_a_live_panel_against_the_llama_cpp_server(llama_server, prompt_text, clean, tmp_path):
+    """Two judges (the embedded 135M model under two names) on loopback, end to end through the CLI."""
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(
+        "".join(json.dumps(r) + "\n" for r in live_answers(prompt_text, clean)), encoding="utf-8"
+    )
+    arguments = ["eval", str(answers), "-o", str(tmp_path / "out"), "--json", "-q", "--jobs", "1"]
+    arguments += [
+        "--judge-base-url",
+        llama_server,
+        "--judge-n-ctx",
+        "2048",
+        "--judge-cache",
+        str(tmp_path / "c"),
+    ]
+    arguments += ["--judge-model", "smollm2-a", "--judge-model", "smollm2-b"]
+    assert main(arguments) == 0
+    data = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    panel = data["judges"]
+    assert panel["source"] == "live" and panel["panel"] == ["smollm2-a", "smollm2-b"]
+    # The 135M model is a weak judge: what is tested is that verdicts came back from the server and
+    # went through the panel, or that each failure is recorded where it happened.
+    judged = [row for row in data["rows"] if row["judgments"]]
+    failures = [row["judge_error"] for row in data["rows"] if row["judge_error"]]
+    assert judged or failures
+    for row in judged:
+        assert set(row["judgments"]) <= {"smollm2-a", "smollm2-b"}
+        assert all(j["model"] in ("smollm2-a", "smollm2-b") for j in row["judgments"].values())
+    for verdict in panel["verdicts"]:
+        assert set(verdict["votes"].values()) <= {"sys_a", "sys_c"}
+    asked = sum(j["reordered"] for j in panel["judges"])
+    assert asked + len(panel["failures"]) >= 1
+    cached = len(list((tmp_path / "c").rglob("*.json")))
+    assert cached >= 1  # what the server said was kept: a rerun asks again only for failures

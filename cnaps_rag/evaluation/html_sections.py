@@ -151,6 +151,10 @@ def panel_html(report: EvalReport) -> list[str]:
             "<p>Each judge's mean score of each system's answers, on its own scale:</p>",
             *html_table(scores),
         ]
+    if panel.failures:
+        out.append("<p>Comparisons that gave no pick (the run went on):</p><ul>")
+        out += [f"<li>{_e(failure)}</li>" for failure in panel.failures]
+        out.append("</ul>")
     out += ["<h3>Blind spots</h3>", f"<p>{_e(spots)}</p>"]
     if panel.blind_spots:
         out += html_table(blind_spot_table(panel))

@@ -102,6 +102,21 @@ class JudgeReply(BaseModel):
         return _one_line(value)
 
 
+class CompareReply(BaseModel):
+    """A judge's reply when it compares answers: a one-line reason, then the best answer's letter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(json_schema_extra={"maxLength": REASON_CHARS})
+    best: str
+    """The letter of the best answer (its schema lists the letters shown)."""
+
+    @field_validator("reason")
+    @classmethod
+    def _short_reason(cls, value: str) -> str:
+        return _one_line(value)
+
+
 class Judgment(BaseModel):
     """The judge's verdict on one answer, with what it was shown and who judged."""
 

@@ -178,6 +178,9 @@ def _panel_md(report: EvalReport) -> list[str]:
     if scores is not None:
         out += ["Each judge's mean score of each system's answers, on its own scale:", ""]
         out += [*markdown_table(scores), ""]
+    if panel.failures:
+        out += ["Comparisons that gave no pick (the run went on):", ""]
+        out += [*(f"- {md_cell(failure)}" for failure in panel.failures), ""]
     out += ["### Blind spots", "", spots, ""]
     if panel.blind_spots:
         out += [*markdown_table(blind_spot_table(panel)), ""]

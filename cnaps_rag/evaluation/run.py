@@ -141,6 +141,8 @@ class Run:
         self.faults: dict[tuple[str, str], list[StrippedItem]] = {}
         self.live: dict[str, dict[str, dict[str, float]]] = {}
         """Live panel: prompt id -> system -> judge -> its overall score of the answer."""
+        self.live_specs: dict[str, PromptSpec] = {}
+        self.compare_errors: list[str] = []
         self.started = time.perf_counter()
 
     # ----------------------------------------------------------------------- input
@@ -199,7 +201,7 @@ class Run:
             return
         self.judge_asked[row.system] += 1
         if self.judge_pool is None:
-            self._add_verdicts(row, [judge.judge(job.spec, job.final) for judge in self.judges])
+            self._add_verdicts(row, job.spec, [judge.judge(job.spec, job.final) for judge in self.judges])
             self._finish(row)
             return
         futures = [self.judge_pool.submit(judge.judge, job.spec, job.final) for judge in self.judges]
@@ -209,13 +211,17 @@ class Run:
 
     def _settle_judging(self) -> None:
         entry, futures = self.judging.popleft()
-        if futures:
-            self._add_verdicts(entry.row, [future.result() for future in futures])
+        if futures and entry.job is not None:
+            self._add_verdicts(entry.row, entry.job.spec, [future.result() for future in futures])
         self._finish(entry.row)
 
-    def _add_verdicts(self, row: Row, verdicts: list[tuple[Judgment | None, str | None]]) -> None:
+    def _add_verdicts(
+        self, row: Row, spec: PromptSpec, verdicts: list[tuple[Judgment | None, str | None]]
+    ) -> None:
         row.judgment, row.judge_error = verdicts[0]
         if len(self.judges) > 1:
+            if row.prompt_id is not None:
+                self.live_specs.setdefault(row.prompt_id, spec)
             row.judgments = {
                 j.model: v for j, (v, _) in zip(self.judges, verdicts, strict=True) if v is not None
             }
@@ -263,24 +269,48 @@ class Run:
 
     # ----------------------------------------------------------------------- the report
 
-    def live_verdicts(self) -> list[RecordedVerdicts]:
-        """Return a live panel's verdicts per prompt: each judge's pick is the answer it scored highest.
+    def _picks(self, prompt_id: str, systems: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+        """Return per judge its pick among the prompt's answers, in their order and reversed."""
+        positions = self.prompts.first.get(prompt_id, {})
+        answers = []
+        for system in systems:
+            if system in positions:
+                markdown, _ = self.texts.get(positions[system][0] - 1)
+                if markdown is not None:
+                    answers.append((system, markdown))
+        spec = self.live_specs[prompt_id]
+        picks = {}
+        for judge in self.judges:
+            first, why = judge.compare(spec, answers)
+            again, why_again = judge.compare(spec, answers[::-1])
+            for reason in (why, why_again):
+                if reason is not None:
+                    self.compare_errors.append(f"{judge.model} on {prompt_id}: {reason}")
+            picks[judge.model] = (first, again)
+        return picks
 
-        A judge that scored two answers to a prompt equally high picks none there.
+    def live_verdicts(self, systems: Sequence[str]) -> list[RecordedVerdicts]:
+        """Return a live panel's verdicts per prompt answered by two systems or more.
+
+        Each judge's vote is the answer it picks when shown them all (A, B, ...), asked again with
+        the answers in reverse order to show position bias; its scores are its rubric verdicts'
+        overall scores (0 to 1).
         """
         result = []
         for prompt_id, by_system in self.live.items():
+            if len(by_system) < 2:
+                continue
             scores: dict[str, dict[str, float]] = {}
             for system, by_judge in by_system.items():
                 for judge, value in by_judge.items():
                     scores.setdefault(judge, {})[system] = value
-            votes = {}
-            for judge, values in scores.items():
-                top = max(values.values())
-                best = [system for system, value in values.items() if value == top]
-                if len(values) > 1 and len(best) == 1:
-                    votes[judge] = best[0]
-            result.append(RecordedVerdicts(id=prompt_id, votes=votes, scores=scores))
+            votes, reordered = {}, {}
+            for judge, (first, again) in self._picks(prompt_id, systems).items():
+                if first is not None:
+                    votes[judge] = first
+                    if again is not None:
+                        reordered[judge] = again
+            result.append(RecordedVerdicts(id=prompt_id, votes=votes, scores=scores, reordered=reordered))
         return result
 
     def report(self, name: str) -> EvalReport:
@@ -303,7 +333,8 @@ class Run:
         if self.verdicts:
             panel = judge_panel(self.verdicts, self.faults, names, "recorded")
         elif len(self.judges) > 1:
-            panel = judge_panel(self.live_verdicts(), self.faults, names, "live")
+            panel = judge_panel(self.live_verdicts(names), self.faults, names, "live")
+            panel.failures = self.compare_errors
         counts = dict(self.overall.counts)
         counts["broken_lines"] = len(self.broken)
         report = EvalReport(

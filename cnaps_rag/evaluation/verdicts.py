@@ -105,3 +105,5 @@ class PanelReport(BaseModel):
     blind_spots: list[BlindSpot]
     verdicts: list[RecordedVerdicts]
     """Every prompt's verdicts, as recorded or asked."""
+    failures: list[str] = []
+    """Live panel: the comparisons a judge gave no pick for, and why (the run went on)."""
