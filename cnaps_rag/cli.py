@@ -159,10 +159,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         evaluate,
         evaluate_file,
         load_prompt_index,
-        report_json,
-        report_markdown,
         write_report,
     )
+    from .evaluation.report import iter_report_json, iter_report_markdown
 
     prompts = None
     if args.prompts is not None:
@@ -205,7 +204,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report = evaluate(args.answers, prompts, **options)
     if args.output is not None:
         write_report(report, args.output)
-    sys.stdout.write(report_json(report) if args.json else report_markdown(report))
+    # In pieces: the report of a large run is hundreds of MB as one string.
+    for piece in iter_report_json(report) if args.json else iter_report_markdown(report):
+        sys.stdout.write(piece)
     if report.run is not None and not args.quiet:
         print(f"cnaps-rag: {report.run.line()}", file=sys.stderr)
     return 0

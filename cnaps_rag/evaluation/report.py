@@ -234,21 +234,23 @@ def _markdown_lines(report: EvalReport) -> Iterator[str]:
         out += [f"- {_where(b.source, b.line, several)}: {md_cell(b.reason)}" for b in report.broken_lines]
         out.append("")
     yield from out
+    # The rows are read back from disk once per pass, never held all at once.
     for status, title in (("failed", "Failed answers (not scored)"), ("unscorable", "Not scorable")):
-        rows = [r for r in report.rows if r.status == status]
-        if rows:
+        if report.counts.get(status):
             yield from [f"## {title}", ""]
-            for r in rows:
-                yield f"- {_code(r.id)} ({_where(r.source, r.line, several)}): {md_cell(r.reason or '')}"
+            for r in report.rows:
+                if r.status == status:
+                    yield f"- {_code(r.id)} ({_where(r.source, r.line, several)}): {md_cell(r.reason or '')}"
             yield ""
-    scored = [r for r in report.rows if r.status == "scored"]
-    if not scored:
+    if not report.counts.get("scored"):
         return
     head = ["answer", *(["system"] if many else []), "prompt", *(metric_label(m) for m in LABELS)]
     table = Table([*head, "stripped (url, model)"], left=3 if many else 2)
     yield from ["## Answers", "", "Final answer scores; the draft's in brackets where there is one.", ""]
     yield from markdown_table(table)
-    for row in scored:
+    for row in report.rows:
+        if row.status != "scored":
+            continue
         cells = []
         for metric in LABELS:
             cell = format_score(row.final_scores, metric)
@@ -260,8 +262,8 @@ def _markdown_lines(report: EvalReport) -> Iterator[str]:
         violations = f"{stripped.violations.get('url', 0)}, {stripped.violations.get('model', 0)}"
         yield markdown_row([row.id, *([row.system] if many else []), row.prompt_id or "", *cells, violations])
     yield ""
-    for row in scored:
-        details = _answer_details_md(row)
+    for row in report.rows:
+        details = _answer_details_md(row) if row.status == "scored" else []
         if details:
             title = f"{_code(row.id)}" + (f" ({md_cell(row.system)})" if many else "")
             yield from [f"### {title}", "", *details, ""]
