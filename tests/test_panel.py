@@ -333,7 +333,8 @@ def test_a_live_panel_against_the_llama_cpp_server(llama_server, prompt_text, cl
     # went through the panel, or that each failure is recorded where it happened.
     judged = [row for row in data["rows"] if row["judgments"]]
     failures = [row["judge_error"] for row in data["rows"] if row["judge_error"]]
-    assert judged or failures
+    if not judged:
+        pytest.fail(f"the real server gave no verdict: {failures}")
     for row in judged:
         assert set(row["judgments"]) <= {"smollm2-a", "smollm2-b"}
         assert all(j["model"] in ("smollm2-a", "smollm2-b") for j in row["judgments"].values())
