@@ -116,3 +116,19 @@ def test_the_cli_runs_jobs(answers_file, tmp_path, capsys, in_process):
     assert capsys.readouterr().out == in_process
     assert main(["eval", str(answers_file), "--jobs", "0"]) == 2
     assert "--jobs 0: give at least 1" in capsys.readouterr().err
+
+
+def test_an_executor_that_fails_costs_its_answers_not_the_run(answers_file, monkeypatch):
+    class Broken(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            if "Note 16." in args[0][0].final:  # the second chunk
+                raise RuntimeError("the cluster went away")
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.delenv("CNAPS_RAG_RAISE_ERRORS", raising=False)
+    with Broken(2) as executor:
+        report = evaluate([answers_file], executor=executor)
+    rows = list(report.rows)
+    lost = [r for r in rows if (r.reason or "").startswith("scoring failed on the executor")]
+    assert lost and all("the cluster went away" in (r.reason or "") for r in lost)
+    assert report.counts["records"] == 100 and report.counts["scored"] == 98 - len(lost)

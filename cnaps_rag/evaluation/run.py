@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CnapsRagError
+from ..errors import CnapsRagError, one_line
 from ..spec import PromptSpec
 from ..text import normalize_newlines
 from .agreement import agreement
@@ -176,13 +176,25 @@ class Run:
         chunk, self.chunk = self.chunk, []
         jobs = [entry.job for entry in chunk if entry.job is not None]
         assert self.executor is not None
-        self.scoring.append((chunk, self.executor.submit(score_answers, jobs)))
+        try:
+            future = self.executor.submit(score_answers, jobs)
+        except Exception as exc:  # a pool that broke down, a cluster that went away
+            future = Future()
+            future.set_exception(exc)
+        self.scoring.append((chunk, future))
         while len(self.scoring) > self.max_chunks:
             self._settle_scoring()
 
     def _settle_scoring(self) -> None:
         chunk, future = self.scoring.popleft()
-        results = iter(future.result())
+        try:
+            results = iter(future.result())
+        except Exception as exc:
+            # The executor failed, not the answers: their rows say so and the run goes on.
+            if os.environ.get("CNAPS_RAG_RAISE_ERRORS"):
+                raise
+            failed = Scored(error=f"scoring failed on the executor: {one_line(exc)}")
+            results = iter([failed] * len(chunk))
         for entry in chunk:
             if entry.job is not None:
                 _apply(entry.row, next(results))
