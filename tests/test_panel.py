@@ -77,7 +77,9 @@ def results(tmp_path, prompt_text, clean):
             {"j3": {"sys_a": 48, "sys_b": 30, "sys_c": 20}},
         ),
         "p4": result(prompt_text, answers),  # not judged
-        "p5": result(prompt_text, answers, votes=None, votes_broken=True) | {"votes": ["sys_a"]},
+        "p5": result(prompt_text, answers) | {"votes": ["sys_a"], "scores": {"j1": {"sys_a": "high"}}},
+        # Per-criterion scores count as their total.
+        "p6": result(prompt_text, answers, {"j1": "sys_a"}, {"j1": {"sys_a": {"clarity": 9, "models": 10}}}),
     }
     for stem, data in files.items():
         (folder / f"{stem}.json").write_text(json.dumps(data), encoding="utf-8")
@@ -92,19 +94,20 @@ def test_a_results_folder_is_read_as_it_is(results):
     rows = list(report.rows)
     # Every response is an answer of its system, named by its file's stem; the rest are told apart.
     assert [(r.id, r.system) for r in rows[:3]] == [("p1", "sys_a"), ("p1", "sys_b"), ("p1", "sys_c")]
-    assert len(rows) == 15 and all(r.status == "scored" for r in rows)
+    assert len(rows) == 18 and all(r.status == "scored" for r in rows)
     assert all(r.line is None and r.source == str(results / f"{r.id}.json") for r in rows)
     assert [s.name for s in report.systems] == ["sys_a", "sys_b", "sys_c"]
     assert [s.violations["final"] for s in report.systems] == [
         {"url": 0, "model": 0},
-        {"url": 0, "model": 5},
-        {"url": 5, "model": 5},
+        {"url": 0, "model": 6},
+        {"url": 6, "model": 6},
     ]
     broken = {(b.source or "").rsplit("/", 1)[-1]: b.reason for b in report.broken_lines}
     assert broken == {
         "broken.json": "not JSON: Expecting value at line 1 column 34",
         "no_answers.json": "no 'responses' object of system -> answer",
-        "p5.json": "verdicts left out: 'votes' is not an object of judge -> system",
+        "p5.json": "verdicts left out: 'votes' is not an object of judge -> system; "
+        "'scores' of 'j1' is not an object of system -> score",
     }
     assert report.counts["broken_lines"] == 3
     # The page reads each answer back from its results file.
@@ -114,13 +117,15 @@ def test_a_results_folder_is_read_as_it_is(results):
 def test_the_recorded_panel(results):
     panel = evaluate(results).judges
     assert panel is not None and panel.source == "recorded" and panel.panel == ["j1", "j2", "j3"]
-    assert [v.id for v in panel.verdicts] == ["p1", "p2", "p3"]
+    assert [v.id for v in panel.verdicts] == ["p1", "p2", "p3", "p6"]
     assert panel.verdicts[0].rationales["j2"] == "j2 liked it"
     j1, _, j3 = panel.judges
-    assert j1.picks == {"sys_a": 1, "sys_b": 1, "sys_c": 1} and j1.judged == 3
+    assert j1.picks == {"sys_a": 2, "sys_b": 1, "sys_c": 1} and j1.judged == 4
     assert j3.mean_scores == {"sys_a": 44.0, "sys_b": 37.5, "sys_c": 35.0} and j3.scored == 2
-    assert j1.mean_scores == {} and j1.scored == 0
-    assert panel.majority.picks == {"sys_a": 0, "sys_b": 1, "sys_c": 1} and panel.no_majority == 1
+    # p6's scores per criterion count as their total; j1 scored nothing else.
+    assert j1.mean_scores == {"sys_a": 19.0, "sys_b": None, "sys_c": None} and j1.scored == 1
+    # p6 has one vote: the majority of one.
+    assert panel.majority.picks == {"sys_a": 1, "sys_b": 1, "sys_c": 1} and panel.no_majority == 1
     # Pairs: p1 3 of 3 agree, p2 none of 3, p3 1 of 3.
     assert panel.pairwise_agreement == pytest.approx(4 / 9, abs=1e-6) and panel.pairs == 9
     assert panel.kappa_prompts == 3 and panel.fleiss_kappa is not None
@@ -168,7 +173,7 @@ def test_the_panel_in_the_three_reports(results, tmp_path):
         "| p1 | majority | sys_c | url https://github.com/xinntao/Real-ESRGAN, model SwinIR | sys_a (0) |"
         in (markdown)
     )
-    assert "| majority | 2 | 0 | **1** | **1** | 2 |" in markdown
+    assert "| majority | 3 | **1** | **1** | **1** | 2 |" in markdown
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "<h2>Judges as a panel</h2>" in page and "<h3>Blind spots</h3>" in page
     assert report_json(report) == report_json(evaluate(results))

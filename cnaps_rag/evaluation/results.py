@@ -76,7 +76,7 @@ class ResultsItem:
     """(system, answer record) per answer, in the file's order (None: the record's own or the file's)."""
     verdicts: RecordedVerdicts | None
     problem: str | None = None
-    """Why the verdicts were left out (they break the layout); the answers are scored all the same."""
+    """Which verdicts were left out (they break the layout); the answers are scored all the same."""
 
 
 def _load(path: Path) -> Any:
@@ -110,30 +110,47 @@ def read_back(path: str, position: int, system: str, responses: str) -> str | No
     return answer if isinstance(answer, str) else None
 
 
-def _verdicts(item: Mapping[str, Any], prompt_id: str, fields: ResultsFields) -> RecordedVerdicts | None:
-    """Return the item's recorded verdicts (None when it has none); raise ValueError saying what breaks."""
+def _number(value: Any) -> float | None:
+    """Return a score as a number: a number, or the total of a judge's per-criterion numbers."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, dict) and value and all(_number(v) is not None for v in value.values()):
+        return sum(_number(v) or 0.0 for v in value.values())
+    return None
+
+
+def _verdicts(
+    item: Mapping[str, Any], prompt_id: str, fields: ResultsFields
+) -> tuple[RecordedVerdicts | None, list[str]]:
+    """Return the item's recorded verdicts (None when it has none) and what of them breaks the layout.
+
+    A part that breaks it is left out, the rest kept: scores of the wrong shape do not cost the votes.
+    """
     votes, scores, reasons = (item.get(f) for f in (fields.votes, fields.scores, fields.rationales))
     if votes is None and scores is None:
-        return None
+        return None, []
+    problems = []
     if not isinstance(votes or {}, dict) or not all(isinstance(v, str) for v in (votes or {}).values()):
-        raise ValueError(f"{fields.votes!r} is not an object of judge -> system")
+        problems.append(f"{fields.votes!r} is not an object of judge -> system")
+        votes = {}
     if scores is not None and not isinstance(scores, dict):
-        raise ValueError(f"{fields.scores!r} is not an object of judge -> system -> number")
+        problems.append(f"{fields.scores!r} is not an object of judge -> system -> score")
+        scores = {}
     table: dict[str, dict[str, float]] = {}
     for judge, by_system in (scores or {}).items():
-        if not isinstance(by_system, dict) or not all(
-            isinstance(s, (int, float)) and not isinstance(s, bool) for s in by_system.values()
-        ):
-            raise ValueError(f"{fields.scores!r} is not an object of judge -> system -> number")
-        if by_system:
-            table[str(judge)] = {str(k): float(v) for k, v in by_system.items()}
+        numbers = {str(k): _number(v) for k, v in by_system.items()} if isinstance(by_system, dict) else None
+        if numbers is None or any(v is None for v in numbers.values()):
+            problems.append(f"{fields.scores!r} of {judge!r} is not an object of system -> score")
+        elif numbers:
+            table[str(judge)] = {k: v for k, v in numbers.items() if v is not None}
     rationales = reasons if isinstance(reasons, dict) else {}
-    return RecordedVerdicts(
+    verdicts = RecordedVerdicts(
         id=prompt_id,
         votes={str(k): v for k, v in (votes or {}).items()},
         scores=table,
         rationales={str(k): v for k, v in rationales.items() if isinstance(v, str) and v},
     )
+    return (verdicts if verdicts.votes or verdicts.scores else None), problems
 
 
 def _items(data: Any, path: Path, fields: ResultsFields) -> Iterator[tuple[str, Any]]:
@@ -176,8 +193,6 @@ def read_results(path: Path, fields: ResultsFields) -> Iterator[tuple[int, str, 
             if prompt is not None:
                 record["prompt"] = prompt
             records.append((str(system), record))
-        try:
-            verdicts, problem = _verdicts(item, prompt_id, fields), None
-        except ValueError as exc:
-            verdicts, problem = None, f"{where}verdicts left out: {exc}"
+        verdicts, problems = _verdicts(item, prompt_id, fields)
+        problem = f"{where}verdicts left out: {'; '.join(problems)}" if problems else None
         yield position, prompt_id, ResultsItem(records, verdicts, problem)
