@@ -157,5 +157,5 @@ def panel_html(report: EvalReport) -> list[str]:
         out.append("</ul>")
     out += ["<h3>Blind spots</h3>", f"<p>{_e(spots)}</p>"]
     if panel.blind_spots:
-        out += html_table(blind_spot_table(panel))
+        out += html_table(blind_spot_table(report))
     return out

@@ -183,7 +183,7 @@ def _panel_md(report: EvalReport) -> list[str]:
         out += [*(f"- {md_cell(failure)}" for failure in panel.failures), ""]
     out += ["### Blind spots", "", spots, ""]
     if panel.blind_spots:
-        out += [*markdown_table(blind_spot_table(panel)), ""]
+        out += [*markdown_table(blind_spot_table(report)), ""]
     return out
 
 

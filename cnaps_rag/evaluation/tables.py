@@ -257,15 +257,23 @@ def panel_scores_table(panel: PanelReport) -> Table | None:
     return table
 
 
-def blind_spot_table(panel: PanelReport) -> Table:
-    """Return each blind spot: prompt, judge, its pick, what is stripped from it, the cleanest answer."""
+def blind_spot_table(report: EvalReport) -> Table:
+    """Return each blind spot: prompt, judge, its pick, what is stripped from it, the cleanest answer.
+
+    On the page the pick and the cleanest answer link to their answers' sections.
+    """
+    panel = report.judges
+    assert panel is not None
+    answers = {prompt.prompt_id: prompt.answers for prompt in report.prompts}
     table = Table(
         ["prompt", "judge", "picked", "stripped from the pick", "cleanest answer (stripped)"], left=5
     )
     for spot in panel.blind_spots:
         counted = Counter((item.kind, item.value) for item in spot.stripped)
         stripped = ", ".join(f"{k} {v}" + (f" ×{n}" if n > 1 else "") for (k, v), n in counted.items())
+        where = answers.get(spot.id, {})
+        cleanest = Cell(f"{spot.cleanest} ({spot.cleanest_stripped})", answer=where.get(spot.cleanest))
         table.rows.append(
-            [spot.id, spot.judge, spot.picked, stripped, f"{spot.cleanest} ({spot.cleanest_stripped})"]
+            [spot.id, spot.judge, Cell(spot.picked, answer=where.get(spot.picked)), stripped, cleanest]
         )
     return table
