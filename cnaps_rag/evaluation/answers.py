@@ -222,6 +222,8 @@ def find_prompt(
     for name in names:
         if not isinstance(name, str) or not name.strip():
             continue
+        if name in prompts:  # the common case, before any path is parsed
+            return prompts[name]
         stem = Path(name).stem
         for key in (name, stem):
             if key in prompts:

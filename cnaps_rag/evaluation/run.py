@@ -246,7 +246,9 @@ class Run:
 
     def _finish(self, row: Row) -> None:
         self.overall.add(row)
-        tally = self.systems.setdefault(row.system, SystemTally(row.system))
+        tally = self.systems.get(row.system)
+        if tally is None:
+            tally = self.systems[row.system] = SystemTally(row.system)
         tally.add(row)
         self.overall.add_verdict(row)
         tally.add_verdict(row)
