@@ -11,11 +11,15 @@ may hold several) and its prompt as ``prompt`` (the prompt text, or the name of 
 prompt index) or ``prompt_path``. The id and prompt fields are read as ``cnaps-rag batch``
 reads a dataset (:func:`cnaps_rag.inputs.dataset_record`), with the same field names
 (``id`` and ``prompt`` where a record lacks the named ones, as a batch's output does).
+A ``.json`` file or a folder of them holds a dataset team's results instead, one prompt each
+with every system's answer and its judges' verdicts (:mod:`.results`); they become the same
+answer records, and the verdicts a panel (:mod:`.panel`).
 
-Memory stays flat in the number of records: a record's text is dropped once it is scored
-(each row keeps its scores and where its record stands, and the report page reads the text
-back from the file), and the summaries are running sums. Records given from Python keep
-their texts for the page, since the caller holds them anyway.
+Memory stays flat in the number of records: a record's text is dropped once it is scored,
+each finished row goes to disk (:mod:`.rowstore`; the run keeps where its record stands, and
+the report page reads the text back from the file), and the summaries are running sums.
+Records given from Python keep their texts for the page, since the caller holds them anyway.
+Scoring runs where :mod:`.run` sends it: this process, a pool of processes, an executor.
 
 The report is a pure function of its inputs: no timestamps, no absolute paths that the
 caller did not give, answers in file order, JSON with sorted keys (the run's speed is in
