@@ -374,3 +374,28 @@ def test_what_a_comparing_judge_is_sent_matches_its_golden_file(clean):
     bad = QueueBackend([json.dumps({"reason": "?", "best": "C"})] * 3)
     pick, why = Judge(bad, cache_dir=None, attempts=1).compare(prompt(UPSCALE), [("x", LEAKY), ("y", clean)])
     assert pick is None and why
+
+
+def test_recorded_and_live_judges_sit_on_one_panel(results, tmp_path):
+    from conftest import QueueBackend
+
+    from cnaps_rag.evaluation import Judge
+
+    def first_shown(request):
+        if "best" in (request.schema or {}).get("properties", {}):
+            return json.dumps({"reason": "first is best", "best": "A"})
+        return rubric_reply(3)
+
+    backends = [QueueBackend(model="live1"), QueueBackend(model="live2")]
+    for backend in backends:
+        backend.default_reply = first_shown
+    report = evaluate(results, judge=[Judge(b, cache_dir=None) for b in backends])
+    panel = report.judges
+    assert panel is not None and panel.source == "recorded and live"
+    assert panel.panel == ["j1", "j2", "j3", "live1", "live2"]
+    # Every prompt has three answers: the live judges picked the first shown, then the last.
+    live1 = panel.judges[3]
+    assert live1.judged == 6 and live1.picks["sys_a"] == 6 and (live1.reordered, live1.changed) == (6, 6)
+    p1 = next(v for v in panel.verdicts if v.id == "p1")
+    assert p1.votes == {"j1": "sys_c", "j2": "sys_c", "j3": "sys_c", "live1": "sys_a", "live2": "sys_a"}
+    assert "Recorded and live verdicts of 5 judges" in report_markdown(report)

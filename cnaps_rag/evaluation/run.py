@@ -257,7 +257,7 @@ class Run:
         if row.final_scores is not None:
             if row.id in self.recorded:
                 self.faults[(row.id, row.system)] = answer_faults(row)
-            elif len(self.judges) > 1 and row.prompt_id is not None:
+            if len(self.judges) > 1 and row.prompt_id is not None:
                 self.faults[(row.prompt_id, row.system)] = answer_faults(row)
         self.rows.append(row)
 
@@ -344,10 +344,19 @@ class Run:
                 agreement=agreement(judged),
             )
         panel = None
-        if self.verdicts:
-            panel = judge_panel(self.verdicts, self.faults, names, "recorded")
-        elif len(self.judges) > 1:
-            panel = judge_panel(self.live_verdicts(names), self.faults, names, "live")
+        live = self.live_verdicts(names) if len(self.judges) > 1 else []
+        if self.verdicts or live:
+            # Recorded and live judges on the same prompts sit on one panel (their names differ).
+            merged = {v.id: v.model_copy(deep=True) for v in self.verdicts}
+            for verdict in live:
+                into = merged.setdefault(verdict.id, RecordedVerdicts(id=verdict.id))
+                into.votes |= verdict.votes
+                into.scores |= verdict.scores
+                into.reordered |= verdict.reordered
+            source = " and ".join(
+                kind for kind, given in (("recorded", self.verdicts), ("live", live)) if given
+            )
+            panel = judge_panel(list(merged.values()), self.faults, names, source)
             panel.failures = self.compare_errors
         counts = dict(self.overall.counts)
         counts["broken_lines"] = len(self.broken)

@@ -87,7 +87,8 @@ class PanelReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str
-    """``recorded`` (verdicts read from the results) or ``live`` (judge models asked in this run)."""
+    """``recorded`` (verdicts read from the results), ``live`` (judge models asked in this run), or
+    ``recorded and live``."""
     panel: list[str]
     """The judges' names, in the order they first appear."""
     judges: list[JudgeRecord]

@@ -126,7 +126,9 @@ def escape(text: object) -> str:
 
 def panel_sentences(panel: PanelReport) -> list[str]:
     """Return the sentences that introduce a panel of judges: who, how far they agree, the blind spots."""
-    how = "Recorded verdicts" if panel.source == "recorded" else "Verdicts (the answer each scored highest)"
+    how = {"recorded": "Recorded verdicts", "live": "Live verdicts"}.get(
+        panel.source, "Recorded and live verdicts"
+    )
     judged = max((record.judged for record in panel.judges), default=0)
     kappa = f"Fleiss' kappa {format_number(panel.fleiss_kappa)} over the {panel.kappa_prompts} prompts "
     kappa += "every judge voted on"
