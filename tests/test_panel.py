@@ -76,7 +76,7 @@ def results(tmp_path, prompt_text, clean):
             {"j1": "sys_b", "j2": "sys_b", "j3": "sys_a"},
             {"j3": {"sys_a": 48, "sys_b": 30, "sys_c": 20}},
         ),
-        "p4": result(prompt_text, answers),  # not judged
+        "p4": result(prompt_text, answers | {"sys_d": None}),  # not judged; one system gave no answer
         "p5": result(prompt_text, answers) | {"votes": ["sys_a"], "scores": {"j1": {"sys_a": "high"}}},
         # Per-criterion scores count as their total.
         "p6": result(prompt_text, answers, {"j1": "sys_a"}, {"j1": {"sys_a": {"clarity": 9, "models": 10}}}),
@@ -94,13 +94,18 @@ def test_a_results_folder_is_read_as_it_is(results):
     rows = list(report.rows)
     # Every response is an answer of its system, named by its file's stem; the rest are told apart.
     assert [(r.id, r.system) for r in rows[:3]] == [("p1", "sys_a"), ("p1", "sys_b"), ("p1", "sys_c")]
-    assert len(rows) == 18 and all(r.status == "scored" for r in rows)
+    failed = [r for r in rows if r.status != "scored"]
+    assert [(r.id, r.system, r.status, r.reason) for r in failed] == [
+        ("p4", "sys_d", "failed", "no answer in 'responses' (null)")
+    ]
+    assert len(rows) == 19
     assert all(r.line is None and r.source == str(results / f"{r.id}.json") for r in rows)
-    assert [s.name for s in report.systems] == ["sys_a", "sys_b", "sys_c"]
+    assert [s.name for s in report.systems] == ["sys_a", "sys_b", "sys_c", "sys_d"]
     assert [s.violations["final"] for s in report.systems] == [
         {"url": 0, "model": 0},
         {"url": 0, "model": 6},
         {"url": 6, "model": 6},
+        {"url": 0, "model": 0},
     ]
     broken = {(b.source or "").rsplit("/", 1)[-1]: b.reason for b in report.broken_lines}
     assert broken == {
@@ -120,12 +125,12 @@ def test_the_recorded_panel(results):
     assert [v.id for v in panel.verdicts] == ["p1", "p2", "p3", "p6"]
     assert panel.verdicts[0].rationales["j2"] == "j2 liked it"
     j1, _, j3 = panel.judges
-    assert j1.picks == {"sys_a": 2, "sys_b": 1, "sys_c": 1} and j1.judged == 4
-    assert j3.mean_scores == {"sys_a": 44.0, "sys_b": 37.5, "sys_c": 35.0} and j3.scored == 2
+    assert j1.picks == {"sys_a": 2, "sys_b": 1, "sys_c": 1, "sys_d": 0} and j1.judged == 4
+    assert j3.mean_scores == {"sys_a": 44.0, "sys_b": 37.5, "sys_c": 35.0, "sys_d": None} and j3.scored == 2
     # p6's scores per criterion count as their total; j1 scored nothing else.
-    assert j1.mean_scores == {"sys_a": 19.0, "sys_b": None, "sys_c": None} and j1.scored == 1
+    assert j1.mean_scores == {"sys_a": 19.0, "sys_b": None, "sys_c": None, "sys_d": None} and j1.scored == 1
     # p6 has one vote: the majority of one.
-    assert panel.majority.picks == {"sys_a": 1, "sys_b": 1, "sys_c": 1} and panel.no_majority == 1
+    assert panel.majority.picks == {"sys_a": 1, "sys_b": 1, "sys_c": 1, "sys_d": 0} and panel.no_majority == 1
     # Pairs: p1 3 of 3 agree, p2 none of 3, p3 1 of 3.
     assert panel.pairwise_agreement == pytest.approx(4 / 9, abs=1e-6) and panel.pairs == 9
     assert panel.kappa_prompts == 3 and panel.fleiss_kappa is not None
@@ -173,7 +178,7 @@ def test_the_panel_in_the_three_reports(results, tmp_path):
         "| p1 | majority | sys_c | url https://github.com/xinntao/Real-ESRGAN, model SwinIR | sys_a (0) |"
         in (markdown)
     )
-    assert "| majority | 3 | **1** | **1** | **1** | 2 |" in markdown
+    assert "| majority | 3 | **1** | **1** | **1** | 0 | 2 |" in markdown
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "<h2>Judges as a panel</h2>" in page and "<h3>Blind spots</h3>" in page
     assert report_json(report) == report_json(evaluate(results))

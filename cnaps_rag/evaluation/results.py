@@ -190,6 +190,9 @@ def read_results(path: Path, fields: ResultsFields) -> Iterator[tuple[int, str, 
         records: list[tuple[str | None, dict[str, Any]]] = []
         for system, markdown in responses.items():
             record: dict[str, Any] = {"id": prompt_id, "markdown": markdown}
+            if not isinstance(markdown, str):  # a system that gave no answer: a failed one
+                kind = "null" if markdown is None else type(markdown).__name__
+                record = {"id": prompt_id, "error": f"no answer in {fields.responses!r} ({kind})"}
             if prompt is not None:
                 record["prompt"] = prompt
             records.append((str(system), record))
