@@ -32,6 +32,11 @@ SLIGHTLY = SKELETON.format(
 )
 
 
+# Two answers shown to a comparing judge (the golden file's), and its reply picking the second.
+COMPARED = [("x", LEAKY), ("y", SLIGHTLY)]
+COMPARE_REPLY = json.dumps({"reason": "cleaner", "best": "B"})
+
+
 @pytest.fixture(scope="module")
 def prompt_text() -> str:
     return (PROMPTS / f"{UPSCALE}.txt").read_text(encoding="utf-8")
@@ -356,28 +361,25 @@ def test_a_live_panel_against_the_llama_cpp_server(llama_server, prompt_text, cl
     assert cached >= 1  # what the server said was kept: a rerun asks again only for failures
 
 
-def test_what_a_comparing_judge_is_sent_matches_its_golden_file(clean):
-    """The rendered comparison for an example; UPDATE_GOLDEN=1 rewrites it after a reviewed change."""
-    import os
+def test_what_a_comparing_judge_is_sent_matches_its_golden_file():
+    """The rendered comparison for an example (``python tests/renders.py`` rewrites the file)."""
+    from renders import GOLDEN, compare_sent
 
-    from conftest import ROOT, QueueBackend, prompt
+    sent = compare_sent(COMPARED, COMPARE_REPLY)
+    assert sent == (GOLDEN / "judge_compare_000.json").read_text(encoding="utf-8")
+    assert json.loads(sent)["schema"]["properties"]["best"]["enum"] == ["A", "B"]
+
+
+def test_a_comparing_judge_maps_the_letter_back_and_refuses_others():
+    from conftest import QueueBackend, prompt
 
     from cnaps_rag.evaluation import Judge
 
-    backend = QueueBackend([json.dumps({"reason": "cleaner", "best": "B"})])
-    pick, why = Judge(backend, cache_dir=None).compare(prompt(UPSCALE), [("x", LEAKY), ("y", clean)])
-    assert (pick, why) == ("y", None)
-    (request,) = backend.history
-    assert request.schema["properties"]["best"]["enum"] == ["A", "B"]
-    sent = {"messages": request.messages, "max_tokens": request.max_tokens, "schema": request.schema}
-    rendered = json.dumps(sent, indent=1, ensure_ascii=False) + "\n"
-    golden = ROOT / "tests" / "golden" / "judge_compare_000.json"
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(rendered, encoding="utf-8")
-    assert rendered == golden.read_text(encoding="utf-8")
+    backend = QueueBackend([COMPARE_REPLY])
+    assert Judge(backend, cache_dir=None).compare(prompt(UPSCALE), COMPARED) == ("y", None)
     # A letter outside the ones shown is a failure, recorded, not a pick.
     bad = QueueBackend([json.dumps({"reason": "?", "best": "C"})] * 3)
-    pick, why = Judge(bad, cache_dir=None, attempts=1).compare(prompt(UPSCALE), [("x", LEAKY), ("y", clean)])
+    pick, why = Judge(bad, cache_dir=None, attempts=1).compare(prompt(UPSCALE), COMPARED)
     assert pick is None and why
 
 
