@@ -155,32 +155,38 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import (
+        ResultsFields,
         evaluate,
         evaluate_file,
         load_prompt_index,
-        report_json,
-        report_markdown,
         write_report,
     )
+    from .evaluation.report import iter_report_json, iter_report_markdown
 
     prompts = None
     if args.prompts is not None:
         prompts = load_prompt_index(args.prompts, id_field=args.id_field, prompt_field=args.prompt_field)
-    judge = None
+    judges = []
     if args.judge or args.judge_model or args.judge_base_url:
         from .backends import make_backend
         from .evaluation import Judge
 
-        backend = make_backend(
-            "openai",
-            model=args.judge_model,
-            base_url=args.judge_base_url,
-            n_ctx=args.judge_n_ctx,
-            timeout=args.judge_timeout,
-        )
-        judge = Judge(backend, cache_dir=None if args.no_judge_cache else args.judge_cache)
+        # Several --judge-model: a panel, each judge cached on its own (the model is in the key).
+        for model in args.judge_model or [None]:
+            backend = make_backend(
+                "openai",
+                model=model,
+                base_url=args.judge_base_url,
+                n_ctx=args.judge_n_ctx,
+                timeout=args.judge_timeout,
+            )
+            judges.append(Judge(backend, cache_dir=None if args.no_judge_cache else args.judge_cache))
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: give at least 1")
     options = {
-        "judge": judge,
+        "judge": judges or None,
+        "jobs": args.jobs or os.cpu_count() or 1,
+        "results_fields": ResultsFields.parse(args.results_field or []),
         "judge_limit": args.judge_limit,
         "judge_workers": args.judge_workers,
         "id_field": args.id_field,
@@ -198,7 +204,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report = evaluate(args.answers, prompts, **options)
     if args.output is not None:
         write_report(report, args.output)
-    sys.stdout.write(report_json(report) if args.json else report_markdown(report))
+    # In pieces: the report of a large run is hundreds of MB as one string.
+    for piece in iter_report_json(report) if args.json else iter_report_markdown(report):
+        sys.stdout.write(piece)
     if report.run is not None and not args.quiet:
         print(f"cnaps-rag: {report.run.line()}", file=sys.stderr)
     return 0
@@ -268,7 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="ANSWERS",
         help="JSONL files with id and markdown (a batch's output, or anyone's), one system each "
-        "unless records name theirs in a 'system' field",
+        "unless records name theirs in a 'system' field; or a dataset team's results: .json files "
+        "of one prompt each (query_text, responses: system -> answer, the judges' votes and scores), "
+        "or folders of them",
     )
     evaluate.add_argument(
         "--prompts", help="prompt file, folder or dataset, when records do not carry the prompt"
@@ -279,6 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--system-field", default="system", help="record field naming the system (default: system)"
     )
+    evaluate.add_argument(
+        "--results-field",
+        action="append",
+        metavar="ROLE=NAME",
+        help="a results file's field for ROLE, where a team names it otherwise (repeatable; ROLE: "
+        "id=query_id, prompt=query_text, responses, votes, scores, rationales)",
+    )
+    evaluate.add_argument("--jobs", type=int, help="processes scoring answers at once (default: all cores)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON instead of markdown")
     _untrusted_summaries(evaluate)
     evaluate.add_argument("-q", "--quiet", action="store_true", help="no speed line on stderr")
@@ -286,7 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     judging.add_argument(
         "--judge", action="store_true", help="ask a judge model (any OpenAI-compatible server)"
     )
-    judging.add_argument("--judge-model", help="the judge's model name (default: $CNAPS_RAG_OPENAI_MODEL)")
+    judging.add_argument(
+        "--judge-model",
+        action="append",
+        help="the judge's model name (default: $CNAPS_RAG_OPENAI_MODEL); give it several times for a "
+        "panel of judges on the same server, reported with their majority and agreement",
+    )
     judging.add_argument(
         "--judge-base-url", help="the judge's server URL (default: $OPENAI_BASE_URL, else OpenAI)"
     )

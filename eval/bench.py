@@ -15,7 +15,9 @@ Figures (``--only`` takes the group names in brackets):
   llama-cpp-python calls, and against one raw free-form generation of the same length;
 - [constrained] JSON-schema-constrained decoding against unconstrained decoding of as many tokens;
 - [batch] a batch reusing llama.cpp's KV cache across prompts against a fresh context per request;
-- [memory] the peak RSS of ``cnaps-rag batch`` against the model file's size, at two batch sizes.
+- [memory] the peak RSS of ``cnaps-rag batch`` against the model file's size, at two batch sizes;
+- [eval] ``cnaps-rag eval`` at scale: two processes against one, 100,000 answers' peak RSS against
+  1,000's, a Dask cluster's report against the local one (``eval/bench_eval.py``).
 
 Exit code 0 whatever the figures say (this is a benchmark, not a test); 2 on bad usage.
 """
@@ -52,7 +54,7 @@ PROMPTS = ROOT / "fixtures" / "prompts"
 URL_SCAN = re.compile(r"https?://\S+")
 """The baseline of the text figures: the least work that still looks at every URL."""
 
-GROUPS = ("validate", "score", "import", "answer", "constrained", "batch", "memory")
+GROUPS = ("validate", "score", "import", "answer", "constrained", "batch", "memory", "eval")
 
 # Goals (issue 6).
 VALIDATE_MAX_RATIO = 20.0
@@ -115,6 +117,11 @@ class Settings:
     """Prompts per batch in the batch figure (0: every single-prompt fixture file)."""
     memory_prompts: int = 100
     memory_small: int = 20
+    eval_answers: int = 100_000
+    """The large eval of the [eval] memory figure (the small one is ``eval_small``)."""
+    eval_small: int = 1000
+    eval_speed_answers: int = 4000
+    """Answers scored per run in the [eval] processes figure."""
     only: tuple[str, ...] = GROUPS
 
     @classmethod
@@ -128,6 +135,8 @@ class Settings:
             batch_prompts=3,
             memory_prompts=10,
             memory_small=3,
+            eval_answers=10_000,
+            eval_speed_answers=1000,
         )
 
 
@@ -1085,6 +1094,12 @@ def _measure(settings: Settings, figures: list[Figure]) -> None:
                 figures.append(bench.bench_batch(settings.batch_prompts))
     if "memory" in wanted:
         figures.append(bench_memory(settings.memory_prompts, settings.memory_small))
+    if "eval" in wanted:
+        from eval.bench_eval import bench_eval
+
+        figures += bench_eval(
+            settings.eval_answers, settings.eval_small, settings.eval_speed_answers, settings.repeat
+        )
 
 
 def _cell(text: str) -> str:
@@ -1133,6 +1148,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, bool]:
     parser.add_argument("--batch-prompts", type=int, help="prompts per batch (default all 13, quick 3)")
     parser.add_argument("--memory-prompts", type=int, help="the large memory batch (default 100, quick 10)")
     parser.add_argument("--memory-small", type=int, help="the small memory batch (default 20, quick 3)")
+    parser.add_argument("--eval-answers", type=int, help="the large eval (default 100000, quick 10000)")
+    parser.add_argument("--eval-small", type=int, help="the small eval (default 1000)")
+    parser.add_argument(
+        "--eval-speed-answers", type=int, help="answers per --jobs run (default 4000, quick 1000)"
+    )
     args = parser.parse_args(argv)
     settings = Settings.quick() if args.quick else Settings()
     for name in (
@@ -1145,6 +1165,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, bool]:
         "batch_prompts",
         "memory_prompts",
         "memory_small",
+        "eval_answers",
+        "eval_small",
+        "eval_speed_answers",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -1159,6 +1182,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, bool]:
         settings = replace(settings, only=only)
     if "memory" in settings.only and settings.memory_small >= settings.memory_prompts:
         parser.error("--memory-small must be smaller than --memory-prompts")
+    if "eval" in settings.only and settings.eval_small >= settings.eval_answers:
+        parser.error("--eval-small must be smaller than --eval-answers")
     return settings, args.json
 
 

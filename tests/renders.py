@@ -47,6 +47,18 @@ def rubric_sent(answer_text: str, reply: str) -> str:
     return _dump({"messages": request.messages, "max_tokens": request.max_tokens, "schema": request.schema})
 
 
+def compare_sent(answers: list[tuple[str, str]], reply: str) -> str:
+    """Return the one request a judge comparing ``answers`` ((system, text), in order) sends for 000."""
+    from conftest import QueueBackend, prompt
+
+    from cnaps_rag.evaluation import Judge
+
+    backend = QueueBackend([reply])
+    Judge(backend, cache_dir=None).compare(prompt(EXAMPLES["000"]), answers)
+    (request,) = backend.history
+    return _dump({"messages": request.messages, "max_tokens": request.max_tokens, "schema": request.schema})
+
+
 def main() -> int:
     sys.path.insert(0, str(HERE))
     import test_judge
@@ -55,7 +67,11 @@ def main() -> int:
         (GOLDEN / f"{strategy}_{example}.json").write_text(prompts_sent(strategy, example), encoding="utf-8")
     judge = rubric_sent(test_judge.ANSWER, test_judge.reply())
     (GOLDEN / "judge_000.json").write_text(judge, encoding="utf-8")
-    print(f"rewrote {len(PROMPT_RENDERS) + 1} files in {GOLDEN}: review the diff")
+    import test_panel
+
+    compare = compare_sent(test_panel.COMPARED, test_panel.COMPARE_REPLY)
+    (GOLDEN / "judge_compare_000.json").write_text(compare, encoding="utf-8")
+    print(f"rewrote {len(PROMPT_RENDERS) + 2} files in {GOLDEN}: review the diff")
     return 0
 
 

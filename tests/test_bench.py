@@ -121,3 +121,30 @@ def test_constrained_figure_with_the_model():
     figure = model.bench_constrained([request])
     check_figure(figure)
     assert figure.details["tokens"] > 0
+
+
+def test_the_eval_group_on_a_few_answers(capsys):
+    """The [eval] figures' plumbing on small sizes (the figures themselves come from full runs)."""
+    arguments = [
+        "--only",
+        "eval",
+        "--eval-answers",
+        "230",
+        "--eval-small",
+        "115",
+        "--eval-speed-answers",
+        "115",
+    ]
+    assert bench.main([*arguments, "--repeat", "1", "--json"]) == 0
+    figures = {f["key"]: f for f in json.loads(capsys.readouterr().out)["figures"]}
+    if set(figures) == {"eval"}:
+        pytest.skip(figures["eval"]["note"])  # no real dev answers on this machine
+    assert list(figures) == ["eval-jobs", "eval-dask", "eval-memory"]
+    assert figures["eval-dask"]["met"] is True and "identical" in figures["eval-dask"]["measured"]
+    runs = figures["eval-memory"]["details"]["runs"]
+    assert [run["exit"] for run in runs.values()] == [0, 0] and all(
+        run["peak_rss_mb"] > 0 for run in runs.values()
+    )
+    assert figures["eval-jobs"]["ratio"] > 0
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--only", "eval", "--eval-small", "10", "--eval-answers", "10"])

@@ -1,8 +1,12 @@
 """Evaluate whole runs: score every answer record of one or many systems, aggregate, judge, report.
 
-``answers`` reads answers files a line at a time and finds each record's prompt; ``evaluate``
-scores them and makes the :class:`EvalReport` (``models``), with ``tally`` keeping the running
-sums and ranks, and ``judge`` and ``agreement`` adding an optional model judge; ``report``
+``answers`` reads answers files a line at a time and finds each record's prompt, ``results``
+reads a dataset team's results (one JSON file per prompt, with its judges' verdicts);
+``evaluate`` feeds them to a ``run``, which scores each answer (``scoring``, a pure function,
+in processes or on any executor), keeps the rows on disk (``rowstore``) and makes the
+:class:`EvalReport` (``models``), with ``tally`` keeping the running sums and ranks, ``judge``
+and ``agreement`` adding optional model judges and ``panel`` (``verdicts``) making a panel of
+judges, recorded or live, with their agreement and blind spots; ``report``
 (JSON, Markdown, the three files), ``html_page`` and ``html_sections`` render it, each table
 built once in ``tables`` for both formats. Nothing here imports back.
 """
@@ -13,11 +17,17 @@ from .evaluate import compare, evaluate, evaluate_file, load_prompt_index
 from .judge import Judge
 from .models import EvalReport, PromptIndex, Row
 from .report import report_json, report_markdown, write_report
+from .results import ResultsFields
+from .verdicts import BlindSpot, PanelReport, RecordedVerdicts
 
 __all__ = [
+    "BlindSpot",
     "EvalReport",
     "Judge",
+    "PanelReport",
     "PromptIndex",
+    "RecordedVerdicts",
+    "ResultsFields",
     "Row",
     "compare",
     "evaluate",

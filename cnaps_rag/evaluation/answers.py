@@ -11,6 +11,7 @@ prompt text (parsed as ``cnaps-rag batch`` parses a dataset record, through
 from __future__ import annotations
 
 import json
+from array import array
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,7 @@ from ..parse import load_prompt_file
 from ..spec import PromptSpec
 from ..text import normalize_newlines
 from .models import PromptIndex
+from .results import read_back
 
 
 def load_prompt_index(path: str | Path, *, id_field: str = "id", prompt_field: str = "prompt") -> PromptIndex:
@@ -101,32 +103,60 @@ def read_record_at(path: str | Path, offset: int) -> dict[str, Any]:
 
 
 class AnswerTexts:
-    """Gives back each row's answer and draft for the report page, without holding file records."""
+    """Gives back each row's answer and draft for the report page, without holding file records.
+
+    Per row it keeps 12 bytes: where its record stands (an index into the few distinct
+    sources, and the record's byte offset in a JSONL file or its position in a results file).
+    """
 
     def __init__(self) -> None:
-        # Per row: (file, byte offset of its record), or (markdown, draft) themselves.
-        self._where: list[tuple[str, int] | tuple[str | None, str | None]] = []
+        self._sources: dict[tuple[str, str, str | None], int] = {}
+        """(kind, file, system) -> its index; kind is ``jsonl``, ``results`` or ``texts``."""
+        self._keys: list[tuple[str, str, str | None]] = []
+        self._source = array("i")
+        self._offset = array("q")
+        self._texts: dict[int, tuple[str | None, str | None]] = {}
+
+    def _add(self, kind: str, path: str, system: str | None, offset: int) -> None:
+        key = (kind, path, system)
+        if key not in self._sources:
+            self._sources[key] = len(self._keys)
+            self._keys.append(key)
+        self._source.append(self._sources[key])
+        self._offset.append(offset)
 
     def add_file(self, path: str, offset: int) -> None:
-        """Remember that the next row's record starts at ``offset`` of ``path``."""
-        self._where.append((path, offset))
+        """Remember that the next row's record starts at ``offset`` of the JSONL file ``path``."""
+        self._add("jsonl", path, None, offset)
+
+    def add_result(self, path: str, position: int, system: str, responses: str) -> None:
+        """Remember that the next row is ``system``'s answer to the ``position``-th prompt of a results file.
+
+        ``responses`` is the field holding the answers.
+        """
+        self._add("results", path, f"{responses}\0{system}", position)
 
     def add_texts(self, markdown: str | None, draft: str | None) -> None:
         """Keep the next row's texts themselves (records given from Python)."""
-        self._where.append((markdown, draft))
+        self._texts[len(self._offset)] = (markdown, draft)
+        self._add("texts", "", None, 0)
 
     def get(self, index: int) -> tuple[str | None, str | None]:
         """Return row ``index``'s final answer and draft, LF newlines, as they were scored."""
-        first, second = self._where[index]
-        if isinstance(second, int):
-            assert isinstance(first, str)
+        kind, path, system = self._keys[self._source[index]]
+        markdown: Any
+        draft: Any = None
+        if kind == "texts":
+            markdown, draft = self._texts[index]
+        elif kind == "results":
+            responses, _, name = (system or "").partition("\0")
+            markdown = read_back(path, self._offset[index], name, responses)
+        else:
             try:
-                record = read_record_at(first, second)
+                record = read_record_at(path, self._offset[index])
             except (CnapsRagError, OSError, ValueError):
                 return None, None  # the file changed since it was scored: the page shows scores only
             markdown, draft = record.get("markdown"), record.get("draft")
-        else:
-            markdown, draft = first, second
         return (
             normalize_newlines(markdown) if isinstance(markdown, str) else None,
             normalize_newlines(draft) if isinstance(draft, str) else None,
@@ -192,6 +222,8 @@ def find_prompt(
     for name in names:
         if not isinstance(name, str) or not name.strip():
             continue
+        if name in prompts:  # the common case, before any path is parsed
+            return prompts[name]
         stem = Path(name).stem
         for key in (name, stem):
             if key in prompts:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from ..score import Scores
 from ..validate import Violation
-from .html_sections import judge_html, systems_html
+from .html_sections import judge_html, panel_html, systems_html
 from .models import CRITERIA, EvalReport, MetricSummary, Row
 from .tables import Table, comparison_table, html_table, summary_table
 from .wording import (
@@ -208,6 +208,8 @@ def _answer_html(
 
 def _where(source: str | None, line: int | None, several: bool) -> str:
     """Return where a record stands, as HTML: its line, and its file when there are several files."""
+    if line is None:  # a results file: one prompt's answers, no line of their own
+        return _e(source or "")
     return f"{_e(source)} line {_e(line)}" if several and source else f"line {_e(line)}"
 
 
@@ -239,6 +241,8 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
     out.append(_chart(series, "Mean of each metric" + (", draft and final" if len(series) > 1 else "")))
     if report.judge is not None:
         out += judge_html(report)
+    if report.judges is not None:
+        out += panel_html(report)
     if report.comparison is not None:
         comparison = report.comparison
         out += [
@@ -260,29 +264,29 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
         out.append("<h2>Broken lines</h2><ul>")
         out += [f"<li>{_where(b.source, b.line, several)}: {_e(b.reason)}</li>" for b in report.broken_lines]
         out.append("</ul>")
+    yield "\n".join(out) + "\n"
+    # The rows are read back from disk once per pass, never held all at once.
     for status, heading in (("failed", "Failed answers (not scored)"), ("unscorable", "Not scorable")):
-        rows = [r for r in report.rows if r.status == status]
-        if rows:
-            out.append(f"<h2>{heading}</h2><ul>")
-            out += [
-                f"<li><b>{_e(r.id)}</b> ({_e(r.system) + ', ' if many else ''}"
-                f"{_where(r.source, r.line, several)}): {_e(r.reason)}</li>"
-                for r in rows
-            ]
-            out.append("</ul>")
-    scored = [(index, r) for index, r in enumerate(report.rows) if r.status == "scored"]
-    if scored:
-        out += [
-            "<h2>Answers</h2>",
+        if report.counts.get(status):
+            yield f"<h2>{heading}</h2><ul>\n"
+            for r in report.rows:
+                if r.status == status:
+                    where = _where(r.source, r.line, several)
+                    system = _e(r.system) + ", " if many else ""
+                    yield f"<li><b>{_e(r.id)}</b> ({system}{where}): {_e(r.reason)}</li>\n"
+            yield "</ul>\n"
+    if report.counts.get("scored"):
+        yield (
+            "<h2>Answers</h2>\n"
             '<p>Marked: <mark class="unsupported">unsupported sentence</mark>, '
             '<mark class="stripped-url">URL the validator strips</mark>, '
-            '<mark class="stripped-model">model name the validator strips</mark>.</p>',
-        ]
-    yield "\n".join(out) + "\n"
+            '<mark class="stripped-model">model name the validator strips</mark>.</p>\n'
+        )
     texts = report._texts
-    for index, row in scored:
-        pair = texts.get(index) if texts is not None else (None, None)
-        yield "\n".join(_answer_html(index + 1, row, pair, many, several)) + "\n"
+    for index, row in enumerate(report.rows):
+        if row.status == "scored":
+            pair = texts.get(index) if texts is not None else (None, None)
+            yield "\n".join(_answer_html(index + 1, row, pair, many, several)) + "\n"
     yield "</body>\n</html>\n"
 
 

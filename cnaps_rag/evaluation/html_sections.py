@@ -8,10 +8,13 @@ from __future__ import annotations
 from .models import EvalReport
 from .tables import (
     agreement_table,
+    blind_spot_table,
     html_table,
     judge_table,
     metric_by_prompt,
     metric_table,
+    panel_scores_table,
+    panel_table,
     prompt_table,
     systems_table,
 )
@@ -21,6 +24,7 @@ from .wording import (
     format_number,
     judged_sentence,
     metric_label,
+    panel_sentences,
     stripped_sentence,
 )
 from .wording import (
@@ -132,4 +136,26 @@ def judge_html(report: EvalReport) -> list[str]:
         out.append("<h3>Judge failures (the answers are scored all the same)</h3><ul>")
         out += [f"<li><b>{_e(r.id)}</b> ({_e(r.system)}): {_e(r.judge_error)}</li>" for r in failures]
         out.append("</ul>")
+    return out
+
+
+def panel_html(report: EvalReport) -> list[str]:
+    """Return the panel's section: who judged, how far they agree, their picks, their blind spots."""
+    panel = report.judges
+    assert panel is not None
+    first, spots = panel_sentences(panel)
+    out = ["<h2>Judges as a panel</h2>", f"<p>{_e(first)}</p>", *html_table(panel_table(panel))]
+    scores = panel_scores_table(panel)
+    if scores is not None:
+        out += [
+            "<p>Each judge's mean score of each system's answers, on its own scale:</p>",
+            *html_table(scores),
+        ]
+    if panel.failures:
+        out.append("<p>Comparisons that gave no pick (the run went on):</p><ul>")
+        out += [f"<li>{_e(failure)}</li>" for failure in panel.failures]
+        out.append("</ul>")
+    out += ["<h3>Blind spots</h3>", f"<p>{_e(spots)}</p>"]
+    if panel.blind_spots:
+        out += html_table(blind_spot_table(report))
     return out

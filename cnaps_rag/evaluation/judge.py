@@ -23,7 +23,9 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..backends import Backend, Request
 from ..draft.caller import Caller
@@ -33,7 +35,7 @@ from ..schemas import json_schema
 from ..spec import PromptSpec
 from ..templates import load_template
 from ..text import CHARS_PER_TOKEN, sentences, shorten
-from .models import CRITERIA, JudgeReply, Judgment
+from .models import CRITERIA, CompareReply, JudgeReply, Judgment
 
 DEFAULT_CACHE_DIR = Path(".cnaps-rag-cache") / "judge"
 """Where verdicts are cached when the caller names no folder (relative to the working folder)."""
@@ -45,6 +47,9 @@ MIN_INPUT_CHARS = 2000
 """The least room prompt and answer get together, however small the context."""
 GIVE_UP_AFTER = 5
 """Failures in a row after which the judge asks no more in this run (a dead server, a bad key)."""
+COMPARE_MAX_TOKENS = 200
+"""Token budget of one comparison: a one-line reason and a letter."""
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def cache_key(prompt: str, answer: str, model: str, rubric_version: str) -> str:
@@ -109,19 +114,31 @@ class Judge:
         return self.cache_dir / key[:2] / f"{key}.json" if self.cache_dir is not None else None
 
     def _cached(self, key: str) -> Judgment | None:
+        try:
+            return Judgment.model_validate(self._read(key)["judgment"])
+        except (ValueError, KeyError, TypeError):
+            return None  # none, or a torn or foreign file: judge again and overwrite it
+
+    def _read(self, key: str) -> dict[str, Any]:
+        """Return the cached data of ``key``; raise KeyError when there is none (or it is unreadable)."""
         path = self._cache_path(key)
         if path is None or not path.is_file():
-            return None
+            raise KeyError(key)
         try:
-            return Judgment.model_validate(json.loads(path.read_text(encoding="utf-8"))["judgment"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # a torn or foreign file: judge again and overwrite it
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise KeyError(key) from None
+        if not isinstance(data, dict):
+            raise KeyError(key)
+        return data
 
     def _store(self, key: str, judgment: Judgment) -> None:
+        self._write(key, {"key": key, "judgment": judgment.model_dump(mode="json")})
+
+    def _write(self, key: str, data: dict[str, Any]) -> None:
         path = self._cache_path(key)
         if path is None:
             return
-        data = {"key": key, "judgment": judgment.model_dump(mode="json")}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Written whole, then renamed: a killed run never leaves a torn cache file.
@@ -212,3 +229,48 @@ class Judge:
         )
         self._store(key, judgment)
         return judgment, None
+
+    # ----------------------------------------------------------------------- comparing answers
+
+    def compare(self, spec: PromptSpec, answers: Sequence[tuple[str, str]]) -> tuple[str | None, str | None]:
+        """Return the system whose answer the judge picks among ``answers`` ((system, text), shown in
+        that order as A, B, ...), or None and why not. Cached like verdicts, the order in the key."""
+        shown = list(answers)[: len(LETTERS)]
+        letters = list(LETTERS[: len(shown)])
+        compare = load_template("judge_compare")
+        key = cache_key(spec.raw, json.dumps([text for _, text in shown]), self.model, compare.version)
+        try:
+            letter = self._read(key)["pick"]
+            if letter in letters:
+                with self._lock:
+                    self.cache_hits += 1
+                return shown[letters.index(letter)][0], None
+        except KeyError:
+            pass
+        budget = max(
+            MIN_INPUT_CHARS, (self.backend.n_ctx - COMPARE_MAX_TOKENS - RUBRIC_TOKENS) * CHARS_PER_TOKEN
+        )
+        prompt = shorten(spec.raw.strip(), budget // 2)
+        room = max(200, (budget - len(prompt)) // max(1, len(shown)) - 40)
+        blocks = [
+            f"ANSWER {letter}:\n<<<\n{shorten(text.strip(), room)}\n>>>"
+            for letter, (_, text) in zip(letters, shown, strict=True)
+        ]
+        schema = json_schema(CompareReply)
+        schema["properties"]["best"]["enum"] = letters
+        messages = compare.messages(schema=json.dumps(schema), prompt=prompt, answers="\n\n".join(blocks))
+        request = Request(messages=messages, max_tokens=COMPARE_MAX_TOKENS, schema=schema)
+        caller = Caller(self.backend, attempts=self.attempts, max_wait=self.max_wait)
+        try:
+            reply = caller.parsed(request, CompareReply)
+            if reply.best not in letters:
+                raise ValueError(f"picked {reply.best!r}, not one of {', '.join(letters)}")
+        except Exception as exc:
+            with self._lock:
+                self._requests += caller.generations
+                self.failures += 1
+            return None, one_line(exc)
+        with self._lock:
+            self._requests += caller.generations
+        self._write(key, {"key": key, "pick": reply.best, "reason": reply.reason})
+        return shown[letters.index(reply.best)][0], None

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializationInfo,
+    SkipValidation,
+    field_serializer,
+    field_validator,
+)
 
 from ..score import Scores
 from ..spec import PromptSpec
 from ..text import shorten
 from ..validate import Violation
+from .verdicts import PanelReport
 
 Status = Literal["scored", "failed", "unscorable"]
 
@@ -36,11 +47,12 @@ class PromptIndex(dict[str, PromptSpec]):
 
 
 class BrokenLine(BaseModel):
-    """A line of an answers file that is not an answer record."""
+    """A line of an answers file that is not an answer record, or a results file that breaks the layout."""
 
     model_config = ConfigDict(extra="forbid")
 
-    line: int
+    line: int | None
+    """None for a results file (:mod:`.results`): the reason says which item, if not the whole file."""
     reason: str
     source: str | None = None
     """The answers file as the caller named it (None for records given from Python)."""
@@ -85,6 +97,21 @@ class JudgeReply(BaseModel):
     asked_reason: str = Field(json_schema_extra={"maxLength": REASON_CHARS})
 
     @field_validator("asked_reason")
+    @classmethod
+    def _short_reason(cls, value: str) -> str:
+        return _one_line(value)
+
+
+class CompareReply(BaseModel):
+    """A judge's reply when it compares answers: a one-line reason, then the best answer's letter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(json_schema_extra={"maxLength": REASON_CHARS})
+    best: str
+    """The letter of the best answer (its schema lists the letters shown)."""
+
+    @field_validator("reason")
     @classmethod
     def _short_reason(cls, value: str) -> str:
         return _one_line(value)
@@ -143,8 +170,11 @@ class Row(BaseModel):
     draft_stripped: list[Violation] = []
     """What the validator strips from the draft (first-pass spans are in its LF text)."""
     judgment: Judgment | None = None
+    """The judge's verdict (the first judge's, when a panel judges)."""
     judge_error: str | None = None
     """Why the judge gave no verdict on this answer (the run went on)."""
+    judgments: dict[str, Judgment] = {}
+    """Judge model -> its verdict, when a panel of several judges judges (``--judge-model`` twice)."""
 
 
 class MetricSummary(BaseModel):
@@ -327,18 +357,26 @@ class EvalReport(BaseModel):
     """Each metric over all systems' answers together."""
     violations: dict[str, dict[str, int]]
     """What the validator strips, summed: ``{"final": {"url": n, "model": m}, "draft": {...}}``."""
-    rows: list[Row]
+    rows: SkipValidation[Sequence[Row]]
+    """Every answer's row, in input order (a run keeps them on disk: :class:`.rowstore.RowStore`)."""
     broken_lines: list[BrokenLine]
     systems: list[SystemSummary] = []
     ranking: dict[str, list[str]] = {}
     """Metric -> the systems by final mean, best first."""
     prompts: list[PromptRow] = []
     judge: JudgeReport | None = None
+    judges: PanelReport | None = None
+    """A panel of judges: recorded verdicts read with the answers, or several live judges."""
     comparison: Comparison | None = None
     run: RunInfo | None = Field(default=None, exclude=True)
     """Speed and judge traffic of the run that made the report (kept out of the files)."""
     _texts: Any = PrivateAttr(default=None)
     """Where the answers' texts are read back for the page (see ``evaluate.AnswerTexts``)."""
+
+    @field_serializer("rows")
+    def _dump_rows(self, rows: Sequence[Row], info: SerializationInfo) -> list[Any]:
+        # The rows are a sequence read back from disk, not a list: dumped one by one.
+        return [row.model_dump(mode=info.mode) for row in rows]
 
     def metric(self, name: str) -> MetricRow:
         """Return the summary row of metric ``name``; raise KeyError if there is none."""

@@ -20,6 +20,7 @@ from .models import EvalReport, Row
 from .tables import (
     Table,
     agreement_table,
+    blind_spot_table,
     comparison_table,
     judge_table,
     markdown_row,
@@ -27,6 +28,8 @@ from .tables import (
     md_cell,
     metric_by_prompt,
     metric_table,
+    panel_scores_table,
+    panel_table,
     prompt_table,
     summary_table,
     systems_table,
@@ -39,6 +42,7 @@ from .wording import (
     format_score,
     judged_sentence,
     metric_label,
+    panel_sentences,
     several_files,
     stripped_sentence,
     violations_sentence,
@@ -165,8 +169,28 @@ def _judge_md(report: EvalReport) -> list[str]:
     return out
 
 
+def _panel_md(report: EvalReport) -> list[str]:
+    panel = report.judges
+    assert panel is not None
+    first, spots = panel_sentences(panel)
+    out = ["## Judges as a panel", "", first, "", *markdown_table(panel_table(panel)), ""]
+    scores = panel_scores_table(panel)
+    if scores is not None:
+        out += ["Each judge's mean score of each system's answers, on its own scale:", ""]
+        out += [*markdown_table(scores), ""]
+    if panel.failures:
+        out += ["Comparisons that gave no pick (the run went on):", ""]
+        out += [*(f"- {md_cell(failure)}" for failure in panel.failures), ""]
+    out += ["### Blind spots", "", spots, ""]
+    if panel.blind_spots:
+        out += [*markdown_table(blind_spot_table(report)), ""]
+    return out
+
+
 def _where(source: str | None, line: int | None, several: bool) -> str:
     """Return where a record stands: its line, and its file when there are several files."""
+    if line is None:  # a results file: one prompt's answers, no line of their own
+        return _code(source or "")
     return f"{_code(source)} line {line}" if several and source else f"line {line}"
 
 
@@ -192,6 +216,8 @@ def _markdown_lines(report: EvalReport) -> Iterator[str]:
     out += ["", violations_sentence(report), ""]
     if report.judge is not None:
         out += _judge_md(report)
+    if report.judges is not None:
+        out += _panel_md(report)
     if report.comparison is not None:
         comparison = report.comparison
         out += [
@@ -208,21 +234,23 @@ def _markdown_lines(report: EvalReport) -> Iterator[str]:
         out += [f"- {_where(b.source, b.line, several)}: {md_cell(b.reason)}" for b in report.broken_lines]
         out.append("")
     yield from out
+    # The rows are read back from disk once per pass, never held all at once.
     for status, title in (("failed", "Failed answers (not scored)"), ("unscorable", "Not scorable")):
-        rows = [r for r in report.rows if r.status == status]
-        if rows:
+        if report.counts.get(status):
             yield from [f"## {title}", ""]
-            for r in rows:
-                yield f"- {_code(r.id)} ({_where(r.source, r.line, several)}): {md_cell(r.reason or '')}"
+            for r in report.rows:
+                if r.status == status:
+                    yield f"- {_code(r.id)} ({_where(r.source, r.line, several)}): {md_cell(r.reason or '')}"
             yield ""
-    scored = [r for r in report.rows if r.status == "scored"]
-    if not scored:
+    if not report.counts.get("scored"):
         return
     head = ["answer", *(["system"] if many else []), "prompt", *(metric_label(m) for m in LABELS)]
     table = Table([*head, "stripped (url, model)"], left=3 if many else 2)
     yield from ["## Answers", "", "Final answer scores; the draft's in brackets where there is one.", ""]
     yield from markdown_table(table)
-    for row in scored:
+    for row in report.rows:
+        if row.status != "scored":
+            continue
         cells = []
         for metric in LABELS:
             cell = format_score(row.final_scores, metric)
@@ -234,8 +262,8 @@ def _markdown_lines(report: EvalReport) -> Iterator[str]:
         violations = f"{stripped.violations.get('url', 0)}, {stripped.violations.get('model', 0)}"
         yield markdown_row([row.id, *([row.system] if many else []), row.prompt_id or "", *cells, violations])
     yield ""
-    for row in scored:
-        details = _answer_details_md(row)
+    for row in report.rows:
+        details = _answer_details_md(row) if row.status == "scored" else []
         if details:
             title = f"{_code(row.id)}" + (f" ({md_cell(row.system)})" if many else "")
             yield from [f"### {title}", "", *details, ""]

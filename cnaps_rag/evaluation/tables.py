@@ -8,14 +8,17 @@ the first ``left``), the others right-aligned.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .models import CRITERIA, Comparison, EvalReport, MetricRow, PromptRow
+from .verdicts import PanelReport
 from .wording import (
     LABELS,
     escape,
     format_number,
+    format_score_value,
     format_signed,
     judge_label,
     metric_label,
@@ -205,3 +208,72 @@ def comparison_table(comparison: Comparison) -> Table:
         for m in comparison.metrics
     ]
     return Table(["metric", "this (final mean)", "other (final mean)", "this − other"], rows)
+
+
+# --------------------------------------------------------------------------- a panel of judges
+
+
+def panel_table(panel: PanelReport) -> Table:
+    """Return per judge, then the majority, the prompts it judged, its picks per system, its blind spots."""
+    systems = list(dict.fromkeys(s for record in [*panel.judges, panel.majority] for s in record.picks))
+    live = any(record.reordered for record in panel.judges)
+    head = ["judge", "prompts judged", *(f"picked {s}" for s in systems), "blind spots"]
+    table = Table(head + (["asked again, answers reordered", "pick changed"] if live else []))
+    for record in [*panel.judges, panel.majority]:
+        most = max(record.picks.values(), default=0)
+        cells: list[Cell | str] = [record.name, str(record.judged)]
+        cells += [
+            Cell(str(record.picks.get(s, 0)), best=most > 0 and record.picks.get(s) == most) for s in systems
+        ]
+        cells.append(str(record.blind_spots))
+        if live:
+            cells += (
+                [str(record.reordered), str(record.changed)] if record is not panel.majority else ["", ""]
+            )
+        table.rows.append(cells)
+    return table
+
+
+def panel_scores_table(panel: PanelReport) -> Table | None:
+    """Return per judge its mean score of each system's answers (None when no judge gave scores)."""
+    scoring = [record for record in panel.judges if record.mean_scores]
+    if not scoring:
+        return None
+    systems = list(dict.fromkeys(s for record in scoring for s in record.mean_scores))
+    table = Table(["judge", "prompts scored", *systems])
+    for record in scoring:
+        values = {s: v for s, v in record.mean_scores.items() if v is not None}
+        top = max(values.values(), default=None)
+        table.rows.append(
+            [
+                record.name,
+                str(record.scored),
+                *(
+                    Cell(format_score_value(record.mean_scores.get(s)), best=values.get(s) == top)
+                    for s in systems
+                ),
+            ]
+        )
+    return table
+
+
+def blind_spot_table(report: EvalReport) -> Table:
+    """Return each blind spot: prompt, judge, its pick, what is stripped from it, the cleanest answer.
+
+    On the page the pick and the cleanest answer link to their answers' sections.
+    """
+    panel = report.judges
+    assert panel is not None
+    answers = {prompt.prompt_id: prompt.answers for prompt in report.prompts}
+    table = Table(
+        ["prompt", "judge", "picked", "stripped from the pick", "cleanest answer (stripped)"], left=5
+    )
+    for spot in panel.blind_spots:
+        counted = Counter((item.kind, item.value) for item in spot.stripped)
+        stripped = ", ".join(f"{k} {v}" + (f" ×{n}" if n > 1 else "") for (k, v), n in counted.items())
+        where = answers.get(spot.id, {})
+        cleanest = Cell(f"{spot.cleanest} ({spot.cleanest_stripped})", answer=where.get(spot.cleanest))
+        table.rows.append(
+            [spot.id, spot.judge, Cell(spot.picked, answer=where.get(spot.picked)), stripped, cleanest]
+        )
+    return table

@@ -176,36 +176,48 @@ def rank_systems(tallies: Sequence[SystemTally]) -> tuple[dict[str, list[str]], 
     return ranking, ranks
 
 
-def prompt_rows(rows: Sequence[Row], systems: Sequence[str]) -> list[PromptRow]:
-    """Return per prompt (in order of first answer) each system's scores, with the best marked."""
-    # Prompt -> system -> (position from 1 in ``rows``, the system's first scored answer to it).
-    first: dict[str, dict[str, tuple[int, Row]]] = {}
-    for number, row in enumerate(rows, start=1):
-        if row.final_scores is not None and row.prompt_id is not None:
-            first.setdefault(row.prompt_id, {}).setdefault(row.system, (number, row))
-    result = []
-    for prompt_id, by_system in first.items():
-        ordered = {name: by_system[name][1] for name in systems if name in by_system}
-        scores = {
-            name: {metric: _value(row.final_scores, metric) for metric in METRICS}
-            for name, row in ordered.items()
-            if row.final_scores is not None
-        }
-        best = {}
-        for metric in METRICS:
-            values = {name: s[metric] for name, s in scores.items()}
-            top = max(values.values())
-            if min(values.values()) < top:
-                best[metric] = [name for name, value in values.items() if value == top]
-        stripped = {
-            name: len(row.draft_stripped if row.draft_scores is not None else row.final_stripped)
-            for name, row in ordered.items()
-        }
-        judge = {name: row.judgment.overall for name, row in ordered.items() if row.judgment is not None}
-        answers = {name: by_system[name][0] for name in ordered}
-        result.append(
-            PromptRow(
-                prompt_id=prompt_id, scores=scores, best=best, stripped=stripped, judge=judge, answers=answers
+class PromptTable:
+    """Per prompt, each system's first scored answer: its scores, what was stripped, the judge's score.
+
+    Rows come one at a time and only these few numbers per (prompt, system) are kept.
+    """
+
+    def __init__(self) -> None:
+        # Prompt -> system -> (position from 1 of its row, scores by metric, stripped, judge's overall).
+        self.first: dict[str, dict[str, tuple[int, dict[str, float], int, float | None]]] = {}
+
+    def add(self, position: int, row: Row) -> None:
+        """Take the row at ``position`` (from 1) among all rows."""
+        if row.final_scores is None or row.prompt_id is None:
+            return
+        by_system = self.first.setdefault(row.prompt_id, {})
+        if row.system in by_system:
+            return
+        stripped = len(row.draft_stripped if row.draft_scores is not None else row.final_stripped)
+        scores = {metric: _value(row.final_scores, metric) for metric in METRICS}
+        judge = row.judgment.overall if row.judgment is not None else None
+        by_system[row.system] = (position, scores, stripped, judge)
+
+    def rows(self, systems: Sequence[str]) -> list[PromptRow]:
+        """Return per prompt (in order of first answer) each system's scores, with the best marked."""
+        result = []
+        for prompt_id, by_system in self.first.items():
+            ordered = {name: by_system[name] for name in systems if name in by_system}
+            scores = {name: entry[1] for name, entry in ordered.items()}
+            best = {}
+            for metric in METRICS:
+                values = {name: s[metric] for name, s in scores.items()}
+                top = max(values.values())
+                if min(values.values()) < top:
+                    best[metric] = [name for name, value in values.items() if value == top]
+            result.append(
+                PromptRow(
+                    prompt_id=prompt_id,
+                    scores=scores,
+                    best=best,
+                    stripped={name: entry[2] for name, entry in ordered.items()},
+                    judge={name: entry[3] for name, entry in ordered.items() if entry[3] is not None},
+                    answers={name: entry[0] for name, entry in ordered.items()},
+                )
             )
-        )
-    return result
+        return result

@@ -6,6 +6,7 @@ import html
 
 from ..score import Scores
 from .models import Comparison, EvalReport
+from .verdicts import PanelReport
 
 LABELS = {
     "url_precision": "URL precision",
@@ -24,6 +25,11 @@ def metric_label(metric: str) -> str:
 def format_number(value: float | None) -> str:
     """Return a mean or share with three decimals, or n/a."""
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def format_score_value(value: float | None) -> str:
+    """Return a judge's mean score on its own scale (out of 50, a share of 1) with two decimals, or n/a."""
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def format_signed(value: float | None) -> str:
@@ -116,3 +122,23 @@ def stripped_sentence(counts: dict[str, int]) -> str:
 def escape(text: object) -> str:
     """Return ``text`` as HTML text or attribute value (quotes escaped too)."""
     return html.escape(str(text), quote=True)
+
+
+def panel_sentences(panel: PanelReport) -> list[str]:
+    """Return the sentences that introduce a panel of judges: who, how far they agree, the blind spots."""
+    how = {"recorded": "Recorded verdicts", "live": "Live verdicts"}.get(
+        panel.source, "Recorded and live verdicts"
+    )
+    judged = max((record.judged for record in panel.judges), default=0)
+    kappa = f"Fleiss' kappa {format_number(panel.fleiss_kappa)} over the {panel.kappa_prompts} prompts "
+    kappa += "every judge voted on"
+    spots = ", ".join(f"{r.name} {r.blind_spots}" for r in [*panel.judges, panel.majority])
+    return [
+        f"{how} of {len(panel.panel)} judges ({', '.join(panel.panel)}) on up to {judged} prompts. "
+        f"Pairwise agreement {format_number(panel.pairwise_agreement)} (the share of {panel.pairs} judge "
+        f"pairs that picked the same answer); {kappa} (0 is chance, 1 full agreement). The majority is the "
+        f"answer more than half the judges picked; no answer had that on {panel.no_majority} "
+        f"prompt{'' if panel.no_majority == 1 else 's'}.",
+        "Blind spots: prompts where a judge picked an answer that the validator strips URLs or model "
+        f"names from while another answer to the same prompt has fewer stripped. {spots}.",
+    ]
