@@ -313,9 +313,10 @@ def draft_capable(
         key=lambda i: (attempts[i].not_an_answer is None, attempts[i].score, -len(attempts[i].problems), -i),
     )
     if attempts[best].not_an_answer is not None:
+        reasons = [str(attempt.not_an_answer) for attempt in attempts]
         raise NotAnAnswerError(
-            f"the model wrote no answer in {len(attempts)} draft(s): {attempts[-1].not_an_answer}",
-            reasons=[str(attempt.not_an_answer) for attempt in attempts],
+            f"the model wrote no answer in {len(attempts)} draft(s): {'; then '.join(reasons)}",
+            reasons=reasons,
             hint="a base model, or a GGUF prompted in the wrong chat format, continues the prompt "
             "instead of answering it: run cnaps-rag doctor --model PATH",
         )
