@@ -15,7 +15,9 @@ Figures (``--only`` takes the group names in brackets):
   llama-cpp-python calls, and against one raw free-form generation of the same length;
 - [constrained] JSON-schema-constrained decoding against unconstrained decoding of as many tokens;
 - [batch] a batch reusing llama.cpp's KV cache across prompts against a fresh context per request;
-- [memory] the peak RSS of ``cnaps-rag batch`` against the model file's size, at two batch sizes.
+- [memory] the peak RSS of ``cnaps-rag batch`` against the model file's size, at two batch sizes;
+- [serve] ``batch --workers N`` against llama.cpp's ``llama-server --parallel N`` on loopback,
+  against the same requests sent raw with the openai client (``eval/bench_serve.py``).
 
 Exit code 0 whatever the figures say (this is a benchmark, not a test); 2 on bad usage.
 """
@@ -52,7 +54,7 @@ PROMPTS = ROOT / "fixtures" / "prompts"
 URL_SCAN = re.compile(r"https?://\S+")
 """The baseline of the text figures: the least work that still looks at every URL."""
 
-GROUPS = ("validate", "score", "import", "answer", "constrained", "batch", "memory")
+GROUPS = ("validate", "score", "import", "answer", "constrained", "batch", "memory", "serve")
 
 # Goals (issue 6).
 VALIDATE_MAX_RATIO = 20.0
@@ -115,6 +117,14 @@ class Settings:
     """Prompts per batch in the batch figure (0: every single-prompt fixture file)."""
     memory_prompts: int = 100
     memory_small: int = 20
+    serve_prompts: int = 20
+    """Real dev prompts answered through llama.cpp's server at each concurrency."""
+    serve_workers: tuple[int, ...] = (1, 2, 4)
+    serve_strategy: str = "guided"
+    """guided: the embedded model's own strategy, short requests (capable: minutes per prompt on 2 cores)."""
+    serve_max_tokens: int | None = None
+    serve_repeat: int = 3
+    """Batch-and-replay rounds per concurrency: on a shared machine one round's time varies by 1.5x."""
     only: tuple[str, ...] = GROUPS
 
     @classmethod
@@ -128,6 +138,9 @@ class Settings:
             batch_prompts=3,
             memory_prompts=10,
             memory_small=3,
+            serve_prompts=4,
+            serve_workers=(1, 2),
+            serve_repeat=1,
         )
 
 
@@ -1085,6 +1098,16 @@ def _measure(settings: Settings, figures: list[Figure]) -> None:
                 figures.append(bench.bench_batch(settings.batch_prompts))
     if "memory" in wanted:
         figures.append(bench_memory(settings.memory_prompts, settings.memory_small))
+    if "serve" in wanted:
+        from .bench_serve import bench_serve
+
+        figures += bench_serve(
+            settings.serve_prompts,
+            settings.serve_workers,
+            settings.serve_strategy,
+            settings.serve_max_tokens,
+            settings.serve_repeat,
+        )
 
 
 def _cell(text: str) -> str:
@@ -1133,6 +1156,10 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, bool]:
     parser.add_argument("--batch-prompts", type=int, help="prompts per batch (default all 13, quick 3)")
     parser.add_argument("--memory-prompts", type=int, help="the large memory batch (default 100, quick 10)")
     parser.add_argument("--memory-small", type=int, help="the small memory batch (default 20, quick 3)")
+    parser.add_argument("--serve-prompts", type=int, help="real prompts served (default 20, quick 4)")
+    parser.add_argument("--serve-strategy", choices=["guided", "capable", "free"], help="default guided")
+    parser.add_argument("--serve-max-tokens", type=int, help="token budget per generation in serve")
+    parser.add_argument("--serve-repeat", type=int, help="batch-and-replay rounds per N (default 3)")
     args = parser.parse_args(argv)
     settings = Settings.quick() if args.quick else Settings()
     for name in (
@@ -1145,10 +1172,16 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, bool]:
         "batch_prompts",
         "memory_prompts",
         "memory_small",
+        "serve_prompts",
+        "serve_strategy",
+        "serve_max_tokens",
+        "serve_repeat",
     ):
         value = getattr(args, name)
         if value is not None:
-            if value < (0 if name in ("answers", "answer_prompts", "batch_prompts") else 1):
+            if name != "serve_strategy" and value < (
+                0 if name in ("answers", "answer_prompts", "batch_prompts") else 1
+            ):
                 parser.error(f"--{name.replace('_', '-')} must be positive")
             settings = replace(settings, **{name: value})
     if args.only:
