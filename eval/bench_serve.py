@@ -22,11 +22,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -34,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .bench import ROOT, Figure, _log, unavailable
-from .faults import free_port
+from .faults import free_port, serving
 
 REAL_PROMPTS = ROOT.parent / "shared" / "real-answers" / "format1_dev.jsonl"
 SERVE_MIN_RATIO = 0.9
@@ -77,28 +75,8 @@ def llama_server(binary: str, parallel: int, threads: int, log: Path) -> Iterato
     ]  # fmt: skip
     if not repack_decision(model).repack:  # where the local backend would not repack (AMX crash)
         command.append("--no-repack")
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"llama-server did not start: {log.read_text(errors='replace')[-1500:]}")
-            time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serving("llama-server", command, port, log, 120, "/health") as url:
+        yield url
 
 
 class Recorder:
