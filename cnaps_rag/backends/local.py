@@ -286,6 +286,9 @@ class _Watch:
         handler it calls passes its own to ``llama.create_completion``, so that method is wrapped
         on this one object for the one call, under the model's lock, to add the watch to them.
         """
+        if self.deadline is None and self.repetition is None:
+            yield  # nothing to watch: a schema-bound reply without a time limit
+            return
         from llama_cpp import StoppingCriteriaList
 
         original = self.llama.create_completion
