@@ -123,7 +123,7 @@ class Settings:
     serve_strategy: str = "guided"
     """guided: the embedded model's own strategy, short requests (capable: minutes per prompt on 2 cores)."""
     serve_max_tokens: int | None = None
-    serve_repeat: int = 3
+    serve_repeat: int = 5
     """Batch-and-replay rounds per concurrency: on a shared machine one round's time varies by 1.5x."""
     only: tuple[str, ...] = GROUPS
 
@@ -1159,7 +1159,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, bool]:
     parser.add_argument("--serve-prompts", type=int, help="real prompts served (default 20, quick 4)")
     parser.add_argument("--serve-strategy", choices=["guided", "capable", "free"], help="default guided")
     parser.add_argument("--serve-max-tokens", type=int, help="token budget per generation in serve")
-    parser.add_argument("--serve-repeat", type=int, help="batch-and-replay rounds per N (default 3)")
+    parser.add_argument("--serve-repeat", type=int, help="batch-and-replay rounds per N (default 5)")
     args = parser.parse_args(argv)
     settings = Settings.quick() if args.quick else Settings()
     for name in (
