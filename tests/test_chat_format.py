@@ -75,6 +75,15 @@ def test_a_base_model_is_one_whose_metadata_names_no_fine_tune(tmp_path, keys, n
     assert any("base model" in line for line in card.lines()) is base
 
 
+def test_a_base_model_without_a_template_is_refused_saying_both(tmp_path):
+    # The issue's Gemma 3 270M file: no template, no fine-tune name (its metadata, without the weights).
+    path = metadata_only(tmp_path / "gemma-3-270m-q4_k_m.gguf", {"general.name": "Gemma 3 270m"})
+    with pytest.raises(ConfigError, match="marks a base model") as info:
+        LocalBackend(model_path=path)
+    line = info.value.one_line()
+    assert "no chat template" in line and "instruction-tuned" in line and "--chat-format" in line
+
+
 @pytest.mark.parametrize("content", [b"", b"GGUF\x03\x00", b"not a gguf file at all, really"])
 def test_a_file_that_is_no_gguf_is_a_config_error(tmp_path, content):
     path = tmp_path / "m.gguf"

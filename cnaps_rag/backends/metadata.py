@@ -123,6 +123,11 @@ def check_chat_template(path: Path, chat_format: str | None) -> ModelCard:
     """Return the model's card; raise ConfigError when it has no chat template and no format is given."""
     card = model_card(path)
     if not card.has_chat_template and chat_format is None:
-        kind = "; it is also a base model, which no format makes answer" if card.base_model else ""
-        raise ConfigError(f"{path.name} has no chat template in its GGUF metadata{kind}", hint=FORMAT_HINT)
+        if card.base_model:
+            raise ConfigError(
+                f"{path.name} has no chat template in its GGUF metadata, and its metadata marks a base "
+                "model (no fine-tune name), which continues the prompt instead of answering it",
+                hint=f"use an instruction-tuned GGUF; for one converted without its template, {FORMAT_HINT}",
+            )
+        raise ConfigError(f"{path.name} has no chat template in its GGUF metadata", hint=FORMAT_HINT)
     return card
