@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from ..errors import BackendError, ConfigError, TimeLimitError
 from ..repetition import RepetitionCheck
-from .base import Completion, Request, StructuredMode
+from .base import Completion, Request, StructuredMode, check_timeout
 from .metadata import ModelCard, check_chat_template
 from .native import (
     RepackDecision,
@@ -202,8 +202,7 @@ class LocalBackend:
         repack_setting(self.repack)  # a bad setting fails here, not at the first prompt
         if self.chat_format is not None:
             check_chat_format(self.chat_format)
-        if self.timeout is not None and self.timeout <= 0:
-            raise ConfigError(f"timeout must be above 0 seconds, not {self.timeout:g}")
+        check_timeout(self.timeout)
         if self.model_path.is_file():  # a missing file is reported when the model loads
             checked_card(self.model_path, self.chat_format)
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from ..errors import BackendError, ConfigError, TimeLimitError
 from ..schemas import openai_strict
 from ..text import shorten, strip_code_fence
-from .base import Completion, Request, StructuredMode
+from .base import Completion, Request, StructuredMode, check_timeout
 from .providers import Provider, provider
 
 DEFAULT_N_CTX = 8192
@@ -167,8 +167,7 @@ class OpenAIBackend:
 
     def __post_init__(self) -> None:
         row = provider(self.provider) if self.provider is not None else None
-        if self.timeout <= 0:
-            raise ConfigError(f"timeout must be above 0 seconds, not {self.timeout:g}")
+        check_timeout(self.timeout)
         self.base_url = self.base_url or (row.base_url if row else os.environ.get("OPENAI_BASE_URL")) or None
         default_model = row.default_model if row else "gpt-4o-mini"
         self.model = self.model or os.environ.get("CNAPS_RAG_OPENAI_MODEL", "") or default_model or ""
