@@ -14,12 +14,16 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import CnapsRagError, ConfigError, PromptError
 from .files import read_bytes
 from .parse import load_prompt_file
 from .spec import PromptSpec
+
+if TYPE_CHECKING:
+    from .backends import Backend
 
 
 def _read_text(path: str) -> str:
@@ -67,15 +71,43 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if result.violations else 0
 
 
+def _chat_format(command: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    command.add_argument(
+        "--chat-format",
+        metavar="NAME",
+        help="local: llama-cpp-python's chat format (chatml, gemma, llama-3, ...) for a GGUF whose "
+        "metadata has no chat template",
+    )
+
+
 def _backend_options(command: argparse.ArgumentParser) -> None:
+    from .backends.providers import PROVIDERS
+
     group = command.add_argument_group("model")
-    group.add_argument("--backend", choices=["local", "openai"], default="local", help="default: local")
+    group.add_argument(
+        "--backend", choices=["local", "openai"], help="default: openai with --provider, else local"
+    )
     group.add_argument(
         "--model",
         help="local: path to a GGUF file (default: the embedded SmolLM2-135M, or $CNAPS_RAG_MODEL); "
         "openai: the model name",
     )
-    group.add_argument("--base-url", help="openai: server URL (default: $OPENAI_BASE_URL, else OpenAI)")
+    group.add_argument(
+        "--provider",
+        choices=list(PROVIDERS),
+        help="openai backend: the provider's URL, API key variable and structured output modes",
+    )
+    group.add_argument(
+        "--base-url", help="openai: server URL (default: the provider's, else $OPENAI_BASE_URL, else OpenAI)"
+    )
+    _chat_format(group)
+    group.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="most seconds one generation (local) or one request (openai; default 600) may take; "
+        "a prompt past it fails with an error",
+    )
     group.add_argument(
         "--strategy",
         choices=["guided", "capable", "free"],
@@ -104,18 +136,25 @@ def _untrusted_summaries(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _backend(args: argparse.Namespace) -> Backend:
+    """Return the backend the model options ask for, built (and checked) before any prompt is read."""
+    from .backends import resolve_backend
+
+    return resolve_backend(
+        args.backend or ("openai" if args.provider else "local"),
+        model=args.model,
+        base_url=args.base_url,
+        provider=args.provider,
+        chat_format=args.chat_format,
+        timeout=args.timeout,
+    )
+
+
 def cmd_answer(args: argparse.Namespace) -> int:
     from .pipeline import answer
 
     spec = _one_prompt(args.prompt)
-    result = answer(
-        spec,
-        backend=args.backend,
-        model=args.model,
-        base_url=args.base_url,
-        strategy=args.strategy,
-        max_tokens=args.max_tokens,
-    )
+    result = answer(spec, backend=_backend(args), strategy=args.strategy, max_tokens=args.max_tokens)
     if args.json:
         _print_json(result.model_dump())
     else:
@@ -131,9 +170,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     summary = answer_batch(
         args.inputs,
         args.output,
-        backend=args.backend,
-        model=args.model,
-        base_url=args.base_url,
+        backend=_backend(args),
         strategy=args.strategy,
         max_tokens=args.max_tokens,
         workers=args.workers,
@@ -215,12 +252,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import doctor
 
-    report = doctor(model=args.model, repack=args.repack)
+    report = doctor(model=args.model, repack=args.repack, chat_format=args.chat_format)
     if args.json:
         _print_json(report.model_dump())
     else:
         print("\n".join(report.lines()))
-    return 0 if report.smoke.ok else 1
+    return 0 if report.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -350,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "on", "off"],
         help="llama.cpp weight repacking (default: $CNAPS_RAG_REPACK or auto)",
     )
+    _chat_format(checkup)
     checkup.add_argument("--json", action="store_true", help="print the report as JSON")
     checkup.set_defaults(func=cmd_doctor)
     return parser

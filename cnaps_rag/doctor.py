@@ -7,6 +7,7 @@ becomes one clear line with its fix instead of a dead terminal.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -20,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from .backends.metadata import FORMAT_HINT, ModelCard, model_card
 from .backends.native import AMX_FLAGS, NATIVE_BUILD_FIX, REPACK_ENV, cpu_flags, repack_setting
 from .errors import CnapsRagError
 
@@ -61,6 +63,16 @@ class DoctorReport(BaseModel):
     repack: bool | None
     repack_reason: str | None
     smoke: Smoke
+    card: ModelCard | None = None
+    """What the GGUF's metadata says: its chat template, and whether it is a base model."""
+    chat_format: str | None = None
+    """The --chat-format given, if any."""
+
+    @property
+    def ok(self) -> bool:
+        """Return whether ``answer`` can run this model: it generates, and it has a chat format."""
+        promptable = self.card is None or self.card.has_chat_template or self.chat_format is not None
+        return self.smoke.ok and promptable
 
     def lines(self) -> list[str]:
         """Return the report as the lines ``cnaps-rag doctor`` prints."""
@@ -81,11 +93,14 @@ class DoctorReport(BaseModel):
             f"llama-cpp-python: {self.llama_cpp_python or 'not installed'}",
             f"llama.cpp system info: {self.system_info or 'unknown'}",
             f"model: {self.model or 'not found'}{size}",
+            *(self.card.lines(self.chat_format) if self.card else []),
             f"weight repacking: {repack} ({self.repack_reason or 'not decided'})",
             f"smoke generation: {smoke}",
         ]
         if self.smoke.hint:
             lines.append(f"fix: {self.smoke.hint}")
+        elif not self.ok:
+            lines.append(f"fix: {FORMAT_HINT}")
         return lines
 
 
@@ -170,12 +185,20 @@ def run_smoke(
     return Smoke(ok=False, stage=stage, seconds=seconds, error=error, hint=hint), said
 
 
-def doctor(model: str | Path | None = None, repack: str | None = None) -> DoctorReport:
-    """Return the doctor's report on this machine and ``model`` (default: the local backend's)."""
+def doctor(
+    model: str | Path | None = None, repack: str | None = None, chat_format: str | None = None
+) -> DoctorReport:
+    """Return the doctor's report on this machine and ``model`` (default: the local backend's).
+
+    ``chat_format`` is the llama-cpp-python chat format ``answer`` would be given (``--chat-format``).
+    """
     from . import __version__
-    from .backends.local import is_embedded_model, model_file
+    from .backends.local import check_chat_format, is_embedded_model, model_file
 
     setting = repack_setting(repack)
+    if chat_format is not None:
+        check_chat_format(chat_format)
+    card: ModelCard | None = None
     path: Path | None
     try:
         path = model_file(model)
@@ -190,6 +213,8 @@ def doctor(model: str | Path | None = None, repack: str | None = None) -> Doctor
         )
         said: dict[str, Any] = {}
     else:
+        with contextlib.suppress(CnapsRagError):  # not a GGUF: the smoke generation says so
+            card = model_card(path)
         smoke, said = run_smoke(path, setting)
     return DoctorReport(
         cnaps_rag=__version__,
@@ -206,6 +231,8 @@ def doctor(model: str | Path | None = None, repack: str | None = None) -> Doctor
         repack=said.get("repack"),
         repack_reason=said.get("repack_reason"),
         smoke=smoke,
+        card=card,
+        chat_format=chat_format,
     )
 
 

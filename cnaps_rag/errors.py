@@ -48,6 +48,25 @@ class BackendError(CnapsRagError):
     """The model's last reply, where there was one (a reply that broke the schema)."""
 
 
+class TimeLimitError(BackendError):
+    """A generation (local) or a request (hosted) ran past its time limit (``--timeout``)."""
+
+    def __init__(
+        self, message: str, *, seconds: float, hint: str | None = None, retryable: bool | None = None
+    ):
+        super().__init__(message, hint=hint, retryable=retryable)
+        self.seconds = seconds
+
+
+class NotAnAnswerError(BackendError):
+    """Every draft the model wrote repeats the prompt, the rules or itself: there is no answer to give."""
+
+    def __init__(self, message: str, *, reasons: list[str], hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.reasons = reasons
+        """Why each draft is no answer, in the order they were written."""
+
+
 class DraftFormatError(BackendError):
     """The model's reply is not the JSON its schema asks for (a draft's or a judge's)."""
 

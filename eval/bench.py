@@ -18,6 +18,8 @@ Figures (``--only`` takes the group names in brackets):
 - [memory] the peak RSS of ``cnaps-rag batch`` against the model file's size, at two batch sizes;
 - [eval] ``cnaps-rag eval`` at scale: two processes against one, 100,000 answers' peak RSS against
   1,000's, a Dask cluster's report against the local one (``eval/bench_eval.py``).
+- [serve] ``batch --workers N`` against llama.cpp's ``llama-server --parallel N`` on loopback,
+  against the same requests sent raw with the openai client (``eval/bench_serve.py``).
 
 Exit code 0 whatever the figures say (this is a benchmark, not a test); 2 on bad usage.
 """
@@ -54,7 +56,7 @@ PROMPTS = ROOT / "fixtures" / "prompts"
 URL_SCAN = re.compile(r"https?://\S+")
 """The baseline of the text figures: the least work that still looks at every URL."""
 
-GROUPS = ("validate", "score", "import", "answer", "constrained", "batch", "memory", "eval")
+GROUPS = ("validate", "score", "import", "answer", "constrained", "batch", "memory", "eval", "serve")
 
 # Goals (issue 6).
 VALIDATE_MAX_RATIO = 20.0
@@ -122,6 +124,14 @@ class Settings:
     eval_small: int = 1000
     eval_speed_answers: int = 4000
     """Answers scored per run in the [eval] processes figure."""
+    serve_prompts: int = 20
+    """Real dev prompts answered through llama.cpp's server at each concurrency."""
+    serve_workers: tuple[int, ...] = (1, 2, 4)
+    serve_strategy: str = "guided"
+    """guided: the embedded model's own strategy, short requests (capable: minutes per prompt on 2 cores)."""
+    serve_max_tokens: int | None = None
+    serve_repeat: int = 5
+    """Batch-and-replay rounds per concurrency: on a shared machine one round's time varies by 1.5x."""
     only: tuple[str, ...] = GROUPS
 
     @classmethod
@@ -137,6 +147,9 @@ class Settings:
             memory_small=3,
             eval_answers=10_000,
             eval_speed_answers=1000,
+            serve_prompts=4,
+            serve_workers=(1, 2),
+            serve_repeat=1,
         )
 
 
@@ -1100,6 +1113,16 @@ def _measure(settings: Settings, figures: list[Figure]) -> None:
         figures += bench_eval(
             settings.eval_answers, settings.eval_small, settings.eval_speed_answers, settings.repeat
         )
+    if "serve" in wanted:
+        from .bench_serve import bench_serve
+
+        figures += bench_serve(
+            settings.serve_prompts,
+            settings.serve_workers,
+            settings.serve_strategy,
+            settings.serve_max_tokens,
+            settings.serve_repeat,
+        )
 
 
 def _cell(text: str) -> str:
@@ -1153,6 +1176,10 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, bool]:
     parser.add_argument(
         "--eval-speed-answers", type=int, help="answers per --jobs run (default 4000, quick 1000)"
     )
+    parser.add_argument("--serve-prompts", type=int, help="real prompts served (default 20, quick 4)")
+    parser.add_argument("--serve-strategy", choices=["guided", "capable", "free"], help="default guided")
+    parser.add_argument("--serve-max-tokens", type=int, help="token budget per generation in serve")
+    parser.add_argument("--serve-repeat", type=int, help="batch-and-replay rounds per N (default 5)")
     args = parser.parse_args(argv)
     settings = Settings.quick() if args.quick else Settings()
     for name in (
@@ -1168,10 +1195,16 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, bool]:
         "eval_answers",
         "eval_small",
         "eval_speed_answers",
+        "serve_prompts",
+        "serve_strategy",
+        "serve_max_tokens",
+        "serve_repeat",
     ):
         value = getattr(args, name)
         if value is not None:
-            if value < (0 if name in ("answers", "answer_prompts", "batch_prompts") else 1):
+            if name != "serve_strategy" and value < (
+                0 if name in ("answers", "answer_prompts", "batch_prompts") else 1
+            ):
                 parser.error(f"--{name.replace('_', '-')} must be positive")
             settings = replace(settings, **{name: value})
     if args.only:

@@ -75,24 +75,33 @@ def llama_server(log: Path | None = None, startup_seconds: float = 90) -> Iterat
         sys.executable, "-m", "cnaps_rag.backends.serve", "--model", str(embedded_model_path()),
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
     ]  # fmt: skip
+    with serving("llama_cpp.server", command, port, log, startup_seconds, "/v1/models") as url:
+        yield url
+
+
+@contextmanager
+def serving(
+    name: str, command: list[str], port: int, log: Path | None, startup_seconds: float, ready_path: str
+) -> Iterator[str]:
+    """Run the server ``name`` (``command``, on ``port``); yield its /v1 URL once ``ready_path`` answers."""
     with open(log or os.devnull, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + startup_seconds
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{ready_path}", timeout=2):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     tail = log.read_text(errors="replace")[-2000:] if log else ""
                     if process.returncode is not None and process.returncode < 0:
-                        name = signal.Signals(-process.returncode).name
+                        crash = signal.Signals(-process.returncode).name
                         message = (
-                            f"the llama.cpp server crashed ({name}) while starting: run `cnaps-rag doctor`"
+                            f"the llama.cpp server crashed ({crash}) while starting: run `cnaps-rag doctor`"
                         )
                         raise RuntimeError(f"{message} {tail}") from None
-                    raise RuntimeError(f"llama_cpp.server did not start {tail}") from None
+                    raise RuntimeError(f"{name} did not start {tail}") from None
                 time.sleep(0.5)
         yield f"http://127.0.0.1:{port}/v1"
     finally:

@@ -42,6 +42,25 @@ def local_backend():
 
 
 @pytest.fixture(scope="session")
+def templateless_model(tmp_path_factory):
+    """A copy of the embedded model whose GGUF metadata has no ``tokenizer.chat_template``.
+
+    Written with the ``gguf`` package (llama.cpp's own) into the session's tmp folder, never committed.
+    """
+    import gguf
+    from gguf.scripts.gguf_new_metadata import copy_with_new_metadata
+
+    from cnaps_rag.backends import embedded_model_path
+
+    target = tmp_path_factory.mktemp("gguf") / "SmolLM2-135M-Instruct-no-template.Q4_1.gguf"
+    reader = gguf.GGUFReader(embedded_model_path())
+    architecture = reader.fields["general.architecture"].contents()
+    writer = gguf.GGUFWriter(target, arch=architecture, endianess=reader.endianess)
+    copy_with_new_metadata(reader, writer, {}, ["tokenizer.chat_template"])
+    return target
+
+
+@pytest.fixture(scope="session")
 def llama_server(tmp_path_factory):
     """llama-cpp-python's OpenAI-compatible server on loopback, serving the embedded model.
 

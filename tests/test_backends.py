@@ -31,9 +31,10 @@ def test_bad_model_file_is_a_config_error(tmp_path, content):
     path = tmp_path / "m.gguf"
     if content is not None:
         path.write_bytes(content)
-    backend = LocalBackend(model_path=path)
+    # A file that is no GGUF is refused when the backend is made (its header is read then);
+    # a missing one when the model loads.
     with pytest.raises(ConfigError, match="model"):
-        _ = backend.llama
+        _ = LocalBackend(model_path=path).llama
 
 
 def test_importing_the_package_does_not_import_backends():
@@ -124,8 +125,11 @@ def test_a_local_generation_failure_is_a_backend_error(monkeypatch, error):
     from cnaps_rag.backends.native import RepackDecision
     from cnaps_rag.errors import BackendError
 
-    class Failing:
+    class Failing:  # a Llama whose generation fails (the backend watches create_completion)
         def create_chat_completion(self, **_kwargs):
+            raise error
+
+        def create_completion(self, **_kwargs):
             raise error
 
     loaded = local.LoadedModel(Failing(), threading.Lock(), RepackDecision(False, "test"))

@@ -104,6 +104,22 @@ def test_bad_usage_exits_2():
     assert settings.memory_prompts == 7 and settings.memory_small == 3 and as_json
 
 
+def test_serve_without_llama_server_is_not_available_and_its_options_parse(monkeypatch, tmp_path):
+    from eval import bench_serve
+
+    monkeypatch.setenv("LLAMA_SERVER", str(tmp_path / "no-such-llama-server"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    figures = bench_serve.bench_serve(2, (1, 2), "guided", None, 1)
+    assert [f.name for f in figures] == ["serve, batch --workers 1 / raw", "serve, batch --workers 2 / raw"]
+    assert all(f.met is None and "llama-server not found" in f.note for f in figures)
+    settings, _ = bench.parse_args(["--only", "serve", "--serve-prompts", "5", "--serve-strategy", "capable"])
+    assert (settings.only, settings.serve_prompts, settings.serve_strategy) == (("serve",), 5, "capable")
+    assert settings.serve_workers == (1, 2, 4) and settings.serve_repeat == 5
+    records = bench_serve.dev_prompts(20)
+    if bench_serve.REAL_PROMPTS.is_file():  # 20 distinct real prompts, read where they are
+        assert len(records) == 20 == len({r["id"] for r in records})
+
+
 @pytest.mark.model
 def test_constrained_figure_with_the_model():
     from cnaps_rag.backends import Request

@@ -31,17 +31,33 @@ __all__ = [
 
 
 def resolve_backend(
-    backend: str | Backend, *, model: str | None = None, base_url: str | None = None
+    backend: str | Backend,
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    provider: str | None = None,
+    chat_format: str | None = None,
+    timeout: float | None = None,
 ) -> Backend:
     """Return ``backend`` itself, or a new one by registry name.
 
-    ``model`` is a GGUF path for ``local`` and a model name for ``openai``.
+    ``model`` is a GGUF path for ``local`` and a model name for ``openai``; ``provider`` (a row of
+    :data:`~cnaps_rag.backends.providers.PROVIDERS`) is for ``openai``, ``chat_format`` for ``local``.
+    ``timeout`` bounds one generation (local) or one request (openai), in seconds.
     """
     if not isinstance(backend, str):
         return backend
     if backend == "local":
-        return make_backend(backend, model_path=model)
-    return make_backend(backend, model=model, base_url=base_url)
+        if provider is not None:
+            raise ConfigError(
+                f"--provider {provider} is for the openai backend", hint="pass --backend openai"
+            )
+        return make_backend(backend, model_path=model, chat_format=chat_format, timeout=timeout)
+    if chat_format is not None:
+        raise ConfigError(
+            "--chat-format is for a local GGUF model", hint="a server applies its own model's chat template"
+        )
+    return make_backend(backend, model=model, base_url=base_url, provider=provider, timeout=timeout)
 
 
 def make_backend(name: str = "local", **options: Any) -> Backend:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
+from ..errors import ConfigError
+
 StructuredMode = Literal["grammar", "json_schema", "json_object_schema", "plain_json", "text"]
 
 
@@ -57,3 +59,9 @@ class Backend(Protocol):
     def complete(self, request: Request) -> Completion:
         """Return the model's reply to ``request``; raise BackendError on failure."""
         ...
+
+
+def check_timeout(seconds: float | None) -> None:
+    """Raise ConfigError for a time limit (``--timeout``) that is not above 0 seconds."""
+    if seconds is not None and seconds <= 0:
+        raise ConfigError(f"timeout must be above 0 seconds, not {seconds:g}", hint="pass --timeout SECONDS")

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from ..errors import BackendError, ConfigError
+from ..errors import BackendError, ConfigError, TimeLimitError
 from ..schemas import openai_strict
 from ..text import shorten, strip_code_fence
-from .base import Completion, Request, StructuredMode
+from .base import Completion, Request, StructuredMode, check_timeout
+from .providers import Provider, provider
 
 DEFAULT_N_CTX = 8192
 DEFAULT_TIMEOUT = 600.0
@@ -35,12 +36,19 @@ not supported with this model. Use 'max_completion_tokens' instead.") or a value
 
 
 @contextlib.contextmanager
-def normalize_provider_errors(base_url: str | None, secret: str | None = None) -> Iterator[None]:
+def normalize_provider_errors(
+    base_url: str | None,
+    secret: str | None = None,
+    *,
+    key_env: str = "OPENAI_API_KEY",
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Iterator[None]:
     """Turn the openai client's exceptions into BackendError / ConfigError with hints.
 
     Rate limits, server errors, timeouts, dropped connections and unreadable replies
     are retryable; a bad key or a bad request is not. ``secret`` (the API key) is
     removed from every message, since some servers echo the credentials they got.
+    ``key_env`` is the variable a refused key came from, ``timeout`` the request's limit.
     """
     import openai
 
@@ -54,14 +62,16 @@ def normalize_provider_errors(base_url: str | None, secret: str | None = None) -
     except openai.AuthenticationError as exc:
         raise ConfigError(
             f"{where} refused the API key ({exc.status_code}): {clean(exc.message, 160)}",
-            hint="set OPENAI_API_KEY to a valid key",
+            hint=f"set {key_env} to a valid key",
         ) from None
     except openai.RateLimitError as exc:
         error = BackendError(f"{where} is rate limiting (429)", retryable=True)
         error.retry_after = _retry_after(exc.response)  # type: ignore[attr-defined]
         raise error from None
     except openai.APITimeoutError:
-        raise BackendError(f"{where} timed out", retryable=True) from None
+        raise TimeLimitError(
+            f"{where} sent no reply within {timeout:g} s", seconds=timeout, retryable=True
+        ) from None
     except openai.APIConnectionError:
         raise BackendError(
             f"cannot reach {where} (connection failed or dropped)",
@@ -126,7 +136,9 @@ class OpenAIBackend:
     The client's own retries are off (``max_retries=0``): tenacity, in the pipeline,
     decides on ``BackendError.retryable`` so the two do not multiply. The structured
     mode is found once per backend: ``json_schema``, else ``json_object`` with a
-    ``schema`` (llama.cpp's server), else plain JSON instructions.
+    ``schema`` (llama.cpp's server), else plain JSON instructions; a ``provider``
+    (:data:`~cnaps_rag.backends.providers.PROVIDERS`) says which it accepts, its URL and its key.
+    ``timeout`` is the most seconds one request may take (a retryable :class:`TimeLimitError`).
     """
 
     name: ClassVar[str] = "openai"
@@ -149,15 +161,25 @@ class OpenAIBackend:
     ignores the newer name). A server that refuses one gets the other from then on."""
     refused: set[str] = field(default_factory=set)
     """Optional request parameters (temperature, seed) the server refused; left out from then on."""
+    provider: str | None = None
+    """A row of :data:`~cnaps_rag.backends.providers.PROVIDERS` (``openai``, ``vllm``, ...), or None:
+    ``$OPENAI_BASE_URL``, else OpenAI, with ``$OPENAI_API_KEY``."""
 
     def __post_init__(self) -> None:
-        self.base_url = self.base_url or os.environ.get("OPENAI_BASE_URL") or None
-        self.model = self.model or os.environ.get("CNAPS_RAG_OPENAI_MODEL", "") or "gpt-4o-mini"
+        row = provider(self.provider) if self.provider is not None else None
+        check_timeout(self.timeout)
+        self.base_url = self.base_url or (row.base_url if row else os.environ.get("OPENAI_BASE_URL")) or None
+        default_model = row.default_model if row else "gpt-4o-mini"
+        self.model = self.model or os.environ.get("CNAPS_RAG_OPENAI_MODEL", "") or default_model or ""
+        if not self.model:
+            raise ConfigError(f"the {self.provider} provider needs a model name", hint="pass --model NAME")
         if self.client is None:
             _check_base_url(self.base_url)
-            key = self.api_key or os.environ.get("OPENAI_API_KEY")
+            key = self.api_key or os.environ.get(self._key_env(row))
             if not key:
-                if self.base_url is None:
+                if row is not None and row.needs_key:
+                    raise ConfigError(f"the {row.name} provider needs an API key", hint=f"set {row.key_env}")
+                if row is None and self.base_url is None:
                     raise ConfigError(
                         "the openai backend needs an API key",
                         hint="set OPENAI_API_KEY, or pass --base-url for a local server",
@@ -177,8 +199,19 @@ class OpenAIBackend:
             official = self.base_url is None or "api.openai.com" in self.base_url
             self.token_field = "max_completion_tokens" if official else "max_tokens"
 
+    @staticmethod
+    def _key_env(row: Provider | None) -> str:
+        return row.key_env if row else "OPENAI_API_KEY"
+
+    def _row(self) -> Provider | None:
+        return provider(self.provider) if self.provider is not None else None
+
     def _secret(self) -> str | None:
-        return self.api_key or getattr(self.client, "api_key", None) or os.environ.get("OPENAI_API_KEY")
+        return (
+            self.api_key
+            or getattr(self.client, "api_key", None)
+            or os.environ.get(self._key_env(self._row()))
+        )
 
     @classmethod
     def from_client(cls, client: Any, model: str) -> OpenAIBackend:
@@ -195,7 +228,9 @@ class OpenAIBackend:
             if response_format is not None:
                 kwargs["response_format"] = response_format
             try:
-                with normalize_provider_errors(self.base_url, self._secret()):
+                with normalize_provider_errors(
+                    self.base_url, self._secret(), key_env=self._key_env(self._row()), timeout=self.timeout
+                ):
                     return self.client.chat.completions.create(**kwargs)
             except BackendError as exc:
                 if not self._adapt(exc):
@@ -232,7 +267,11 @@ class OpenAIBackend:
             ("plain_json", None),
         ]
         if self.structured_mode is not None:
-            options = [o for o in options if o[0] == self.structured_mode]
+            return [o for o in options if o[0] == self.structured_mode]
+        row = self._row()
+        if row is not None:
+            by_mode = dict(options)
+            return [(mode, by_mode[mode]) for mode in row.structured_modes]
         return options
 
     def complete(self, request: Request) -> Completion:

@@ -9,6 +9,9 @@ becomes a markdown link to that source's exact link, and the sources cited are l
 end), then checked (:func:`check_draft`); where it breaks a rule the model can fix, the model is
 asked once more with the problems listed (``prompts/capable_fix.txt``), the better of the two
 drafts by the scorer is kept, and both are recorded (:class:`~cnaps_rag.draft.result.DraftAttempt`).
+A draft that repeats the prompt, the rules or itself (:mod:`cnaps_rag.repetition`) is no answer:
+it is asked for once more the same way, and is never kept; when no draft is an answer, the
+prompt fails with :class:`~cnaps_rag.errors.NotAnAnswerError`.
 The validator then runs on the kept draft, as for every answer.
 """
 
@@ -18,9 +21,10 @@ import re
 
 from ..allowlist import AllowList
 from ..backends import Request
-from ..errors import BackendError
+from ..errors import BackendError, NotAnAnswerError
 from ..markdown import Layout
 from ..parse import SECTIONS3
+from ..repetition import RepetitionCheck
 from ..score import METRICS, score
 from ..spec import PromptSpec, Section
 from ..tasks import model_task
@@ -233,15 +237,22 @@ def check_draft(
     return problems
 
 
-def _attempt(reply: str, spec: PromptSpec, allow: AllowList) -> DraftAttempt:
+def _attempt(reply: str, spec: PromptSpec, allow: AllowList, repetition: RepetitionCheck) -> DraftAttempt:
     rendered, _cited, unknown = render_capable(reply, spec)
     # One validation serves the check and the scorer (each would run its own).
     validation = validate(rendered, allow)
     problems = check_draft(reply, rendered, unknown, spec, allow, validation=validation)
+    repeats = repetition(reply)
+    if repeats is not None:
+        problems.insert(0, f"the reply is no answer: {repeats}")
     scores = score(rendered, spec, allow=allow, validation=validation)
     values = [float(getattr(scores, metric)) for metric in METRICS]
     return DraftAttempt(
-        markdown=rendered, problems=problems, score=round(sum(values) / len(values), 4), kept=False
+        markdown=rendered,
+        problems=problems,
+        score=round(sum(values) / len(values), 4),
+        kept=False,
+        not_an_answer=repeats,
     )
 
 
@@ -274,7 +285,8 @@ def draft_capable(
     if first_budget < budget:
         warnings.append(f"token budget cut from {budget} to {first_budget} to fit the context")
     reply = call.text(Request(messages=messages, max_tokens=first_budget))
-    attempts = [_attempt(reply, spec, allow)]
+    repetition = RepetitionCheck(messages)
+    attempts = [_attempt(reply, spec, allow, repetition)]
     versions = [template.version]
     if reask and attempts[0].problems:
         fix = load_template("capable_fix")
@@ -295,8 +307,19 @@ def draft_capable(
             except BackendError as exc:
                 warnings.append(f"asking once more failed: {exc.one_line()}")
             else:
-                attempts.append(_attempt(second, spec, allow))
-    best = max(range(len(attempts)), key=lambda i: (attempts[i].score, -len(attempts[i].problems), -i))
+                attempts.append(_attempt(second, spec, allow, repetition))
+    best = max(
+        range(len(attempts)),
+        key=lambda i: (attempts[i].not_an_answer is None, attempts[i].score, -len(attempts[i].problems), -i),
+    )
+    if attempts[best].not_an_answer is not None:
+        reasons = [str(attempt.not_an_answer) for attempt in attempts]
+        raise NotAnAnswerError(
+            f"the model wrote no answer in {len(attempts)} draft(s): {'; then '.join(reasons)}",
+            reasons=reasons,
+            hint="a base model, or a GGUF prompted in the wrong chat format, continues the prompt "
+            "instead of answering it: run cnaps-rag doctor --model PATH",
+        )
     attempts[best].kept = True
     if attempts[best].problems:
         warnings.append(f"the kept draft breaks {len(attempts[best].problems)} rule(s); see meta.drafts")

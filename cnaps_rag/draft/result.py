@@ -20,6 +20,9 @@ class DraftAttempt(BaseModel):
     """Mean of the scorer's metrics on the rendered draft (:data:`cnaps_rag.score.METRICS`)."""
     kept: bool
     """True for the draft the answer was made from."""
+    not_an_answer: str | None = None
+    """Why the draft is no answer (it repeats the prompt, the rules or itself); None for an answer.
+    Such a draft is never kept (:mod:`cnaps_rag.repetition`)."""
 
 
 @dataclass
