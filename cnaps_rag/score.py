@@ -69,38 +69,28 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict
 
 from .allowlist import AllowList, is_injection
-from .files import data_words
 
 # The validator's own patterns and findings, so that a heading, a list item, a link and a name
 # are the same things for the score as for the validator whose work it measures.
-from .markdown import HEADING, ITEM, answer_parts, in_order
+from .claims import units as claim_units
+from .markdown import Layout, answer_parts, in_order
 from .spec import PromptSpec
-from .text import normalize_newlines, sentence_spans, sentences
+from .support import SUPPORT_THRESHOLD, Check, check, profiles
+from .text import normalize_newlines, sentences
+from .words import background_words, content_words
 from .validate import NOT_COVERED, Found, Validation, citation_spans, find_items, validate
 
-SUPPORT_THRESHOLD = 0.6
-"""Share of a sentence's distinct content words that must occur in the prompt."""
 
 METRICS: tuple[str, ...] = ("url_precision", "source_recall", "model_precision", "structure", "grounding")
 """The scores that are aggregated over answers, in report order."""
 
 
-_WORD = re.compile(r"[^\W_]+")
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
-""":data:`_WORD` for ASCII text, where it means the same (a plain class is faster to try)."""
 _SENTENCE_END = re.compile(r"[.!?。！？]")
 """A character that may end a sentence (:func:`cnaps_rag.text.sentence_spans` says when it does)."""
-_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
-_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-# Longest first; one is stripped, and only when a stem of at least 4 characters is left.
-_SUFFIXES = (
-    "izations", "ization", "ations", "ation", "ments", "ment", "ness", "ings", "ing",
-    "ies", "ied", "edly", "ers", "er", "ed", "ly", "es", "s",
-)  # fmt: skip
 
 
 class Sentence(BaseModel):
-    """A sentence of an answer and where it stands."""
+    """A claim of an answer that the score flags, where it stands and why."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -109,7 +99,11 @@ class Sentence(BaseModel):
     end: int
     """Span of ``text`` in the scored markdown (after CRLF became LF)."""
     support: float
-    """Share of its distinct content words that occur in the prompt."""
+    """Share of its distinct content words found in what it may say."""
+    sources: list[str] = []
+    """IDs of the sources it credits (by marker, link, name, heading or pronoun), read against it."""
+    why: str = ""
+    """Which source was read and what was not found in it."""
 
 
 class Scores(BaseModel):
@@ -136,73 +130,19 @@ class Scores(BaseModel):
     model_mentions: int
     unallowed_models: list[str]
     """The mentions the prompt does not allow, as written, in order."""
-    sentences: int
+    claims: int
+    """Units that make a claim (general statements included)."""
     unsupported: list[Sentence]
+    """Claims the prompt does not support: misattributed ones too (and general ones when strict)."""
+    misattributed: list[Sentence] = []
+    """Claims credited to a source that does not say them (each also in ``unsupported``)."""
+    general: list[Sentence] = []
+    """Claims about the task or field that credit no source and name no model (not in
+    ``unsupported`` unless strict)."""
     violations: dict[str, int]
     """What the validator strips: ``{"url": n, "model": m}``."""
     citation_marks: int = 0
     """Chat-interface citation marks (``[cite_start]``, ``[cite: 27]``) in the answer."""
-
-
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    return frozenset(data_words("stopwords.txt"))
-
-
-# Pure functions of one word, and answers repeat their words: cached, they take score from
-# ~2 ms to well under 1 ms per 2 KB (most of its time went to stemming the same words again).
-@lru_cache(maxsize=1 << 16)
-def _stem(word: str) -> str:
-    """Return ``word`` without a common English inflection or derivation suffix."""
-    if any(c.isdigit() for c in word):
-        return word
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            if suffix in ("ies", "ied"):
-                word = word[: -len(suffix)] + "y"
-            elif not (suffix == "s" and word.endswith(("ss", "us", "is"))):
-                word = word[: -len(suffix)]
-                # "deblurring", "running": the doubled consonant belongs to the suffix.
-                if len(word) >= 4 and word[-1] == word[-2] and word[-1] not in "aeiousl":
-                    word = word[:-1]
-            break
-    # "image" and "images", "restore" and "restored" meet at "imag", "restor".
-    if word.endswith("e") and len(word) > 3:
-        word = word[:-1]
-    return word
-
-
-@lru_cache(maxsize=1)
-def _background_words() -> frozenset[str]:
-    # Words any answer may use without a source (data/background_words.txt says which and why).
-    return frozenset(_stem(word) for word in data_words("background_words.txt"))
-
-
-@lru_cache(maxsize=1 << 16)
-def _content_word(word: str) -> str | None:
-    """Return the stemmed content word that ``word`` (as written) is, or None when it is none."""
-    lowered = word.lower()
-    if lowered in _stopwords() or _CJK_CHAR.search(lowered):
-        return None
-    if len(lowered) >= 3 or (len(lowered) == 2 and any(c.isdigit() for c in lowered)):
-        return _stem(lowered)
-    return None
-
-
-def content_words(text: str, *, cjk: bool = True) -> set[str]:
-    """Return the stemmed content words of ``text`` (the module docstring says which words count).
-
-    ``cjk=False`` says the caller knows ``text`` holds no CJK character (the score checks a whole
-    answer once rather than each of its sentences).
-    """
-    words: set[str] = set()
-    if cjk and _CJK_CHAR.search(text):
-        for run in _CJK_RUN.findall(text):
-            words.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
-        text = _CJK_RUN.sub(" ", text)
-    found = (_ASCII_WORD if text.isascii() else _WORD).findall(text)
-    words.update(filter(None, map(_content_word, found)))  # no content word is ""
-    return words
 
 
 def prompt_vocabulary(spec: PromptSpec) -> frozenset[str]:
@@ -225,7 +165,7 @@ def _vocabulary(
         parts.append(name)
         if summary:
             parts.extend(s for s in sentences(summary) if not is_injection(s))
-    return frozenset(content_words("\n".join(parts))) | _background_words()
+    return frozenset(content_words("\n".join(parts))) | background_words()
 
 
 def _links(found: Found) -> tuple[list[tuple[int, int]], list[str]]:
@@ -259,56 +199,50 @@ def _structure(text: str, spec: PromptSpec) -> tuple[float, list[int], list[int]
     return present / len(required), numbers, empty
 
 
-def _pieces(text: str) -> list[tuple[int, int]]:
-    """Return the span of each candidate sentence: lines that are not headings, split at sentence ends."""
-    spans: list[tuple[int, int]] = []
-    offset = 0
-    for line in text.split("\n"):
-        line_start = offset
-        offset += len(line) + 1
-        stripped = line.strip()
-        # A heading's or list item's marker is the first thing on its line after spaces or tabs.
-        if not stripped or (stripped[0] == "#" and HEADING.match(line)) or stripped == NOT_COVERED:
-            continue
-        item = ITEM.match(line) if stripped[0] in "-*+•" or stripped[0].isdigit() else None
-        start = line_start + (item.end() if item else 0)
-        # A sentence end in the line? Three substring checks are faster than the class's scan.
-        if "." in line or "!" in line or "?" in line or (not line.isascii() and _SENTENCE_END.search(line)):
-            spans.extend(sentence_spans(text, start, offset - 1))
-        elif text[start : offset - 1].strip():
-            spans.append((start, offset - 1))  # one sentence: what sentence_spans gives
-    return spans
-
-
-def _sentences(
-    text: str, vocabulary: frozenset[str], links: list[tuple[int, int]]
-) -> tuple[int, list[Sentence]]:
-    """Return how many sentences the answer has, and those whose content words the prompt has too
-    few of (below :data:`SUPPORT_THRESHOLD`)."""
-    count, unsupported = 0, []
-    # Blank out links (once, keeping every offset) so that a URL's path words are not judged as prose.
+def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
+    """Return ``text`` with the (sorted, possibly overlapping) spans blanked, every offset kept."""
     kept, position = [], 0
-    for link_start, link_end in links:  # sorted by start; they may overlap
-        link_start, link_end = max(link_start, position), min(link_end, len(text))
-        if link_end > link_start:
-            kept += [text[position:link_start], " " * (link_end - link_start)]
-            position = link_end
-    blanked = "".join(kept) + text[position:]
-    cjk = _CJK_CHAR.search(blanked) is not None
-    for start, end in _pieces(text):
-        words = content_words(blanked[start:end], cjk=cjk)
-        if not words:
-            continue
-        count += 1
-        support = round(len(words & vocabulary) / len(words), 4)
-        if support >= SUPPORT_THRESHOLD:
-            continue
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        unsupported.append(Sentence(text=text[start:end], start=start, end=end, support=support))
-    return count, unsupported
+    for start, end in spans:
+        start, end = max(start, position), min(end, len(text))
+        if end > start:
+            kept += [text[position:start], " " * (end - start)]
+            position = end
+    return "".join(kept) + text[position:]
+
+
+def _grounding(
+    text: str, spec: PromptSpec, allow: AllowList, found: Found, links: list[tuple[int, int]], strict: bool
+) -> tuple[int, list[Sentence], list[Sentence], list[Sentence]]:
+    """Return the number of claims, and the unsupported, misattributed and general ones."""
+    layout = Layout(text)
+    pieces = [u for u in claim_units(text, layout, spec.question) if not text[u.start : u.end] == NOT_COVERED]
+    # Links and citation marks are blanked (a URL's path words are no prose); a link the prompt
+    # gives for a source credits that source.
+    blanked = _blanked(text, sorted([*links, *citation_spans(text)]))
+    link_sources = [(link.start, link.end, allow.url_sources.get(link.key, ())) for link in found.links]
+    link_sources += [
+        (md.start, md.end, allow.url_sources.get(md.key, ())) for md in found.markdown_links if md.key
+    ]
+    stripped = [(m.start, m.end, m.text) for m in found.mentions if not allow.names.check(m).allowed]
+    stripped += [(link.start, link.end, link.text) for link in found.links if link.key and link.key not in allow.urls]
+    checks = check(
+        text, spec, pieces, layout, blanked=blanked, link_sources=link_sources, stripped=stripped,
+        names_in=[(m.start, m.end) for m in found.mentions],
+    )  # fmt: skip
+    table = profiles(spec)
+
+    def item(c: Check) -> Sentence:
+        return Sentence(
+            text=text[c.start : c.end], start=c.start, end=c.end, support=c.support,
+            sources=list(c.sources), why=c.why(table),
+        )  # fmt: skip
+
+    unsupported = [item(c) for c in checks if c.verdict in ("unsupported", "misattributed")]
+    misattributed = [item(c) for c in checks if c.verdict == "misattributed"]
+    general = [item(c) for c in checks if c.verdict == "general"]
+    if strict:
+        unsupported = sorted(unsupported + general, key=lambda s: s.start)
+    return len(checks), unsupported, misattributed, general
 
 
 def score(
@@ -317,6 +251,7 @@ def score(
     *,
     allow: AllowList | None = None,
     validation: Validation | None = None,
+    strict: bool = False,
 ) -> Scores:
     """Return the faithfulness scores of ``markdown`` as an answer to ``spec``.
 
@@ -348,10 +283,10 @@ def score(
 
     structure, sections_found, empty_sections = _structure(text, spec)
 
-    # Citation marks ("[cite: 6]") are chat debris, not prose: blanked like links, not judged.
-    marks = citation_spans(text)
-    sentences, unsupported = _sentences(text, prompt_vocabulary(spec), sorted([*links, *marks]))
-    grounding = (sentences - len(unsupported)) / sentences if sentences else 1.0
+    claims, unsupported, misattributed, general = _grounding(text, spec, allow, found, links, strict)
+    # Without strict, general statements count on neither side (with it, they are unsupported).
+    judged = claims if strict else claims - len(general)
+    grounding = (judged - len(unsupported)) / judged if judged else 1.0
 
     return Scores(
         url_precision=url_precision,
@@ -367,8 +302,10 @@ def score(
         linked_sources=linked,
         model_mentions=len(mentions),
         unallowed_models=unallowed_models,
-        sentences=sentences,
+        claims=claims,
         unsupported=unsupported,
+        misattributed=misattributed,
+        general=general,
         violations=validation.counts(),
-        citation_marks=len(marks),
+        citation_marks=len(citation_spans(text)),
     )

@@ -1,0 +1,384 @@
+"""Check each claim of an answer against the source it credits, in that source's own words.
+
+Deterministic, no model. For each unit :mod:`cnaps_rag.claims` calls a claim:
+
+1. **Which sources it credits.** A source marker (``[S2]``), a link that the prompt gives for a
+   source, or a name of the source (:func:`profiles` says which names); else the sources named by
+   the heading or bold label it stands under, the list item it is nested in, or, for a unit that
+   opens with a pronoun ("It", "Its", "This model"), the unit before it.
+2. **What it may say.** A unit that credits sources may use the words of those sources only
+   (:class:`Profile`: the identifier read as task, architecture, data and style through
+   :mod:`cnaps_rag.tasks`, the title, the summary, the link path), plus the user's question and
+   instructions and the background words any answer may use (:mod:`cnaps_rag.words`). A unit that
+   credits none may use the words of every source.
+3. **Verdict.** *Supported* when at least :data:`SUPPORT_THRESHOLD` of its distinct content words
+   are in what it may say. Else *misattributed* when it credits a source (the claim is not in the
+   source it credits), *general* when it credits none and names no model, paper or number (a
+   textbook statement about the task; :func:`check` with ``strict`` counts these unsupported), and
+   *unsupported* otherwise. A unit that holds an item the validator strips (a model name or URL no
+   source gives) is unsupported whatever its words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from .allowlist import is_injection
+from .files import data_words
+from .claims import Unit
+from .markdown import Layout
+from .names import in_lexicon, name_key, part_is_model
+from .spec import PromptSpec, Source
+from .tasks import model_task, parse_identifier
+from .text import sentences
+from .words import background_words, content_words
+
+import os
+SUPPORT_THRESHOLD = float(os.environ.get("T", 0.6))
+QUESTION_WEIGHT = float(os.environ.get("Q", 0.0))
+EVALUATIVE_WEIGHT = float(os.environ.get("E", 0.0))
+SPECIFIC_WEIGHT = float(os.environ.get("SW", 0.0))
+"""Share of a claim's distinct content words that must be in what it may say."""
+
+Verdict = Literal["supported", "unsupported", "misattributed", "general"]
+
+_MARKER = re.compile(r"\[(S\d+)\]")
+_TOKEN = re.compile(r"[a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])|[-_./]+")
+_PRONOUN = re.compile(r"^\W*(?:it|its|it's|they|their|this model|the model|this network|both)\b", re.I)
+_NUMBER = re.compile(r"\d")
+MAX_ALIAS_TOKENS = 6
+"""The longest run of words a source's name is looked for as."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One source as the prompt gives it: the names that credit it and the words it says."""
+
+    id: str
+    name: str
+    aliases: frozenset[str]
+    """Keys (:func:`cnaps_rag.names.name_key`) of the names that refer to this source."""
+    words: frozenset[str]
+    """Content words of its identifier reading, title, summary and link path."""
+    related: bool = False
+    """A related paper (its summary says what it is about), not a recommended model."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verdict on one claim."""
+
+    start: int
+    end: int
+    verdict: Verdict
+    support: float
+    sources: tuple[str, ...]
+    """IDs of the sources the claim credits (read against them), in prompt order."""
+    missing: tuple[str, ...]
+    """Its content words that what it may say lacks, as stems, sorted."""
+    stripped: str | None = None
+    """An item in it that the validator strips, if any."""
+    how: str = ""
+    """How it credits its sources: ``named`` (marker, link or name in it), ``pronoun``, ``label``,
+    ``heading``; "" when it credits none."""
+
+    def why(self, profiles: dict[str, Profile]) -> str:
+        """Return one line saying what was read and what was not found in it."""
+        if self.stripped is not None:
+            return f"names {self.stripped!r}, which no source gives"
+        read = ", ".join(f"{sid} ({profiles[sid].name})" for sid in self.sources)
+        missing = ", ".join(self.missing[:6]) + (" …" if len(self.missing) > 6 else "")
+        where = f"read {read}" if read else "read the question and all sources"
+        return f"{self.support:.0%} of its words found; {where}; not found: {missing}"
+
+
+_PROPER = re.compile(r"(?<=[a-z0-9,;(] )[A-Z][A-Za-z0-9]*|\b[A-Z]{2,}[A-Za-z0-9]*|\b[a-z]+[A-Z][A-Za-z0-9]*")
+
+
+def _specific(text: str) -> set[str]:
+    """Return the content words written as names: an acronym (TTS), CamelCase (MaskFormer), or a
+    capital inside a sentence (Raspberry Pi): a specific thing, which the prompt must give."""
+    return content_words(" ".join(_PROPER.findall(text)))
+
+
+def _split_name(text: str) -> str:
+    return " ".join(p for p in _CAMEL.split(text) if p)
+
+
+def _path_words(url: str) -> str:
+    """Return the words of a link's path (``github.com/Tencent/DepthCrafter``: Tencent DepthCrafter)."""
+    path = re.sub(r"^[a-z]+://[^/]+", "", url.strip(), flags=re.I)
+    if re.search(r"arxiv|doi|\.pdf$", url, re.I):
+        return ""
+    return _split_name(path)
+
+
+def _aliases(source: Source) -> set[str]:
+    keys = {name_key(source.name)}
+    name = source.name.strip()
+    if " " not in name and "-" in name:
+        ident = parse_identifier(name)
+        parts = [p for p in re.split(r"[-_]", name) if p]
+        first = 1 if ident.task is not None else 0
+        for i in range(first, len(parts)):
+            for j in range(i + 1, len(parts) + 1):
+                run = parts[i:j]
+                # A single plain lower-case word (fast, neural, style) names nothing by itself.
+                if (
+                    len(run) == 1
+                    and run[0].isalpha()
+                    and run[0].islower()
+                    and run[0] not in (ident.architecture, ident.style, ident.training_data)
+                    and not (part_is_model(run[0]) or in_lexicon(run[0]))
+                ):
+                    continue
+                if len(name_key("".join(run))) >= 3:
+                    keys.add(name_key("".join(run)))
+        for part in (ident.architecture, ident.style):
+            if part:
+                keys.add(name_key(part))
+                camel = [w for w in _CAMEL.split(part) if w]
+                if len(camel) > 1:  # StableDiffusionV1: "Stable Diffusion"
+                    keys.add(name_key("".join(w for w in camel if not re.fullmatch(r"[Vv]?\d+", w))))
+    else:
+        head = re.split(r"[:\u2013\u2014]| - ", name, maxsplit=1)[0].strip()
+        if head != name and len(head.split()) <= 4:
+            keys.add(name_key(head))
+        caps = re.findall(r"\b[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*", name)
+        acronym = "".join(w[0] for w in caps).lower()
+        if len(caps) >= 3:
+            keys.add(acronym)
+    for url in source.urls:
+        path = re.sub(r"^[a-z]+://[^/]+", "", url.strip(), flags=re.I).strip("/")
+        segments = [s for s in path.split("/") if s]
+        if re.search(r"github|gitlab|huggingface", url, re.I) and len(segments) >= 2:
+            repo = segments[1].removesuffix(".git")
+            keys.add(name_key(repo))
+            for piece in re.split(r"[-_.]", repo):
+                if len(piece) >= 4 and not piece.islower():
+                    keys.add(name_key(piece))
+    return {key for key in keys if len(key) >= 3}
+
+
+def _name_text(source: Source) -> str:
+    """Return a source's name as words, whole and split (``DepthCrafter`` and ``Depth Crafter``)."""
+    return " ".join([re.sub(r"[-_:/]+", " ", source.name), _split_name(source.name)])
+
+
+_PART_WORDS = {
+    "architecture": "architecture network model",
+    "training_data": "dataset data trained training weights",
+    "scale": "scale factor",
+    "style": "style",
+}
+"""What an identifier's parts say they are: ``Deblur-MSSNet-GoPro`` names an architecture trained on
+a dataset, so "the MSSNet architecture trained on GoPro" is what it says."""
+
+
+def _words(source: Source) -> frozenset[str]:
+    parts = [_name_text(source)]
+    ident = parse_identifier(source.name)
+    parts += [words for field, words in _PART_WORDS.items() if getattr(ident, field)]
+    task = model_task(source).task
+    if task is not None:
+        parts += [task.name, task.input, task.output, " ".join(task.keywords)]
+    if source.summary:
+        parts += [s for s in sentences(source.summary) if not is_injection(s)]
+    parts += [_path_words(url) for url in source.urls]
+    return frozenset(content_words("\n".join(parts)))
+
+
+_Fields = tuple[str, str, str, str | None, str | None, str | None]
+
+
+@lru_cache(maxsize=256)
+def _profiles(sources: tuple[_Fields, ...]) -> dict[str, Profile]:
+    table = {}
+    for sid, role, name, paper, github, summary in sources:
+        source = Source(id=sid, role=role, name=name, paper_url=paper, github_url=github, summary=summary)  # type: ignore[arg-type]
+        table[sid] = Profile(sid, name, frozenset(_aliases(source)), _words(source), role == "related")
+    return table
+
+
+def profiles(spec: PromptSpec) -> dict[str, Profile]:
+    """Return each source's profile by ID, built once per distinct list of sources (do not change it)."""
+    # Keyed, like AllowList.for_spec, by the strings the profiles read.
+    return _profiles(tuple((s.id, s.role, s.name, s.paper_url, s.github_url, s.summary) for s in spec.sources))
+
+
+@lru_cache(maxsize=1)
+def workflow_words() -> frozenset[str]:
+    """Return the stemmed words that say what a step does, in any workflow (the file says which)."""
+    return frozenset(content_words(" ".join(data_words("workflow_words.txt"))))
+
+
+@lru_cache(maxsize=1)
+def evaluative_words() -> frozenset[str]:
+    """Return the stemmed words that praise or rank (the file says which)."""
+    return frozenset(content_words(" ".join(data_words("evaluative_words.txt"))))
+
+
+@lru_cache(maxsize=256)
+def _common(question: str, instructions: tuple[str, ...], names: tuple[str, ...]) -> frozenset[str]:
+    """Return what any claim may say: the question, the instructions, the sources' names, the
+    background and workflow words (naming a source is no claim about it)."""
+    return (
+        frozenset(content_words("\n".join([question, *instructions, *names])))
+        | background_words()
+        | workflow_words()
+    )
+
+
+_EMPHASIZED = re.compile(r"\*\*([^*\n]+)\*\*|__([^_\n]+)__|\[([^\]\n]+)\]\(")
+"""A bold phrase or a link's label: where an answer puts a paper's name in its own words."""
+TITLE_WORDS = 2
+"""A bold phrase or link label names a paper when it holds at least this many words of its title
+and its words are mostly the title's."""
+
+
+class _Names:
+    """Finds which sources a piece of text names: runs of its words joined, looked up by key, and
+    bold phrases or link labels made of a paper title's words."""
+
+    def __init__(self, sources: Sequence[Source], table: dict[str, Profile]):
+        self.by_key: dict[str, list[str]] = {}
+        for profile in table.values():
+            for key in profile.aliases:
+                self.by_key.setdefault(key, []).append(profile.id)
+        self.titles = [(s.id, content_words(s.name)) for s in sources if " " in s.name.strip()]
+
+    def _titled(self, text: str) -> set[str]:
+        found: set[str] = set()
+        for match in _EMPHASIZED.finditer(text):
+            words = content_words(next(g for g in match.groups() if g))
+            for sid, title in self.titles:
+                shared = len(words & title)
+                if shared >= TITLE_WORDS and shared * 2 >= len(words):
+                    found.add(sid)
+        return found
+
+    def named(self, text: str) -> set[str]:
+        tokens = _TOKEN.findall(_split_name(text).lower())
+        found: set[str] = self._titled(text) if self.titles and ("**" in text or "](" in text or "__" in text) else set()
+        for i in range(len(tokens)):
+            joined = ""
+            for j in range(i, min(len(tokens), i + MAX_ALIAS_TOKENS)):
+                joined += tokens[j]
+                ids = self.by_key.get(joined)
+                if ids:
+                    found.update(ids)
+        return found
+
+
+def _ordered(ids: Iterable[str], order: Sequence[str]) -> tuple[str, ...]:
+    wanted = set(ids)
+    return tuple(sid for sid in order if sid in wanted)
+
+
+def check(
+    text: str,
+    spec: PromptSpec,
+    units: list[Unit],
+    layout: Layout,
+    *,
+    blanked: str,
+    link_sources: list[tuple[int, int, tuple[str, ...]]],
+    stripped: list[tuple[int, int, str]],
+    names_in: list[tuple[int, int]] | None = None,
+) -> list[Check]:
+    """Return the verdict on each claim among ``units`` (in order).
+
+    ``blanked`` is ``text`` with links and citation marks blanked (same offsets);
+    ``link_sources`` the span of each link with the sources that give it; ``stripped`` the span
+    and value of each item the validator strips; ``names_in`` the spans of model-name mentions
+    (a unit naming a model is no general statement).
+    """
+    table = profiles(spec)
+    order = [s.id for s in spec.sources]
+    finder = _Names(spec.sources, table)
+    common = _common(spec.question, tuple(spec.instructions), tuple(_name_text(s) for s in spec.sources))
+    question = frozenset(content_words("\n".join([spec.question, *spec.instructions])))
+    base = common - question
+    evaluative = evaluative_words()
+    everything = common.union(*(p.words for p in table.values()))
+    checks: list[Check] = []
+    heading_sources: dict[int, set[str]] = {}  # heading level -> sources it names
+    label: tuple[int, set[str]] | None = None  # (indent, sources) of the bold label or lead-in in force
+    previous: set[str] = set()
+    previous_line = -1
+    lines = layout.lines
+    for unit in units:
+        line = lines[unit.line]
+        piece = text[unit.start : unit.end]
+        named = finder.named(piece) | {m for m in _MARKER.findall(piece) if m in table}
+        named |= {sid for start, end, ids in link_sources if start < unit.end and end > unit.start for sid in ids}
+        if unit.shape == "heading":
+            level = len(text[line.start : line.content].strip())
+            for deeper in [k for k in heading_sources if k >= level]:
+                del heading_sources[deeper]
+            if named:
+                heading_sources[level] = named
+            label, previous = None, set()
+            continue
+        if unit.line != previous_line and line.kind == "text" and unit.shape == "claim" and label is not None:
+            label = None  # a paragraph after a label ends what the label named
+        if label is not None and line.kind == "item" and line.indent < label[0]:
+            label = None
+        lead_in = unit.shape == "lead-in" and bool(named)
+        if unit.shape in ("label", "lead-in"):
+            # A bold label or a lead-in ("X does this by:") names what the lines after it are about.
+            label = (line.indent + (line.kind == "item"), named) if named else None
+        if not (unit.claim or lead_in):
+            previous, previous_line = (named or previous), unit.line
+            continue
+        credited, how = set(named), "named"
+        if not credited and _PRONOUN.match(piece) and previous:
+            credited, how = set(previous), "pronoun"
+        if not credited and label is not None and not lead_in:
+            credited, how = set(label[1]), "label"
+        if not credited and heading_sources:
+            credited, how = set(heading_sources[max(heading_sources)]), "heading"
+        # A list item that names a source and leads into nested items credits it to them.
+        if named and line.kind == "item" and piece.rstrip("*_ ").endswith(":"):
+            label = (line.indent + 1, named)
+        previous, previous_line = (credited or previous), unit.line
+        words = content_words(blanked[unit.start : unit.end])
+        if not words:
+            continue
+        bad = next((value for start, end, value in stripped if start < unit.end and end > unit.start), None)
+        if credited:
+            own = set().union(*(table[sid].words for sid in credited))
+            allowed = base | own
+            missing = words - allowed - question
+            # The question's words, said of a source that does not say them, weigh part.
+            related = all(table[sid].related for sid in credited)
+            penalty = len(missing) + (QUESTION_WEIGHT if related else 0) * len((words & question) - allowed)
+        else:
+            missing = words - everything
+            penalty = len(missing)
+        penalty += SPECIFIC_WEIGHT * len(_specific(blanked[unit.start : unit.end]) & missing)
+        praise = (words & evaluative) - (own if credited else everything - base)
+        penalty += EVALUATIVE_WEIGHT * len(praise)
+        support = round(max(0.0, 1 - penalty / len(words)), 4)
+        sources = _ordered(credited, order)
+        if bad is not None:
+            verdict: Verdict = "unsupported"
+        elif support >= SUPPORT_THRESHOLD:
+            verdict = "supported"
+        elif credited:
+            verdict = "misattributed"
+        elif False and not (names_in and any(s < unit.end and e > unit.start for s, e in names_in)) and not _NUMBER.search(
+            piece
+        ):
+            verdict = "general"
+        else:
+            verdict = "unsupported"
+        checks.append(
+            Check(unit.start, unit.end, verdict, support, sources, tuple(sorted(missing | praise)), bad, how if credited else "")
+        )
+    return checks
