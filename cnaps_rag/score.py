@@ -227,7 +227,7 @@ def _grounding(
     stripped += [(link.start, link.end, link.text) for link in found.links if link.key and link.key not in allow.urls]
     checks = check(
         text, spec, pieces, layout, blanked=blanked, link_sources=link_sources, stripped=stripped,
-        names_in=[(m.start, m.end) for m in found.mentions],
+        names_in=[(m.start, m.end) for m in found.mentions], marks=citation_spans(text),
     )  # fmt: skip
     table = profiles(spec)
 

@@ -31,7 +31,7 @@ from .allowlist import is_injection
 from .files import data_words
 from .claims import Unit
 from .markdown import Layout
-from .names import in_lexicon, name_key, part_is_model
+from .names import find_model_names, in_lexicon, name_key, part_is_model
 from .spec import PromptSpec, Source
 from .tasks import model_task, parse_identifier
 from .text import sentences
@@ -49,8 +49,14 @@ Verdict = Literal["supported", "unsupported", "misattributed", "general"]
 _MARKER = re.compile(r"\[(S\d+)\]")
 _TOKEN = re.compile(r"[a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])|[-_./]+")
-_PRONOUN = re.compile(r"^\W*(?:it|its|it's|they|their|this model|the model|this network|both)\b", re.I)
+_PRONOUN = re.compile(
+    r"^\W*(?:it|its|it's|they|their|both"
+    r"|(?:this|the|that|these)(?: [\w-]+){0,2} (?:model|network|paper|method|approach|framework|tool)s?)\b",
+    re.I,
+)
+"""A unit that opens so speaks of what the unit before it named."""
 _NUMBER = re.compile(r"\d")
+ROOT_LENGTH = int(os.environ.get("RL", 7))
 MAX_ALIAS_TOKENS = 6
 """The longest run of words a source's name is looked for as."""
 
@@ -97,13 +103,27 @@ class Check:
         return f"{self.support:.0%} of its words found; {where}; not found: {missing}"
 
 
-_PROPER = re.compile(r"(?<=[a-z0-9,;(] )[A-Z][A-Za-z0-9]*|\b[A-Z]{2,}[A-Za-z0-9]*|\b[a-z]+[A-Z][A-Za-z0-9]*")
+_PROPER = re.compile(r"(?<=[a-z] )[A-Z][A-Za-z0-9]*|\b[A-Z]{2,}[A-Za-z0-9]*|\b[a-z]+[A-Z][A-Za-z0-9]*")
+
+
+@lru_cache(maxsize=1 << 16)
+def _root(word: str) -> str:
+    """Return what two spellings of one word share: a stem without a plural ``s`` (LLMs), cut to
+    :data:`ROOT_LENGTH` characters (consistent and consistency, temporal and temporally)."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return word[:ROOT_LENGTH]
+
+
+def roots(words: Iterable[str]) -> set[str]:
+    """Return the roots of stemmed words (:func:`_root`)."""
+    return {_root(word) for word in words}
 
 
 def _specific(text: str) -> set[str]:
     """Return the content words written as names: an acronym (TTS), CamelCase (MaskFormer), or a
     capital inside a sentence (Raspberry Pi): a specific thing, which the prompt must give."""
-    return content_words(" ".join(_PROPER.findall(text)))
+    return roots(content_words(" ".join(_PROPER.findall(text))))
 
 
 def _split_name(text: str) -> str:
@@ -142,6 +162,9 @@ def _aliases(source: Source) -> set[str]:
         for part in (ident.architecture, ident.style):
             if part:
                 keys.add(name_key(part))
+                prefix = re.match(r"^([A-Za-z]{3,})\d", part)
+                if prefix:  # Swin2SR: "Swin"
+                    keys.add(name_key(prefix.group(1)))
                 camel = [w for w in _CAMEL.split(part) if w]
                 if len(camel) > 1:  # StableDiffusionV1: "Stable Diffusion"
                     keys.add(name_key("".join(w for w in camel if not re.fullmatch(r"[Vv]?\d+", w))))
@@ -156,12 +179,16 @@ def _aliases(source: Source) -> set[str]:
     for url in source.urls:
         path = re.sub(r"^[a-z]+://[^/]+", "", url.strip(), flags=re.I).strip("/")
         segments = [s for s in path.split("/") if s]
-        if re.search(r"github|gitlab|huggingface", url, re.I) and len(segments) >= 2:
-            repo = segments[1].removesuffix(".git")
+        repo = segments[1].removesuffix(".git") if len(segments) >= 2 else ""
+        # A repository named in plain words (structure-from-motion) names a topic, not the source.
+        if re.search(r"github|gitlab|huggingface", url, re.I) and not re.fullmatch(r"[a-z]+(?:[-_.][a-z0-9.]+)*", repo):
             keys.add(name_key(repo))
             for piece in re.split(r"[-_.]", repo):
                 if len(piece) >= 4 and not piece.islower():
                     keys.add(name_key(piece))
+    if source.summary:
+        # A model the summary names (a paper that builds on SparseInst) is named through it.
+        keys.update(m.key for m in find_model_names(source.summary))
     return {key for key in keys if len(key) >= 3}
 
 
@@ -190,7 +217,7 @@ def _words(source: Source) -> frozenset[str]:
     if source.summary:
         parts += [s for s in sentences(source.summary) if not is_injection(s)]
     parts += [_path_words(url) for url in source.urls]
-    return frozenset(content_words("\n".join(parts)))
+    return frozenset(roots(content_words("\n".join(parts))))
 
 
 _Fields = tuple[str, str, str, str | None, str | None, str | None]
@@ -214,13 +241,13 @@ def profiles(spec: PromptSpec) -> dict[str, Profile]:
 @lru_cache(maxsize=1)
 def workflow_words() -> frozenset[str]:
     """Return the stemmed words that say what a step does, in any workflow (the file says which)."""
-    return frozenset(content_words(" ".join(data_words("workflow_words.txt"))))
+    return frozenset(roots(content_words(" ".join(data_words("workflow_words.txt")))))
 
 
 @lru_cache(maxsize=1)
 def evaluative_words() -> frozenset[str]:
     """Return the stemmed words that praise or rank (the file says which)."""
-    return frozenset(content_words(" ".join(data_words("evaluative_words.txt"))))
+    return frozenset(roots(content_words(" ".join(data_words("evaluative_words.txt")))))
 
 
 @lru_cache(maxsize=256)
@@ -228,7 +255,7 @@ def _common(question: str, instructions: tuple[str, ...], names: tuple[str, ...]
     """Return what any claim may say: the question, the instructions, the sources' names, the
     background and workflow words (naming a source is no claim about it)."""
     return (
-        frozenset(content_words("\n".join([question, *instructions, *names])))
+        frozenset(roots(content_words("\n".join([question, *instructions, *names]))))
         | background_words()
         | workflow_words()
     )
@@ -290,6 +317,7 @@ def check(
     link_sources: list[tuple[int, int, tuple[str, ...]]],
     stripped: list[tuple[int, int, str]],
     names_in: list[tuple[int, int]] | None = None,
+    marks: list[tuple[int, int]] = [],
 ) -> list[Check]:
     """Return the verdict on each claim among ``units`` (in order).
 
@@ -301,8 +329,9 @@ def check(
     table = profiles(spec)
     order = [s.id for s in spec.sources]
     finder = _Names(spec.sources, table)
-    common = _common(spec.question, tuple(spec.instructions), tuple(_name_text(s) for s in spec.sources))
-    question = frozenset(content_words("\n".join([spec.question, *spec.instructions])))
+    names = tuple(_name_text(s) for s in spec.sources) + tuple(key for p in table.values() for key in sorted(p.aliases))
+    common = _common(spec.question, tuple(spec.instructions), names)
+    question = frozenset(roots(content_words("\n".join([spec.question, *spec.instructions]))))
     base = common - question
     evaluative = evaluative_words()
     everything = common.union(*(p.words for p in table.values()))
@@ -337,6 +366,8 @@ def check(
             previous, previous_line = (named or previous), unit.line
             continue
         credited, how = set(named), "named"
+        if not credited and any(s < unit.end and e > unit.start for s, e in marks):
+            credited, how = set(table), "mark"  # a chat citation mark credits some source: any
         if not credited and _PRONOUN.match(piece) and previous:
             credited, how = set(previous), "pronoun"
         if not credited and label is not None and not lead_in:
@@ -347,7 +378,7 @@ def check(
         if named and line.kind == "item" and piece.rstrip("*_ ").endswith(":"):
             label = (line.indent + 1, named)
         previous, previous_line = (credited or previous), unit.line
-        words = content_words(blanked[unit.start : unit.end])
+        words = roots(content_words(blanked[unit.start : unit.end]))
         if not words:
             continue
         bad = next((value for start, end, value in stripped if start < unit.end and end > unit.start), None)
