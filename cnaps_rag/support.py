@@ -37,11 +37,13 @@ from .tasks import model_task, parse_identifier
 from .text import sentences
 from .words import background_words, content_words
 
-import os
-SUPPORT_THRESHOLD = float(os.environ.get("T", 0.6))
-QUESTION_WEIGHT = float(os.environ.get("Q", 0.0))
-EVALUATIVE_WEIGHT = float(os.environ.get("E", 0.0))
-SPECIFIC_WEIGHT = float(os.environ.get("SW", 0.0))
+SUPPORT_THRESHOLD = 0.75
+"""Share of a claim's distinct content words (less the penalties below) that must be found."""
+EVALUATIVE_WEIGHT = 2.0
+"""Extra weight of a word of praise (``data/evaluative_words.txt``) that the credited source lacks."""
+SPECIFIC_WEIGHT = 2.0
+"""Extra weight of a missing word written as a name (an acronym, CamelCase, a capital inside a
+sentence): a specific model, dataset or method the prompt does not give."""
 """Share of a claim's distinct content words that must be in what it may say."""
 
 Verdict = Literal["supported", "unsupported", "misattributed", "general"]
@@ -56,7 +58,7 @@ _PRONOUN = re.compile(
 )
 """A unit that opens so speaks of what the unit before it named."""
 _NUMBER = re.compile(r"\d")
-ROOT_LENGTH = int(os.environ.get("RL", 7))
+ROOT_LENGTH = 7
 MAX_ALIAS_TOKENS = 6
 """The longest run of words a source's name is looked for as."""
 
@@ -118,6 +120,27 @@ def _root(word: str) -> str:
 def roots(words: Iterable[str]) -> set[str]:
     """Return the roots of stemmed words (:func:`_root`)."""
     return {_root(word) for word in words}
+
+
+_GENERIC_SUBJECT = re.compile(
+    r"^\W*(?:(?:most|many|all|some|such|these|modern|deep|neural|generative|diffusion|transformer|"
+    r"convolutional|learning|traditional|classical)\b[\w -]{0,40}?\b(?:models|networks|methods|"
+    r"approaches|systems|techniques|architectures|algorithms|transformers|cnns|gans)\b"
+    r"|[A-Za-z-]+s (?:are|can|tend|excel|work|require|need|help|allow|use)\b"
+    r"|(?:a|an|any|every|each) (?:single |good |typical |standard )?(?:model|network|method|system|approach)\b)",
+    re.I,
+)
+"""A sentence whose subject is a kind of thing in general ("Transformers excel at …", "Most
+denoising models …", "A single model must …"): a textbook statement, not one about a source."""
+
+
+def _is_general(piece: str, blanked: str, names_in: list[tuple[int, int]] | None, unit: Unit) -> bool:
+    """Return whether an unsupported claim that credits no source is a general statement: its
+    subject is a kind of thing, and it names no model, dataset or number."""
+    if names_in and any(s < unit.end and e > unit.start for s, e in names_in):
+        return False
+    body = re.sub(r"^\W*(?:\*\*[^*]+\*\*:?|__[^_]+__:?)\s*", "", blanked.strip())
+    return _GENERIC_SUBJECT.match(body) is not None and not _NUMBER.search(body)
 
 
 def _specific(text: str) -> set[str]:
@@ -386,9 +409,7 @@ def check(
             own = set().union(*(table[sid].words for sid in credited))
             allowed = base | own
             missing = words - allowed - question
-            # The question's words, said of a source that does not say them, weigh part.
-            related = all(table[sid].related for sid in credited)
-            penalty = len(missing) + (QUESTION_WEIGHT if related else 0) * len((words & question) - allowed)
+            penalty = len(missing)
         else:
             missing = words - everything
             penalty = len(missing)
@@ -403,9 +424,7 @@ def check(
             verdict = "supported"
         elif credited:
             verdict = "misattributed"
-        elif False and not (names_in and any(s < unit.end and e > unit.start for s, e in names_in)) and not _NUMBER.search(
-            piece
-        ):
+        elif _is_general(piece, blanked[unit.start : unit.end], names_in, unit):
             verdict = "general"
         else:
             verdict = "unsupported"
