@@ -221,7 +221,7 @@ def test_a_sentence_copied_from_a_summary_is_supported(example_upscale):
     result = score(text, example_upscale)
     # The task line and the two of section 2; the link line has no words once its URL is
     # left out, so it is no sentence.
-    assert result.sentences == 3
+    assert result.claims == 3
     [unsupported] = result.unsupported
     assert unsupported.text == INVENTED
     assert text[unsupported.start : unsupported.end] == INVENTED
@@ -229,23 +229,25 @@ def test_a_sentence_copied_from_a_summary_is_supported(example_upscale):
     assert result.grounding == pytest.approx(2 / 3)
 
 
-def test_headings_link_lines_and_not_covered_are_not_sentences(example_upscale):
+def test_headings_diagrams_link_lines_and_not_covered_are_not_claims(example_upscale):
     text = answer_text(
-        one=NOT_COVERED, two="Input → MSSNet → output.", three="- https://github.com/kky7/MSSNet"
+        one=NOT_COVERED,
+        two="Input → MSSNet → output.\n\nMSSNet deblurs the photo.",
+        three="- https://github.com/kky7/MSSNet",
     )
     result = score(text, example_upscale)
-    assert result.sentences == 1 and result.grounding == 1.0
+    assert result.claims == 1 and result.grounding == 1.0
 
 
 def test_grounding_is_one_without_sentences(example_upscale):
     result = score("## 1. Task\n\n## 2. Flow\n\n## 3. Papers\n- arXiv:2406.17117\n", example_upscale)
-    assert result.sentences == 0 and result.grounding == 1.0
+    assert result.claims == 0 and result.grounding == 1.0
 
 
 def test_sentences_split_at_ends_but_not_at_abbreviations(example_upscale):
     text = answer_text(two=f"Input, e.g. a photo → MSSNet → output. {INVENTED}")
     result = score(text, example_upscale)
-    assert result.sentences == 3
+    assert result.claims == 3
     assert [s.text for s in result.unsupported] == [INVENTED]
 
 
@@ -326,4 +328,4 @@ def test_citation_marks_are_counted_and_not_judged_as_prose(example_upscale):
         answer_text(two="[cite_start]" + two[:-1] + " [cite: 6, 7]【4:0†source】."), example_upscale
     )
     assert marked.citation_marks == 3 and plain.citation_marks == 0
-    assert (marked.sentences, marked.grounding) == (plain.sentences, plain.grounding)
+    assert (marked.claims, marked.grounding) == (plain.claims, plain.grounding)

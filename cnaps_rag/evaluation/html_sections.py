@@ -13,6 +13,8 @@ from .tables import (
     metric_by_prompt,
     metric_table,
     prompt_table,
+    CLAIMS_NOTE,
+    claims_table,
     systems_table,
 )
 from .wording import (
@@ -77,6 +79,9 @@ def systems_html(report: EvalReport) -> list[str]:
         "<p>Each metric's mean over a system's final answers, its rank among the systems in brackets "
         "(1 is best); the best is starred.</p>",
         *html_table(systems_table(report)),
+        "<h2>Claims by system</h2>",
+        f"<p>{_e(CLAIMS_NOTE)}</p>",
+        *html_table(claims_table(report)),
         "<h2>Each metric by system</h2>",
     ]
     for metric in LABELS:

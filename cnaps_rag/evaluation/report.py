@@ -29,6 +29,8 @@ from .tables import (
     metric_table,
     prompt_table,
     summary_table,
+    CLAIMS_NOTE,
+    claims_table,
     systems_table,
 )
 from .wording import (
@@ -99,7 +101,7 @@ def _stripped_md(violations: Sequence[Violation]) -> list[str]:
 
 
 def _unsupported_md(sentences: Sequence[Sentence]) -> list[str]:
-    return [f"- {_code(s.text)} ({s.support:.0%} of its content words in the prompt)" for s in sentences]
+    return [f"- {_code(s.text)} ({s.why or f'{s.support:.0%} of its words found'})" for s in sentences]
 
 
 def _systems_md(report: EvalReport) -> list[str]:
@@ -112,6 +114,12 @@ def _systems_md(report: EvalReport) -> list[str]:
         "(1 is best), the best in bold.",
         "",
         *markdown_table(systems_table(report)),
+        "",
+        "## Claims by system",
+        "",
+        CLAIMS_NOTE,
+        "",
+        *markdown_table(claims_table(report)),
         "",
         "## Each metric by system",
         "",
