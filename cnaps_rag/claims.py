@@ -30,7 +30,16 @@ from .markdown import Layout
 from .text import sentence_spans
 
 Shape = Literal[
-    "claim", "heading", "label", "lead-in", "diagram", "table header", "rule", "question", "transition", "no words"
+    "claim",
+    "heading",
+    "label",
+    "lead-in",
+    "diagram",
+    "table header",
+    "rule",
+    "question",
+    "transition",
+    "no words",
 ]
 
 LEAD_IN_WORDS = 8
@@ -133,9 +142,11 @@ def units(text: str, layout: Layout, question: str = "") -> list[Unit]:
             following = lines[index + 1] if index + 1 < len(lines) else None
             if set(raw.strip()) <= set("|-: \t"):
                 continue  # the delimiter row
-            header = following is not None and following.kind == "table" and set(
-                text[following.start : following.end].strip()
-            ) <= set("|-: \t")
+            header = (
+                following is not None
+                and following.kind == "table"
+                and set(text[following.start : following.end].strip()) <= set("|-: \t")
+            )
             start, end = _trimmed(text, line.content, line.end)
             found.append(Unit(start, end, index, "table header" if header else "claim"))
             continue

@@ -22,71 +22,45 @@
   ``structure`` is below 1.
 - ``citation_marks``: chat-interface citation marks in the answer (``[cite_start]``,
   ``[cite: 27]``), which refer to nothing a reader has; the validator removes them.
-- ``grounding``: supported sentences / sentences (1.0 when there is none); see below.
+- ``grounding``: supported claims / claims judged (1.0 when there is none); see below.
 - ``violations``: what :func:`cnaps_rag.validate.validate` strips, by kind.
 
 Grounding
 ---------
-A *sentence* is a sentence of a line that is not a heading and not the ``NOT_COVERED``
-line, split at ``.``, ``!``, ``?`` before a space (not after ``e.g.``, ``et al.`` or an
-initial) and at ``。！？``; list markers and links are left out of it, and a piece without
-content words (a line that is only links, "**Input:**") is no sentence.
+The answer is cut into units (sentences, list items, table rows, headings) and each unit with
+the shape of a claim is checked against the sources it credits, in their own words
+(:mod:`cnaps_rag.claims` says which units make no claim; :mod:`cnaps_rag.support` how a claim
+is checked and what each verdict means). ``claims`` counts the claims; ``unsupported`` lists
+those the prompt does not support, each with its span in the scored markdown and ``why`` (which
+source was read, what was not found in it); ``misattributed`` those among them that credit a
+source (by marker, link, name, or the heading, label or pronoun they stand under) that does not
+say it; ``general`` the textbook statements that credit no source and name no model.
 
-Its *content words* are its words lower-cased, without English and German stopwords
-(``data/stopwords.txt``), at least 3 characters long (2 when they hold a digit: ``L3``,
-``76``), lightly stemmed (``restored``, ``restoring`` and ``restoration`` are ``restor``);
-a run of CJK characters gives its character pairs, since Chinese text has no spaces between
-words. The stemmer is a small suffix stripper rather than Snowball's English stemmer
-(``snowballstemmer``): on ``fixtures/labelled`` Snowball flags 34 of the 43 planted-name
-sentences and 35 of the 212 others at 60 %, against 35 and 36 here, no better; and the
-``stop-words`` package's 1,333-word English list drops content words (31 of 43 flagged).
+By default a general statement counts on neither side: ``grounding`` is (claims − general −
+unsupported) / (claims − general). With ``strict=True`` general statements are unsupported (they
+are in ``unsupported`` too) and ``grounding`` is (claims − unsupported) / claims.
 
-The prompt's *vocabulary* is the content words of its question, its instructions, its
-sources' names and its summaries (without the summary sentences that read as injected
-orders, which the allow-list ignores too), plus a short fixed list of background words
-(``data/background_words.txt``) that any answer may use without a source: the answer's
-scaffolding (user, task, input, output, paper, code) and the medium (image, photo, frame,
-RGB, JPEG, phone, GPU).
-
-A sentence is *supported* when at least :data:`SUPPORT_THRESHOLD` (60 %) of its distinct
-content words are in the vocabulary. The threshold comes from the 46 labelled answers in
-``fixtures/labelled``: the 43 sentences that carry a planted model name have a median
-support of 38 %, the 212 others 86 %. At 60 %, 35 of the 43 (81 %) are flagged and 36 of
-the 212 (17 %). Of those 36, 13 label a planted link ("Mirror:", "Leaderboard:"), 8 are
-German or Chinese answers to English summaries, and 15 add what the prompt does not say
-(PSNR and SSIM, an encoder-decoder split, camera formats) or are short, with one of two
-words unknown ("Dark frame → Retinexformer → bright frame"). At 50 % only 28 of the 43
-(65 %) would be flagged; at 67 %, 59 of the 212. The measure is lexical: it cannot see a
-false claim made of the prompt's own words, and an answer in another language than its
-sources scores low although it may be right.
+How it agrees with careful readers: ``python -m eval.faithfulness
+../shared/faithfulness/dev_labels.jsonl`` (``eval/README.md`` has the figures and the methods
+measured). Content words and their stems: :mod:`cnaps_rag.words`.
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-
 from pydantic import BaseModel, ConfigDict
 
-from .allowlist import AllowList, is_injection
+from .allowlist import AllowList
 
 # The validator's own patterns and findings, so that a heading, a list item, a link and a name
 # are the same things for the score as for the validator whose work it measures.
-from .claims import units as claim_units
-from .markdown import Layout, answer_parts, in_order
+from .markdown import answer_parts, in_order
 from .spec import PromptSpec
-from .support import SUPPORT_THRESHOLD, Check, check, profiles
-from .text import normalize_newlines, sentences
-from .words import background_words, content_words
+from .support import Check, check, profiles
+from .text import normalize_newlines
 from .validate import NOT_COVERED, Found, Validation, citation_spans, find_items, validate
-
 
 METRICS: tuple[str, ...] = ("url_precision", "source_recall", "model_precision", "structure", "grounding")
 """The scores that are aggregated over answers, in report order."""
-
-
-_SENTENCE_END = re.compile(r"[.!?。！？]")
-"""A character that may end a sentence (:func:`cnaps_rag.text.sentence_spans` says when it does)."""
 
 
 class Sentence(BaseModel):
@@ -145,29 +119,6 @@ class Scores(BaseModel):
     """Chat-interface citation marks (``[cite_start]``, ``[cite: 27]``) in the answer."""
 
 
-def prompt_vocabulary(spec: PromptSpec) -> frozenset[str]:
-    """Return the content words of the prompt's question, instructions, source names and summaries.
-
-    Built once per distinct prompt content (every answer to a prompt is scored against the same
-    vocabulary, and building it was a quarter of a score call); the cached set is immutable.
-    """
-    # Keyed, like AllowList.for_spec, by the strings it reads, whose hashes Python keeps.
-    sources = tuple((source.name, source.summary) for source in spec.sources)
-    return _vocabulary(spec.question, tuple(spec.instructions), sources)
-
-
-@lru_cache(maxsize=256)
-def _vocabulary(
-    question: str, instructions: tuple[str, ...], sources: tuple[tuple[str, str | None], ...]
-) -> frozenset[str]:
-    parts = [question, *instructions]
-    for name, summary in sources:
-        parts.append(name)
-        if summary:
-            parts.extend(s for s in sentences(summary) if not is_injection(s))
-    return frozenset(content_words("\n".join(parts))) | background_words()
-
-
 def _links(found: Found) -> tuple[list[tuple[int, int]], list[str]]:
     """Return the spans of every link and markdown link target found, and the distinct keys of
     the URLs they cite in order of first citation."""
@@ -199,36 +150,11 @@ def _structure(text: str, spec: PromptSpec) -> tuple[float, list[int], list[int]
     return present / len(required), numbers, empty
 
 
-def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
-    """Return ``text`` with the (sorted, possibly overlapping) spans blanked, every offset kept."""
-    kept, position = [], 0
-    for start, end in spans:
-        start, end = max(start, position), min(end, len(text))
-        if end > start:
-            kept += [text[position:start], " " * (end - start)]
-            position = end
-    return "".join(kept) + text[position:]
-
-
 def _grounding(
     text: str, spec: PromptSpec, allow: AllowList, found: Found, links: list[tuple[int, int]], strict: bool
 ) -> tuple[int, list[Sentence], list[Sentence], list[Sentence]]:
     """Return the number of claims, and the unsupported, misattributed and general ones."""
-    layout = Layout(text)
-    pieces = [u for u in claim_units(text, layout, spec.question) if not text[u.start : u.end] == NOT_COVERED]
-    # Links and citation marks are blanked (a URL's path words are no prose); a link the prompt
-    # gives for a source credits that source.
-    blanked = _blanked(text, sorted([*links, *citation_spans(text)]))
-    link_sources = [(link.start, link.end, allow.url_sources.get(link.key, ())) for link in found.links]
-    link_sources += [
-        (md.start, md.end, allow.url_sources.get(md.key, ())) for md in found.markdown_links if md.key
-    ]
-    stripped = [(m.start, m.end, m.text) for m in found.mentions if not allow.names.check(m).allowed]
-    stripped += [(link.start, link.end, link.text) for link in found.links if link.key and link.key not in allow.urls]
-    checks = check(
-        text, spec, pieces, layout, blanked=blanked, link_sources=link_sources, stripped=stripped,
-        names_in=[(m.start, m.end) for m in found.mentions], marks=citation_spans(text),
-    )  # fmt: skip
+    checks = check(text, spec, allow, found, links)
     table = profiles(spec)
 
     def item(c: Check) -> Sentence:

@@ -27,14 +27,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from .allowlist import is_injection
+from .allowlist import AllowList, is_injection
+from .claims import Unit, units
 from .files import data_words
-from .claims import Unit
 from .markdown import Layout
 from .names import find_model_names, in_lexicon, name_key, part_is_model
 from .spec import PromptSpec, Source
 from .tasks import model_task, parse_identifier
 from .text import sentences
+from .validate import NOT_COVERED, Found, citation_spans
 from .words import background_words, content_words
 
 SUPPORT_THRESHOLD = 0.75
@@ -44,7 +45,6 @@ EVALUATIVE_WEIGHT = 2.0
 SPECIFIC_WEIGHT = 2.0
 """Extra weight of a missing word written as a name (an acronym, CamelCase, a capital inside a
 sentence): a specific model, dataset or method the prompt does not give."""
-"""Share of a claim's distinct content words that must be in what it may say."""
 
 Verdict = Literal["supported", "unsupported", "misattributed", "general"]
 
@@ -59,6 +59,7 @@ _PRONOUN = re.compile(
 """A unit that opens so speaks of what the unit before it named."""
 _NUMBER = re.compile(r"\d")
 ROOT_LENGTH = 7
+"""Words are compared by their stems' first characters (:func:`_root`)."""
 MAX_ALIAS_TOKENS = 6
 """The longest run of words a source's name is looked for as."""
 
@@ -73,8 +74,6 @@ class Profile:
     """Keys (:func:`cnaps_rag.names.name_key`) of the names that refer to this source."""
     words: frozenset[str]
     """Content words of its identifier reading, title, summary and link path."""
-    related: bool = False
-    """A related paper (its summary says what it is about), not a recommended model."""
 
 
 @dataclass(frozen=True)
@@ -134,11 +133,9 @@ _GENERIC_SUBJECT = re.compile(
 denoising models …", "A single model must …"): a textbook statement, not one about a source."""
 
 
-def _is_general(piece: str, blanked: str, names_in: list[tuple[int, int]] | None, unit: Unit) -> bool:
-    """Return whether an unsupported claim that credits no source is a general statement: its
-    subject is a kind of thing, and it names no model, dataset or number."""
-    if names_in and any(s < unit.end and e > unit.start for s, e in names_in):
-        return False
+def _is_general(blanked: str) -> bool:
+    """Return whether an unsupported claim that credits no source (and names no model) is a general
+    statement: its subject is a kind of thing, and it gives no number."""
     body = re.sub(r"^\W*(?:\*\*[^*]+\*\*:?|__[^_]+__:?)\s*", "", blanked.strip())
     return _GENERIC_SUBJECT.match(body) is not None and not _NUMBER.search(body)
 
@@ -204,7 +201,9 @@ def _aliases(source: Source) -> set[str]:
         segments = [s for s in path.split("/") if s]
         repo = segments[1].removesuffix(".git") if len(segments) >= 2 else ""
         # A repository named in plain words (structure-from-motion) names a topic, not the source.
-        if re.search(r"github|gitlab|huggingface", url, re.I) and not re.fullmatch(r"[a-z]+(?:[-_.][a-z0-9.]+)*", repo):
+        if re.search(r"github|gitlab|huggingface", url, re.I) and not re.fullmatch(
+            r"[a-z]+(?:[-_.][a-z0-9.]+)*", repo
+        ):
             keys.add(name_key(repo))
             for piece in re.split(r"[-_.]", repo):
                 if len(piece) >= 4 and not piece.islower():
@@ -251,14 +250,16 @@ def _profiles(sources: tuple[_Fields, ...]) -> dict[str, Profile]:
     table = {}
     for sid, role, name, paper, github, summary in sources:
         source = Source(id=sid, role=role, name=name, paper_url=paper, github_url=github, summary=summary)  # type: ignore[arg-type]
-        table[sid] = Profile(sid, name, frozenset(_aliases(source)), _words(source), role == "related")
+        table[sid] = Profile(sid, name, frozenset(_aliases(source)), _words(source))
     return table
 
 
 def profiles(spec: PromptSpec) -> dict[str, Profile]:
     """Return each source's profile by ID, built once per distinct list of sources (do not change it)."""
     # Keyed, like AllowList.for_spec, by the strings the profiles read.
-    return _profiles(tuple((s.id, s.role, s.name, s.paper_url, s.github_url, s.summary) for s in spec.sources))
+    return _profiles(
+        tuple((s.id, s.role, s.name, s.paper_url, s.github_url, s.summary) for s in spec.sources)
+    )
 
 
 @lru_cache(maxsize=1)
@@ -314,7 +315,9 @@ class _Names:
 
     def named(self, text: str) -> set[str]:
         tokens = _TOKEN.findall(_split_name(text).lower())
-        found: set[str] = self._titled(text) if self.titles and ("**" in text or "](" in text or "__" in text) else set()
+        found: set[str] = (
+            self._titled(text) if self.titles and ("**" in text or "](" in text or "__" in text) else set()
+        )
         for i in range(len(tokens)):
             joined = ""
             for j in range(i, min(len(tokens), i + MAX_ALIAS_TOKENS)):
@@ -330,105 +333,183 @@ def _ordered(ids: Iterable[str], order: Sequence[str]) -> tuple[str, ...]:
     return tuple(sid for sid in order if sid in wanted)
 
 
-def check(
-    text: str,
-    spec: PromptSpec,
-    units: list[Unit],
-    layout: Layout,
-    *,
-    blanked: str,
-    link_sources: list[tuple[int, int, tuple[str, ...]]],
-    stripped: list[tuple[int, int, str]],
-    names_in: list[tuple[int, int]] | None = None,
-    marks: list[tuple[int, int]] = [],
-) -> list[Check]:
-    """Return the verdict on each claim among ``units`` (in order).
+def _overlaps(spans: Iterable[tuple[int, int]], unit: Unit) -> bool:
+    return any(start < unit.end and end > unit.start for start, end in spans)
 
-    ``blanked`` is ``text`` with links and citation marks blanked (same offsets);
-    ``link_sources`` the span of each link with the sources that give it; ``stripped`` the span
-    and value of each item the validator strips; ``names_in`` the spans of model-name mentions
-    (a unit naming a model is no general statement).
-    """
-    table = profiles(spec)
-    order = [s.id for s in spec.sources]
-    finder = _Names(spec.sources, table)
-    names = tuple(_name_text(s) for s in spec.sources) + tuple(key for p in table.values() for key in sorted(p.aliases))
-    common = _common(spec.question, tuple(spec.instructions), names)
-    question = frozenset(roots(content_words("\n".join([spec.question, *spec.instructions]))))
-    base = common - question
-    evaluative = evaluative_words()
-    everything = common.union(*(p.words for p in table.values()))
-    checks: list[Check] = []
-    heading_sources: dict[int, set[str]] = {}  # heading level -> sources it names
-    label: tuple[int, set[str]] | None = None  # (indent, sources) of the bold label or lead-in in force
-    previous: set[str] = set()
-    previous_line = -1
-    lines = layout.lines
-    for unit in units:
-        line = lines[unit.line]
-        piece = text[unit.start : unit.end]
-        named = finder.named(piece) | {m for m in _MARKER.findall(piece) if m in table}
-        named |= {sid for start, end, ids in link_sources if start < unit.end and end > unit.start for sid in ids}
+
+class _Credits:
+    """Which sources each unit credits, walking the units in order: what the unit names itself,
+    else what the heading, bold label, lead-in or the unit before it (through a pronoun) named."""
+
+    def __init__(self, text: str, layout: Layout) -> None:
+        self.text = text
+        self.lines = layout.lines
+        self.headings: dict[int, set[str]] = {}  # heading level -> the sources it names
+        self.label: tuple[int, set[str]] | None = None  # (indent, sources) of the label in force
+        self.previous: set[str] = set()
+        self.previous_line = -1
+
+    def credit(
+        self, unit: Unit, named: set[str], everything: set[str], marked: bool
+    ) -> tuple[set[str], str] | None:
+        """Return the sources ``unit`` credits and how, or None when it is no claim to check."""
+        line = self.lines[unit.line]
         if unit.shape == "heading":
-            level = len(text[line.start : line.content].strip())
-            for deeper in [k for k in heading_sources if k >= level]:
-                del heading_sources[deeper]
+            level = len(self.text[line.start : line.content].strip())
+            self.headings = {k: v for k, v in self.headings.items() if k < level}
             if named:
-                heading_sources[level] = named
-            label, previous = None, set()
-            continue
-        if unit.line != previous_line and line.kind == "text" and unit.shape == "claim" and label is not None:
-            label = None  # a paragraph after a label ends what the label named
-        if label is not None and line.kind == "item" and line.indent < label[0]:
-            label = None
+                self.headings[level] = named
+            self.label, self.previous = None, set()
+            return None
+        new_line = unit.line != self.previous_line
+        self.previous_line = unit.line
+        if self.label is not None and (
+            (new_line and line.kind == "text" and unit.claim)  # a paragraph after a label ends it
+            or (line.kind == "item" and line.indent < self.label[0])  # so does an item less indented
+        ):
+            self.label = None
         lead_in = unit.shape == "lead-in" and bool(named)
         if unit.shape in ("label", "lead-in"):
             # A bold label or a lead-in ("X does this by:") names what the lines after it are about.
-            label = (line.indent + (line.kind == "item"), named) if named else None
+            self.label = (line.indent + (line.kind == "item"), named) if named else None
         if not (unit.claim or lead_in):
-            previous, previous_line = (named or previous), unit.line
-            continue
+            if unit.shape in ("label", "lead-in"):
+                self.previous = named
+            return None
         credited, how = set(named), "named"
-        if not credited and any(s < unit.end and e > unit.start for s, e in marks):
-            credited, how = set(table), "mark"  # a chat citation mark credits some source: any
-        if not credited and _PRONOUN.match(piece) and previous:
-            credited, how = set(previous), "pronoun"
-        if not credited and label is not None and not lead_in:
-            credited, how = set(label[1]), "label"
-        if not credited and heading_sources:
-            credited, how = set(heading_sources[max(heading_sources)]), "heading"
-        # A list item that names a source and leads into nested items credits it to them.
-        if named and line.kind == "item" and piece.rstrip("*_ ").endswith(":"):
-            label = (line.indent + 1, named)
-        previous, previous_line = (credited or previous), unit.line
-        words = roots(content_words(blanked[unit.start : unit.end]))
+        if not credited and marked:
+            credited, how = set(everything), "mark"  # a chat citation mark credits some source
+        if not credited and self.previous and _PRONOUN.match(self.text[unit.start : unit.end]):
+            credited, how = set(self.previous), "pronoun"
+        if not credited and self.label is not None and not lead_in:
+            credited, how = set(self.label[1]), "label"
+        if not credited and self.headings:
+            credited, how = set(self.headings[max(self.headings)]), "heading"
+        if named and line.kind == "item" and self.text[unit.start : unit.end].rstrip("*_ ").endswith(":"):
+            self.label = (line.indent + 1, named)  # an item naming a source leads into nested items
+        self.previous = credited or self.previous
+        return credited, how if credited else ""
+
+
+@dataclass(frozen=True)
+class _Allowed:
+    """What the claims of one answer to one prompt may say."""
+
+    base: frozenset[str]
+    """Background, workflow and the sources' name words: what any claim may use."""
+    question: frozenset[str]
+    """The question's and instructions' words."""
+    everything: frozenset[str]
+    """All of the above and every source's words: what a claim crediting no source may use."""
+
+
+def _allowed(spec: PromptSpec, table: dict[str, Profile]) -> _Allowed:
+    names = tuple(_name_text(s) for s in spec.sources) + tuple(
+        key for p in table.values() for key in sorted(p.aliases)
+    )
+    common = _common(spec.question, tuple(spec.instructions), names)
+    question = frozenset(roots(content_words("\n".join([spec.question, *spec.instructions]))))
+    return _Allowed(common - question, question, common.union(*(p.words for p in table.values())))
+
+
+def _judge(
+    words: set[str], written: str, credited: set[str], table: dict[str, Profile], allowed: _Allowed
+) -> tuple[float, set[str]]:
+    """Return a claim's support (:data:`SUPPORT_THRESHOLD` says what is enough) and its words not found."""
+    if credited:
+        own = frozenset().union(*(table[sid].words for sid in credited))
+        missing = words - allowed.base - own - allowed.question
+        praise = (words & evaluative_words()) - own
+    else:
+        missing = words - allowed.everything
+        praise = (words & evaluative_words()) - (allowed.everything - allowed.base)
+    penalty = (
+        len(missing) + SPECIFIC_WEIGHT * len(_specific(written) & missing) + EVALUATIVE_WEIGHT * len(praise)
+    )
+    return round(max(0.0, 1 - penalty / len(words)), 4), missing | praise
+
+
+def check(
+    text: str,
+    spec: PromptSpec,
+    allow: AllowList,
+    found: Found,
+    link_spans: list[tuple[int, int]],
+) -> list[Check]:
+    """Return the verdict on each claim of ``text`` (LF newlines), in order.
+
+    ``found`` is what :func:`cnaps_rag.validate.find_items` finds in ``text``; ``link_spans`` the
+    spans of its links and link targets, blanked (with citation marks) before words are read.
+    """
+    layout = Layout(text)
+    marks = citation_spans(text)
+    blanked = _blanked(text, sorted([*link_spans, *marks]))
+    table = profiles(spec)
+    order = [s.id for s in spec.sources]
+    finder = _Names(spec.sources, table)
+    allowed = _allowed(spec, table)
+    # A link the prompt gives for a source credits that source.
+    link_sources = [(link.start, link.end, allow.url_sources.get(link.key, ())) for link in found.links]
+    link_sources += [
+        (md.start, md.end, allow.url_sources.get(md.key, ())) for md in found.markdown_links if md.key
+    ]
+    stripped = [(m.start, m.end, m.text) for m in found.mentions if not allow.names.check(m).allowed]
+    stripped += [
+        (link.start, link.end, link.text) for link in found.links if link.key and link.key not in allow.urls
+    ]
+    mentions = [(m.start, m.end) for m in found.mentions]
+    credits = _Credits(text, layout)
+    checks: list[Check] = []
+    for unit in units(blanked, layout, spec.question):
+        piece = text[unit.start : unit.end]
+        if piece == NOT_COVERED:
+            continue
+        named = finder.named(piece) | {m for m in _MARKER.findall(piece) if m in table}
+        named |= {
+            sid for start, end, ids in link_sources if start < unit.end and end > unit.start for sid in ids
+        }
+        credit = credits.credit(unit, named, set(table), _overlaps(marks, unit))
+        if credit is None:
+            continue
+        credited, how = credit
+        written = blanked[unit.start : unit.end]
+        words = roots(content_words(written))
         if not words:
             continue
+        support, missing = _judge(words, written, credited, table, allowed)
         bad = next((value for start, end, value in stripped if start < unit.end and end > unit.start), None)
-        if credited:
-            own = set().union(*(table[sid].words for sid in credited))
-            allowed = base | own
-            missing = words - allowed - question
-            penalty = len(missing)
-        else:
-            missing = words - everything
-            penalty = len(missing)
-        penalty += SPECIFIC_WEIGHT * len(_specific(blanked[unit.start : unit.end]) & missing)
-        praise = (words & evaluative) - (own if credited else everything - base)
-        penalty += EVALUATIVE_WEIGHT * len(praise)
-        support = round(max(0.0, 1 - penalty / len(words)), 4)
-        sources = _ordered(credited, order)
+        verdict: Verdict
         if bad is not None:
-            verdict: Verdict = "unsupported"
+            verdict = "unsupported"
         elif support >= SUPPORT_THRESHOLD:
             verdict = "supported"
         elif credited:
             verdict = "misattributed"
-        elif _is_general(piece, blanked[unit.start : unit.end], names_in, unit):
+        elif not _overlaps(mentions, unit) and _is_general(written):
             verdict = "general"
         else:
             verdict = "unsupported"
         checks.append(
-            Check(unit.start, unit.end, verdict, support, sources, tuple(sorted(missing | praise)), bad, how if credited else "")
+            Check(
+                unit.start,
+                unit.end,
+                verdict,
+                support,
+                _ordered(credited, order),
+                tuple(sorted(missing)),
+                bad,
+                how,
+            )
         )
     return checks
+
+
+def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
+    """Return ``text`` with the (sorted, possibly overlapping) spans blanked, every offset kept."""
+    kept, position = [], 0
+    for start, end in spans:
+        start, end = max(start, position), min(end, len(text))
+        if end > start:
+            kept += [text[position:start], " " * (end - start)]
+            position = end
+    return "".join(kept) + text[position:]

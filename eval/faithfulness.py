@@ -183,7 +183,9 @@ def measure(records: list[dict[str, Any]], *, strict: bool = False) -> dict[str,
     labelled = [rows[name]["labelled_supported"] for name in rows]
     rho = None
     if all(v is not None for v in means + labelled):
-        rho = spearman([float(v) for v in means if v is not None], [float(v) for v in labelled if v is not None])
+        rho = spearman(
+            [float(v) for v in means if v is not None], [float(v) for v in labelled if v is not None]
+        )
     return {"systems": rows, "all": total.row(), "spearman": rho, "errors": errors, "misses": misses}
 
 
@@ -221,7 +223,9 @@ def print_report(report: dict[str, Any], *, details: bool = False) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("labels", type=Path, help="a labels file (JSON lines), e.g. ../shared/faithfulness/dev_labels.jsonl")
+    parser.add_argument(
+        "labels", type=Path, help="a labels file (JSON lines), e.g. ../shared/faithfulness/dev_labels.jsonl"
+    )
     parser.add_argument("--strict", action="store_true", help="count general knowledge as unsupported")
     parser.add_argument("--systems", nargs="*", help="measure only these systems")
     parser.add_argument("--details", action="store_true", help="list the units the score gets wrong")

@@ -103,7 +103,9 @@ def _marks(
             (
                 s.start,
                 s.end,
-                "unsupported misattributed" if any(m.start == s.start for m in scores.misattributed) else "unsupported",
+                "unsupported misattributed"
+                if any(m.start == s.start for m in scores.misattributed)
+                else "unsupported",
                 f"unsupported: {s.why or f'{s.support:.0%} of its words found'}",
             )
             for s in scores.unsupported

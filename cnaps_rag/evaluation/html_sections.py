@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from .models import EvalReport
 from .tables import (
+    CLAIMS_NOTE,
     agreement_table,
+    claims_table,
     html_table,
     judge_table,
     metric_by_prompt,
     metric_table,
     prompt_table,
-    CLAIMS_NOTE,
-    claims_table,
     systems_table,
 )
 from .wording import (

@@ -18,8 +18,10 @@ from ..validate import Violation
 from .html_page import iter_report_html
 from .models import EvalReport, Row
 from .tables import (
+    CLAIMS_NOTE,
     Table,
     agreement_table,
+    claims_table,
     comparison_table,
     judge_table,
     markdown_row,
@@ -29,8 +31,6 @@ from .tables import (
     metric_table,
     prompt_table,
     summary_table,
-    CLAIMS_NOTE,
-    claims_table,
     systems_table,
 )
 from .wording import (
