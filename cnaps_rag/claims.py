@@ -48,6 +48,8 @@ LEAD_IN_WORDS = 8
 _BOX = re.compile(r"[\u2500-\u257f\u2580-\u259f]")
 """Box-drawing and block characters: a drawn diagram."""
 _ARROW = re.compile(r"\s*(?:→|⟶|⇒|➔|➜|↓|↑|←|⇐|-{1,2}>|={1,2}>|<-{1,2}|\|>|▼|▲|►|▶)\s*")
+_ARROW_CHAR = re.compile("[>→⟶⇒➔➜↓↑←⇐▼▲►▶]")
+"""Every :data:`_ARROW` holds one of these (most lines hold none and skip the split)."""
 _BOXED = re.compile(r"^\W{0,3}[\[(\{](?!.*\]\().*[\])\}]\W{0,3}$")
 _SYMBOLS_ONLY = re.compile(r"^[\W_vV]*$")
 _RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")
@@ -82,11 +84,12 @@ class Unit:
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+    piece = text[start:end]
+    kept = piece.strip()
+    if not kept:
+        return start, start
+    start += len(piece) - len(piece.lstrip())
+    return start, start + len(kept)
 
 
 def is_diagram_line(line: str) -> bool:
@@ -96,6 +99,8 @@ def is_diagram_line(line: str) -> bool:
         return True
     if _BOXED.match(stripped) and not stripped.startswith(("[S", "(S")):
         return True
+    if not _ARROW_CHAR.search(stripped):
+        return False
     steps = _ARROW.split(stripped)
     # An arrow chain: every step short (a box's label), at least two of them.
     return len(steps) >= 2 and all(len(_WORDS.findall(step)) <= 5 for step in steps)

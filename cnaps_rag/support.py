@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from .allowlist import AllowList, is_injection
 from .claims import Unit, units
@@ -36,7 +36,7 @@ from .spec import PromptSpec, Source
 from .tasks import model_task, parse_identifier
 from .text import sentences
 from .validate import NOT_COVERED, Found, citation_spans
-from .words import background_words, content_words
+from .words import CJK_CHAR, background_words, content_words
 
 SUPPORT_THRESHOLD = 0.75
 """Share of a claim's distinct content words (less the penalties below) that must be found."""
@@ -46,6 +46,7 @@ SPECIFIC_WEIGHT = 2.0
 """Extra weight of a missing word written as a name (an acronym, CamelCase, a capital inside a
 sentence): a specific model, dataset or method the prompt does not give."""
 
+_T = TypeVar("_T")
 Verdict = Literal["supported", "unsupported", "misattributed", "general"]
 
 _MARKER = re.compile(r"\[(S\d+)\]")
@@ -245,6 +246,11 @@ def _words(source: Source) -> frozenset[str]:
 _Fields = tuple[str, str, str, str | None, str | None, str | None]
 
 
+def _source_fields(spec: PromptSpec) -> tuple[_Fields, ...]:
+    # Keyed, like AllowList.for_spec, by the strings the profiles read.
+    return tuple((s.id, s.role, s.name, s.paper_url, s.github_url, s.summary) for s in spec.sources)
+
+
 @lru_cache(maxsize=256)
 def _profiles(sources: tuple[_Fields, ...]) -> dict[str, Profile]:
     table = {}
@@ -256,10 +262,7 @@ def _profiles(sources: tuple[_Fields, ...]) -> dict[str, Profile]:
 
 def profiles(spec: PromptSpec) -> dict[str, Profile]:
     """Return each source's profile by ID, built once per distinct list of sources (do not change it)."""
-    # Keyed, like AllowList.for_spec, by the strings the profiles read.
-    return _profiles(
-        tuple((s.id, s.role, s.name, s.paper_url, s.github_url, s.summary) for s in spec.sources)
-    )
+    return _profiles(_source_fields(spec))
 
 
 @lru_cache(maxsize=1)
@@ -302,6 +305,7 @@ class _Names:
             for key in profile.aliases:
                 self.by_key.setdefault(key, []).append(profile.id)
         self.titles = [(s.id, content_words(s.name)) for s in sources if " " in s.name.strip()]
+        self.prefixes = {key[:n] for key in self.by_key for n in range(1, len(key) + 1)}
 
     def _titled(self, text: str) -> set[str]:
         found: set[str] = set()
@@ -313,28 +317,59 @@ class _Names:
                     found.add(sid)
         return found
 
+    def titled(self, text: str) -> set[str]:
+        """Return the IDs of the papers whose titles a bold phrase or link label of ``text`` gives."""
+        if self.titles and ("**" in text or "](" in text or "__" in text):
+            return self._titled(text)
+        return set()
+
     def named(self, text: str) -> set[str]:
-        tokens = _TOKEN.findall(_split_name(text).lower())
-        found: set[str] = (
-            self._titled(text) if self.titles and ("**" in text or "](" in text or "__" in text) else set()
-        )
-        for i in range(len(tokens)):
-            joined = ""
-            for j in range(i, min(len(tokens), i + MAX_ALIAS_TOKENS)):
-                joined += tokens[j]
-                ids = self.by_key.get(joined)
+        """Return the IDs of the sources ``text`` names."""
+        found = self.titled(text)
+        tokens = _TOKEN.findall(text.lower())
+        by_key, prefixes = self.by_key, self.prefixes
+        for i, token in enumerate(tokens):
+            # Runs of words joined, extended only while they begin some name's key.
+            joined, j = token, i
+            while joined in prefixes:
+                ids = by_key.get(joined)
                 if ids:
                     found.update(ids)
+                j += 1
+                if j == len(tokens) or j - i >= MAX_ALIAS_TOKENS:
+                    break
+                joined += tokens[j]
         return found
 
 
-def _ordered(ids: Iterable[str], order: Sequence[str]) -> tuple[str, ...]:
-    wanted = set(ids)
-    return tuple(sid for sid in order if sid in wanted)
+def _ordered(ids: set[str], order: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sid for sid in order if sid in ids) if len(ids) > 1 else tuple(ids)
 
 
-def _overlaps(spans: Iterable[tuple[int, int]], unit: Unit) -> bool:
-    return any(start < unit.end and end > unit.start for start, end in spans)
+class _Spans(Generic[_T]):
+    """Items with spans, sorted by start, asked in order of the units for those that overlap one."""
+
+    def __init__(self, items: Iterable[tuple[int, int, _T]]) -> None:
+        self.items = sorted(items, key=lambda item: item[0])
+        self.first = 0
+
+    def over(self, unit: Unit) -> list[_T]:
+        """Return the values of the items that overlap ``unit`` (units come in order)."""
+        items, index = self.items, self.first
+        # An item that ends before this unit starts ends before every later one too.
+        while index < len(items) and items[index][1] <= unit.start:
+            index += 1
+        self.first = index
+        found = []
+        while index < len(items) and items[index][0] < unit.end:
+            if items[index][1] > unit.start:
+                found.append(items[index][2])
+            index += 1
+        return found
+
+
+_SILENT = frozenset({"diagram", "rule", "no words", "question", "transition", "table header"})
+"""Shapes of units that neither claim nor name what the units after them are about."""
 
 
 class _Credits:
@@ -401,6 +436,29 @@ class _Allowed:
     """The question's and instructions' words."""
     everything: frozenset[str]
     """All of the above and every source's words: what a claim crediting no source may use."""
+    sources: frozenset[str]
+    """Every source's words (a claim crediting none may praise as any of them does)."""
+
+
+@dataclass(frozen=True)
+class _Prompt:
+    """What checking any answer to one prompt needs, built once per prompt."""
+
+    table: dict[str, Profile]
+    order: tuple[str, ...]
+    finder: _Names
+    allowed: _Allowed
+
+
+@lru_cache(maxsize=256)
+def _prompt(question: str, instructions: tuple[str, ...], sources: tuple[_Fields, ...]) -> _Prompt:
+    spec = PromptSpec(id="", question=question, instructions=list(instructions), sources=[], raw="")
+    spec.sources = [
+        Source(id=sid, role=role, name=name, paper_url=paper, github_url=github, summary=summary)  # type: ignore[arg-type]
+        for sid, role, name, paper, github, summary in sources
+    ]
+    table = _profiles(sources)
+    return _Prompt(table, tuple(table), _Names(spec.sources, table), _allowed(spec, table))
 
 
 def _allowed(spec: PromptSpec, table: dict[str, Profile]) -> _Allowed:
@@ -409,7 +467,8 @@ def _allowed(spec: PromptSpec, table: dict[str, Profile]) -> _Allowed:
     )
     common = _common(spec.question, tuple(spec.instructions), names)
     question = frozenset(roots(content_words("\n".join([spec.question, *spec.instructions]))))
-    return _Allowed(common - question, question, common.union(*(p.words for p in table.values())))
+    sources = frozenset().union(*(p.words for p in table.values()))
+    return _Allowed(common - question, question, common | sources, sources)
 
 
 def _judge(
@@ -422,10 +481,10 @@ def _judge(
         praise = (words & evaluative_words()) - own
     else:
         missing = words - allowed.everything
-        praise = (words & evaluative_words()) - (allowed.everything - allowed.base)
-    penalty = (
-        len(missing) + SPECIFIC_WEIGHT * len(_specific(written) & missing) + EVALUATIVE_WEIGHT * len(praise)
-    )
+        praise = (words & evaluative_words()) - allowed.sources
+    penalty = len(missing) + EVALUATIVE_WEIGHT * len(praise)
+    if missing:
+        penalty += SPECIFIC_WEIGHT * len(_specific(written) & missing)
     return round(max(0.0, 1 - penalty / len(words)), 4), missing | praise
 
 
@@ -444,40 +503,45 @@ def check(
     layout = Layout(text)
     marks = citation_spans(text)
     blanked = _blanked(text, sorted([*link_spans, *marks]))
-    table = profiles(spec)
-    order = [s.id for s in spec.sources]
-    finder = _Names(spec.sources, table)
-    allowed = _allowed(spec, table)
+    prompt = _prompt(spec.question, tuple(spec.instructions), _source_fields(spec))
+    table, finder, allowed = prompt.table, prompt.finder, prompt.allowed
     # A link the prompt gives for a source credits that source.
-    link_sources = [(link.start, link.end, allow.url_sources.get(link.key, ())) for link in found.links]
-    link_sources += [
-        (md.start, md.end, allow.url_sources.get(md.key, ())) for md in found.markdown_links if md.key
-    ]
-    stripped = [(m.start, m.end, m.text) for m in found.mentions if not allow.names.check(m).allowed]
-    stripped += [
-        (link.start, link.end, link.text) for link in found.links if link.key and link.key not in allow.urls
-    ]
-    mentions = [(m.start, m.end) for m in found.mentions]
+    link_sources = _Spans(
+        [(link.start, link.end, allow.url_sources.get(link.key, ())) for link in found.links]
+        + [(md.start, md.end, allow.url_sources.get(md.key, ())) for md in found.markdown_links if md.key]
+    )
+    stripped = _Spans(
+        [(m.start, m.end, m.text) for m in found.mentions if not allow.names.check(m).allowed]
+        + [(link.start, link.end, link.text) for link in found.links if link.key and link.key not in allow.urls]
+    )
+    mentions = _Spans([(m.start, m.end, True) for m in found.mentions])
+    marked = _Spans([(start, end, True) for start, end in marks])
+    cjk = CJK_CHAR.search(blanked) is not None
+    every = set(table)
     credits = _Credits(text, layout)
     checks: list[Check] = []
     for unit in units(blanked, layout, spec.question):
+        if unit.shape in _SILENT:
+            continue  # no claim, and names nothing the units after it speak of
         piece = text[unit.start : unit.end]
         if piece == NOT_COVERED:
             continue
-        named = finder.named(piece) | {m for m in _MARKER.findall(piece) if m in table}
-        named |= {
-            sid for start, end, ids in link_sources if start < unit.end and end > unit.start for sid in ids
-        }
-        credit = credits.credit(unit, named, set(table), _overlaps(marks, unit))
+        named = finder.named(piece)
+        if "[S" in piece:
+            named |= {m for m in _MARKER.findall(piece) if m in table}
+        for ids in link_sources.over(unit):
+            named.update(ids)
+        credit = credits.credit(unit, named, every, bool(marked.over(unit)))
         if credit is None:
             continue
         credited, how = credit
         written = blanked[unit.start : unit.end]
-        words = roots(content_words(written))
+        words = roots(content_words(written, cjk=cjk))
         if not words:
             continue
         support, missing = _judge(words, written, credited, table, allowed)
-        bad = next((value for start, end, value in stripped if start < unit.end and end > unit.start), None)
+        bad = next(iter(stripped.over(unit)), None)
+        named_model = bool(mentions.over(unit))
         verdict: Verdict
         if bad is not None:
             verdict = "unsupported"
@@ -485,7 +549,7 @@ def check(
             verdict = "supported"
         elif credited:
             verdict = "misattributed"
-        elif not _overlaps(mentions, unit) and _is_general(written):
+        elif not named_model and _is_general(written):
             verdict = "general"
         else:
             verdict = "unsupported"
@@ -495,7 +559,7 @@ def check(
                 unit.end,
                 verdict,
                 support,
-                _ordered(credited, order),
+                _ordered(credited, prompt.order),
                 tuple(sorted(missing)),
                 bad,
                 how,
