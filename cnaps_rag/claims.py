@@ -23,8 +23,7 @@ written, not word lists taken from labelled answers: ``tests/test_claims.py`` pi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .markdown import Layout
 from .text import sentence_spans
@@ -66,9 +65,9 @@ _LETTERS = re.compile(r"[^\W\d_]")
 _WORDS = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 
 
-@dataclass(frozen=True)
-class Unit:
-    """A unit of an answer: where it stands and what shape it has."""
+class Unit(NamedTuple):
+    """A unit of an answer: where it stands and what shape it has (a named tuple: answers have
+    hundreds)."""
 
     start: int
     end: int
@@ -156,13 +155,13 @@ def units(text: str, layout: Layout, question: str = "") -> list[Unit]:
             found.append(Unit(start, end, index, "table header" if header else "claim"))
             continue
         body_start = line.content
-        if _RULE.match(raw):
+        if raw.lstrip()[:1] in ("-", "*", "_") and _RULE.match(raw):
             found.append(Unit(*_trimmed(text, line.start, line.end), index, "rule"))
             continue
         if is_diagram_line(text[body_start : line.end]):
             found.append(Unit(*_trimmed(text, body_start, line.end), index, "diagram"))
             continue
-        if _BOLD_LINE.match(raw):
+        if ("**" in raw or "__" in raw) and _BOLD_LINE.match(raw):
             found.append(Unit(*_trimmed(text, body_start, line.end), index, "label"))
             continue
         for start, end in sentence_spans(text, body_start, line.end):

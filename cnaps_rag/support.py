@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, NamedTuple, TypeVar
 
 from .allowlist import AllowList, is_injection
 from .claims import Unit, units
@@ -36,7 +36,7 @@ from .spec import PromptSpec, Source
 from .tasks import model_task, parse_identifier
 from .text import sentences
 from .validate import NOT_COVERED, Found, citation_spans
-from .words import CJK_CHAR, background_words, content_words
+from .words import CJK_CHAR, background_words, content_word, content_words, words_of
 
 SUPPORT_THRESHOLD = 0.75
 """Share of a claim's distinct content words (less the penalties below) that must be found."""
@@ -77,8 +77,7 @@ class Profile:
     """Content words of its identifier reading, title, summary and link path."""
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(NamedTuple):
     """The verdict on one claim."""
 
     start: int
@@ -120,6 +119,20 @@ def _root(word: str) -> str:
 def roots(words: Iterable[str]) -> set[str]:
     """Return the roots of stemmed words (:func:`_root`)."""
     return {_root(word) for word in words}
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_root(word: str) -> str | None:
+    stem = content_word(word)
+    return _root(stem) if stem else None
+
+
+def _claim_words(text: str, cjk: bool) -> set[str]:
+    """Return the roots of the content words of ``text`` (:func:`roots` of
+    :func:`~cnaps_rag.words.content_words`, in one pass where ``text`` holds no CJK character)."""
+    if cjk:
+        return roots(content_words(text))
+    return {root for root in map(_word_root, words_of(text)) if root}
 
 
 _GENERIC_SUBJECT = re.compile(
@@ -512,7 +525,11 @@ def check(
     )
     stripped = _Spans(
         [(m.start, m.end, m.text) for m in found.mentions if not allow.names.check(m).allowed]
-        + [(link.start, link.end, link.text) for link in found.links if link.key and link.key not in allow.urls]
+        + [
+            (link.start, link.end, link.text)
+            for link in found.links
+            if link.key and link.key not in allow.urls
+        ]
     )
     mentions = _Spans([(m.start, m.end, True) for m in found.mentions])
     marked = _Spans([(start, end, True) for start, end in marks])
@@ -536,7 +553,7 @@ def check(
             continue
         credited, how = credit
         written = blanked[unit.start : unit.end]
-        words = roots(content_words(written, cjk=cjk))
+        words = _claim_words(written, cjk)
         if not words:
             continue
         support, missing = _judge(words, written, credited, table, allowed)

@@ -68,7 +68,7 @@ def background_words() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _content_word(word: str) -> str | None:
+def content_word(word: str) -> str | None:
     """Return the stemmed content word that ``word`` (as written) is, or None when it is none."""
     lowered = word.lower()
     if lowered in _stopwords() or CJK_CHAR.search(lowered):
@@ -89,6 +89,10 @@ def content_words(text: str, *, cjk: bool = True) -> set[str]:
         for run in _CJK_RUN.findall(text):
             words.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
         text = _CJK_RUN.sub(" ", text)
-    found = (_ASCII_WORD if text.isascii() else _WORD).findall(text)
-    words.update(filter(None, map(_content_word, found)))  # no content word is ""
+    words.update(filter(None, map(content_word, words_of(text))))  # no content word is ""
     return words
+
+
+def words_of(text: str) -> list[str]:
+    """Return the words of ``text`` as written (runs of letters and digits)."""
+    return (_ASCII_WORD if text.isascii() else _WORD).findall(text)
