@@ -54,8 +54,9 @@ from .allowlist import AllowList
 # The validator's own patterns and findings, so that a heading, a list item, a link and a name
 # are the same things for the score as for the validator whose work it measures.
 from .markdown import answer_parts, in_order
+from .profiles import profiles
 from .spec import PromptSpec
-from .support import Check, check, profiles
+from .support import Check, check
 from .text import normalize_newlines
 from .validate import NOT_COVERED, Found, Validation, citation_spans, find_items, validate
 

@@ -27,16 +27,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Generic, Literal, NamedTuple, TypeVar
 
-from .allowlist import AllowList, is_injection
+from .allowlist import AllowList
 from .claims import Unit, units
 from .files import data_words
 from .markdown import Layout
-from .names import find_model_names, in_lexicon, name_key, part_is_model
-from .spec import PromptSpec, Source
-from .tasks import model_task, parse_identifier
-from .text import sentences
+from .profiles import (
+    Fields,
+    Profile,
+    SourceNames,
+    claim_words,
+    name_text,
+    profile_table,
+    roots,
+    source_fields,
+)
+from .spec import PromptSpec
 from .validate import NOT_COVERED, Found, citation_spans
-from .words import CJK_CHAR, background_words, content_word, content_words, words_of
+from .words import CJK_CHAR, background_words, content_words
 
 SUPPORT_THRESHOLD = 0.75
 """Share of a claim's distinct content words (less the penalties below) that must be found."""
@@ -50,8 +57,6 @@ _T = TypeVar("_T")
 Verdict = Literal["supported", "unsupported", "misattributed", "general"]
 
 _MARKER = re.compile(r"\[(S\d+)\]")
-_TOKEN = re.compile(r"[a-z0-9]+")
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])|[-_./]+")
 _PRONOUN = re.compile(
     r"^\W*(?:it|its|it's|they|their|both"
     r"|(?:this|the|that|these)(?: [\w-]+){0,2} (?:model|network|paper|method|approach|framework|tool)s?)\b",
@@ -59,22 +64,6 @@ _PRONOUN = re.compile(
 )
 """A unit that opens so speaks of what the unit before it named."""
 _NUMBER = re.compile(r"\d")
-ROOT_LENGTH = 7
-"""Words are compared by their stems' first characters (:func:`_root`)."""
-MAX_ALIAS_TOKENS = 6
-"""The longest run of words a source's name is looked for as."""
-
-
-@dataclass(frozen=True)
-class Profile:
-    """One source as the prompt gives it: the names that credit it and the words it says."""
-
-    id: str
-    name: str
-    aliases: frozenset[str]
-    """Keys (:func:`cnaps_rag.names.name_key`) of the names that refer to this source."""
-    words: frozenset[str]
-    """Content words of its identifier reading, title, summary and link path."""
 
 
 class Check(NamedTuple):
@@ -107,40 +96,13 @@ class Check(NamedTuple):
 _PROPER = re.compile(r"(?<=[a-z] )[A-Z][A-Za-z0-9]*|\b[A-Z]{2,}[A-Za-z0-9]*|\b[a-z]+[A-Z][A-Za-z0-9]*")
 
 
-@lru_cache(maxsize=1 << 16)
-def _root(word: str) -> str:
-    """Return what two spellings of one word share: a stem without a plural ``s`` (LLMs), cut to
-    :data:`ROOT_LENGTH` characters (consistent and consistency, temporal and temporally)."""
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]
-    return word[:ROOT_LENGTH]
-
-
-def roots(words: Iterable[str]) -> set[str]:
-    """Return the roots of stemmed words (:func:`_root`)."""
-    return {_root(word) for word in words}
-
-
-@lru_cache(maxsize=1 << 16)
-def _word_root(word: str) -> str | None:
-    stem = content_word(word)
-    return _root(stem) if stem else None
-
-
-def _claim_words(text: str, cjk: bool) -> set[str]:
-    """Return the roots of the content words of ``text`` (:func:`roots` of
-    :func:`~cnaps_rag.words.content_words`, in one pass where ``text`` holds no CJK character)."""
-    if cjk:
-        return roots(content_words(text))
-    return {root for root in map(_word_root, words_of(text)) if root}
-
-
 _GENERIC_SUBJECT = re.compile(
     r"^\W*(?:(?:most|many|all|some|such|these|modern|deep|neural|generative|diffusion|transformer|"
     r"convolutional|learning|traditional|classical)\b[\w -]{0,40}?\b(?:models|networks|methods|"
     r"approaches|systems|techniques|architectures|algorithms|transformers|cnns|gans)\b"
     r"|[A-Za-z-]+s (?:are|can|tend|excel|work|require|need|help|allow|use)\b"
-    r"|(?:a|an|any|every|each) (?:single |good |typical |standard )?(?:model|network|method|system|approach)\b)",
+    r"|(?:a|an|any|every|each) (?:single |good |typical |standard )?"
+    r"(?:model|network|method|system|approach)\b)",
     re.I,
 )
 """A sentence whose subject is a kind of thing in general ("Transformers excel at …", "Most
@@ -158,124 +120,6 @@ def _specific(text: str) -> set[str]:
     """Return the content words written as names: an acronym (TTS), CamelCase (MaskFormer), or a
     capital inside a sentence (Raspberry Pi): a specific thing, which the prompt must give."""
     return roots(content_words(" ".join(_PROPER.findall(text))))
-
-
-def _split_name(text: str) -> str:
-    return " ".join(p for p in _CAMEL.split(text) if p)
-
-
-def _path_words(url: str) -> str:
-    """Return the words of a link's path (``github.com/Tencent/DepthCrafter``: Tencent DepthCrafter)."""
-    path = re.sub(r"^[a-z]+://[^/]+", "", url.strip(), flags=re.I)
-    if re.search(r"arxiv|doi|\.pdf$", url, re.I):
-        return ""
-    return _split_name(path)
-
-
-def _aliases(source: Source) -> set[str]:
-    keys = {name_key(source.name)}
-    name = source.name.strip()
-    if " " not in name and "-" in name:
-        ident = parse_identifier(name)
-        parts = [p for p in re.split(r"[-_]", name) if p]
-        first = 1 if ident.task is not None else 0
-        for i in range(first, len(parts)):
-            for j in range(i + 1, len(parts) + 1):
-                run = parts[i:j]
-                # A single plain lower-case word (fast, neural, style) names nothing by itself.
-                if (
-                    len(run) == 1
-                    and run[0].isalpha()
-                    and run[0].islower()
-                    and run[0] not in (ident.architecture, ident.style, ident.training_data)
-                    and not (part_is_model(run[0]) or in_lexicon(run[0]))
-                ):
-                    continue
-                if len(name_key("".join(run))) >= 3:
-                    keys.add(name_key("".join(run)))
-        for part in (ident.architecture, ident.style):
-            if part:
-                keys.add(name_key(part))
-                prefix = re.match(r"^([A-Za-z]{3,})\d", part)
-                if prefix:  # Swin2SR: "Swin"
-                    keys.add(name_key(prefix.group(1)))
-                camel = [w for w in _CAMEL.split(part) if w]
-                if len(camel) > 1:  # StableDiffusionV1: "Stable Diffusion"
-                    keys.add(name_key("".join(w for w in camel if not re.fullmatch(r"[Vv]?\d+", w))))
-    else:
-        head = re.split(r"[:\u2013\u2014]| - ", name, maxsplit=1)[0].strip()
-        if head != name and len(head.split()) <= 4:
-            keys.add(name_key(head))
-        caps = re.findall(r"\b[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*", name)
-        acronym = "".join(w[0] for w in caps).lower()
-        if len(caps) >= 3:
-            keys.add(acronym)
-    for url in source.urls:
-        path = re.sub(r"^[a-z]+://[^/]+", "", url.strip(), flags=re.I).strip("/")
-        segments = [s for s in path.split("/") if s]
-        repo = segments[1].removesuffix(".git") if len(segments) >= 2 else ""
-        # A repository named in plain words (structure-from-motion) names a topic, not the source.
-        if re.search(r"github|gitlab|huggingface", url, re.I) and not re.fullmatch(
-            r"[a-z]+(?:[-_.][a-z0-9.]+)*", repo
-        ):
-            keys.add(name_key(repo))
-            for piece in re.split(r"[-_.]", repo):
-                if len(piece) >= 4 and not piece.islower():
-                    keys.add(name_key(piece))
-    if source.summary:
-        # A model the summary names (a paper that builds on SparseInst) is named through it.
-        keys.update(m.key for m in find_model_names(source.summary))
-    return {key for key in keys if len(key) >= 3}
-
-
-def _name_text(source: Source) -> str:
-    """Return a source's name as words, whole and split (``DepthCrafter`` and ``Depth Crafter``)."""
-    return " ".join([re.sub(r"[-_:/]+", " ", source.name), _split_name(source.name)])
-
-
-_PART_WORDS = {
-    "architecture": "architecture network model",
-    "training_data": "dataset data trained training weights",
-    "scale": "scale factor",
-    "style": "style",
-}
-"""What an identifier's parts say they are: ``Deblur-MSSNet-GoPro`` names an architecture trained on
-a dataset, so "the MSSNet architecture trained on GoPro" is what it says."""
-
-
-def _words(source: Source) -> frozenset[str]:
-    parts = [_name_text(source)]
-    ident = parse_identifier(source.name)
-    parts += [words for field, words in _PART_WORDS.items() if getattr(ident, field)]
-    task = model_task(source).task
-    if task is not None:
-        parts += [task.name, task.input, task.output, " ".join(task.keywords)]
-    if source.summary:
-        parts += [s for s in sentences(source.summary) if not is_injection(s)]
-    parts += [_path_words(url) for url in source.urls]
-    return frozenset(roots(content_words("\n".join(parts))))
-
-
-_Fields = tuple[str, str, str, str | None, str | None, str | None]
-
-
-def _source_fields(spec: PromptSpec) -> tuple[_Fields, ...]:
-    # Keyed, like AllowList.for_spec, by the strings the profiles read.
-    return tuple((s.id, s.role, s.name, s.paper_url, s.github_url, s.summary) for s in spec.sources)
-
-
-@lru_cache(maxsize=256)
-def _profiles(sources: tuple[_Fields, ...]) -> dict[str, Profile]:
-    table = {}
-    for sid, role, name, paper, github, summary in sources:
-        source = Source(id=sid, role=role, name=name, paper_url=paper, github_url=github, summary=summary)  # type: ignore[arg-type]
-        table[sid] = Profile(sid, name, frozenset(_aliases(source)), _words(source))
-    return table
-
-
-def profiles(spec: PromptSpec) -> dict[str, Profile]:
-    """Return each source's profile by ID, built once per distinct list of sources (do not change it)."""
-    return _profiles(_source_fields(spec))
 
 
 @lru_cache(maxsize=1)
@@ -299,60 +143,6 @@ def _common(question: str, instructions: tuple[str, ...], names: tuple[str, ...]
         | background_words()
         | workflow_words()
     )
-
-
-_EMPHASIZED = re.compile(r"\*\*([^*\n]+)\*\*|__([^_\n]+)__|\[([^\]\n]+)\]\(")
-"""A bold phrase or a link's label: where an answer puts a paper's name in its own words."""
-TITLE_WORDS = 2
-"""A bold phrase or link label names a paper when it holds at least this many words of its title
-and its words are mostly the title's."""
-
-
-class _Names:
-    """Finds which sources a piece of text names: runs of its words joined, looked up by key, and
-    bold phrases or link labels made of a paper title's words."""
-
-    def __init__(self, sources: Sequence[Source], table: dict[str, Profile]):
-        self.by_key: dict[str, list[str]] = {}
-        for profile in table.values():
-            for key in profile.aliases:
-                self.by_key.setdefault(key, []).append(profile.id)
-        self.titles = [(s.id, content_words(s.name)) for s in sources if " " in s.name.strip()]
-        self.prefixes = {key[:n] for key in self.by_key for n in range(1, len(key) + 1)}
-
-    def _titled(self, text: str) -> set[str]:
-        found: set[str] = set()
-        for match in _EMPHASIZED.finditer(text):
-            words = content_words(next(g for g in match.groups() if g))
-            for sid, title in self.titles:
-                shared = len(words & title)
-                if shared >= TITLE_WORDS and shared * 2 >= len(words):
-                    found.add(sid)
-        return found
-
-    def titled(self, text: str) -> set[str]:
-        """Return the IDs of the papers whose titles a bold phrase or link label of ``text`` gives."""
-        if self.titles and ("**" in text or "](" in text or "__" in text):
-            return self._titled(text)
-        return set()
-
-    def named(self, text: str) -> set[str]:
-        """Return the IDs of the sources ``text`` names."""
-        found = self.titled(text)
-        tokens = _TOKEN.findall(text.lower())
-        by_key, prefixes = self.by_key, self.prefixes
-        for i, token in enumerate(tokens):
-            # Runs of words joined, extended only while they begin some name's key.
-            joined, j = token, i
-            while joined in prefixes:
-                ids = by_key.get(joined)
-                if ids:
-                    found.update(ids)
-                j += 1
-                if j == len(tokens) or j - i >= MAX_ALIAS_TOKENS:
-                    break
-                joined += tokens[j]
-        return found
 
 
 def _ordered(ids: set[str], order: Sequence[str]) -> tuple[str, ...]:
@@ -459,27 +249,23 @@ class _Prompt:
 
     table: dict[str, Profile]
     order: tuple[str, ...]
-    finder: _Names
+    finder: SourceNames
     allowed: _Allowed
 
 
 @lru_cache(maxsize=256)
-def _prompt(question: str, instructions: tuple[str, ...], sources: tuple[_Fields, ...]) -> _Prompt:
-    spec = PromptSpec(id="", question=question, instructions=list(instructions), sources=[], raw="")
-    spec.sources = [
-        Source(id=sid, role=role, name=name, paper_url=paper, github_url=github, summary=summary)  # type: ignore[arg-type]
-        for sid, role, name, paper, github, summary in sources
-    ]
-    table = _profiles(sources)
-    return _Prompt(table, tuple(table), _Names(spec.sources, table), _allowed(spec, table))
+def _prompt(question: str, instructions: tuple[str, ...], sources: tuple[Fields, ...]) -> _Prompt:
+    """Return what checking an answer to this prompt needs (cached by the strings it reads)."""
+    table = profile_table(sources)
+    return _Prompt(table, tuple(table), SourceNames(table), _allowed(question, instructions, table))
 
 
-def _allowed(spec: PromptSpec, table: dict[str, Profile]) -> _Allowed:
-    names = tuple(_name_text(s) for s in spec.sources) + tuple(
+def _allowed(question_text: str, instructions: tuple[str, ...], table: dict[str, Profile]) -> _Allowed:
+    names = tuple(name_text(p.name) for p in table.values()) + tuple(
         key for p in table.values() for key in sorted(p.aliases)
     )
-    common = _common(spec.question, tuple(spec.instructions), names)
-    question = frozenset(roots(content_words("\n".join([spec.question, *spec.instructions]))))
+    common = _common(question_text, instructions, names)
+    question = frozenset(roots(content_words("\n".join([question_text, *instructions]))))
     sources = frozenset().union(*(p.words for p in table.values()))
     return _Allowed(common - question, question, common | sources, sources)
 
@@ -516,7 +302,7 @@ def check(
     layout = Layout(text)
     marks = citation_spans(text)
     blanked = _blanked(text, sorted([*link_spans, *marks]))
-    prompt = _prompt(spec.question, tuple(spec.instructions), _source_fields(spec))
+    prompt = _prompt(spec.question, tuple(spec.instructions), source_fields(spec))
     table, finder, allowed = prompt.table, prompt.finder, prompt.allowed
     # A link the prompt gives for a source credits that source.
     link_sources = _Spans(
@@ -553,7 +339,7 @@ def check(
             continue
         credited, how = credit
         written = blanked[unit.start : unit.end]
-        words = _claim_words(written, cjk)
+        words = claim_words(written, cjk)
         if not words:
             continue
         support, missing = _judge(words, written, credited, table, allowed)

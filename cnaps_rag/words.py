@@ -28,8 +28,8 @@ _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+"
 CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 # Longest first; one is stripped, and only when a stem of at least 4 characters is left.
 _SUFFIXES = (
-    "izations", "ization", "izing", "izes", "ized", "ize", "ations", "ation", "ments", "ment", "ness", "ings", "ing",
-    "ies", "ied", "edly", "ers", "er", "ed", "ly", "es", "s",
+    "izations", "ization", "izing", "izes", "ized", "ize", "ations", "ation", "ments", "ment",
+    "ness", "ings", "ing", "ies", "ied", "edly", "ers", "er", "ed", "ly", "es", "s",
 )  # fmt: skip
 
 

@@ -235,16 +235,6 @@ def test_tidy_skips_a_sub_only_where_it_changes_nothing(body):
         assert removal._ORPHAN_CONNECTOR.sub("", body) == body
 
 
-@settings(max_examples=400)
-@given(st.text(alphabet="ab .!?。！？é\t", max_size=40))
-def test_sentence_end_check_in_pieces_is_the_class_search(line):
-    # score._pieces asks "." / "!" / "?" in the line (and the class only for other than ASCII).
-    from cnaps_rag.score import _SENTENCE_END
-
-    fast = "." in line or "!" in line or "?" in line or (not line.isascii() and _SENTENCE_END.search(line))
-    assert bool(fast) == bool(_SENTENCE_END.search(line))
-
-
 @settings(max_examples=300)
 @given(
     st.lists(

@@ -3,8 +3,11 @@ from __future__ import annotations
 import pytest
 
 from cnaps_rag import parse_prompt, validate
-from cnaps_rag.score import SUPPORT_THRESHOLD, content_words, prompt_vocabulary, score
+from cnaps_rag.score import score
+from cnaps_rag.profiles import profiles
+from cnaps_rag.support import SUPPORT_THRESHOLD
 from cnaps_rag.validate import NOT_COVERED
+from cnaps_rag.words import content_words
 
 SKELETON = "## 1. Task\n\n{one}\n\n## 2. Workflow\n\n{two}\n\n## 3. Papers\n\n{three}\n"
 
@@ -265,13 +268,13 @@ def test_content_words_are_stemmed_and_filtered():
     assert content_words("去雾后") == {"去雾", "雾后"}
 
 
-def test_vocabulary_leaves_out_injected_summary_sentences():
+def test_source_words_leave_out_injected_summary_sentences():
     from conftest import prompt
 
     spec = prompt("v11_injection")
-    vocabulary = prompt_vocabulary(spec)
-    assert "imdn" in vocabulary
-    assert "evil" not in vocabulary and "esrgan" not in vocabulary
+    words = set().union(*(p.words for p in profiles(spec).values()))
+    assert "imdn" in words
+    assert "evil" not in words and "esrgan" not in words
 
 
 # --------------------------------------------------------------------------- the rest

@@ -3,7 +3,8 @@
 The page needs nothing but a browser: inline CSS, an inline SVG chart, no script, no font,
 image or style sheet from the network. Every piece of answer text is HTML-escaped; removed
 URLs and names and unsupported claims are ``<mark>`` elements with the classes
-``stripped-url``, ``stripped-model``, ``unsupported`` and ``misattributed`` (with the reason as title). A pure function of the report.
+``stripped-url``, ``stripped-model``, ``unsupported`` and ``misattributed``, with the reason as
+their title. A pure function of the report.
 """
 
 from __future__ import annotations
