@@ -301,7 +301,10 @@ def check(
     """
     layout = Layout(text)
     marks = citation_spans(text)
-    blanked = _blanked(text, sorted([*link_spans, *marks]))
+    # Links and chat citation marks are no prose: blanked before units are cut and words read;
+    # source markers ([S2]) too, once they have said which source a unit credits.
+    shaped = _blanked(text, sorted([*link_spans, *marks]))
+    blanked = _blanked(shaped, [m.span() for m in _MARKER.finditer(text)]) if "[S" in text else shaped
     prompt = _prompt(spec.question, tuple(spec.instructions), source_fields(spec))
     table, finder, allowed = prompt.table, prompt.finder, prompt.allowed
     # A link the prompt gives for a source credits that source.
@@ -323,7 +326,7 @@ def check(
     every = set(table)
     credits = _Credits(text, layout)
     checks: list[Check] = []
-    for unit in units(blanked, layout, spec.question):
+    for unit in units(shaped, layout, spec.question):
         if unit.shape in _SILENT:
             continue  # no claim, and names nothing the units after it speak of
         piece = text[unit.start : unit.end]
