@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from cnaps_rag import parse_prompt, validate
-from cnaps_rag.score import score
 from cnaps_rag.profiles import profiles
+from cnaps_rag.score import score
 from cnaps_rag.support import SUPPORT_THRESHOLD
 from cnaps_rag.validate import NOT_COVERED
 from cnaps_rag.words import content_words
