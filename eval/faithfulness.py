@@ -25,9 +25,9 @@ and as *flagged misattributed* when ``.misattributed`` spans do. Per system and 
   (``S`` / (``S`` + ``U``), with ``--strict`` ``S`` / (``S`` + ``G`` + ``U``)), and the Spearman rank
   correlation between the two over the systems.
 
-``--leave-out`` prints the same table once per held-out system family (first format against second)
-is not a thing this script can do by itself: the checker has no fitted parameters. Use
-``--systems`` to measure a subset.
+It also says how many ``G`` units the score reports as ``.general``, and that report's precision.
+``--systems`` measures a subset (e.g. one prompt format); ``--details`` lists the units the score
+gets wrong.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ class Tally:
     mis_labelled: int = 0
     mis_flagged: int = 0
     mis_both: int = 0
+    general_labelled: int = 0
+    general_reported: int = 0
+    general_both: int = 0
     groundings: list[float] = field(default_factory=list)
 
     def add(self, other: Tally) -> None:
@@ -65,6 +68,9 @@ class Tally:
         self.mis_labelled += other.mis_labelled
         self.mis_flagged += other.mis_flagged
         self.mis_both += other.mis_both
+        self.general_labelled += other.general_labelled
+        self.general_reported += other.general_reported
+        self.general_both += other.general_both
         self.groundings += other.groundings
 
     def row(self) -> dict[str, float | None]:
@@ -84,6 +90,8 @@ class Tally:
             "general_flagged": share(self.flagged["G"], self.labels["G"]),
             "misattribution_caught": share(self.mis_both, self.mis_labelled),
             "misattribution_precision": share(self.mis_both, self.mis_flagged),
+            "general_caught": share(self.general_both, self.general_labelled),
+            "general_precision": share(self.general_both, self.general_reported),
             "mean_grounding": sum(self.groundings) / len(self.groundings) if self.groundings else None,
             "labelled_supported": share(self.labels["S"], claims),
         }
@@ -154,9 +162,10 @@ def measure(records: list[dict[str, Any]], *, strict: bool = False) -> dict[str,
             errors.append(f"{record.get('id')}: {exc}")
             continue
         markdown = record["markdown"]
-        scores = score(markdown, spec, strict=strict) if strict else score(markdown, spec)
+        scores = score(markdown, spec, strict=strict)
         flagged = [(item.start, item.end) for item in scores.unsupported]
-        misattributed = [(item.start, item.end) for item in getattr(scores, "misattributed", [])]
+        misattributed = [(item.start, item.end) for item in scores.misattributed]
+        general = [(item.start, item.end) for item in scores.general]
         tally = systems[record["system"]]
         tally.groundings.append(scores.grounding)
         units = record["units"]
@@ -171,6 +180,10 @@ def measure(records: list[dict[str, Any]], *, strict: bool = False) -> dict[str,
             tally.mis_labelled += bool(unit.get("misattributed"))
             tally.mis_flagged += mis_flag
             tally.mis_both += mis_flag and bool(unit.get("misattributed"))
+            reported_general = span is not None and covered(span, general) >= HALF
+            tally.general_labelled += unit["label"] == "G"
+            tally.general_reported += reported_general
+            tally.general_both += reported_general and unit["label"] == "G"
             wrong = (label == "U" and not is_flagged) or (label in ("S", "N") and is_flagged)
             if wrong:
                 misses.append({"id": record.get("id"), "system": record["system"], "label": label,
@@ -211,6 +224,9 @@ def print_report(report: dict[str, Any], *, details: bool = False) -> None:
     for name, row in [*report["systems"].items(), ("all", report["all"])]:
         print(f"| {name} | " + " | ".join(_fmt(row[key]) for _, key in columns) + " |")
     print()
+    every = report["all"]
+    print(f"general statements reported as general: {_fmt(every['general_caught'])} of the G units, "
+          f"precision {_fmt(every['general_precision'])}")  # fmt: skip
     print(f"Spearman (mean grounding vs labelled supported share, {len(report['systems'])} systems): "
           f"{_fmt(report['spearman'])}")  # fmt: skip
     for error in report["errors"]:
