@@ -63,7 +63,7 @@ def roots(words: Iterable[str]) -> set[str]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _word_root(word: str) -> str | None:
+def word_root(word: str) -> str | None:
     stem = content_word(word)
     return _root(stem) if stem else None
 
@@ -73,7 +73,7 @@ def claim_words(text: str, cjk: bool) -> set[str]:
     :func:`~cnaps_rag.words.content_words`, in one pass where ``text`` holds no CJK character)."""
     if cjk:
         return roots(content_words(text))
-    return {root for root in map(_word_root, words_of(text)) if root}
+    return {root for root in map(word_root, words_of(text)) if root}
 
 
 def split_name(text: str) -> str:

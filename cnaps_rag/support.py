@@ -40,10 +40,11 @@ from .profiles import (
     profile_table,
     roots,
     source_fields,
+    word_root,
 )
 from .spec import PromptSpec
 from .validate import NOT_COVERED, Found, citation_spans
-from .words import CJK_CHAR, background_words, content_words
+from .words import CJK_CHAR, background_words, content_words, words_of
 
 SUPPORT_THRESHOLD = 0.75
 """Share of a claim's distinct content words (less the penalties below) that must be found."""
@@ -76,7 +77,7 @@ class Check(NamedTuple):
     sources: tuple[str, ...]
     """IDs of the sources the claim credits (read against them), in prompt order."""
     missing: tuple[str, ...]
-    """Its content words that what it may say lacks, as stems, sorted."""
+    """Its words that what it may say lacks (for a flagged claim as written, lower-cased), sorted."""
     stripped: str | None = None
     """An item in it that the validator strips, if any."""
     how: str = ""
@@ -359,6 +360,9 @@ def check(
             verdict = "general"
         else:
             verdict = "unsupported"
+        if verdict != "supported":
+            # Shown as written ("artifacts"), not as the roots compared ("artifac").
+            missing = {w.lower() for w in words_of(written) if word_root(w) in missing} or missing
         checks.append(
             Check(
                 unit.start,

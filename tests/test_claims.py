@@ -262,4 +262,4 @@ def test_flagged_items_say_why_and_point_into_the_markdown(spec):
     assert result.misattributed == [item]
     assert markdown[item.start : item.end] == item.text == "NAFNet relies on wavelet attention."
     assert item.sources == ["S1"]
-    assert "S1 (Deblur-NAFNet-GoPro)" in item.why and "not found: attenti, reli, wavelet" in item.why
+    assert "S1 (Deblur-NAFNet-GoPro)" in item.why and "not found: attention, relies, wavelet" in item.why
