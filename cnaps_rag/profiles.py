@@ -26,7 +26,7 @@ from .names import find_model_names, in_lexicon, name_key, part_is_model
 from .spec import PromptSpec, Source
 from .tasks import model_task, parse_identifier
 from .text import sentences
-from .words import content_word, content_words, words_of
+from .words import content_word, content_words
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])|[-_./]+")
@@ -68,12 +68,12 @@ def word_root(word: str) -> str | None:
     return _root(stem) if stem else None
 
 
-def claim_words(text: str, cjk: bool) -> set[str]:
-    """Return the roots of the content words of ``text`` (:func:`roots` of
-    :func:`~cnaps_rag.words.content_words`, in one pass where ``text`` holds no CJK character)."""
+def claim_words(text: str, written: list[str], cjk: bool) -> set[str]:
+    """Return the roots of the content words of ``text``, whose words as written are ``written``
+    (:func:`roots` of :func:`~cnaps_rag.words.content_words`, in one pass without CJK characters)."""
     if cjk:
         return roots(content_words(text))
-    return {root for root in map(word_root, words_of(text)) if root}
+    return {root for root in map(word_root, written) if root}
 
 
 def split_name(text: str) -> str:
@@ -230,10 +230,9 @@ class SourceNames:
             return self._titled(text)
         return set()
 
-    def named(self, text: str) -> set[str]:
-        """Return the IDs of the sources ``text`` names."""
+    def named(self, text: str, tokens: list[str]) -> set[str]:
+        """Return the IDs of the sources ``text`` names; ``tokens`` are its words, lower-cased."""
         found = self.titled(text)
-        tokens = _TOKEN.findall(text.lower())
         by_key, prefixes = self.by_key, self.prefixes
         for i, token in enumerate(tokens):
             # Runs of words joined, extended only while they begin some name's key.

@@ -164,9 +164,10 @@ def _grounding(
             sources=list(c.sources), why=c.why(table),
         )  # fmt: skip
 
-    unsupported = [item(c) for c in checks if c.verdict in ("unsupported", "misattributed")]
-    misattributed = [item(c) for c in checks if c.verdict == "misattributed"]
-    general = [item(c) for c in checks if c.verdict == "general"]
+    flagged = [(c.verdict, item(c)) for c in checks if c.verdict != "supported"]
+    unsupported = [s for verdict, s in flagged if verdict in ("unsupported", "misattributed")]
+    misattributed = [s for verdict, s in flagged if verdict == "misattributed"]
+    general = [s for verdict, s in flagged if verdict == "general"]
     if strict:
         unsupported = sorted(unsupported + general, key=lambda s: s.start)
     return len(checks), unsupported, misattributed, general

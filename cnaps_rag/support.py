@@ -94,9 +94,6 @@ class Check(NamedTuple):
         return f"{self.support:.0%} of its words found; {where}; not found: {missing}"
 
 
-_PROPER = re.compile(r"(?<=[a-z] )[A-Z][A-Za-z0-9]*|\b[A-Z]{2,}[A-Za-z0-9]*|\b[a-z]+[A-Z][A-Za-z0-9]*")
-
-
 _GENERIC_SUBJECT = re.compile(
     r"^\W*(?:(?:most|many|all|some|such|these|modern|deep|neural|generative|diffusion|transformer|"
     r"convolutional|learning|traditional|classical)\b[\w -]{0,40}?\b(?:models|networks|methods|"
@@ -117,10 +114,14 @@ def _is_general(blanked: str) -> bool:
     return _GENERIC_SUBJECT.match(body) is not None and not _NUMBER.search(body)
 
 
-def _specific(text: str) -> set[str]:
-    """Return the content words written as names: an acronym (TTS), CamelCase (MaskFormer), or a
-    capital inside a sentence (Raspberry Pi): a specific thing, which the prompt must give."""
-    return roots(content_words(" ".join(_PROPER.findall(text))))
+_NAME_SHAPED = re.compile(r"(?<=[a-z] )[A-Z][A-Za-z0-9]*|\b[A-Z]{2,}[A-Za-z0-9]*|\b[a-z]+[A-Z][A-Za-z0-9]*")
+"""A word written as a name: a capital after a lower-case word (Raspberry Pi), an acronym (TTS),
+camelCase (wordLlama)."""
+
+
+def _specific(written: str, missing: set[str]) -> set[str]:
+    """Return the missing roots written as names: a specific thing, which the prompt must give."""
+    return {root for root in map(word_root, _NAME_SHAPED.findall(written)) if root in missing}
 
 
 @lru_cache(maxsize=1)
@@ -271,20 +272,29 @@ def _allowed(question_text: str, instructions: tuple[str, ...], table: dict[str,
     return _Allowed(common - question, question, common | sources, sources)
 
 
+def _may_say(
+    credited: frozenset[str], table: dict[str, Profile], allowed: _Allowed
+) -> tuple[frozenset[str], frozenset[str]]:
+    """Return what a claim crediting ``credited`` may say, and the sources' own words (for praise)."""
+    if not credited:
+        return allowed.everything, allowed.sources
+    own = frozenset().union(*(table[sid].words for sid in credited))
+    return allowed.base | allowed.question | own, own
+
+
 def _judge(
-    words: set[str], written: str, credited: set[str], table: dict[str, Profile], allowed: _Allowed
+    words: set[str],
+    written: str,
+    may_say: tuple[frozenset[str], frozenset[str]],
+    praising: frozenset[str],
 ) -> tuple[float, set[str]]:
     """Return a claim's support (:data:`SUPPORT_THRESHOLD` says what is enough) and its words not found."""
-    if credited:
-        own = frozenset().union(*(table[sid].words for sid in credited))
-        missing = words - allowed.base - own - allowed.question
-        praise = (words & evaluative_words()) - own
-    else:
-        missing = words - allowed.everything
-        praise = (words & evaluative_words()) - allowed.sources
+    found, own = may_say
+    missing = {word for word in words if word not in found}
+    praise = {word for word in words if word in praising and word not in own}
     penalty = len(missing) + EVALUATIVE_WEIGHT * len(praise)
     if missing:
-        penalty += SPECIFIC_WEIGHT * len(_specific(written) & missing)
+        penalty += SPECIFIC_WEIGHT * len(_specific(written, missing))
     return round(max(0.0, 1 - penalty / len(words)), 4), missing | praise
 
 
@@ -326,6 +336,8 @@ def check(
     cjk = CJK_CHAR.search(blanked) is not None
     every = set(table)
     credits = _Credits(text, layout)
+    said: dict[frozenset[str], tuple[frozenset[str], frozenset[str]]] = {}
+    praising = evaluative_words()
     checks: list[Check] = []
     for unit in units(shaped, layout, spec.question):
         if unit.shape in _SILENT:
@@ -333,7 +345,9 @@ def check(
         piece = text[unit.start : unit.end]
         if piece == NOT_COVERED:
             continue
-        named = finder.named(piece)
+        written = blanked[unit.start : unit.end]
+        tokens = words_of(written)
+        named = finder.named(piece, [token.lower() for token in tokens])
         if "[S" in piece:
             named |= {m for m in _MARKER.findall(piece) if m in table}
         for ids in link_sources.over(unit):
@@ -342,11 +356,14 @@ def check(
         if credit is None:
             continue
         credited, how = credit
-        written = blanked[unit.start : unit.end]
-        words = claim_words(written, cjk)
+        words = claim_words(written, tokens, cjk)
         if not words:
             continue
-        support, missing = _judge(words, written, credited, table, allowed)
+        key = frozenset(credited)
+        may_say = said.get(key)
+        if may_say is None:
+            may_say = said[key] = _may_say(key, table, allowed)
+        support, missing = _judge(words, written, may_say, praising)
         bad = next(iter(stripped.over(unit)), None)
         named_model = bool(mentions.over(unit))
         verdict: Verdict
