@@ -16,8 +16,10 @@ around it describes. A unit makes *no claim* by its shape, whatever its words:
 - ``transition``: a sentence about the answer itself ("Here is …", "Of course.", "In summary:");
 - ``no words``: a unit with no letters once its links are left out (a number, a lone link).
 
-Everything else is a claim. The shapes are properties of markdown and of how answers are
-written, not word lists taken from labelled answers: ``tests/test_claims.py`` pins each.
+Everything else is a claim. Among claims, :func:`is_general` tells a textbook statement by its
+subject ("Transformers excel at …", "A single model must …"). The shapes are properties of markdown
+and of how answers are written, not word lists taken from labelled answers: ``tests/test_claims.py``
+pins each.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ _TRANSITION = re.compile(
     re.I,
 )
 """Openers of a sentence about the answer itself, as any assistant writes them."""
+_NUMBER = re.compile(r"\d")
 _LETTERS = re.compile(r"[^\W\d_]")
 _WORDS = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 
@@ -170,3 +173,23 @@ def units(text: str, layout: Layout, question: str = "") -> list[Unit]:
                 piece = text[start:end]
                 found.append(Unit(start, end, index, _shape(piece, lowered_question)))
     return found
+
+
+_GENERIC_SUBJECT = re.compile(
+    r"^\W*(?:(?:most|many|all|some|such|these|modern|deep|neural|generative|diffusion|transformer|"
+    r"convolutional|learning|traditional|classical)\b[\w -]{0,40}?\b(?:models|networks|methods|"
+    r"approaches|systems|techniques|architectures|algorithms|transformers|cnns|gans)\b"
+    r"|[A-Za-z-]+s (?:are|can|tend|excel|work|require|need|help|allow|use)\b"
+    r"|(?:a|an|any|every|each) (?:single |good |typical |standard )?"
+    r"(?:model|network|method|system|approach)\b)",
+    re.I,
+)
+"""A sentence whose subject is a kind of thing in general ("Transformers excel at …", "Most
+denoising models …", "A single model must …"): a textbook statement, not one about a source."""
+
+
+def is_general(blanked: str) -> bool:
+    """Return whether an unsupported claim that credits no source (and names no model) is a general
+    statement: its subject is a kind of thing, and it gives no number."""
+    body = re.sub(r"^\W*(?:\*\*[^*]+\*\*:?|__[^_]+__:?)\s*", "", blanked.strip())
+    return _GENERIC_SUBJECT.match(body) is not None and not _NUMBER.search(body)

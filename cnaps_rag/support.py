@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Generic, Literal, NamedTuple, TypeVar
 
 from .allowlist import AllowList
-from .claims import Unit, units
+from .claims import Unit, is_general, units
 from .files import data_words
 from .markdown import Layout
 from .profiles import (
@@ -64,7 +64,6 @@ _PRONOUN = re.compile(
     re.I,
 )
 """A unit that opens so speaks of what the unit before it named."""
-_NUMBER = re.compile(r"\d")
 
 
 class Check(NamedTuple):
@@ -92,26 +91,6 @@ class Check(NamedTuple):
         missing = ", ".join(self.missing[:6]) + (" …" if len(self.missing) > 6 else "")
         where = f"read {read}" if read else "read the question and all sources"
         return f"{self.support:.0%} of its words found; {where}; not found: {missing}"
-
-
-_GENERIC_SUBJECT = re.compile(
-    r"^\W*(?:(?:most|many|all|some|such|these|modern|deep|neural|generative|diffusion|transformer|"
-    r"convolutional|learning|traditional|classical)\b[\w -]{0,40}?\b(?:models|networks|methods|"
-    r"approaches|systems|techniques|architectures|algorithms|transformers|cnns|gans)\b"
-    r"|[A-Za-z-]+s (?:are|can|tend|excel|work|require|need|help|allow|use)\b"
-    r"|(?:a|an|any|every|each) (?:single |good |typical |standard )?"
-    r"(?:model|network|method|system|approach)\b)",
-    re.I,
-)
-"""A sentence whose subject is a kind of thing in general ("Transformers excel at …", "Most
-denoising models …", "A single model must …"): a textbook statement, not one about a source."""
-
-
-def _is_general(blanked: str) -> bool:
-    """Return whether an unsupported claim that credits no source (and names no model) is a general
-    statement: its subject is a kind of thing, and it gives no number."""
-    body = re.sub(r"^\W*(?:\*\*[^*]+\*\*:?|__[^_]+__:?)\s*", "", blanked.strip())
-    return _GENERIC_SUBJECT.match(body) is not None and not _NUMBER.search(body)
 
 
 _NAME_SHAPED = re.compile(r"(?<=[a-z] )[A-Z][A-Za-z0-9]*|\b[A-Z]{2,}[A-Za-z0-9]*|\b[a-z]+[A-Z][A-Za-z0-9]*")
@@ -373,7 +352,7 @@ def check(
             verdict = "supported"
         elif credited:
             verdict = "misattributed"
-        elif not named_model and _is_general(written):
+        elif not named_model and is_general(written):
             verdict = "general"
         else:
             verdict = "unsupported"
