@@ -6,13 +6,15 @@ A *unit* is what a careful reader judges on its own: a sentence of a paragraph o
 around it describes. A unit makes *no claim* by its shape, whatever its words:
 
 - ``heading``: a markdown heading;
-- ``label``: a line that is bold as a whole (``**Sub-goals:**``), or a short lead-in that ends
-  with a colon (at most :data:`LEAD_IN_WORDS` words: "The workflow has three steps:");
+- ``label``: a line that is bold as a whole (``**Sub-goals:**``);
+- ``lead-in``: a short sentence that ends with a colon (at most :data:`LEAD_IN_WORDS` words: "The
+  workflow has three steps:"); one that names a source ("NAFNet works as follows:") is checked as
+  a claim all the same (:mod:`cnaps_rag.support`);
 - ``diagram``: a line drawn with box-drawing characters, a boxed step (``[Input: photo]``), an
   arrow chain of short steps (``photo → model → sharp photo``), a lone ``|``, ``V`` or arrow;
 - ``table header``: a table's first row (its delimiter row is no unit at all);
 - ``rule``: a thematic break (``---``);
-- ``question``: the user's question quoted back (the unit's words are a run of the question's);
+- ``question``: the user's question quoted back (the unit, without quotes, is part of it);
 - ``transition``: a sentence about the answer itself ("Here is …", "Of course.", "In summary:");
 - ``no words``: a unit with no letters once its links are left out (a number, a lone link).
 
