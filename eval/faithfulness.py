@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from cnaps_rag import PromptError, parse_prompt, score
+from cnaps_rag.evaluation.agreement import spearman
 
 HALF = 0.5
 """A unit is flagged when flagged spans cover at least this share of its characters (the issue's rule)."""
@@ -122,32 +123,6 @@ def covered(span: tuple[int, int], flagged: list[tuple[int, int]]) -> float:
         if hi > lo:
             marks[lo - start : hi - start] = b"\x01" * (hi - lo)
     return sum(marks) / max(1, end - start)
-
-
-def spearman(xs: list[float], ys: list[float]) -> float | None:
-    """Return Spearman's rank correlation (average ranks for ties), or None under 3 pairs."""
-    if len(xs) < 3:
-        return None
-
-    def ranks(values: list[float]) -> list[float]:
-        order = sorted(range(len(values)), key=lambda i: values[i])
-        result = [0.0] * len(values)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                result[order[k]] = (i + j) / 2 + 1
-            i = j + 1
-        return result
-
-    rx, ry = ranks(xs), ranks(ys)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
-    vx = sum((a - mx) ** 2 for a in rx) ** 0.5
-    vy = sum((b - my) ** 2 for b in ry) ** 0.5
-    return cov / (vx * vy) if vx and vy else None
 
 
 def measure(records: list[dict[str, Any]], *, strict: bool = False) -> dict[str, Any]:
