@@ -129,6 +129,23 @@ def _shape(piece: str, question: str) -> Shape:
     return "claim"
 
 
+_CLOSED_END = re.compile(r"[.!?](?:\*\*|__|[\"”’)\]])+(?=\s+\S)")
+"""A sentence end inside closing emphasis or quotes ("**… task.** The …"), which
+:func:`cnaps_rag.text.sentence_spans` does not split at."""
+
+
+def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Return the sentence spans of one line: :func:`~cnaps_rag.text.sentence_spans`, also split
+    after a sentence end that closing emphasis or a quote follows."""
+    spans = []
+    for first, last in sentence_spans(text, start, end):
+        for match in _CLOSED_END.finditer(text, first, last):
+            spans.append((first, match.end()))
+            first = match.end()
+        spans.append((first, last))
+    return spans
+
+
 def units(text: str, layout: Layout, question: str = "") -> list[Unit]:
     """Return the units of ``text`` (whose :class:`Layout` is ``layout``), in order.
 
@@ -169,7 +186,7 @@ def units(text: str, layout: Layout, question: str = "") -> list[Unit]:
         if ("**" in raw or "__" in raw) and _BOLD_LINE.match(raw):
             found.append(Unit(*_trimmed(text, body_start, line.end), index, "label"))
             continue
-        for start, end in sentence_spans(text, body_start, line.end):
+        for start, end in _sentences(text, body_start, line.end):
             start, end = _trimmed(text, start, end)
             if end > start:
                 piece = text[start:end]

@@ -93,6 +93,22 @@ class Check(NamedTuple):
         return f"{self.support:.0%} of its words found; {where}; not found: {missing}"
 
 
+_DEFINED = re.compile(r"((?:[A-Za-z0-9]+[\s-]+){2,6})\(([A-Z][A-Za-z]{1,5}?)s?\)")
+"""Words followed by an acronym in brackets: "text-to-speech (TTS)"."""
+
+
+def _defined(written: str) -> set[str]:
+    """Return the roots of the acronyms ``written`` defines in place (whose letters start the words
+    before them): saying "(TTS)" after "text-to-speech" claims nothing more."""
+    found = set()
+    for match in _DEFINED.finditer(written):
+        acronym = match.group(2)
+        words = re.split(r"[\s-]+", match.group(1).strip())
+        if "".join(w[0] for w in words[-len(acronym) :]).lower() == acronym.lower():
+            found.add(word_root(acronym) or "")
+    return found
+
+
 _NAME_SHAPED = re.compile(r"(?<=[a-z] )[A-Z][A-Za-z0-9]*|\b[A-Z]{2,}[A-Za-z0-9]*|\b[a-z]+[A-Z][A-Za-z0-9]*")
 """A word written as a name: a capital after a lower-case word (Raspberry Pi), an acronym (TTS),
 camelCase (wordLlama)."""
@@ -336,6 +352,8 @@ def check(
             continue
         credited, how = credit
         words = claim_words(written, tokens, cjk)
+        if "(" in written:
+            words -= _defined(written)
         if not words:
             continue
         key = frozenset(credited)
