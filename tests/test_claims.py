@@ -263,3 +263,14 @@ def test_flagged_items_say_why_and_point_into_the_markdown(spec):
     assert markdown[item.start : item.end] == item.text == "NAFNet relies on wavelet attention."
     assert item.sources == ["S1"]
     assert "S1 (Deblur-NAFNet-GoPro)" in item.why and "not found: attention, relies, wavelet" in item.why
+
+
+def test_an_acronym_defined_in_place_claims_nothing_more(spec):
+    assert flagged(spec, "NAFNet restores old scanned photos (OSP).") is None
+    assert flagged(spec, "NAFNet restores old scanned photos with OSP.")[0] == "misattributed"
+
+
+def test_a_sentence_ends_inside_closing_emphasis(spec):
+    result = score("## 2. Workflow\n\n**The photo is sharp.** NAFNet relies on wavelet attention.\n", spec)
+    assert [s.text for s in result.unsupported] == ["NAFNet relies on wavelet attention."]
+    assert result.claims == 2
