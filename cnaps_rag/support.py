@@ -1,20 +1,25 @@
 """Check each claim of an answer against the source it credits, in that source's own words.
 
-Deterministic, no model. For each unit :mod:`cnaps_rag.claims` calls a claim:
+Deterministic, no model. For each unit :mod:`cnaps_rag.claims` calls a claim (and each lead-in that
+names a source):
 
 1. **Which sources it credits.** A source marker (``[S2]``), a link that the prompt gives for a
-   source, or a name of the source (:func:`profiles` says which names); else the sources named by
-   the heading or bold label it stands under, the list item it is nested in, or, for a unit that
-   opens with a pronoun ("It", "Its", "This model"), the unit before it.
+   source, or a name of the source (:mod:`cnaps_rag.profiles` says which names); else, for a unit
+   with a chat citation mark (``[cite: 3]``), some source; else, for a unit that opens with a
+   pronoun ("It", "Its", "This model"), what the unit before it credited; else the sources named by
+   the bold label or lead-in it stands under (or the list item it is nested in), else by its heading.
 2. **What it may say.** A unit that credits sources may use the words of those sources only
-   (:class:`Profile`: the identifier read as task, architecture, data and style through
-   :mod:`cnaps_rag.tasks`, the title, the summary, the link path), plus the user's question and
-   instructions and the background words any answer may use (:mod:`cnaps_rag.words`). A unit that
-   credits none may use the words of every source.
-3. **Verdict.** *Supported* when at least :data:`SUPPORT_THRESHOLD` of its distinct content words
-   are in what it may say. Else *misattributed* when it credits a source (the claim is not in the
-   source it credits), *general* when it credits none and names no model, paper or number (a
-   textbook statement about the task; :func:`check` with ``strict`` counts these unsupported), and
+   (:class:`~cnaps_rag.profiles.Profile`: the identifier read as task, architecture, data and style,
+   the title, the summary, the link path), plus the user's question and instructions, the sources'
+   names, and the background and workflow words any answer may use. A unit that credits none may use
+   the words of every source.
+3. **Support.** The share of its distinct content words found there, where a word of praise
+   (``data/evaluative_words.txt``) its sources do not use weighs :data:`EVALUATIVE_WEIGHT` more and a
+   missing word written as a name :data:`SPECIFIC_WEIGHT` more; an acronym defined in place
+   ("text-to-speech (TTS)") is no word of the claim.
+4. **Verdict.** *Supported* at :data:`SUPPORT_THRESHOLD` or more. Else *misattributed* when it
+   credits a source (the claim is not in the source it credits), *general* when it credits none,
+   names no model and is a textbook statement by its subject (:func:`cnaps_rag.claims.is_general`),
    *unsupported* otherwise. A unit that holds an item the validator strips (a model name or URL no
    source gives) is unsupported whatever its words.
 """
