@@ -17,7 +17,6 @@ title's words.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,12 +25,10 @@ from .names import find_model_names, in_lexicon, name_key, part_is_model
 from .spec import PromptSpec, Source
 from .tasks import model_task, parse_identifier
 from .text import sentences
-from .words import content_word, content_words
+from .words import content_words, roots, word_root
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])|[-_./]+")
-ROOT_LENGTH = 7
-"""Words are compared by their stems' first characters (:func:`_root`)."""
 MAX_ALIAS_TOKENS = 6
 """The longest run of words a source's name is looked for as."""
 
@@ -46,26 +43,6 @@ class Profile:
     """Keys (:func:`cnaps_rag.names.name_key`) of the names that refer to this source."""
     words: frozenset[str]
     """Content words of its identifier reading, title, summary and link path."""
-
-
-@lru_cache(maxsize=1 << 16)
-def _root(word: str) -> str:
-    """Return what two spellings of one word share: a stem without a plural ``s`` (LLMs), cut to
-    :data:`ROOT_LENGTH` characters (consistent and consistency, temporal and temporally)."""
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]
-    return word[:ROOT_LENGTH]
-
-
-def roots(words: Iterable[str]) -> set[str]:
-    """Return the roots of stemmed words (:func:`_root`)."""
-    return {_root(word) for word in words}
-
-
-@lru_cache(maxsize=1 << 16)
-def word_root(word: str) -> str | None:
-    stem = content_word(word)
-    return _root(stem) if stem else None
 
 
 def claim_words(text: str, written: list[str], cjk: bool) -> set[str]:

@@ -34,7 +34,6 @@ from typing import Generic, Literal, NamedTuple, TypeVar
 
 from .allowlist import AllowList
 from .claims import Unit, is_general, units
-from .files import data_words
 from .markdown import Layout
 from .profiles import (
     Fields,
@@ -43,13 +42,21 @@ from .profiles import (
     claim_words,
     name_text,
     profile_table,
-    roots,
     source_fields,
-    word_root,
 )
 from .spec import PromptSpec
+from .text import blanked_spans
 from .validate import NOT_COVERED, Found, citation_spans
-from .words import CJK_CHAR, background_words, content_words, words_of
+from .words import (
+    CJK_CHAR,
+    background_words,
+    content_words,
+    evaluative_words,
+    roots,
+    word_root,
+    words_of,
+    workflow_words,
+)
 
 SUPPORT_THRESHOLD = 0.75
 """Share of a claim's distinct content words (less the penalties below) that must be found."""
@@ -122,18 +129,6 @@ camelCase (wordLlama)."""
 def _specific(written: str, missing: set[str]) -> set[str]:
     """Return the missing roots written as names: a specific thing, which the prompt must give."""
     return {root for root in map(word_root, _NAME_SHAPED.findall(written)) if root in missing}
-
-
-@lru_cache(maxsize=1)
-def workflow_words() -> frozenset[str]:
-    """Return the stemmed words that say what a step does, in any workflow (the file says which)."""
-    return frozenset(roots(content_words(" ".join(data_words("workflow_words.txt")))))
-
-
-@lru_cache(maxsize=1)
-def evaluative_words() -> frozenset[str]:
-    """Return the stemmed words that praise or rank (the file says which)."""
-    return frozenset(roots(content_words(" ".join(data_words("evaluative_words.txt")))))
 
 
 @lru_cache(maxsize=256)
@@ -314,8 +309,8 @@ def check(
     marks = citation_spans(text)
     # Links and chat citation marks are no prose: blanked before units are cut and words read;
     # source markers ([S2]) too, once they have said which source a unit credits.
-    shaped = _blanked(text, sorted([*link_spans, *marks]))
-    blanked = _blanked(shaped, [m.span() for m in _MARKER.finditer(text)]) if "[S" in text else shaped
+    shaped = blanked_spans(text, sorted([*link_spans, *marks]))
+    blanked = blanked_spans(shaped, [m.span() for m in _MARKER.finditer(text)]) if "[S" in text else shaped
     prompt = _prompt(spec.question, tuple(spec.instructions), source_fields(spec))
     table, finder, allowed = prompt.table, prompt.finder, prompt.allowed
     # A link the prompt gives for a source credits that source.
@@ -395,14 +390,3 @@ def check(
             )
         )
     return checks
-
-
-def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
-    """Return ``text`` with the (sorted, possibly overlapping) spans blanked, every offset kept."""
-    kept, position = [], 0
-    for start, end in spans:
-        start, end = max(start, position), min(end, len(text))
-        if end > start:
-            kept += [text[position:start], " " * (end - start)]
-            position = end
-    return "".join(kept) + text[position:]

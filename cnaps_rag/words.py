@@ -17,6 +17,7 @@ source: the answer's scaffolding (user, task, input, output, paper, code) and th
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 from .files import data_words
@@ -96,3 +97,39 @@ def content_words(text: str, *, cjk: bool = True) -> set[str]:
 def words_of(text: str) -> list[str]:
     """Return the words of ``text`` as written (runs of letters and digits)."""
     return (_ASCII_WORD if text.isascii() else _WORD).findall(text)
+
+
+ROOT_LENGTH = 7
+"""Words are compared by their stems' first characters (:func:`_root`)."""
+
+
+@lru_cache(maxsize=1 << 16)
+def _root(word: str) -> str:
+    """Return what two spellings of one word share: a stem without a plural ``s`` (LLMs), cut to
+    :data:`ROOT_LENGTH` characters (consistent and consistency, temporal and temporally)."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return word[:ROOT_LENGTH]
+
+
+def roots(words: Iterable[str]) -> set[str]:
+    """Return the roots of stemmed words (:func:`_root`)."""
+    return {_root(word) for word in words}
+
+
+@lru_cache(maxsize=1 << 16)
+def word_root(word: str) -> str | None:
+    stem = content_word(word)
+    return _root(stem) if stem else None
+
+
+@lru_cache(maxsize=1)
+def workflow_words() -> frozenset[str]:
+    """Return the roots of the words that say what a step does, in any workflow (the file says which)."""
+    return frozenset(roots(content_words(" ".join(data_words("workflow_words.txt")))))
+
+
+@lru_cache(maxsize=1)
+def evaluative_words() -> frozenset[str]:
+    """Return the roots of the words that praise or rank (the file says which)."""
+    return frozenset(roots(content_words(" ".join(data_words("evaluative_words.txt")))))

@@ -11,8 +11,9 @@ import pytest
 from cnaps_rag import parse_prompt, score
 from cnaps_rag.claims import LEAD_IN_WORDS, units
 from cnaps_rag.markdown import Layout
-from cnaps_rag.profiles import ROOT_LENGTH, profiles, roots
+from cnaps_rag.profiles import profiles
 from cnaps_rag.support import EVALUATIVE_WEIGHT, SPECIFIC_WEIGHT, SUPPORT_THRESHOLD
+from cnaps_rag.words import ROOT_LENGTH, roots
 
 PROMPT = """You are an AI scientist.
 
