@@ -4,7 +4,7 @@ A source's *words* are the content words (:mod:`cnaps_rag.words`) of its identif
 architecture, training data and style (``Deblur-MSSNet-GoPro``: a deblurring architecture trained
 on a dataset; the task's name, input and output from :mod:`cnaps_rag.tasks`), its title, its
 summary (without sentences that read as injected orders) and its link path. Words are compared by
-their *roots*: a stem without a plural ``s``, cut to :data:`ROOT_LENGTH` characters.
+their *roots*: a stem without a plural ``s``, cut to :data:`cnaps_rag.words.ROOT_LENGTH` characters.
 
 A source is *named* by its identifier or any run of its parts (``MSSNet``, ``MSSNet-RealBlurJ``), the
 CamelCase words of its architecture without the version (``Stable Diffusion``), the letters before
