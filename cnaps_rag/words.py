@@ -11,7 +11,10 @@ sentences and 35 of the 212 others at 60 %, against 35 and 36 here, no better; a
 
 *Background words* (``data/background_words.txt``) are words any answer may use without a
 source: the answer's scaffolding (user, task, input, output, paper, code) and the medium
-(image, photo, frame, RGB, JPEG, phone, GPU).
+(image, photo, frame, RGB, JPEG, phone, GPU); *workflow words* (``data/workflow_words.txt``) say
+what a step does (passed, returns, final); *evaluative words* (``data/evaluative_words.txt``)
+praise or rank. The claim check compares *roots*: a stem without a plural ``s``, cut to
+:data:`ROOT_LENGTH` characters (``consistent`` and ``consistency`` meet at ``consist``).
 """
 
 from __future__ import annotations
