@@ -17,14 +17,14 @@ from .errors import BackendError, CnapsRagError, ConfigError, PromptError, Templ
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and readers
     from .allowlist import AllowList as AllowList
-    from .answer import Answer as Answer
-    from .answer import answer as answer
     from .batch import BatchSummary as BatchSummary
     from .batch import answer_batch as answer_batch
     from .evaluation import evaluate as evaluate
     from .parse import load_prompt_file as load_prompt_file
     from .parse import parse_prompt as parse_prompt
     from .parse import parse_prompts as parse_prompts
+    from .pipeline import Answer as Answer
+    from .pipeline import answer as answer
     from .score import Scores as Scores
     from .score import score as score
     from .spec import PromptSpec as PromptSpec
@@ -37,8 +37,8 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     "AllowList": "allowlist",
-    "Answer": "answer",
-    "answer": "answer",
+    "Answer": "pipeline",
+    "answer": "pipeline",
     "BatchSummary": "batch",
     "answer_batch": "batch",
     "evaluate": "evaluation",
@@ -82,8 +82,8 @@ def __dir__() -> list[str]:
 class _Package(types.ModuleType):
     """This package's module type: a function keeps its name over a submodule of the same name.
 
-    Importing a submodule binds it on its package (``cnaps_rag.answer`` = the module
-    ``answer.py``), which would hide the function ``answer`` once anything imported that
+    Importing a submodule binds it on its package (``cnaps_rag.validate`` = the module
+    ``validate.py``), which would hide the function ``validate`` once anything imported that
     module. The public function wins, as it did when the names were imported eagerly.
     """
 

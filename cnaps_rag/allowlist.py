@@ -13,16 +13,20 @@ from types import MappingProxyType
 from rapidfuzz import fuzz, process
 
 from .links import find_links, url_key
-from .name_keys import digit_runs, family_key, initials, title_acronyms, unversioned
 from .names import (
     LEXICON_KEYS,
     NameMention,
+    digit_runs,
     families,
+    family_key,
     find_model_names,
     in_lexicon,
+    initials,
     is_generic,
     name_key,
     part_is_model,
+    title_acronyms,
+    unversioned,
 )
 from .spec import PromptSpec
 from .text import sentences

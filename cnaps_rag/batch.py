@@ -23,10 +23,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .answer import Strategy, answer, check_options
 from .backends import Backend, resolve_backend
 from .errors import ConfigError
 from .inputs import InputRecord, iter_inputs
+from .pipeline import Strategy, answer, check_options
 from .records import AnswerRecord, JsonlWriter, done_ids
 
 
@@ -152,7 +152,7 @@ def answer_batch(
     the local model answers one at a time). ``resume`` skips ids already in the
     output; without it the output is started afresh. ``progress`` defaults to a bar
     when stderr is a terminal. ``attempts`` and ``max_wait`` bound the retries of each
-    generation (see :func:`cnaps_rag.answer.answer`). ``on_note`` is called, before any
+    generation (see :func:`cnaps_rag.pipeline.answer`). ``on_note`` is called, before any
     prompt is answered, with a note on a previous run on this output that died.
     """
     started = time.perf_counter()

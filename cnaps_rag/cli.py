@@ -105,7 +105,7 @@ def _untrusted_summaries(command: argparse.ArgumentParser) -> None:
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
-    from .answer import answer
+    from .pipeline import answer
 
     spec = _one_prompt(args.prompt)
     result = answer(

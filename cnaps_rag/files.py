@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import CnapsRagError, PromptError
+
+_COMMENT = re.compile(r"(?:^|(?<=\s))#")
 
 
 @contextlib.contextmanager
@@ -38,12 +41,20 @@ def open_binary(path: Path, what: str = "file", error: type[CnapsRagError] = Pro
         return path.open("rb")
 
 
-def data_words(filename: str) -> list[str]:
-    """Return the words of a word list in ``cnaps_rag/data/`` (``#`` starts a comment)."""
+def data_lines(filename: str) -> list[str]:
+    """Return the entries of a list in ``cnaps_rag/data/``, one a line (``DALL-E 2`` is one entry).
+
+    ``#`` at the start of a line or after white space starts a comment (``C#`` is no comment).
+    """
     from importlib.resources import files
 
     text = files("cnaps_rag").joinpath("data", filename).read_text(encoding="utf-8")
-    return [word for line in text.splitlines() for word in line.split("#", 1)[0].split()]
+    return [entry for line in text.splitlines() if (entry := _COMMENT.split(line, 1)[0].strip())]
+
+
+def data_words(filename: str) -> list[str]:
+    """Return the words of a list in ``cnaps_rag/data/`` (the entries of :func:`data_lines`, split)."""
+    return [word for entry in data_lines(filename) for word in entry.split()]
 
 
 def json_lines(text: str) -> Iterator[tuple[int, Any, str | None]]:

@@ -1,8 +1,14 @@
 """Find links in free text and reduce each to the key that the allow-list matches on.
 
 Finding uses linkify-it-py (full URLs, bare domains, e-mail addresses, with
-unicode and punctuation rules tested on its own suite) plus two forms it does not
-know: ``arXiv:ID`` and DOIs. Matching rules, shared by validation and scoring:
+unicode and punctuation rules tested on its own suite) plus what it does not find:
+``arXiv:ID``, DOIs, and a link a reader sees where linkify wants a word boundary
+first: a scheme's ``://`` or a ``www.`` glued to the word before it (``Seehttps://``,
+``참고https://``, ``src=https://``), and hosts it does not parse (IPv6 ``[2001:db8::1]``).
+A link starts at an ASCII character and ends before white space, quotes, angle
+brackets and the punctuation of other scripts (``。``, ``）``, ``→``), so a link glued
+to Chinese or Korean prose has the key it would have alone. Matching rules, shared
+by validation and scoring:
 
 - http, https and no scheme are equal; the host is case-insensitive; a leading
   ``www.``, a trailing slash and a ``#fragment`` are ignored;
@@ -16,6 +22,7 @@ know: ``arXiv:ID`` and DOIs. Matching rules, shared by validation and scoring:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
@@ -57,6 +64,13 @@ def _linkify() -> LinkifyIt:
     return LinkifyIt(options={"fuzzy_ip": True}).tlds(TLDS, True)
 
 
+@lru_cache(maxsize=1)
+def _top_level_domains() -> frozenset[str]:
+    from linkify_it.tlds import TLDS
+
+    return frozenset(tld.lower() for tld in TLDS if tld.isascii())
+
+
 @lru_cache(maxsize=8192)
 def url_key(url: str) -> str:
     """Return the key of a URL under the matching rules (the module docstring lists them)."""
@@ -71,7 +85,7 @@ def url_key(url: str) -> str:
         return "mailto:" + text[7:].lower()
     if "@" in text and not _SCHEME.match(text) and "/" not in text.split("@", 1)[0]:
         return "mailto:" + text.lower()
-    text = _SCHEME.sub("", text, count=1)
+    text = _SCHEME.sub("", text, count=1).removeprefix("//")  # scheme-relative: no scheme
     text = text.split("#", 1)[0]
     host, sep, rest = text.partition("/")
     path = sep + rest
@@ -159,6 +173,121 @@ def _arxiv_matches(text: str, lowered: str) -> Iterator[re.Match[str]]:
         position = lowered.find("arxiv", position)
 
 
+# A scheme's "://" with the scheme's letters before it; the schemes a reader's renderer links
+# are tried as the end of a run glued to a word ("Seehttps" is "See" + "https").
+_SCHEME_RUN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*$")
+_KNOWN_SCHEMES = ("https", "http", "sftp", "ftps", "ftp", "file", "wss", "ws", "git", "ssh", "svn", "rtsp")
+# A host's top-level domain with a path after it: where a bare domain glued to the text before
+# it ends ("a_evil.example.com/x", "Code:evil.example.com/x"); the search skips to each dot.
+_TLD_PATH = re.compile(r"\.([A-Za-z]{2,63})(?::\d{1,5})?/")
+_HOST = re.compile(r"(?:[A-Za-z0-9-]+\.)+([A-Za-z]{2,63})\b")
+_DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+# What a link glued to other text runs over: no white space, quote, angle bracket or backtick.
+_GLUED_BODY = re.compile(r"[^\s<>\"'`]+")
+
+
+_ARROWS = ((0x2190, 0x21FF), (0x27F0, 0x27FF), (0x2900, 0x297F), (0x2B00, 0x2BFF))
+
+
+def _is_foreign_mark(char: str) -> bool:
+    """Return whether ``char`` is punctuation, a space, a mathematical sign or an arrow of another
+    script than ASCII (``。``, ``，``, ``）``, U+3000, ``→``): where a link stops. Other symbols
+    stay, as in the domain ``✪df.ws``."""
+    if char.isascii():
+        return False
+    category = unicodedata.category(char)
+    return category[0] in "PZ" or category == "Sm" or any(a <= ord(char) <= b for a, b in _ARROWS)
+
+
+def _settle(text: str, start: int, end: int) -> tuple[int, int]:
+    """Return the span of a link found at ``start:end`` without what glued prose added to it.
+
+    A run of other-script characters before an ASCII letter is the prose it is glued to
+    (``参见github.com/...``, ``→www...``), and the link stops at the first punctuation or symbol
+    of another script (``…/MSSNet。``). An all-ASCII link is returned as it is.
+    """
+    raw = text[start:end]
+    if raw.isascii():
+        return start, end
+    lead = 0
+    while lead < len(raw) and not raw[lead].isascii():
+        lead += 1
+    if 0 < lead < len(raw) and raw[lead].isalnum() and "." not in raw[:lead]:
+        start += lead
+    for index in range(start, end):
+        if _is_foreign_mark(text[index]):
+            end = index
+            break
+    return start, start + len(trim_url_tail(text[start:end]))
+
+
+def _glued_links(text: str, found: list[Link]) -> list[Link]:
+    """Return the links linkify leaves out because no word boundary stands before them.
+
+    Not inside a link found already, each of these starts one: a ``://``, at the scheme that
+    ends the letters before it (``Seehttps://`` -> ``https://``; any other scheme whole); a
+    ``//`` before a host with a top-level domain (scheme-relative); a host with a top-level
+    domain and a path, and a ``www.``, where no domain character stands before it
+    (``a_evil.example.com/x``). The link runs to white space, a quote or an angle bracket (so
+    an unquoted HTML attribute and an IPv6 host are read whole).
+    """
+    covered = sorted((link.start, link.end) for link in found)
+
+    def inside(position: int) -> bool:
+        return any(start <= position < end for start, end in covered)
+
+    tlds = _top_level_domains()
+    starts: list[int] = []
+    position = text.find("//")
+    while position >= 0:
+        after = position + 2
+        if inside(position):
+            pass
+        elif position and text[position - 1] == ":":  # a scheme's "://" ("file:///" too)
+            run = _SCHEME_RUN.search(text, max(0, position - 41), position - 1)
+            start = position - 1
+            if run is not None:
+                letters = run.group(0).lower()
+                known = next((s for s in _KNOWN_SCHEMES if letters.endswith(s)), None)
+                start = start - len(known) if known else run.start()
+            starts.append(start)
+        elif text[position - 1 : position] != "/":  # scheme-relative, glued or not
+            host = _HOST.match(text, after)
+            if host is not None and host.group(1).lower() in tlds:
+                starts.append(position)
+        position = text.find("//", after)
+    for match in _TLD_PATH.finditer(text):
+        if match.group(1).lower() not in tlds or inside(match.start()):
+            continue
+        start = match.start()
+        while start and text[start - 1] in _DOMAIN_CHARS:
+            start -= 1
+        if start < match.start() and (not start or text[start - 1] not in "@/"):
+            starts.append(start)
+    lowered = text.lower()
+    position = lowered.find("www.")
+    while position >= 0:
+        before = text[position - 1] if position else " "
+        if not inside(position) and not (before.isascii() and (before.isalnum() or before in ".-/")):
+            starts.append(position)
+        position = lowered.find("www.", position + 4)
+    links: list[Link] = []
+    for start in sorted(set(starts)):
+        body = _GLUED_BODY.match(text, start)
+        if body is None:
+            continue
+        start, end = _settle(text, start, body.end())
+        raw = text[start:end]
+        while raw.endswith("]") and raw.count("[") < raw.count("]"):
+            raw = raw[:-1]  # a markdown label's bracket, not an IPv6 host's
+        raw = trim_url_tail(raw)
+        rest = raw.split("://", 1)[-1]
+        if len(rest) < 3 or not any(char.isalnum() for char in rest):
+            continue  # "://" with nothing after it links nowhere
+        links.append(Link(start, start + len(raw), raw, url_key(raw)))
+    return links
+
+
 def find_links(text: str) -> list[Link]:
     """Return every link in ``text``, in order, without overlaps.
 
@@ -189,11 +318,14 @@ def find_links(text: str) -> list[Link]:
         if chunk not in read:
             read[chunk] = _plain_http(chunk) or _linkify_spans(chunk)
         for index, last_index in read[chunk]:
-            start, end = chunk_start + index, chunk_start + last_index
+            start, end = _settle(text, chunk_start + index, chunk_start + last_index)
             raw = text[start:end]
-            found.append(Link(start, end, raw, url_key(raw)))
+            if raw:
+                found.append(Link(start, end, raw, url_key(raw)))
         # The next hint after the run (a hint holds no space, so none straddles its end).
         hint = _HINT.search(text, chunk_end)
+    if "/" in text or "www." in lowered:  # every form _glued_links reads holds one
+        found.extend(_glued_links(text, found))
     found.sort(key=lambda link: (link.start, -(link.end - link.start)))
     result: list[Link] = []
     for link in found:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -81,9 +80,6 @@ class Layout:
         self.text = text
         self.lines: list[Line] = []
         add = self.lines.append
-        # An answer has hundreds of lines: tuple.__new__ makes each without the named tuple's
-        # Python-level __new__ (all six fields given, in order).
-        new = tuple.__new__
         fence: tuple[str, str] | None = None  # (marker, info) of the open fence
         offset = 0
         raw_lines = text.split("\n")
@@ -98,13 +94,13 @@ class Layout:
                 marker = stripped.rstrip()
                 # A closing fence is only the fence character, at least as many as opened it.
                 if marker and marker == fence[0][0] * len(marker) and len(marker) >= len(fence[0]):
-                    add(new(Line, (start, end, "fence", start + indent, indent, fence[1])))
+                    add(Line(start, end, "fence", start + indent, indent, fence[1]))
                     fence = None
                     continue
-                add(new(Line, (start, end, "code", start, indent, fence[1])))
+                add(Line(start, end, "code", start, indent, fence[1]))
                 continue
             if not stripped:
-                add(new(Line, (start, end, "blank", end, indent, None)))
+                add(Line(start, end, "blank", end, indent, None))
                 continue
             first = stripped[0]
             # Any indentation: answers nest fences in list items (``    ```json``).
@@ -112,22 +108,22 @@ class Layout:
                 match = _FENCE.match(raw)
                 if match:
                     fence = (match.group(1), match.group(2).lower())
-                    add(new(Line, (start, end, "fence", start + indent, indent, fence[1])))
+                    add(Line(start, end, "fence", start + indent, indent, fence[1]))
                     continue
             if first == "#":
                 heading = HEADING.match(raw)
                 if heading:
-                    add(new(Line, (start, end, "heading", start + heading.end(), indent, None)))
+                    add(Line(start, end, "heading", start + heading.end(), indent, None))
                     continue
             if "|" in raw and self._is_table_row(raw, raw_lines, index, count):
-                add(new(Line, (start, end, "table", start + indent, indent, None)))
+                add(Line(start, end, "table", start + indent, indent, None))
                 continue
             if first in "-*+•" or first.isdigit():
                 item = ITEM.match(raw)
                 if item:
-                    add(new(Line, (start, end, "item", start + item.end(), indent, None)))
+                    add(Line(start, end, "item", start + item.end(), indent, None))
                     continue
-            add(new(Line, (start, end, "text", start + indent, indent, None)))
+            add(Line(start, end, "text", start + indent, indent, None))
         self._starts = [line.start for line in self.lines]
 
     def _is_table_row(self, raw: str, raw_lines: list[str], index: int, count: int) -> bool:
@@ -212,26 +208,9 @@ def _title(raw: str, start: int) -> str:
     return raw[start:end]
 
 
-def markdown_links(text: str) -> Iterator[re.Match[str]]:
-    """Yield every markdown link in ``text``: group 1 is its label, group 2 its target."""
-    return MD_LINK.finditer(text)
-
-
 def is_heading(line: str) -> bool:
     """Return whether ``line`` is a markdown heading."""
     return HEADING.match(line) is not None
-
-
-def item_prefix_end(line: str) -> int:
-    """Return where a list item's text starts in ``line`` (0 when it is not a list item)."""
-    match = ITEM.match(line)
-    return match.end() if match else 0
-
-
-def section_number(line: str) -> int | None:
-    """Return the number of a numbered heading line (``## 2. Workflow`` gives 2), else None."""
-    match = SECTION_HEADING.match(line)
-    return int(match.group(1)) if match else None
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .answer import Answer, AnswerMeta
 from .errors import one_line
 from .files import json_lines
+from .pipeline import Answer, AnswerMeta
 from .spec import PromptSpec
 from .validate import Violation
 

@@ -14,8 +14,8 @@ strip any. We follow pydantic-ai's OpenAI transformer (``profiles/openai.py``,
 are accepted. :func:`openai_strict` moves each refused keyword into the node's ``description``
 (the model still reads the bound, and the pydantic model checks it on receipt), so the strict
 request is accepted instead of falling back to plain JSON; llama.cpp's server keeps the full
-schema, lengths included, since its grammar enforces them. :func:`strict_problems` lists every
-breach of these rules; the tests walk each schema the package sends with it.
+schema, lengths included, since its grammar enforces them. The tests walk each schema the package
+sends with an oracle of these rules (``tests/strict_schema.py``).
 """
 
 from __future__ import annotations
@@ -41,35 +41,6 @@ STRICT_REFUSED = (
     "uniqueItems",
 )
 """Keywords OpenAI's strict mode refuses (pydantic-ai's ``_STRICT_INCOMPATIBLE_KEYS``)."""
-
-STRICT_KEYWORDS = frozenset(
-    {
-        "type",
-        "properties",
-        "required",
-        "additionalProperties",
-        "items",
-        "enum",
-        "const",
-        "anyOf",
-        "description",
-        "$ref",
-        "$defs",
-        "pattern",
-        "format",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "multipleOf",
-        "minItems",
-        "maxItems",
-    }
-)
-"""Every keyword a strict schema may use; anything else is reported by :func:`strict_problems`."""
-
-MAX_DEPTH = 5
-"""Nesting levels of objects OpenAI's strict mode allows (the guide's first, lowest limit)."""
 
 
 def json_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -151,53 +122,6 @@ def _move_refused(node: Any) -> None:
                 _move_refused(sub)
         elif key in ("items", "anyOf", "allOf"):
             _move_refused(value)
-
-
-def strict_problems(schema: dict[str, Any]) -> list[str]:
-    """Return every breach of OpenAI's strict rules in ``schema`` (empty when it would be accepted).
-
-    The root is an object (not ``anyOf``); every object has ``additionalProperties: false`` and
-    lists each property in ``required``; only :data:`STRICT_KEYWORDS` are used; a ``$ref`` stands
-    alone; objects nest at most :data:`MAX_DEPTH` levels.
-    """
-    problems: list[str] = []
-    if schema.get("type") != "object":
-        problems.append("$: the root must be an object")
-    _walk(schema, "$", 1, problems)
-    return problems
-
-
-def _walk(node: Any, path: str, depth: int, problems: list[str]) -> None:
-    if not isinstance(node, dict):
-        problems.append(f"{path}: a schema must be an object, not {type(node).__name__}")
-        return
-    for key in node:
-        if key not in STRICT_KEYWORDS:
-            problems.append(f"{path}: keyword {key!r} is not accepted in strict mode")
-    if "$ref" in node and len(node) > 1:
-        problems.append(f"{path}: $ref must stand alone")
-    if node.get("type") == "object" or "properties" in node:
-        if depth > MAX_DEPTH:
-            problems.append(f"{path}: objects nest deeper than {MAX_DEPTH} levels")
-        if node.get("additionalProperties") is not False:
-            problems.append(f"{path}: additionalProperties must be false")
-        properties = node.get("properties", {})
-        missing = [name for name in properties if name not in node.get("required", [])]
-        if missing:
-            problems.append(f"{path}: properties not in required: {', '.join(missing)}")
-        unknown = [name for name in node.get("required", []) if name not in properties]
-        if unknown:
-            problems.append(f"{path}: required names no property: {', '.join(unknown)}")
-        for name, sub in properties.items():
-            _walk(sub, f"{path}.{name}", depth + 1, problems)
-    if node.get("type") == "array" and "items" not in node:
-        problems.append(f"{path}: an array must say its items")
-    if isinstance(node.get("items"), dict):
-        _walk(node["items"], f"{path}[]", depth, problems)
-    for index, sub in enumerate(node.get("anyOf", [])):
-        _walk(sub, f"{path}.anyOf[{index}]", depth, problems)
-    for name, sub in node.get("$defs", {}).items():
-        _walk(sub, f"{path}.$defs.{name}", depth, problems)
 
 
 def one_of(values: Sequence[str]) -> Any:

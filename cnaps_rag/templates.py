@@ -61,11 +61,6 @@ class Template:
             for role, content in zip(turns[1::2], turns[2::2], strict=True)
         ]
 
-    def shots(self) -> list[str]:
-        """Return the assistant turns written in the template (its few-shot answers)."""
-        turns = re.split(r"^--- (user|assistant|system)[ \t]*$\n?", self.body, flags=re.M)
-        return [c.strip() for r, c in zip(turns[1::2], turns[2::2], strict=True) if r == "assistant"]
-
 
 @cache
 def load_template(name: str) -> Template:

@@ -15,6 +15,7 @@ import sys
 import pytest
 from conftest import PROMPTS, QueueBackend, prompt
 from pydantic import BaseModel, Field
+from strict_schema import strict_problems
 
 from cnaps_rag import BackendError, answer, load_prompt_file
 from cnaps_rag.draft import Caller
@@ -23,7 +24,7 @@ from cnaps_rag.draft.free import free_draft_model
 from cnaps_rag.draft.render import source_line
 from cnaps_rag.errors import DraftFormatError
 from cnaps_rag.markdown import Layout
-from cnaps_rag.schemas import json_schema, openai_strict, strict_problems
+from cnaps_rag.schemas import json_schema, openai_strict
 
 # --------------------------------------------------------------------------- strict schemas
 

@@ -136,7 +136,6 @@ def test_doctor_json_and_a_bad_model_file(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.model
 def test_a_llama_cpp_python_without_the_setting_reports_repacking_on(monkeypatch):
     import cnaps_rag.backends.local as local
 

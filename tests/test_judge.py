@@ -195,7 +195,9 @@ def test_ranks_and_spearman():
 
 
 def test_the_schema_is_closed_and_openai_strict():
-    from cnaps_rag.schemas import openai_strict, strict_problems
+    from strict_schema import strict_problems
+
+    from cnaps_rag.schemas import openai_strict
 
     schema = Judge(QueueBackend(), cache_dir=None).schema
     assert strict_problems(openai_strict(schema)) == []
@@ -304,17 +306,7 @@ def test_judge_workers_give_the_same_report():
 
 
 def test_what_the_judge_is_sent_matches_its_golden_file():
-    """The rendered rubric for an example; UPDATE_GOLDEN=1 rewrites it after a reviewed change."""
-    import os
+    """The rendered rubric for an example (``python tests/renders.py`` rewrites the file)."""
+    from renders import GOLDEN, rubric_sent
 
-    from conftest import ROOT
-
-    backend = QueueBackend([reply()])
-    Judge(backend, cache_dir=None).judge(prompt(UPSCALE), ANSWER)
-    (request,) = backend.history
-    sent = {"messages": request.messages, "max_tokens": request.max_tokens, "schema": request.schema}
-    rendered = json.dumps(sent, indent=1, ensure_ascii=False) + "\n"
-    golden = ROOT / "tests" / "golden" / "judge_000.json"
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(rendered, encoding="utf-8")
-    assert rendered == golden.read_text(encoding="utf-8")
+    assert rubric_sent(ANSWER, reply()) == (GOLDEN / "judge_000.json").read_text(encoding="utf-8")

@@ -11,7 +11,6 @@ from pathlib import Path
 from conftest import ROOT
 
 PACKAGE = ROOT / "cnaps_rag"
-MAX_LINES = 400
 
 
 def _module_name(path: Path) -> str:
@@ -48,13 +47,6 @@ def _imports(name: str, path: Path) -> list[tuple[str, list[str]]]:
 
 
 GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
-
-
-def test_no_module_over_the_limit():
-    long = {
-        name: n for name, path in MODULES.items() if (n := len(path.read_text().splitlines())) > MAX_LINES
-    }
-    assert not long, f"modules over {MAX_LINES} lines: {long}"
 
 
 def test_no_module_imports_another_modules_private_names():
@@ -97,4 +89,4 @@ def test_no_import_circle():
 def test_the_checks_see_imports_inside_functions():
     """The graph holds a late import (doctor imports the local backend only when it runs)."""
     late = {t for t, _ in GRAPH["cnaps_rag.cli"]}
-    assert "cnaps_rag.answer" in late or "cnaps_rag.batch" in late, sorted(late)
+    assert "cnaps_rag.pipeline" in late or "cnaps_rag.batch" in late, sorted(late)

@@ -195,44 +195,6 @@ def test_token_shortcut_matches_the_plain_scan_on_the_fixture_answers():
         assert [m.span() for m in token_matches(text)] == _token_spans_plain(text)
 
 
-# removal's shortcuts (a search tried only where its match can start, a sub only where the
-# characters it needs stand) against the plain patterns.
-_removal_text = st.text(alphabet="atfromseevi:reposy ,/;&+ando\t.!?()[]<>İK-", max_size=60) | st.lists(
-    st.sampled_from(
-        ["at", "see", "repository", "paper", " ", ":", ",", "and", "or", "band", "\t", "x", ".", "İ"]
-    ),
-    max_size=12,
-).map("".join)
-
-
-@settings(max_examples=500)
-@given(_removal_text)
-def test_removal_end_searches_match_the_plain_search(fragment):
-    from cnaps_rag.removal import _CONNECTOR, _SEPARATOR_AT_END, connector_at_end, separator_at_end
-
-    plain = _CONNECTOR.search(fragment)
-    fast = connector_at_end(fragment)
-    assert (fast and fast.span()) == (plain and plain.span())
-    plain = _SEPARATOR_AT_END.search(fragment)
-    fast = separator_at_end(fragment)
-    assert (fast and fast.span()) == (plain and plain.span())
-
-
-@settings(max_examples=500)
-@given(_removal_text)
-def test_tidy_skips_a_sub_only_where_it_changes_nothing(body):
-    from cnaps_rag import removal
-
-    if not ("(" in body or "[" in body or "<" in body):
-        assert removal._EMPTY_BRACKETS.sub("", body) == body
-    if not ("  " in body or "\t" in body):
-        assert removal._MULTI_SPACE.sub(" ", body) == body
-    if not ("\t" in body or any(" " + mark in body for mark in ".,;:!?")):
-        assert removal._SPACE_BEFORE_PUNCT.sub("", body) == body
-    if not (".." in body or "," in body or ";" in body or ":" in body):
-        assert removal._DOUBLE_PUNCT.sub(lambda m: m.group(1) or "", body) == body
-    if not removal._may_end_with_connector(body):
-        assert removal._ORPHAN_CONNECTOR.sub("", body) == body
 
 
 @settings(max_examples=300)

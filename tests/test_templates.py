@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 import pytest
-from conftest import ROOT, QueueBackend, prompt
+from renders import GOLDEN, PROMPT_RENDERS, prompts_sent
 
-from cnaps_rag import TemplateError, answer
+from cnaps_rag import TemplateError
 from cnaps_rag.templates import Template, load_template
-
-GOLDEN = ROOT / "tests" / "golden"
 
 
 def test_missing_and_unused_variables_are_errors():
@@ -29,19 +24,9 @@ def test_every_template_has_a_version():
         assert load_template(name).version not in ("", "unversioned")
 
 
-@pytest.mark.parametrize(
-    ("strategy", "example"),
-    # guided asks the model only to choose among a question's sentences: 000's question has two.
-    [("guided", "000"), ("capable", "004"), ("free", "004")],
-)
+@pytest.mark.parametrize(("strategy", "example"), PROMPT_RENDERS)
 def test_rendered_prompts_match_golden_files(strategy, example):
-    """What the model is sent for an example; UPDATE_GOLDEN=1 rewrites the files after a reviewed change."""
-    name = {"000": "000_d18f79af084974a4", "004": "004_3b145cd2937caf5f"}[example]
-    backend = QueueBackend()
-    answer(prompt(name), backend=backend, strategy=strategy)
-    sent = [{"messages": r.messages, "max_tokens": r.max_tokens, "schema": r.schema} for r in backend.history]
-    rendered = json.dumps(sent, indent=1, ensure_ascii=False) + "\n"
-    golden = GOLDEN / f"{strategy}_{example}.json"
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(rendered, encoding="utf-8")
-    assert rendered == golden.read_text(encoding="utf-8")
+    """What the model is sent for an example (``python tests/renders.py`` rewrites the files)."""
+    assert prompts_sent(strategy, example) == (GOLDEN / f"{strategy}_{example}.json").read_text(
+        encoding="utf-8"
+    )

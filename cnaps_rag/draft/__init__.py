@@ -1,6 +1,6 @@
 """Draft an answer with a model: the ``guided``, ``capable`` or ``free`` strategy, then render it.
 
-Every strategy returns a :class:`Draft`; :func:`cnaps_rag.answer.answer` validates it.
+Every strategy returns a :class:`Draft`; :func:`cnaps_rag.pipeline.answer` validates it.
 ``caller`` retries backend calls and counts their cost, ``fit`` says whether the
 recommended model does what the question asks, and ``render`` writes the markdown with
 each source's exact links. ``workflow`` is the guided scaffold of the second prompt format,
