@@ -137,6 +137,8 @@ _CLOSED_END = re.compile(r"[.!?](?:\*\*|__|[\"”’)\]])+(?=\s+\S)")
 def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Return the sentence spans of one line: :func:`~cnaps_rag.text.sentence_spans`, also split
     after a sentence end that closing emphasis or a quote follows."""
+    if not _CLOSED_END.search(text, start, end):
+        return list(sentence_spans(text, start, end))
     spans = []
     for first, last in sentence_spans(text, start, end):
         for match in _CLOSED_END.finditer(text, first, last):

@@ -105,18 +105,20 @@ class Check(NamedTuple):
         return f"{self.support:.0%} of its words found; {where}; not found: {missing}"
 
 
-_DEFINED = re.compile(r"((?:[A-Za-z0-9]+[\s-]+){2,6})\(([A-Z][A-Za-z]{1,5}?)s?\)")
-"""Words followed by an acronym in brackets: "text-to-speech (TTS)"."""
+_ACRONYM = re.compile(r"\(([A-Z][A-Za-z]{1,5}?)s?\)")
+"""An acronym in brackets, perhaps plural: "(TTS)", "(LLMs)"."""
+_BEFORE_ACRONYM = re.compile(r"[\s*_-]+")
 
 
 def _defined(written: str) -> set[str]:
     """Return the roots of the acronyms ``written`` defines in place (whose letters start the words
     before them): saying "(TTS)" after "text-to-speech" claims nothing more."""
     found = set()
-    for match in _DEFINED.finditer(written):
-        acronym = match.group(2)
-        words = re.split(r"[\s-]+", match.group(1).strip())
-        if "".join(w[0] for w in words[-len(acronym) :]).lower() == acronym.lower():
+    for match in _ACRONYM.finditer(written):
+        acronym = match.group(1)
+        before = [w for w in _BEFORE_ACRONYM.split(written[max(0, match.start() - 120) : match.start()]) if w]
+        letters = "".join(w[0] for w in before[-len(acronym) :])
+        if len(before) >= len(acronym) and letters.lower() == acronym.lower():
             found.add(word_root(acronym) or "")
     return found
 

@@ -195,8 +195,6 @@ def test_token_shortcut_matches_the_plain_scan_on_the_fixture_answers():
         assert [m.span() for m in token_matches(text)] == _token_spans_plain(text)
 
 
-
-
 @settings(max_examples=300)
 @given(
     st.lists(
