@@ -343,8 +343,8 @@ def check(
         if piece == NOT_COVERED:
             continue
         written = blanked[unit.start : unit.end]
-        tokens = words_of(written)
-        named = finder.named(piece, [token.lower() for token in tokens])
+        tokens = words_of(written.lower())  # for names and content words alike
+        named = finder.named(piece, tokens)
         if "[S" in piece:
             named |= {m for m in _MARKER.findall(piece) if m in table}
         for ids in link_sources.over(unit):
