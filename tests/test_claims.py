@@ -7,6 +7,8 @@ each calibration test fails when the constant or rule it names moves or goes.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cnaps_rag import parse_prompt, score
 from cnaps_rag.claims import LEAD_IN_WORDS, units
@@ -275,3 +277,14 @@ def test_a_sentence_ends_inside_closing_emphasis(spec):
     result = score("## 2. Workflow\n\n**The photo is sharp.** NAFNet relies on wavelet attention.\n", spec)
     assert [s.text for s in result.unsupported] == ["NAFNet relies on wavelet attention."]
     assert result.claims == 2
+
+
+@settings(max_examples=400)
+@given(st.text(alphabet="abzAQTS9 .-_'", max_size=40))
+def test_name_shaped_words_are_those_of_the_plain_pattern(text):
+    import re
+
+    from cnaps_rag.support import _NAME_SHAPED
+
+    plain = re.compile(r"(?<=[a-z] )[A-Z][A-Za-z0-9]*|\b[A-Z]{2,}[A-Za-z0-9]*|\b[a-z]+[A-Z][A-Za-z0-9]*")
+    assert _NAME_SHAPED.findall(text) == plain.findall(text)
