@@ -160,6 +160,8 @@ class _Spans(Generic[_T]):
     def over(self, unit: Unit) -> list[_T]:
         """Return the values of the items that overlap ``unit`` (units come in order)."""
         items, index = self.items, self.first
+        if index >= len(items):
+            return []  # most answers have no mark or stripped item, and few links
         # An item that ends before this unit starts ends before every later one too.
         while index < len(items) and items[index][1] <= unit.start:
             index += 1
