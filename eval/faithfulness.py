@@ -125,16 +125,37 @@ def covered(span: tuple[int, int], flagged: list[tuple[int, int]]) -> float:
     return sum(marks) / max(1, end - start)
 
 
+LABELS = ("N", "S", "G", "U")
+
+
+def _malformed(record: Any) -> str | None:
+    """Return why ``record`` cannot be measured, or None."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for name, kind in (("system", str), ("prompt", str), ("markdown", str), ("units", list)):
+        if not isinstance(record.get(name), kind):
+            return f"no {name} ({kind.__name__})"
+    for unit in record["units"]:
+        if not (isinstance(unit, dict) and isinstance(unit.get("text"), str) and unit.get("label") in LABELS):
+            return "a unit without a text or with a label other than N, S, G, U"
+    return None
+
+
 def measure(records: list[dict[str, Any]], *, strict: bool = False) -> dict[str, Any]:
     """Return per-system and overall agreement of :func:`cnaps_rag.score` with the labels."""
     systems: dict[str, Tally] = defaultdict(Tally)
     errors: list[str] = []
     misses: list[dict[str, Any]] = []
     for record in records:
+        problem = _malformed(record)
+        if problem:
+            name = record.get("id") if isinstance(record, dict) else json.dumps(record)[:40]
+            errors.append(f"{name}: {problem}")
+            continue
         try:
             spec = parse_prompt(record["prompt"], prompt_id=record.get("id"))
         except PromptError as exc:
-            errors.append(f"{record.get('id')}: {exc}")
+            errors.append(f"{record.get('id')}: {exc.one_line()}")
             continue
         markdown = record["markdown"]
         scores = score(markdown, spec, strict=strict)

@@ -66,3 +66,14 @@ def test_main_prints_the_table_and_says_what_it_cannot_read(tmp_path, capsys):
     assert "labels.jsonl:2: not JSON" in err
     assert faithfulness.main([str(tmp_path / "missing.jsonl")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_broken_record_is_reported_and_the_rest_measured():
+    broken = [{"id": "no-units", "system": "a", "prompt": PROMPT, "markdown": ANSWER}, ["not", "a", "record"]]
+    bad_label = record("a") | {"id": "bad-label"}
+    bad_label["units"] = [{"text": "x", "label": "Q"}]
+    bad_prompt = record("a") | {"id": "bad-prompt", "prompt": "no sources here"}
+    report = faithfulness.measure([*broken, bad_label, bad_prompt, record("b")])
+    assert set(report["systems"]) == {"b"}
+    names = [e.split(": ")[0] for e in report["errors"]]
+    assert names == ["no-units", '["not", "a", "record"]', "bad-label", "bad-prompt"]
