@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
     else:
         print_report(report, details=args.details)
-    return 0
+    # Nothing measurable is bad input, like an unreadable file.
+    return 0 if report["systems"] else 2
 
 
 if __name__ == "__main__":
