@@ -22,85 +22,50 @@
   ``structure`` is below 1.
 - ``citation_marks``: chat-interface citation marks in the answer (``[cite_start]``,
   ``[cite: 27]``), which refer to nothing a reader has; the validator removes them.
-- ``grounding``: supported sentences / sentences (1.0 when there is none); see below.
+- ``grounding``: supported claims / claims judged (1.0 when there is none); see below.
 - ``violations``: what :func:`cnaps_rag.validate.validate` strips, by kind.
 
 Grounding
 ---------
-A *sentence* is a sentence of a line that is not a heading and not the ``NOT_COVERED``
-line, split at ``.``, ``!``, ``?`` before a space (not after ``e.g.``, ``et al.`` or an
-initial) and at ``。！？``; list markers and links are left out of it, and a piece without
-content words (a line that is only links, "**Input:**") is no sentence.
+The answer is cut into units (sentences, list items, table rows, headings) and each unit with
+the shape of a claim is checked against the sources it credits, in their own words
+(:mod:`cnaps_rag.claims` says which units make no claim; :mod:`cnaps_rag.support` how a claim
+is checked and what each verdict means). ``claims`` counts the claims; ``unsupported`` lists
+those the prompt does not support, each with its span in the scored markdown and ``why`` (which
+source was read, what was not found in it); ``misattributed`` those among them that credit a
+source (by marker, link, name, or the heading, label or pronoun they stand under) that does not
+say it; ``general`` the textbook statements that credit no source and name no model.
 
-Its *content words* are its words lower-cased, without English and German stopwords
-(``data/stopwords.txt``), at least 3 characters long (2 when they hold a digit: ``L3``,
-``76``), lightly stemmed (``restored``, ``restoring`` and ``restoration`` are ``restor``);
-a run of CJK characters gives its character pairs, since Chinese text has no spaces between
-words. The stemmer is a small suffix stripper rather than Snowball's English stemmer
-(``snowballstemmer``): on ``fixtures/labelled`` Snowball flags 34 of the 43 planted-name
-sentences and 35 of the 212 others at 60 %, against 35 and 36 here, no better; and the
-``stop-words`` package's 1,333-word English list drops content words (31 of 43 flagged).
+By default a general statement counts on neither side: ``grounding`` is (claims − general −
+unsupported) / (claims − general). With ``strict=True`` general statements are unsupported (they
+are in ``unsupported`` too) and ``grounding`` is (claims − unsupported) / claims.
 
-The prompt's *vocabulary* is the content words of its question, its instructions, its
-sources' names and its summaries (without the summary sentences that read as injected
-orders, which the allow-list ignores too), plus a short fixed list of background words
-(``data/background_words.txt``) that any answer may use without a source: the answer's
-scaffolding (user, task, input, output, paper, code) and the medium (image, photo, frame,
-RGB, JPEG, phone, GPU).
-
-A sentence is *supported* when at least :data:`SUPPORT_THRESHOLD` (60 %) of its distinct
-content words are in the vocabulary. The threshold comes from the 46 labelled answers in
-``fixtures/labelled``: the 43 sentences that carry a planted model name have a median
-support of 38 %, the 212 others 86 %. At 60 %, 35 of the 43 (81 %) are flagged and 36 of
-the 212 (17 %). Of those 36, 13 label a planted link ("Mirror:", "Leaderboard:"), 8 are
-German or Chinese answers to English summaries, and 15 add what the prompt does not say
-(PSNR and SSIM, an encoder-decoder split, camera formats) or are short, with one of two
-words unknown ("Dark frame → Retinexformer → bright frame"). At 50 % only 28 of the 43
-(65 %) would be flagged; at 67 %, 59 of the 212. The measure is lexical: it cannot see a
-false claim made of the prompt's own words, and an answer in another language than its
-sources scores low although it may be right.
+How it agrees with careful readers: ``python -m eval.faithfulness
+../shared/faithfulness/dev_labels.jsonl`` (``eval/README.md`` has the figures and the methods
+measured). Content words and their stems: :mod:`cnaps_rag.words`.
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-
 from pydantic import BaseModel, ConfigDict
 
-from .allowlist import AllowList, is_injection
-from .files import data_words
+from .allowlist import AllowList
 
 # The validator's own patterns and findings, so that a heading, a list item, a link and a name
 # are the same things for the score as for the validator whose work it measures.
-from .markdown import HEADING, ITEM, answer_parts, in_order
+from .markdown import answer_parts, in_order
+from .profiles import profiles
 from .spec import PromptSpec
-from .text import normalize_newlines, sentence_spans, sentences
+from .support import Check, check
+from .text import normalize_newlines
 from .validate import NOT_COVERED, Found, Validation, citation_spans, find_items, validate
-
-SUPPORT_THRESHOLD = 0.6
-"""Share of a sentence's distinct content words that must occur in the prompt."""
 
 METRICS: tuple[str, ...] = ("url_precision", "source_recall", "model_precision", "structure", "grounding")
 """The scores that are aggregated over answers, in report order."""
 
 
-_WORD = re.compile(r"[^\W_]+")
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
-""":data:`_WORD` for ASCII text, where it means the same (a plain class is faster to try)."""
-_SENTENCE_END = re.compile(r"[.!?。！？]")
-"""A character that may end a sentence (:func:`cnaps_rag.text.sentence_spans` says when it does)."""
-_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
-_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-# Longest first; one is stripped, and only when a stem of at least 4 characters is left.
-_SUFFIXES = (
-    "izations", "ization", "ations", "ation", "ments", "ment", "ness", "ings", "ing",
-    "ies", "ied", "edly", "ers", "er", "ed", "ly", "es", "s",
-)  # fmt: skip
-
-
 class Sentence(BaseModel):
-    """A sentence of an answer and where it stands."""
+    """A claim of an answer that the score flags, where it stands and why."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -109,7 +74,11 @@ class Sentence(BaseModel):
     end: int
     """Span of ``text`` in the scored markdown (after CRLF became LF)."""
     support: float
-    """Share of its distinct content words that occur in the prompt."""
+    """Share of its distinct content words found in what it may say."""
+    sources: list[str] = []
+    """IDs of the sources it credits (by marker, link, name, heading or pronoun), read against it."""
+    why: str = ""
+    """Which source was read and what was not found in it."""
 
 
 class Scores(BaseModel):
@@ -136,96 +105,19 @@ class Scores(BaseModel):
     model_mentions: int
     unallowed_models: list[str]
     """The mentions the prompt does not allow, as written, in order."""
-    sentences: int
+    claims: int
+    """Units that make a claim (general statements included)."""
     unsupported: list[Sentence]
+    """Claims the prompt does not support: misattributed ones too (and general ones when strict)."""
+    misattributed: list[Sentence] = []
+    """Claims credited to a source that does not say them (each also in ``unsupported``)."""
+    general: list[Sentence] = []
+    """Claims about the task or field that credit no source and name no model (not in
+    ``unsupported`` unless strict)."""
     violations: dict[str, int]
     """What the validator strips: ``{"url": n, "model": m}``."""
     citation_marks: int = 0
     """Chat-interface citation marks (``[cite_start]``, ``[cite: 27]``) in the answer."""
-
-
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    return frozenset(data_words("stopwords.txt"))
-
-
-# Pure functions of one word, and answers repeat their words: cached, they take score from
-# ~2 ms to well under 1 ms per 2 KB (most of its time went to stemming the same words again).
-@lru_cache(maxsize=1 << 16)
-def _stem(word: str) -> str:
-    """Return ``word`` without a common English inflection or derivation suffix."""
-    if any(c.isdigit() for c in word):
-        return word
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            if suffix in ("ies", "ied"):
-                word = word[: -len(suffix)] + "y"
-            elif not (suffix == "s" and word.endswith(("ss", "us", "is"))):
-                word = word[: -len(suffix)]
-                # "deblurring", "running": the doubled consonant belongs to the suffix.
-                if len(word) >= 4 and word[-1] == word[-2] and word[-1] not in "aeiousl":
-                    word = word[:-1]
-            break
-    # "image" and "images", "restore" and "restored" meet at "imag", "restor".
-    if word.endswith("e") and len(word) > 3:
-        word = word[:-1]
-    return word
-
-
-@lru_cache(maxsize=1)
-def _background_words() -> frozenset[str]:
-    # Words any answer may use without a source (data/background_words.txt says which and why).
-    return frozenset(_stem(word) for word in data_words("background_words.txt"))
-
-
-@lru_cache(maxsize=1 << 16)
-def _content_word(word: str) -> str | None:
-    """Return the stemmed content word that ``word`` (as written) is, or None when it is none."""
-    lowered = word.lower()
-    if lowered in _stopwords() or _CJK_CHAR.search(lowered):
-        return None
-    if len(lowered) >= 3 or (len(lowered) == 2 and any(c.isdigit() for c in lowered)):
-        return _stem(lowered)
-    return None
-
-
-def content_words(text: str, *, cjk: bool = True) -> set[str]:
-    """Return the stemmed content words of ``text`` (the module docstring says which words count).
-
-    ``cjk=False`` says the caller knows ``text`` holds no CJK character (the score checks a whole
-    answer once rather than each of its sentences).
-    """
-    words: set[str] = set()
-    if cjk and _CJK_CHAR.search(text):
-        for run in _CJK_RUN.findall(text):
-            words.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
-        text = _CJK_RUN.sub(" ", text)
-    found = (_ASCII_WORD if text.isascii() else _WORD).findall(text)
-    words.update(filter(None, map(_content_word, found)))  # no content word is ""
-    return words
-
-
-def prompt_vocabulary(spec: PromptSpec) -> frozenset[str]:
-    """Return the content words of the prompt's question, instructions, source names and summaries.
-
-    Built once per distinct prompt content (every answer to a prompt is scored against the same
-    vocabulary, and building it was a quarter of a score call); the cached set is immutable.
-    """
-    # Keyed, like AllowList.for_spec, by the strings it reads, whose hashes Python keeps.
-    sources = tuple((source.name, source.summary) for source in spec.sources)
-    return _vocabulary(spec.question, tuple(spec.instructions), sources)
-
-
-@lru_cache(maxsize=256)
-def _vocabulary(
-    question: str, instructions: tuple[str, ...], sources: tuple[tuple[str, str | None], ...]
-) -> frozenset[str]:
-    parts = [question, *instructions]
-    for name, summary in sources:
-        parts.append(name)
-        if summary:
-            parts.extend(s for s in sentences(summary) if not is_injection(s))
-    return frozenset(content_words("\n".join(parts))) | _background_words()
 
 
 def _links(found: Found) -> tuple[list[tuple[int, int]], list[str]]:
@@ -259,56 +151,26 @@ def _structure(text: str, spec: PromptSpec) -> tuple[float, list[int], list[int]
     return present / len(required), numbers, empty
 
 
-def _pieces(text: str) -> list[tuple[int, int]]:
-    """Return the span of each candidate sentence: lines that are not headings, split at sentence ends."""
-    spans: list[tuple[int, int]] = []
-    offset = 0
-    for line in text.split("\n"):
-        line_start = offset
-        offset += len(line) + 1
-        stripped = line.strip()
-        # A heading's or list item's marker is the first thing on its line after spaces or tabs.
-        if not stripped or (stripped[0] == "#" and HEADING.match(line)) or stripped == NOT_COVERED:
-            continue
-        item = ITEM.match(line) if stripped[0] in "-*+•" or stripped[0].isdigit() else None
-        start = line_start + (item.end() if item else 0)
-        # A sentence end in the line? Three substring checks are faster than the class's scan.
-        if "." in line or "!" in line or "?" in line or (not line.isascii() and _SENTENCE_END.search(line)):
-            spans.extend(sentence_spans(text, start, offset - 1))
-        elif text[start : offset - 1].strip():
-            spans.append((start, offset - 1))  # one sentence: what sentence_spans gives
-    return spans
+def _grounding(
+    text: str, spec: PromptSpec, allow: AllowList, found: Found, links: list[tuple[int, int]], strict: bool
+) -> tuple[int, list[Sentence], list[Sentence], list[Sentence]]:
+    """Return the number of claims, and the unsupported, misattributed and general ones."""
+    checks = check(text, spec, allow, found, links)
+    table = profiles(spec)
 
+    def item(c: Check) -> Sentence:
+        return Sentence(
+            text=text[c.start : c.end], start=c.start, end=c.end, support=c.support,
+            sources=list(c.sources), why=c.why(table),
+        )  # fmt: skip
 
-def _sentences(
-    text: str, vocabulary: frozenset[str], links: list[tuple[int, int]]
-) -> tuple[int, list[Sentence]]:
-    """Return how many sentences the answer has, and those whose content words the prompt has too
-    few of (below :data:`SUPPORT_THRESHOLD`)."""
-    count, unsupported = 0, []
-    # Blank out links (once, keeping every offset) so that a URL's path words are not judged as prose.
-    kept, position = [], 0
-    for link_start, link_end in links:  # sorted by start; they may overlap
-        link_start, link_end = max(link_start, position), min(link_end, len(text))
-        if link_end > link_start:
-            kept += [text[position:link_start], " " * (link_end - link_start)]
-            position = link_end
-    blanked = "".join(kept) + text[position:]
-    cjk = _CJK_CHAR.search(blanked) is not None
-    for start, end in _pieces(text):
-        words = content_words(blanked[start:end], cjk=cjk)
-        if not words:
-            continue
-        count += 1
-        support = round(len(words & vocabulary) / len(words), 4)
-        if support >= SUPPORT_THRESHOLD:
-            continue
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        unsupported.append(Sentence(text=text[start:end], start=start, end=end, support=support))
-    return count, unsupported
+    flagged = [(c.verdict, item(c)) for c in checks if c.verdict != "supported"]
+    unsupported = [s for verdict, s in flagged if verdict in ("unsupported", "misattributed")]
+    misattributed = [s for verdict, s in flagged if verdict == "misattributed"]
+    general = [s for verdict, s in flagged if verdict == "general"]
+    if strict:
+        unsupported = sorted(unsupported + general, key=lambda s: s.start)
+    return len(checks), unsupported, misattributed, general
 
 
 def score(
@@ -317,6 +179,7 @@ def score(
     *,
     allow: AllowList | None = None,
     validation: Validation | None = None,
+    strict: bool = False,
 ) -> Scores:
     """Return the faithfulness scores of ``markdown`` as an answer to ``spec``.
 
@@ -348,10 +211,10 @@ def score(
 
     structure, sections_found, empty_sections = _structure(text, spec)
 
-    # Citation marks ("[cite: 6]") are chat debris, not prose: blanked like links, not judged.
-    marks = citation_spans(text)
-    sentences, unsupported = _sentences(text, prompt_vocabulary(spec), sorted([*links, *marks]))
-    grounding = (sentences - len(unsupported)) / sentences if sentences else 1.0
+    claims, unsupported, misattributed, general = _grounding(text, spec, allow, found, links, strict)
+    # Without strict, general statements count on neither side (with it, they are unsupported).
+    judged = claims if strict else claims - len(general)
+    grounding = (judged - len(unsupported)) / judged if judged else 1.0
 
     return Scores(
         url_precision=url_precision,
@@ -367,8 +230,10 @@ def score(
         linked_sources=linked,
         model_mentions=len(mentions),
         unallowed_models=unallowed_models,
-        sentences=sentences,
+        claims=claims,
         unsupported=unsupported,
+        misattributed=misattributed,
+        general=general,
         violations=validation.counts(),
-        citation_marks=len(marks),
+        citation_marks=len(citation_spans(text)),
     )

@@ -91,3 +91,14 @@ def trim_url_tail(raw: str) -> str:
         else:
             break
     return raw
+
+
+def blanked_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """Return ``text`` with the (sorted, possibly overlapping) spans blanked, every offset kept."""
+    kept, position = [], 0
+    for start, end in spans:
+        start, end = max(start, position), min(end, len(text))
+        if end > start:
+            kept += [text[position:start], " " * (end - start)]
+            position = end
+    return "".join(kept) + text[position:]

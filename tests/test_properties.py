@@ -195,16 +195,6 @@ def test_token_shortcut_matches_the_plain_scan_on_the_fixture_answers():
         assert [m.span() for m in token_matches(text)] == _token_spans_plain(text)
 
 
-@settings(max_examples=400)
-@given(st.text(alphabet="ab .!?。！？é\t", max_size=40))
-def test_sentence_end_check_in_pieces_is_the_class_search(line):
-    # score._pieces asks "." / "!" / "?" in the line (and the class only for other than ASCII).
-    from cnaps_rag.score import _SENTENCE_END
-
-    fast = "." in line or "!" in line or "?" in line or (not line.isascii() and _SENTENCE_END.search(line))
-    assert bool(fast) == bool(_SENTENCE_END.search(line))
-
-
 @settings(max_examples=300)
 @given(
     st.lists(

@@ -3,8 +3,11 @@ from __future__ import annotations
 import pytest
 
 from cnaps_rag import parse_prompt, validate
-from cnaps_rag.score import SUPPORT_THRESHOLD, content_words, prompt_vocabulary, score
+from cnaps_rag.profiles import profiles
+from cnaps_rag.score import score
+from cnaps_rag.support import SUPPORT_THRESHOLD
 from cnaps_rag.validate import NOT_COVERED
+from cnaps_rag.words import content_words
 
 SKELETON = "## 1. Task\n\n{one}\n\n## 2. Workflow\n\n{two}\n\n## 3. Papers\n\n{three}\n"
 
@@ -221,7 +224,7 @@ def test_a_sentence_copied_from_a_summary_is_supported(example_upscale):
     result = score(text, example_upscale)
     # The task line and the two of section 2; the link line has no words once its URL is
     # left out, so it is no sentence.
-    assert result.sentences == 3
+    assert result.claims == 3
     [unsupported] = result.unsupported
     assert unsupported.text == INVENTED
     assert text[unsupported.start : unsupported.end] == INVENTED
@@ -229,23 +232,25 @@ def test_a_sentence_copied_from_a_summary_is_supported(example_upscale):
     assert result.grounding == pytest.approx(2 / 3)
 
 
-def test_headings_link_lines_and_not_covered_are_not_sentences(example_upscale):
+def test_headings_diagrams_link_lines_and_not_covered_are_not_claims(example_upscale):
     text = answer_text(
-        one=NOT_COVERED, two="Input → MSSNet → output.", three="- https://github.com/kky7/MSSNet"
+        one=NOT_COVERED,
+        two="Input → MSSNet → output.\n\nMSSNet deblurs the photo.",
+        three="- https://github.com/kky7/MSSNet",
     )
     result = score(text, example_upscale)
-    assert result.sentences == 1 and result.grounding == 1.0
+    assert result.claims == 1 and result.grounding == 1.0
 
 
 def test_grounding_is_one_without_sentences(example_upscale):
     result = score("## 1. Task\n\n## 2. Flow\n\n## 3. Papers\n- arXiv:2406.17117\n", example_upscale)
-    assert result.sentences == 0 and result.grounding == 1.0
+    assert result.claims == 0 and result.grounding == 1.0
 
 
 def test_sentences_split_at_ends_but_not_at_abbreviations(example_upscale):
     text = answer_text(two=f"Input, e.g. a photo → MSSNet → output. {INVENTED}")
     result = score(text, example_upscale)
-    assert result.sentences == 3
+    assert result.claims == 3
     assert [s.text for s in result.unsupported] == [INVENTED]
 
 
@@ -263,13 +268,13 @@ def test_content_words_are_stemmed_and_filtered():
     assert content_words("去雾后") == {"去雾", "雾后"}
 
 
-def test_vocabulary_leaves_out_injected_summary_sentences():
+def test_source_words_leave_out_injected_summary_sentences():
     from conftest import prompt
 
     spec = prompt("v11_injection")
-    vocabulary = prompt_vocabulary(spec)
-    assert "imdn" in vocabulary
-    assert "evil" not in vocabulary and "esrgan" not in vocabulary
+    words = set().union(*(p.words for p in profiles(spec).values()))
+    assert "imdn" in words
+    assert "evil" not in words and "esrgan" not in words
 
 
 # --------------------------------------------------------------------------- the rest
@@ -326,4 +331,4 @@ def test_citation_marks_are_counted_and_not_judged_as_prose(example_upscale):
         answer_text(two="[cite_start]" + two[:-1] + " [cite: 6, 7]【4:0†source】."), example_upscale
     )
     assert marked.citation_marks == 3 and plain.citation_marks == 0
-    assert (marked.sentences, marked.grounding) == (plain.sentences, plain.grounding)
+    assert (marked.claims, marked.grounding) == (plain.claims, plain.grounding)

@@ -2,8 +2,9 @@
 
 The page needs nothing but a browser: inline CSS, an inline SVG chart, no script, no font,
 image or style sheet from the network. Every piece of answer text is HTML-escaped; removed
-URLs and names and unsupported sentences are ``<mark>`` elements with the classes
-``stripped-url``, ``stripped-model`` and ``unsupported``. A pure function of the report.
+URLs and names and unsupported claims are ``<mark>`` elements with the classes
+``stripped-url``, ``stripped-model``, ``unsupported`` and ``misattributed``, with the reason as
+their title. A pure function of the report.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ thead th { background: #f2f2f2; }
 pre.text { white-space: pre-wrap; background: #fafafa; border: 1px solid #ddd; padding: 0.8em; }
 mark { padding: 0 1px; }
 mark.unsupported { background: #fff1a8; }
+mark.misattributed { background: #ffd8b0; }
 mark.stripped-url, mark.stripped-model { text-decoration: line-through; }
 mark.stripped-url { background: #ffc9c9; }
 mark.stripped-model { background: #ffd8a8; }
@@ -102,8 +104,10 @@ def _marks(
             (
                 s.start,
                 s.end,
-                "unsupported",
-                f"unsupported: {s.support:.0%} of its content words in the prompt",
+                "unsupported misattributed"
+                if any(m.start == s.start for m in scores.misattributed)
+                else "unsupported",
+                f"unsupported: {s.why or f'{s.support:.0%} of its words found'}",
             )
             for s in scores.unsupported
         ]
@@ -278,7 +282,8 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
     if report.counts.get("scored"):
         yield (
             "<h2>Answers</h2>\n"
-            '<p>Marked: <mark class="unsupported">unsupported sentence</mark>, '
+            '<p>Marked (hover for the reason): <mark class="unsupported">unsupported claim</mark>, '
+            '<mark class="unsupported misattributed">claim its source does not make</mark>, '
             '<mark class="stripped-url">URL the validator strips</mark>, '
             '<mark class="stripped-model">model name the validator strips</mark>.</p>\n'
         )

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from .models import EvalReport
 from .tables import (
+    CLAIMS_NOTE,
     agreement_table,
     blind_spot_table,
+    claims_table,
     html_table,
     judge_table,
     metric_by_prompt,
@@ -81,6 +83,9 @@ def systems_html(report: EvalReport) -> list[str]:
         "<p>Each metric's mean over a system's final answers, its rank among the systems in brackets "
         "(1 is best); the best is starred.</p>",
         *html_table(systems_table(report)),
+        "<h2>Claims by system</h2>",
+        f"<p>{_e(CLAIMS_NOTE)}</p>",
+        *html_table(claims_table(report)),
         "<h2>Each metric by system</h2>",
     ]
     for metric in LABELS:

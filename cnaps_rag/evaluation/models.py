@@ -266,6 +266,9 @@ class SystemSummary(BaseModel):
     stripped: list[StrippedValue]
     """The values stripped from the most answers (from the draft where there is one), most first."""
     judge: JudgeSummary | None = None
+    claims: dict[str, int] = {}
+    """Over its final answers: ``claims``, and how many of them are ``unsupported`` (misattributed
+    ones included), ``misattributed`` and ``general`` (see :func:`cnaps_rag.score.score`)."""
 
     def metric(self, name: str) -> MetricRow:
         """Return the summary row of metric ``name``; raise KeyError if there is none."""

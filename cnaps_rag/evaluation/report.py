@@ -18,9 +18,11 @@ from ..validate import Violation
 from .html_page import iter_report_html
 from .models import EvalReport, Row
 from .tables import (
+    CLAIMS_NOTE,
     Table,
     agreement_table,
     blind_spot_table,
+    claims_table,
     comparison_table,
     judge_table,
     markdown_row,
@@ -103,7 +105,7 @@ def _stripped_md(violations: Sequence[Violation]) -> list[str]:
 
 
 def _unsupported_md(sentences: Sequence[Sentence]) -> list[str]:
-    return [f"- {_code(s.text)} ({s.support:.0%} of its content words in the prompt)" for s in sentences]
+    return [f"- {_code(s.text)} ({s.why or f'{s.support:.0%} of its words found'})" for s in sentences]
 
 
 def _systems_md(report: EvalReport) -> list[str]:
@@ -116,6 +118,12 @@ def _systems_md(report: EvalReport) -> list[str]:
         "(1 is best), the best in bold.",
         "",
         *markdown_table(systems_table(report)),
+        "",
+        "## Claims by system",
+        "",
+        CLAIMS_NOTE,
+        "",
+        *markdown_table(claims_table(report)),
         "",
         "## Each metric by system",
         "",

@@ -119,6 +119,32 @@ def systems_table(report: EvalReport) -> Table:
     return table
 
 
+CLAIMS_NOTE = (
+    "Claims over a system's final answers (cnaps_rag/score.py): the supported share leaves general "
+    "statements out; misattributed claims are among the unsupported."
+)
+"""What the claims table says, under its heading."""
+
+
+def claims_table(report: EvalReport) -> Table:
+    """Return per system its claims, the share supported, and the unsupported, misattributed and
+    general ones (over its final answers)."""
+    table = Table(["system", "claims", "supported share", "unsupported", "misattributed", "general"])
+    for system in report.systems:
+        counts = system.claims
+        judged = counts.get("claims", 0) - counts.get("general", 0)
+        share = (judged - counts.get("unsupported", 0)) / judged if judged > 0 else None
+        table.rows.append(
+            [
+                system.name,
+                str(counts.get("claims", 0)),
+                format_number(share),
+                *(str(counts.get(key, 0)) for key in ("unsupported", "misattributed", "general")),
+            ]
+        )
+    return table
+
+
 def metric_table(report: EvalReport, metric: str) -> Table:
     """Return one metric's mean, minimum, share perfect and rank per system, best first."""
     table = Table(["system", "mean", "min", "share perfect", "rank"])

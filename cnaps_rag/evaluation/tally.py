@@ -78,6 +78,7 @@ class SystemTally:
         self.supported = _Tally()
         self.asked = _Tally()
         self.judge_failed = 0
+        self.claims = Counter({"claims": 0, "unsupported": 0, "misattributed": 0, "general": 0})
 
     def add(self, row: Row) -> None:
         self.counts["records"] += 1
@@ -90,6 +91,13 @@ class SystemTally:
             self.final[metric].add(_value(row.final_scores, metric))
         for kind, count in row.final_scores.violations.items():
             self.violations["final"][kind] += count
+        final = row.final_scores
+        self.claims.update(
+            claims=final.claims,
+            unsupported=len(final.unsupported),
+            misattributed=len(final.misattributed),
+            general=len(final.general),
+        )
         if row.draft_scores is not None:
             self.counts["with_draft"] += 1
             for metric in METRICS:
@@ -156,6 +164,7 @@ class SystemTally:
             violations={which: dict(counter) for which, counter in self.violations.items()},
             stripped=[StrippedValue(kind=kind, value=value, answers=n) for (kind, value), n in most],
             judge=self.judge_summary(),
+            claims=dict(self.claims),
         )
 
 
