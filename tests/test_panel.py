@@ -319,6 +319,11 @@ def test_a_live_panel_of_two_judges_with_fakes(prompt_text, clean, tmp_path):
         live_answers(prompt_text, clean), judge=[Judge(b, cache_dir=tmp_path / "cache") for b in backends]
     )
     assert [len(b.history) for b in backends] == [4, 4] and report_json(again) == report_json(report)
+    # Verdicts and comparisons asked three at a time give the same report.
+    threaded = [Judge(b, cache_dir=None) for b in backends]
+    assert report_json(evaluate(live_answers(prompt_text, clean), judge=threaded, judge_workers=3)) == (
+        report_json(report)
+    )
     markdown = report_markdown(report)
     assert "| ja | 1 | **1** | 0 | 0 | 1 | 1 |" in markdown and "asked again, answers reordered" in markdown
 

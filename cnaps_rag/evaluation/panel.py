@@ -59,9 +59,9 @@ def fleiss_kappa(verdicts: Sequence[RecordedVerdicts], panel: Sequence[str]) -> 
     categories = set().union(*counts)
     total = len(rated) * raters
     expected = sum((sum(c[k] for c in counts) / total) ** 2 for k in categories)
-    observed = sum((sum(n * n for n in c.values()) - raters) / (raters * (raters - 1)) for c in counts) / len(
-        rated
-    )
+    # Per prompt, the share of rater pairs that agree; then its mean over the prompts.
+    agreeing = [(sum(n * n for n in c.values()) - raters) / (raters * (raters - 1)) for c in counts]
+    observed = sum(agreeing) / len(rated)
     if expected >= 1:
         return None, len(rated)
     return round((observed - expected) / (1 - expected), 6), len(rated)
@@ -76,14 +76,14 @@ def _record(
     for by_system in scores.values():
         for system, value in by_system.items():
             sums.setdefault(system, []).append(value)
+    # The report's systems first, then any a judge named that gave no scored answer.
     names = [*systems, *sorted(set(counted) - set(systems)), *sorted(set(sums) - set(systems) - set(counted))]
+    means = {s: round(sum(sums[s]) / len(sums[s]), 6) if s in sums else None for s in names}
     return JudgeRecord(
         name=name,
         judged=len(picks),
         picks={s: counted.get(s, 0) for s in names},
-        mean_scores={s: round(sum(sums[s]) / len(sums[s]), 6) if s in sums else None for s in names}
-        if sums
-        else {},
+        mean_scores=means if sums else {},
         scored=len(scores),
     )
 

@@ -283,8 +283,8 @@ class Run:
 
     # ----------------------------------------------------------------------- the report
 
-    def _picks(self, prompt_id: str, systems: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
-        """Return per judge its pick among the prompt's answers, in their order and reversed."""
+    def _answers(self, prompt_id: str, systems: Sequence[str]) -> list[tuple[str, str]]:
+        """Return (system, final text) of each system's first scored answer to the prompt, in order."""
         positions = self.prompts.first.get(prompt_id, {})
         answers = []
         for system in systems:
@@ -292,15 +292,36 @@ class Run:
                 markdown, _ = self.texts.get(positions[system][0] - 1)
                 if markdown is not None:
                     answers.append((system, markdown))
-        spec = self.live_specs[prompt_id]
-        picks = {}
-        for judge in self.judges:
-            first, why = judge.compare(spec, answers)
-            again, why_again = judge.compare(spec, answers[::-1])
-            for reason in (why, why_again):
-                if reason is not None:
-                    self.compare_errors.append(f"{judge.model} on {prompt_id}: {reason}")
-            picks[judge.model] = (first, again)
+        return answers
+
+    def _comparisons(
+        self, prompt_ids: Sequence[str], systems: Sequence[str]
+    ) -> dict[tuple[str, str], list[str | None]]:
+        """Return per (prompt, judge) its picks with the answers in their order and reversed.
+
+        Asked ``judge_workers`` at a time; a failure is listed in ``compare_errors`` and is no pick.
+        """
+        tasks = []
+        for prompt_id in prompt_ids:
+            answers = self._answers(prompt_id, systems)
+            for judge in self.judges:
+                for shown in (answers, answers[::-1]):
+                    tasks.append((prompt_id, judge, self.live_specs[prompt_id], shown))
+
+        def ask(task: tuple[str, Judge, PromptSpec, list[tuple[str, str]]]) -> tuple[str | None, str | None]:
+            _, judge, spec, shown = task
+            return judge.compare(spec, shown)
+
+        if self.workers > 1:
+            with ThreadPoolExecutor(self.workers) as pool:
+                results = list(pool.map(ask, tasks))
+        else:
+            results = [ask(task) for task in tasks]
+        picks: dict[tuple[str, str], list[str | None]] = {}
+        for (prompt_id, judge, _, _), (pick, why) in zip(tasks, results, strict=True):
+            if why is not None:
+                self.compare_errors.append(f"{judge.model} on {prompt_id}: {why}")
+            picks.setdefault((prompt_id, judge.model), []).append(pick)
         return picks
 
     def live_verdicts(self, systems: Sequence[str]) -> list[RecordedVerdicts]:
@@ -310,20 +331,21 @@ class Run:
         the answers in reverse order to show position bias; its scores are its rubric verdicts'
         overall scores (0 to 1).
         """
+        prompt_ids = [prompt_id for prompt_id, by_system in self.live.items() if len(by_system) > 1]
+        picks = self._comparisons(prompt_ids, systems)
         result = []
-        for prompt_id, by_system in self.live.items():
-            if len(by_system) < 2:
-                continue
+        for prompt_id in prompt_ids:
             scores: dict[str, dict[str, float]] = {}
-            for system, by_judge in by_system.items():
-                for judge, value in by_judge.items():
-                    scores.setdefault(judge, {})[system] = value
+            for system, by_judge in self.live[prompt_id].items():
+                for name, value in by_judge.items():
+                    scores.setdefault(name, {})[system] = value
             votes, reordered = {}, {}
-            for judge, (first, again) in self._picks(prompt_id, systems).items():
+            for judge in self.judges:
+                first, again = picks[(prompt_id, judge.model)]
                 if first is not None:
-                    votes[judge] = first
+                    votes[judge.model] = first
                     if again is not None:
-                        reordered[judge] = again
+                        reordered[judge.model] = again
             result.append(RecordedVerdicts(id=prompt_id, votes=votes, scores=scores, reordered=reordered))
         return result
 
