@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-# The bench's shared helpers (eval/bench.py is to be split by what it measures; these go with it).
-from eval.bench import Figure, _cli, _log, _memory_mb, _ratio, unavailable
+from eval.bench_common import Figure, ratio_of, say, unavailable
+from eval.bench_memory import cli_command, memory_mb
 
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "real-answers"
 SOURCES = ("format1_dev.jsonl", "format2_dev.jsonl")
@@ -81,7 +81,7 @@ def bench_jobs(folder: Path, count: int, repeat: int) -> Figure:
     cpu = {1: [float("inf"), 0.0], 2: [float("inf"), float("inf")]}
     for round_ in range(repeat):
         for jobs in (1, 2) if round_ % 2 == 0 else (2, 1):
-            _log(f"eval: {count} answers, jobs={jobs} ({round_ + 1}/{repeat})")
+            say(f"eval: {count} answers, jobs={jobs} ({round_ + 1}/{repeat})")
             children = _children_cpu()
             own = time.process_time()
             started = time.perf_counter()
@@ -122,7 +122,18 @@ def bench_jobs(folder: Path, count: int, repeat: int) -> Figure:
 
 def peak_rss_of_eval(answers: Path, prompts: Path, out: Path) -> dict[str, Any]:
     """Run ``cnaps-rag eval`` (one process, report files written) in a child; return its peak RSS."""
-    command = [*_cli(), "eval", str(answers), "--prompts", str(prompts), "-o", str(out), "-q", "--jobs", "1"]
+    command = [
+        *cli_command(),
+        "eval",
+        str(answers),
+        "--prompts",
+        str(prompts),
+        "-o",
+        str(out),
+        "-q",
+        "--jobs",
+        "1",
+    ]
     started = time.perf_counter()
     pid = os.posix_spawn(
         command[0],
@@ -135,7 +146,7 @@ def peak_rss_of_eval(answers: Path, prompts: Path, out: Path) -> dict[str, Any]:
 
     def poll() -> None:
         while not stop.wait(0.2):
-            memory = _memory_mb(pid)
+            memory = memory_mb(pid)
             if memory is not None:
                 high[0] = max(high[0], memory[1])
 
@@ -160,7 +171,7 @@ def bench_memory(folder: Path, large: int, small: int) -> Figure:
     runs = {}
     for count in (small, large):
         answers, prompts = write_answers(folder, count)
-        _log(f"eval memory: cnaps-rag eval of {count} answers in a child process")
+        say(f"eval memory: cnaps-rag eval of {count} answers in a child process")
         runs[count] = peak_rss_of_eval(answers, prompts, folder / f"report-{count}")
         answers.unlink()
         for path in (folder / f"report-{count}").glob("report.*"):
@@ -173,7 +184,7 @@ def bench_memory(folder: Path, large: int, small: int) -> Figure:
         name=f"eval peak RSS, {large:,} answers",
         measured=f"{high:.0f} MB",
         baseline=f"{small:,} answers, {low:.0f} MB",
-        ratio=_ratio(high, low),
+        ratio=ratio_of(high, low),
         goal=f"≤ +{MEMORY_MAX_GROWTH_MB:g} MB",
         met=complete and growth <= MEMORY_MAX_GROWTH_MB,
         details={"growth_mb": round(growth, 1), "runs": {str(k): v for k, v in runs.items()}},
@@ -196,7 +207,7 @@ def bench_dask(folder: Path, count: int) -> Figure:
     started = time.perf_counter()
     local = evaluate([answers], index)
     local_seconds = time.perf_counter() - started
-    _log(f"eval: {count} answers on a local Dask cluster (2 worker processes on loopback)")
+    say(f"eval: {count} answers on a local Dask cluster (2 worker processes on loopback)")
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
@@ -212,7 +223,7 @@ def bench_dask(folder: Path, count: int) -> Figure:
         name=f"eval on a local Dask cluster, {count} answers",
         measured=f"{count / dask_seconds:.0f} answers/s, report {'identical' if same else 'DIFFERENT'}",
         baseline=f"in process, {count / local_seconds:.0f} answers/s",
-        ratio=_ratio(local_seconds, dask_seconds),
+        ratio=ratio_of(local_seconds, dask_seconds),
         goal="the same report",
         met=same,
         details={"answers": count, "dask": distributed.__version__},

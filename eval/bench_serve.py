@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .bench import ROOT, Figure, _log, unavailable
+from .bench_common import ROOT, Figure, say, unavailable
 from .faults import free_port, serving
 
 REAL_PROMPTS = ROOT.parent / "shared" / "real-answers" / "format1_dev.jsonl"
@@ -149,7 +149,7 @@ def _round(
     meets the server after the other's work.
     """
     raw_first = run_raw(url, previous, n) if previous else None
-    _log(f"serve: --parallel {n}, batch --workers {n}{', after its replay' if previous else ''}")
+    say(f"serve: --parallel {n}, batch --workers {n}{', after its replay' if previous else ''}")
     seconds, failed, requests = run_batch(url, dataset, out, n, strategy, max_tokens)
     raw_s = raw_first if raw_first is not None else run_raw(url, requests, n)
     return Round(seconds, raw_s, len(requests), failed), requests

@@ -12,17 +12,17 @@ from dataclasses import asdict
 
 import pytest
 
-from eval import bench
+from eval import bench, bench_common, bench_import, bench_model, bench_text
 
 FIELDS = {"key", "name", "measured", "baseline", "ratio", "goal", "met", "details", "note"}
 
 
 @pytest.fixture(scope="module")
-def answers() -> list[bench.LabelledAnswer]:
-    return bench.load_answers(limit=4)
+def answers() -> list[bench_text.LabelledAnswer]:
+    return bench_text.load_answers(limit=4)
 
 
-def check_figure(figure: bench.Figure) -> None:
+def check_figure(figure: bench_common.Figure) -> None:
     data = asdict(figure)
     assert set(data) == FIELDS
     assert figure.measured and figure.baseline and figure.goal
@@ -32,7 +32,7 @@ def check_figure(figure: bench.Figure) -> None:
 
 
 def test_validate_figures_against_the_scan(answers):
-    per_answer, two_kb = bench.bench_validate(answers, repeat=1)
+    per_answer, two_kb = bench_text.bench_validate(answers, repeat=1)
     for figure in (per_answer, two_kb):
         check_figure(figure)
     assert per_answer.details["answers"] == 4
@@ -42,42 +42,42 @@ def test_validate_figures_against_the_scan(answers):
 
 
 def test_two_kb_answers_are_about_two_kilobytes(answers):
-    big = bench.two_kb_answers(answers)
+    big = bench_text.two_kb_answers(answers)
     assert {a.spec.id for a in big} == {a.spec.id for a in answers}
     assert all(1000 < len(a.text.encode()) <= 2048 and a.text.endswith("\n") for a in big)
 
 
 def test_score_figure_or_not_available(answers):
-    figure = bench.bench_score(answers, repeat=1)
-    if bench.load_score()[0] is None:
+    figure = bench_text.bench_score(answers, repeat=1)
+    if bench_text.load_score()[0] is None:
         assert figure.measured == "not available" and figure.met is None and figure.note
     else:
         check_figure(figure)
 
 
 def test_score_not_importable_is_reported_not_raised(answers, monkeypatch):
-    monkeypatch.setattr(bench, "load_score", lambda: (None, "cnaps_rag.score does not import (test)"))
-    figure = bench.bench_score(answers, repeat=1)
+    monkeypatch.setattr(bench_text, "load_score", lambda: (None, "cnaps_rag.score does not import (test)"))
+    figure = bench_text.bench_score(answers, repeat=1)
     assert figure.measured == "not available" and figure.ratio is None and figure.met is None
     assert "not available" in bench.render_markdown(_report([figure]))
 
 
 def test_import_figure():
-    figure = bench.bench_import(runs=1, uncached_runs=0)
+    figure = bench_import.bench_import(runs=1, uncached_runs=0)
     check_figure(figure)
     assert figure.details["heavy_modules_imported"] == []  # llama_cpp and openai stay lazy
     assert figure.details["slowest_imports"]
 
 
 def test_percentile():
-    assert bench.percentile([3.0, 1.0, 2.0], 0.5) == 2.0
-    assert bench.percentile([1.0, 2.0], 0.95) == pytest.approx(1.95)
-    assert math.isnan(bench.percentile([], 0.5))
+    assert bench_common.percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert bench_common.percentile([1.0, 2.0], 0.95) == pytest.approx(1.95)
+    assert math.isnan(bench_common.percentile([], 0.5))
 
 
-def _report(figures: list[bench.Figure]) -> dict:
+def _report(figures: list[bench_common.Figure]) -> dict:
     return {
-        "machine": bench.machine() | {"load_average_end": None},
+        "machine": bench_common.machine() | {"load_average_end": None},
         "settings": {},
         "seconds": 1.0,
         "figures": [asdict(f) for f in figures],
@@ -124,7 +124,7 @@ def test_serve_without_llama_server_is_not_available_and_its_options_parse(monke
 def test_constrained_figure_with_the_model():
     from cnaps_rag.backends import Request
 
-    model = bench.ModelBench(bench.Settings(answer_prompts=1, model_repeat=1), warm=False)
+    model = bench_model.ModelBench(bench_common.Settings(answer_prompts=1, model_repeat=1), warm=False)
     request = Request(
         messages=[{"role": "user", "content": 'Reply with {"sentence": "..."} about image deblurring.'}],
         max_tokens=12,
