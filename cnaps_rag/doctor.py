@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .backends.metadata import FORMAT_HINT, ModelCard, model_card
+from .backends.metadata import ModelCard, model_card
 from .backends.native import AMX_FLAGS, NATIVE_BUILD_FIX, REPACK_ENV, cpu_flags, repack_setting
 from .errors import CnapsRagError
 
@@ -99,8 +99,8 @@ class DoctorReport(BaseModel):
         ]
         if self.smoke.hint:
             lines.append(f"fix: {self.smoke.hint}")
-        elif not self.ok:
-            lines.append(f"fix: {FORMAT_HINT}")
+        elif not self.ok and self.card is not None:
+            lines.append(f"fix: {self.card.fix()}")
         return lines
 
 

@@ -73,6 +73,7 @@ def test_a_base_model_is_one_whose_metadata_names_no_fine_tune(tmp_path, keys, n
     card = model_card(metadata_only(tmp_path / name, keys))
     assert card.base_model is base and not card.has_chat_template
     assert any("base model" in line for line in card.lines()) is base
+    assert ("instruction-tuned GGUF" in card.fix()) is base and "--chat-format" in card.fix()
 
 
 def test_a_base_model_without_a_template_is_refused_saying_both(tmp_path):

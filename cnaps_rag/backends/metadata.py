@@ -17,6 +17,7 @@ from ..errors import ConfigError
 
 TEMPLATE_KEY = "tokenizer.chat_template"
 FORMAT_HINT = "pass --chat-format NAME (llama-cpp-python's names: chatml, gemma, llama-3, mistral-instruct)"
+BASE_HINT = f"use an instruction-tuned GGUF; for one converted without its template, {FORMAT_HINT}"
 
 _MAGIC = b"GGUF"
 # GGUF value types: their struct code (fixed size), or None for a string (8) and an array (9).
@@ -36,6 +37,10 @@ class ModelCard:
     has_chat_template: bool
     base_model: bool
     """True when nothing in the metadata marks the model as instruction-tuned."""
+
+    def fix(self) -> str:
+        """Return what to do about a model that has no chat template."""
+        return BASE_HINT if self.base_model else FORMAT_HINT
 
     def lines(self, chat_format: str | None = None) -> list[str]:
         """Return what a person needs to know, one line each (for ``cnaps-rag doctor``)."""
@@ -127,7 +132,7 @@ def check_chat_template(path: Path, chat_format: str | None) -> ModelCard:
             raise ConfigError(
                 f"{path.name} has no chat template in its GGUF metadata, and its metadata marks a base "
                 "model (no fine-tune name), which continues the prompt instead of answering it",
-                hint=f"use an instruction-tuned GGUF; for one converted without its template, {FORMAT_HINT}",
+                hint=BASE_HINT,
             )
         raise ConfigError(f"{path.name} has no chat template in its GGUF metadata", hint=FORMAT_HINT)
     return card
