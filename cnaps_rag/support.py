@@ -380,7 +380,9 @@ def check(
         elif support >= SUPPORT_THRESHOLD:
             verdict = "supported"
         elif credited:
-            verdict = "misattributed"
+            # A chat citation mark says that some source is credited, not which: its claim is
+            # checked against them all and, if none says it, is unsupported, not misattributed.
+            verdict = "misattributed" if how != "mark" else "unsupported"
         elif not named_model and is_general(written):
             verdict = "general"
         else:
