@@ -36,6 +36,10 @@ source was read, what was not found in it); ``misattributed`` those among them t
 source (by marker, link, name, or the heading, label or pronoun they stand under) that does not
 say it; ``general`` the textbook statements that credit no source and name no model.
 
+``score(markdown, spec, checker=...)`` has a model read the flagged claims (or all) against the
+sources they credit (:mod:`cnaps_rag.claim_check`, off by default): its verdicts replace the word
+check's, and its reason is in ``why``.
+
 By default a general statement counts on neither side: ``grounding`` is (claims − general −
 unsupported) / (claims − general). With ``strict=True`` general statements are unsupported (they
 are in ``unsupported`` too) and ``grounding`` is (claims − unsupported) / claims.
