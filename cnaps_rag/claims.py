@@ -59,7 +59,9 @@ _RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")
 _BOLD_LINE = re.compile(r"^\s*(?:[-*+•]\s+|\d+[.)]\s+)?(\*\*|__)(?:(?!\1).)+\1\s*:?\s*$")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 _TRANSITION = re.compile(
-    r"^\W*(?:here(?:'s| is| are)\b|below (?:is|are)\b|of course\b|sure\b|certainly\b|absolutely\b"
+    # "As an AI scientist, here is …": who the assistant plays, then the answer announced.
+    r"^\W*(?:as an? [^,.:]{1,60},\s*(?=here))?"
+    r"(?:here(?:'s| is| are)\b|below (?:is|are)\b|of course\b|sure\b|certainly\b|absolutely\b"
     r"|let(?:'s| us| me)\b|in (?:summary|conclusion|short)\b|to (?:summari[sz]e|conclude)\b"
     r"|the following\b|as follows\b|great question\b)",
     re.I,

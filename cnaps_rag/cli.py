@@ -220,7 +220,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
             judges.append(Judge(backend, cache_dir=None if args.no_judge_cache else args.judge_cache))
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: give at least 1")
+    checker = None
+    if args.claim_model or args.claim_base_url:
+        from .backends import make_backend
+        from .claim_check import ClaimChecker
+
+        backend = make_backend(
+            "openai", model=args.claim_model, base_url=args.claim_base_url, timeout=args.claim_timeout
+        )
+        cache = None if args.no_claim_cache else args.claim_cache
+        checker = ClaimChecker(backend, which=args.claim_check, cache_dir=cache)
     options = {
+        "claim_checker": checker,
         "judge": judges or None,
         "jobs": args.jobs or os.cpu_count() or 1,
         "results_fields": ResultsFields.parse(args.results_field or []),
@@ -246,6 +257,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         sys.stdout.write(piece)
     if report.run is not None and not args.quiet:
         print(f"cnaps-rag: {report.run.line()}", file=sys.stderr)
+    if checker is not None and not args.quiet:
+        print(f"cnaps-rag: {checker.line()}", file=sys.stderr)
     return 0
 
 
@@ -376,6 +389,26 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=600.0,
         help="seconds one verdict may take (default: 600; a small local server is slow on long prompts)",
+    )
+    claims = evaluate.add_argument_group(
+        "claim check (optional: a model reads each flagged claim against the sources it credits)"
+    )
+    claims.add_argument("--claim-model", help="the model's name (default: $CNAPS_RAG_OPENAI_MODEL)")
+    claims.add_argument("--claim-base-url", help="its server's URL (default: $OPENAI_BASE_URL, else OpenAI)")
+    claims.add_argument(
+        "--claim-check",
+        choices=["flagged", "all"],
+        default="flagged",
+        help="the claims it reads: those the word check flags (it can clear them) or all (default: flagged)",
+    )
+    claims.add_argument(
+        "--claim-cache",
+        default=".cnaps-rag-cache/claims",
+        help="folder caching verdicts by claim, sources, model and prompt (default: .cnaps-rag-cache/claims)",
+    )
+    claims.add_argument("--no-claim-cache", action="store_true", help="neither read nor write the cache")
+    claims.add_argument(
+        "--claim-timeout", type=float, default=600.0, help="seconds one verdict may take (default: 600)"
     )
     evaluate.set_defaults(func=cmd_eval)
     checkup = commands.add_parser(

@@ -36,6 +36,10 @@ source was read, what was not found in it); ``misattributed`` those among them t
 source (by marker, link, name, or the heading, label or pronoun they stand under) that does not
 say it; ``general`` the textbook statements that credit no source and name no model.
 
+``score(markdown, spec, checker=...)`` has a model read the flagged claims (or all) against the
+sources they credit (:mod:`cnaps_rag.claim_check`, off by default): its verdicts replace the word
+check's, and its reason is in ``why``.
+
 By default a general statement counts on neither side: ``grounding`` is (claims − general −
 unsupported) / (claims − general). With ``strict=True`` general statements are unsupported (they
 are in ``unsupported`` too) and ``grounding`` is (claims − unsupported) / claims.
@@ -56,7 +60,7 @@ from .allowlist import AllowList
 from .markdown import answer_parts, in_order
 from .profiles import profiles
 from .spec import PromptSpec
-from .support import Check, check
+from .support import Check, ClaimReader, check, review
 from .text import normalize_newlines
 from .validate import NOT_COVERED, Found, Validation, citation_spans, find_items, validate
 
@@ -152,10 +156,18 @@ def _structure(text: str, spec: PromptSpec) -> tuple[float, list[int], list[int]
 
 
 def _grounding(
-    text: str, spec: PromptSpec, allow: AllowList, found: Found, links: list[tuple[int, int]], strict: bool
+    text: str,
+    spec: PromptSpec,
+    allow: AllowList,
+    found: Found,
+    links: list[tuple[int, int]],
+    strict: bool,
+    checker: ClaimReader | None,
 ) -> tuple[int, list[Sentence], list[Sentence], list[Sentence]]:
     """Return the number of claims, and the unsupported, misattributed and general ones."""
     checks = check(text, spec, allow, found, links)
+    if checker is not None:
+        checks = review(checks, text, spec, checker)
     table = profiles(spec)
 
     def item(c: Check) -> Sentence:
@@ -180,12 +192,16 @@ def score(
     allow: AllowList | None = None,
     validation: Validation | None = None,
     strict: bool = False,
+    checker: ClaimReader | None = None,
 ) -> Scores:
     """Return the faithfulness scores of ``markdown`` as an answer to ``spec``.
 
     ``allow`` is the prompt's already built allow-list and ``validation`` the result of
-    :func:`cnaps_rag.validate.validate` on this same text, to save doing either again. A
-    pure function of its arguments: the same answer and prompt give the same scores.
+    :func:`cnaps_rag.validate.validate` on this same text, to save doing either again.
+    ``checker`` (off by default; :class:`cnaps_rag.claim_check.ClaimChecker`) is a model that
+    reads the flagged claims (or all) against the sources they credit; its verdicts replace the
+    deterministic ones (:func:`cnaps_rag.support.review`). Without it a pure function of its
+    arguments: the same answer and prompt give the same scores.
     """
     allow = allow or AllowList.for_spec(spec)
     text = normalize_newlines(markdown)
@@ -211,7 +227,7 @@ def score(
 
     structure, sections_found, empty_sections = _structure(text, spec)
 
-    claims, unsupported, misattributed, general = _grounding(text, spec, allow, found, links, strict)
+    claims, unsupported, misattributed, general = _grounding(text, spec, allow, found, links, strict, checker)
     # Without strict, general statements count on neither side (with it, they are unsupported).
     judged = claims if strict else claims - len(general)
     grounding = (judged - len(unsupported)) / judged if judged else 1.0

@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Generic, Literal, NamedTuple, TypeVar
+from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from .allowlist import AllowList
 from .claims import Unit, is_general, units
@@ -94,6 +94,8 @@ class Check(NamedTuple):
     how: str = ""
     """How it credits its sources: ``named`` (marker, link or name in it), ``pronoun``, ``label``,
     ``heading``; "" when it credits none."""
+    checked: str = ""
+    """What a model that checked the claim said (``MODEL: reason``, :func:`review`); "" when none did."""
 
     def why(self, profiles: dict[str, Profile]) -> str:
         """Return one line saying what was read and what was not found in it."""
@@ -102,7 +104,10 @@ class Check(NamedTuple):
         read = ", ".join(f"{sid} ({profiles[sid].name})" for sid in self.sources)
         missing = ", ".join(self.missing[:6]) + (" …" if len(self.missing) > 6 else "")
         where = f"read {read}" if read else "read the question and all sources"
-        return f"{self.support:.0%} of its words found; {where}; not found: {missing}"
+        if self.checked and not self.missing:
+            return f"{where}; checked by {self.checked}"
+        found = f"{self.support:.0%} of its words found; {where}; not found: {missing}"
+        return f"{found}; checked by {self.checked}" if self.checked else found
 
 
 _ACRONYM = re.compile(r"\(([A-Z][A-Za-z]{1,5}?)s?\)")
@@ -375,7 +380,9 @@ def check(
         elif support >= SUPPORT_THRESHOLD:
             verdict = "supported"
         elif credited:
-            verdict = "misattributed"
+            # A chat citation mark says that some source is credited, not which: its claim is
+            # checked against them all and, if none says it, is unsupported, not misattributed.
+            verdict = "misattributed" if how != "mark" else "unsupported"
         elif not named_model and is_general(written):
             verdict = "general"
         else:
@@ -396,3 +403,42 @@ def check(
             )
         )
     return checks
+
+
+class ClaimReader(Protocol):
+    """A second reader of claims (:class:`cnaps_rag.claim_check.ClaimChecker`: a model)."""
+
+    which: Literal["flagged", "all"]
+    """The claims it reads: those the deterministic check flags, or all."""
+    model: str
+
+    def verdict(self, claim: str, spec: PromptSpec, credited: Sequence[str]) -> tuple[bool, str] | None:
+        """Return whether the sources ``credited`` (IDs; none: all) say ``claim`` and why, or None
+        when it cannot tell (the deterministic verdict stands)."""
+        ...
+
+
+def review(checks: list[Check], text: str, spec: PromptSpec, reader: ClaimReader) -> list[Check]:
+    """Return ``checks`` with the verdicts of ``reader`` on the claims it reads.
+
+    Its *supported* clears a flag; its *not supported* keeps a flag, or flags a claim the words
+    supported (misattributed when it credits a source). A claim holding an item the validator strips
+    stays unsupported, and a claim the reader cannot tell about keeps its verdict.
+    """
+    reviewed = []
+    for item in checks:
+        if item.stripped is not None or (reader.which == "flagged" and item.verdict == "supported"):
+            reviewed.append(item)
+            continue
+        said = reader.verdict(text[item.start : item.end], spec, item.sources)
+        if said is None:
+            reviewed.append(item)
+            continue
+        supported, reason = said
+        verdict: Verdict = item.verdict
+        if supported:
+            verdict = "supported"
+        elif verdict == "supported":
+            verdict = "misattributed" if item.sources else "unsupported"
+        reviewed.append(item._replace(verdict=verdict, checked=f"{reader.model}: {reason}"))
+    return reviewed

@@ -3,6 +3,7 @@
 Run from the repository's root::
 
     python -m eval.faithfulness ../shared/faithfulness/dev_labels.jsonl [--strict] [--json]
+        [--claim-model NAME --claim-base-url URL]
 
 The labels file (read at run time, never copied into the project) holds one record per real
 answer: ``system``, ``prompt``, ``markdown`` and ``units``, the answer cut into short units (a
@@ -42,6 +43,7 @@ from typing import Any
 
 from cnaps_rag import PromptError, parse_prompt, score
 from cnaps_rag.evaluation.agreement import spearman
+from cnaps_rag.support import ClaimReader
 
 HALF = 0.5
 """A unit is flagged when flagged spans cover at least this share of its characters (the issue's rule)."""
@@ -141,8 +143,11 @@ def _malformed(record: Any) -> str | None:
     return None
 
 
-def measure(records: list[dict[str, Any]], *, strict: bool = False) -> dict[str, Any]:
-    """Return per-system and overall agreement of :func:`cnaps_rag.score` with the labels."""
+def measure(
+    records: list[dict[str, Any]], *, strict: bool = False, checker: ClaimReader | None = None
+) -> dict[str, Any]:
+    """Return per-system and overall agreement of :func:`cnaps_rag.score` with the labels
+    (``checker``: a model that reads the flagged claims, :mod:`cnaps_rag.claim_check`)."""
     systems: dict[str, Tally] = defaultdict(Tally)
     errors: list[str] = []
     misses: list[dict[str, Any]] = []
@@ -158,7 +163,7 @@ def measure(records: list[dict[str, Any]], *, strict: bool = False) -> dict[str,
             errors.append(f"{record.get('id')}: {exc.one_line()}")
             continue
         markdown = record["markdown"]
-        scores = score(markdown, spec, strict=strict)
+        scores = score(markdown, spec, strict=strict, checker=checker)
         flagged = [(item.start, item.end) for item in scores.unsupported]
         misattributed = [(item.start, item.end) for item in scores.misattributed]
         general = [(item.start, item.end) for item in scores.general]
@@ -242,7 +247,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", nargs="*", help="measure only these systems")
     parser.add_argument("--details", action="store_true", help="list the units the score gets wrong")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--claim-model", help="a model reads each flagged claim (cnaps_rag.claim_check)")
+    parser.add_argument("--claim-base-url", help="its OpenAI-compatible server (default: $OPENAI_BASE_URL)")
+    parser.add_argument("--claim-check", choices=["flagged", "all"], default="flagged")
     args = parser.parse_args(argv)
+    checker = None
+    if args.claim_model or args.claim_base_url:
+        from cnaps_rag import CnapsRagError
+        from cnaps_rag.backends import make_backend
+        from cnaps_rag.claim_check import ClaimChecker
+
+        try:
+            backend = make_backend("openai", model=args.claim_model, base_url=args.claim_base_url)
+        except CnapsRagError as exc:
+            print(f"error: {exc.one_line()}", file=sys.stderr)
+            return 2
+        checker = ClaimChecker(backend, which=args.claim_check)
     try:
         lines = args.labels.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -259,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if not args.systems or record.get("system") in args.systems:
             records.append(record)
-    report = measure(records, strict=args.strict)
+    report = measure(records, strict=args.strict, checker=checker)
+    if checker is not None:
+        print(checker.line(), file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -59,6 +59,23 @@ def compare_sent(answers: list[tuple[str, str]], reply: str) -> str:
     return _dump({"messages": request.messages, "max_tokens": request.max_tokens, "schema": request.schema})
 
 
+CLAIM = "MSSNet relies on wavelet attention."
+CLAIM_REPLY = '{"reason": "The identifier says nothing about attention.", "supported": false}'
+
+
+def claim_sent() -> str:
+    """Return the one request the claim checker sends for example 000's first source and :data:`CLAIM`."""
+    from conftest import QueueBackend, prompt
+
+    from cnaps_rag.claim_check import ClaimChecker
+
+    backend = QueueBackend([CLAIM_REPLY])
+    spec = prompt(EXAMPLES["000"])
+    ClaimChecker(backend, cache_dir=None).verdict(CLAIM, spec, [spec.sources[0].id])
+    (request,) = backend.history
+    return _dump({"messages": request.messages, "max_tokens": request.max_tokens, "schema": request.schema})
+
+
 def main() -> int:
     sys.path.insert(0, str(HERE))
     import test_judge
@@ -71,7 +88,8 @@ def main() -> int:
 
     compare = compare_sent(test_panel.COMPARED, test_panel.COMPARE_REPLY)
     (GOLDEN / "judge_compare_000.json").write_text(compare, encoding="utf-8")
-    print(f"rewrote {len(PROMPT_RENDERS) + 2} files in {GOLDEN}: review the diff")
+    (GOLDEN / "claim_check_000.json").write_text(claim_sent(), encoding="utf-8")
+    print(f"rewrote {len(PROMPT_RENDERS) + 3} files in {GOLDEN}: review the diff")
     return 0
 
 

@@ -88,6 +88,7 @@ def test_no_claim_shapes():
         "| 1 | NAFNet deblurs the photo |\n"
         '"Why is my photo blurry?"\n'
         "Here is how it works.\n"
+        "As an expert in photo repair, here is a workflow.\n"
         "1.\n"
         "```mermaid\nA --> B\n```\n"
         "NAFNet deblurs the photo.\n"
@@ -106,6 +107,7 @@ def test_no_claim_shapes():
         ("| 1 | NAFNet deblurs the photo |", "claim"),
         ('"Why is my photo blurry?"', "question"),
         ("Here is how it works.", "transition"),
+        ("As an expert in photo repair, here is a workflow.", "transition"),
         ("1.", "no words"),
         ("NAFNet deblurs the photo.", "claim"),
     ]
@@ -150,12 +152,18 @@ def test_the_identifier_says_task_architecture_and_training_data(spec):
         ("### NAFNet\n\n", "- Repairs cracks from pairs of damaged and clean scans.", ["S1"]),  # a heading
         ("**NAFNet:**\n", "- Repairs cracks from pairs of damaged and clean scans.", ["S1"]),  # a bold label
         ("NAFNet works as follows:\n", "- Repairs cracks from pairs of damaged and clean scans.", ["S1"]),
-        ("", "Wavelets sharpen edges [cite: 4].", ["S1", "S2"]),  # a chat citation mark: some source
     ],
 )
 def test_how_a_claim_credits_a_source(spec, before, claim, sources):
     verdict, _, found = flagged(spec, claim, before)
     assert (verdict, found) == ("misattributed", sources)
+
+
+def test_a_chat_citation_mark_credits_some_source_but_not_which(spec):
+    # Read against every source; a claim none of them says is unsupported, not misattributed.
+    verdict, _, sources = flagged(spec, "Wavelets sharpen edges [cite: 4].")
+    assert (verdict, sources) == ("unsupported", ["S1", "S2"])
+    assert flagged(spec, "Cracks are repaired from damaged and clean scans [cite: 4].") is None
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CnapsRagError, ConfigError
 from ..score import METRICS
 from ..spec import PromptSpec
+from ..support import ClaimReader
 from .answers import load_prompt_index, open_answers, stream_records
 from .models import BrokenLine, Comparison, EvalReport, MetricComparison
 from .results import ResultsFields, is_results_path, read_results, results_files
@@ -82,6 +83,7 @@ def evaluate(
     results_fields: ResultsFields | None = None,
     jobs: int = 1,
     executor: Executor | None = None,
+    claim_checker: ClaimReader | None = None,
 ) -> EvalReport:
     """Return the evaluation of answers against their prompts, every system side by side.
 
@@ -103,7 +105,8 @@ def evaluate(
     that were not records, both only reported; ``base_dir`` resolves relative
     ``prompt_path`` values (for files, each file's folder). Raises :class:`ConfigError` when
     a file is missing or unreadable; never raises on a bad record: it becomes a row with
-    status ``unscorable`` and the reason.
+    status ``unscorable`` and the reason. ``claim_checker`` (:mod:`cnaps_rag.claim_check`, off by
+    default) has a model read each flagged claim; with it answers are scored in this process.
     """
     folder = Path(base_dir) if base_dir is not None else None
     options = Options(
@@ -113,7 +116,10 @@ def evaluate(
         prompt_field,
         system_field,
         untrusted_summaries,
+        claim_checker,
     )
+    if claim_checker is not None:
+        jobs, executor = 1, None  # the checker's client and counters stay in this process
     paths = _as_paths(answers)
     if paths is not None:
         for path in paths:

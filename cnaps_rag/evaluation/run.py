@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CnapsRagError, one_line
 from ..spec import PromptSpec
+from ..support import ClaimReader
 from ..text import normalize_newlines
 from .agreement import agreement
 from .answers import AnswerTexts, find_prompt
@@ -50,6 +51,7 @@ class Options:
     prompt_field: str
     system_field: str
     untrusted_summaries: bool = False
+    checker: ClaimReader | None = None
 
 
 @dataclass
@@ -90,6 +92,7 @@ def prepare(
         draft if isinstance(draft, str) else None,
         spec,
         options.untrusted_summaries,
+        options.checker,
     )
     return _Entry(row, job)
 

@@ -19,6 +19,7 @@ from ..allowlist import AllowList
 from ..errors import one_line
 from ..score import Scores, score
 from ..spec import PromptSpec
+from ..support import ClaimReader
 from ..text import normalize_newlines
 from ..validate import Violation, validate
 
@@ -31,6 +32,8 @@ class ScoreJob:
     draft: str | None
     spec: PromptSpec
     untrusted_summaries: bool = False
+    checker: ClaimReader | None = None
+    """A model that reads flagged claims (:mod:`cnaps_rag.claim_check`): scored in this process then."""
 
 
 class Scored(BaseModel):
@@ -57,10 +60,12 @@ def _scored_from_json(data: str) -> Scored:
     return Scored.model_validate_json(data)
 
 
-def _checked(text: str, spec: PromptSpec, allow: AllowList) -> tuple[Scores, list[Violation]]:
+def _checked(
+    text: str, spec: PromptSpec, allow: AllowList, checker: ClaimReader | None
+) -> tuple[Scores, list[Violation]]:
     """Return the scores of ``text`` and what the validator strips from it, from one validation."""
     validation = validate(text, allow)
-    return score(text, spec, allow=allow, validation=validation), validation.violations
+    return score(text, spec, allow=allow, validation=validation, checker=checker), validation.violations
 
 
 def score_answer(job: ScoreJob) -> Scored:
@@ -68,10 +73,10 @@ def score_answer(job: ScoreJob) -> Scored:
     allow = AllowList.for_spec(job.spec, untrusted_summaries=job.untrusted_summaries)
     result = Scored()
     try:
-        result.final_scores, result.final_stripped = _checked(job.final, job.spec, allow)
+        result.final_scores, result.final_stripped = _checked(job.final, job.spec, allow, job.checker)
         if job.draft is not None:
             result.draft_scores, result.draft_stripped = _checked(
-                normalize_newlines(job.draft), job.spec, allow
+                normalize_newlines(job.draft), job.spec, allow, job.checker
             )
     except Exception as exc:
         # CNAPS_RAG_RAISE_ERRORS=1 shows the traceback (in this process; a worker's is sent back).

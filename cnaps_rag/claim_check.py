@@ -1,0 +1,194 @@
+"""An optional second reader: a model checks a claim against the sources it credits.
+
+Off by default: ``score(markdown, spec, checker=ClaimChecker(backend))`` (and ``cnaps-rag eval
+--claim-model NAME --claim-base-url URL``) asks a model, through any backend (an
+:class:`~cnaps_rag.backends.OpenAIBackend` for any OpenAI-compatible server), about each claim the
+deterministic check flags (``which="flagged"``, the default: the model can only clear a flag) or
+about every claim (``which="all"``: it can also flag). The model is shown the user's question, the
+sources the claim credits as the prompt gives them (identifier or title, links, summary; every
+source when the claim credits none) and the claim, on ``prompts/claim_check.txt``, and replies with a
+one-line reason and ``supported`` (structured output, :class:`ClaimReply`).
+
+Verdicts are cached on disk like the rubric judge's (:mod:`cnaps_rag.evaluation.judge`): one JSON file
+per key, the key a hash of (question, sources shown, claim, model, prompt version), so a rerun makes
+no request; a change to the prompt or to what the model is shown bumps the prompt's ``#version:``
+line. A failure (server down, a reply that is not the schema's JSON) leaves the deterministic verdict
+in place, is counted and not cached; after :data:`GIVE_UP_AFTER` failures in a row the checker asks no
+more in this run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .backends import Backend, Request
+from .draft.caller import Caller
+from .errors import ConfigError, one_line
+from .schemas import json_schema
+from .spec import PromptSpec, Source
+from .templates import load_template
+from .text import shorten
+
+DEFAULT_CACHE_DIR = Path(".cnaps-rag-cache") / "claims"
+"""Where verdicts are cached when the caller names no folder (relative to the working folder)."""
+MAX_TOKENS = 160
+"""Token budget of one verdict: a one-line reason and a boolean."""
+REASON_CHARS = 200
+SUMMARY_CHARS = 1500
+"""The most of one source's summary shown (a claim credits one or two sources)."""
+GIVE_UP_AFTER = 5
+"""Failures in a row after which the checker asks no more in this run (a dead server, a bad key)."""
+
+
+class ClaimReply(BaseModel):
+    """The model's reply: a one-line reason, then whether the sources say what the claim says."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(json_schema_extra={"maxLength": REASON_CHARS})
+    supported: bool
+
+    @field_validator("reason")
+    @classmethod
+    def _short_reason(cls, value: str) -> str:
+        # A hosted model may ignore maxLength: the reason is kept, made one line and short.
+        return shorten(" ".join(value.split()), REASON_CHARS, "…")
+
+
+class ClaimVerdict(NamedTuple):
+    """What the model said about one claim."""
+
+    supported: bool
+    reason: str
+
+
+def _shown(sources: Sequence[Source]) -> str:
+    """Return the sources as the model is shown them: as the prompt lists them."""
+    blocks = []
+    for source in sources:
+        lines = [f"[{source.id}] {source.name}"]
+        lines += [f"Paper: {source.paper_url}"] if source.paper_url else []
+        lines += [f"GitHub: {source.github_url}"] if source.github_url else []
+        lines += [f"Summary: {shorten(source.summary, SUMMARY_CHARS)}"] if source.summary else []
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) or "(none)"
+
+
+class ClaimChecker:
+    """Asks a model whether the sources a claim credits say it, caching every verdict on disk.
+
+    ``which`` says which claims :func:`cnaps_rag.score` asks about: ``"flagged"`` (those the
+    deterministic check flags) or ``"all"``. ``cache_dir`` None caches nothing. Retryable backend
+    errors are retried ``attempts`` times in all.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        which: Literal["flagged", "all"] = "flagged",
+        cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
+        attempts: int = 2,
+        max_wait: float = 20.0,
+    ):
+        if which not in ("flagged", "all"):
+            raise ConfigError(f"claims to check: {which!r}", hint="choose flagged or all")
+        self.backend = backend
+        self.which = which
+        self.template = load_template("claim_check")
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.schema = json_schema(ClaimReply)
+        self.attempts = attempts
+        self.max_wait = max_wait
+        # Counters are shared by whatever threads score with this checker.
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.cache_hits = 0
+        self.failures = 0
+        self.last_error = ""
+        self._failed_in_a_row = 0
+
+    @property
+    def model(self) -> str:
+        """Return the checking model's name."""
+        return self.backend.model
+
+    @property
+    def version(self) -> str:
+        """Return the prompt's version (in every cache key)."""
+        return self.template.version
+
+    def line(self) -> str:
+        """Return one line on what the checker did in this run."""
+        failed = f", {self.failures} failed ({self.last_error})" if self.failures else ""
+        return f"claim check ({self.model}): {self.requests} requests, {self.cache_hits} cache hits{failed}"
+
+    def _path(self, key: str) -> Path | None:
+        return self.cache_dir / key[:2] / f"{key}.json" if self.cache_dir is not None else None
+
+    def _cached(self, key: str) -> ClaimVerdict | None:
+        path = self._path(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return ClaimVerdict(bool(data["supported"]), str(data["reason"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a torn or foreign file: ask again and overwrite it
+
+    def _store(self, key: str, verdict: ClaimVerdict) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        data = {"key": key, "model": self.model, "version": self.version, **verdict._asdict()}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written whole, then renamed: a killed run never leaves a torn cache file.
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as file:
+                json.dump(data, file, sort_keys=True, ensure_ascii=False)
+            os.replace(file.name, path)
+        except OSError:
+            pass  # a cache that cannot be written costs a rerun, nothing else
+
+    def verdict(self, claim: str, spec: PromptSpec, credited: Sequence[str]) -> ClaimVerdict | None:
+        """Return the model's verdict on ``claim`` against the sources ``credited`` (IDs; none: all
+        sources), from the cache where it is; None when the model could not be asked."""
+        wanted = set(credited)
+        sources = [s for s in spec.sources if s.id in wanted] or list(spec.sources)
+        values = {"question": spec.question.strip(), "sources": _shown(sources), "claim": claim.strip()}
+        data = json.dumps([*values.values(), self.model, self.version], ensure_ascii=False)
+        key = hashlib.sha256(data.encode("utf-8")).hexdigest()
+        cached = self._cached(key)
+        if cached is not None:
+            with self._lock:
+                self.cache_hits += 1
+            return cached
+        if self._failed_in_a_row >= GIVE_UP_AFTER:
+            return None
+        messages = self.template.messages(schema=json.dumps(self.schema), **values)
+        request = Request(messages=messages, max_tokens=MAX_TOKENS, schema=self.schema)
+        caller = Caller(self.backend, attempts=self.attempts, max_wait=self.max_wait)
+        try:
+            reply = caller.parsed(request, ClaimReply)
+        except Exception as exc:
+            with self._lock:
+                self.requests += caller.generations
+                self.failures += 1
+                self._failed_in_a_row += 1
+                self.last_error = one_line(exc)
+            return None
+        with self._lock:
+            self.requests += caller.generations
+            self._failed_in_a_row = 0
+        verdict = ClaimVerdict(reply.supported, reply.reason)
+        self._store(key, verdict)
+        return verdict
