@@ -13,7 +13,7 @@ built once in ``tables`` for both formats. Nothing here imports back.
 
 from __future__ import annotations
 
-from .evaluate import compare, evaluate, evaluate_file, load_prompt_index
+from .evaluate import evaluate, load_prompt_index
 from .judge import Judge
 from .models import EvalReport, PromptIndex, Row
 from .report import report_json, report_markdown, write_report
@@ -29,9 +29,7 @@ __all__ = [
     "RecordedVerdicts",
     "ResultsFields",
     "Row",
-    "compare",
     "evaluate",
-    "evaluate_file",
     "load_prompt_index",
     "report_json",
     "report_markdown",

@@ -16,10 +16,9 @@ from ..score import Scores
 from ..validate import Violation
 from .html_sections import judge_html, panel_html, systems_html
 from .models import CRITERIA, EvalReport, MetricSummary, Row
-from .tables import Table, comparison_table, html_table, summary_table
+from .tables import Table, html_table, summary_table
 from .wording import (
     LABELS,
-    comparison_sentence,
     counts_sentence,
     format_score,
     judge_label,
@@ -49,8 +48,8 @@ mark.unsupported.stripped-url, mark.unsupported.stripped-model { outline: 1px da
 section.answer { border-top: 2px solid #ddd; margin-top: 2em; }
 .muted { color: #666; }
 svg text { font: 12px system-ui, sans-serif; fill: #222; }
-svg .bar-draft, svg .bar-other { fill: #adb5bd; }
-svg .bar-final, svg .bar-this { fill: #1c7ed6; }
+svg .bar-draft { fill: #adb5bd; }
+svg .bar-final { fill: #1c7ed6; }
 svg .grid { stroke: #ddd; }
 svg .sys-0 { fill: #1c7ed6; } svg .sys-1 { fill: #f08c00; } svg .sys-2 { fill: #2f9e44; }
 svg .sys-3 { fill: #ae3ec9; } svg .sys-4 { fill: #e03131; } svg .sys-5 { fill: #0c8599; }
@@ -247,22 +246,6 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
         out += judge_html(report)
     if report.judges is not None:
         out += panel_html(report)
-    if report.comparison is not None:
-        comparison = report.comparison
-        out += [
-            f"<h2>Compared with {_e(comparison.other)}</h2>",
-            f"<p>{_e(comparison_sentence(comparison))}</p>",
-            *html_table(comparison_table(comparison)),
-        ]
-        out.append(
-            _chart(
-                [
-                    ("other", "other", {m.metric: m.other for m in comparison.metrics}),
-                    ("this", "this", {m.metric: m.this for m in comparison.metrics}),
-                ],
-                "Final means, this run and the other",
-            )
-        )
     several = several_files(report)
     if report.broken_lines:
         out.append("<h2>Broken lines</h2><ul>")

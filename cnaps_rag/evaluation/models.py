@@ -201,31 +201,6 @@ class MetricRow(BaseModel):
     """Mean of final minus mean of draft, over the answers that have a draft (None if none has)."""
 
 
-class MetricComparison(BaseModel):
-    """One metric's final mean in two reports and the difference (this minus other)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    metric: str
-    this: float | None
-    other: float | None
-    difference: float | None
-
-
-class Comparison(BaseModel):
-    """Two evaluations side by side, metric by metric."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    this: str
-    other: str
-    this_scored: int
-    other_scored: int
-    common_ids: int
-    """Answers (by id) scored in both."""
-    metrics: list[MetricComparison]
-
-
 class StrippedValue(BaseModel):
     """A URL or name the validator strips, and how many of a system's answers it was stripped from."""
 
@@ -370,7 +345,6 @@ class EvalReport(BaseModel):
     judge: JudgeReport | None = None
     judges: PanelReport | None = None
     """A panel of judges: recorded verdicts read with the answers, or several live judges."""
-    comparison: Comparison | None = None
     run: RunInfo | None = Field(default=None, exclude=True)
     """Speed and judge traffic of the run that made the report (kept out of the files)."""
     _texts: Any = PrivateAttr(default=None)

@@ -23,7 +23,6 @@ from .tables import (
     agreement_table,
     blind_spot_table,
     claims_table,
-    comparison_table,
     judge_table,
     markdown_row,
     markdown_table,
@@ -39,7 +38,6 @@ from .tables import (
 from .wording import (
     LABELS,
     agreement_sentence,
-    comparison_sentence,
     counts_sentence,
     format_score,
     judged_sentence,
@@ -226,16 +224,6 @@ def _markdown_lines(report: EvalReport) -> Iterator[str]:
         out += _judge_md(report)
     if report.judges is not None:
         out += _panel_md(report)
-    if report.comparison is not None:
-        comparison = report.comparison
-        out += [
-            f"## Compared with {_code(comparison.other)}",
-            "",
-            comparison_sentence(comparison),
-            "",
-            *markdown_table(comparison_table(comparison)),
-            "",
-        ]
     several = several_files(report)
     if report.broken_lines:
         out += ["## Broken lines", ""]

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .models import CRITERIA, Comparison, EvalReport, MetricRow, PromptRow
+from .models import CRITERIA, EvalReport, MetricRow, PromptRow
 from .verdicts import PanelReport
 from .wording import (
     LABELS,
@@ -225,15 +225,6 @@ def agreement_table(report: EvalReport) -> Table:
     for measure in dict.fromkeys(a.judge for a in agreement):
         table.rows.append([judge_label(measure), *(format_signed(rho.get((measure, m))) for m in LABELS)])
     return table
-
-
-def comparison_table(comparison: Comparison) -> Table:
-    """Return each metric's final mean here and in the other run, and the difference."""
-    rows: list[list[Cell | str]] = [
-        [metric_label(m.metric), format_number(m.this), format_number(m.other), format_signed(m.difference)]
-        for m in comparison.metrics
-    ]
-    return Table(["metric", "this (final mean)", "other (final mean)", "this − other"], rows)
 
 
 # --------------------------------------------------------------------------- a panel of judges

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from ..score import Scores
-from .models import Comparison, EvalReport
+from .models import EvalReport
 from .verdicts import PanelReport
 
 LABELS = {
@@ -80,14 +80,6 @@ def agreement_sentence(report: EvalReport) -> str:
     return (
         f"Agreement with the metrics: Spearman's rank correlation over the {answers} judged answers "
         "(n/a: too few answers, or one side constant)."
-    )
-
-
-def comparison_sentence(comparison: Comparison) -> str:
-    """Return how many answers each of two compared runs scored, and how many ids both did."""
-    return (
-        f"Scored answers: {comparison.this_scored} here, {comparison.other_scored} there, "
-        f"{comparison.common_ids} ids in both."
     )
 
 
