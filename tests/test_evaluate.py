@@ -489,6 +489,13 @@ def report_json_text(report):
     return report_json(report)
 
 
+def test_report_json_streamed_is_the_plain_dump(three_systems):
+    """Written key by key and a row at a time, the file is what one json.dumps of the report gives."""
+    for report in (evaluate(list(three_systems), load_prompt_index(PROMPTS)), evaluate([], name="none")):
+        plain = json.dumps(report.model_dump(mode="json"), sort_keys=True, indent=2, ensure_ascii=False)
+        assert report_json_text(report) == plain + "\n"
+
+
 def test_memory_does_not_grow_with_the_answers_texts(tmp_path):
     import tracemalloc
 

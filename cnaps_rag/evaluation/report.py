@@ -58,20 +58,22 @@ def _dumps(data: object) -> str:
 def iter_report_json(report: EvalReport) -> Iterator[str]:
     """Yield the report's JSON text in pieces, one row at a time (the text :func:`report_json` returns).
 
-    The rows are dumped one by one into the rest of the report, which holds a placeholder
-    for them, so writing the file never holds the whole report as JSON data or text.
+    Key by key, as ``json.dumps(..., sort_keys=True, indent=2)`` writes it, with the rows dumped
+    one by one: writing the file never holds the whole report as JSON data or text.
     """
-    if not report.rows:
-        yield _dumps(report.model_dump(mode="json")) + "\n"
-        return
     rest = report.model_dump(mode="json", exclude={"rows"})
-    rest["rows"] = [None]
-    # Two spaces of indent: a key of the report itself, which no string inside the report can be.
-    before, after = _dumps(rest).split('\n  "rows": [\n    null\n  ]', 1)
-    yield before + '\n  "rows": ['
-    for number, row in enumerate(report.rows):
-        yield ("," if number else "") + "\n" + textwrap.indent(_dumps(row.model_dump(mode="json")), "    ")
-    yield "\n  ]" + after + "\n"
+    rest["rows"] = None
+    for number, key in enumerate(sorted(rest)):
+        yield ("{" if number == 0 else ",") + f"\n  {json.dumps(key)}: "
+        if key != "rows":
+            yield textwrap.indent(_dumps(rest[key]), "  ").removeprefix("  ")
+            continue
+        empty = True
+        for row in report.rows:
+            yield ("[\n" if empty else ",\n") + textwrap.indent(_dumps(row.model_dump(mode="json")), "    ")
+            empty = False
+        yield "[]" if empty else "\n  ]"
+    yield "\n}\n"
 
 
 def report_json(report: EvalReport) -> str:
