@@ -14,8 +14,8 @@ from conftest import PROMPTS
 from cnaps_rag import ConfigError, validate
 from cnaps_rag.cli import main
 from cnaps_rag.evaluation import ResultsFields, evaluate, report_json, report_markdown, write_report
+from cnaps_rag.evaluation.models import RecordedVerdicts, StrippedItem
 from cnaps_rag.evaluation.panel import fleiss_kappa, judge_panel, majority, pairwise_agreement
-from cnaps_rag.evaluation.verdicts import RecordedVerdicts, StrippedItem
 
 UPSCALE = "000_d18f79af084974a4"
 SKELETON = "## 1. Task\n\n{one}\n\n## 2. Workflow\n\n{two}\n\n## 3. Papers\n\n{three}\n"

@@ -18,8 +18,7 @@ import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from .models import Row
-from .verdicts import MAJORITY, BlindSpot, JudgeRecord, PanelReport, RecordedVerdicts, StrippedItem
+from .models import MAJORITY, BlindSpot, JudgeRecord, PanelReport, RecordedVerdicts, Row, StrippedItem
 
 Faults = Mapping[tuple[str, str], Sequence[StrippedItem]]
 """(prompt id, system) -> what counts against that system's scored answer to the prompt."""

@@ -12,8 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .models import CRITERIA, EvalReport, MetricRow, PromptRow
-from .verdicts import PanelReport
+from .models import CRITERIA, EvalReport, MetricRow, PanelReport, PromptRow
 from .wording import (
     LABELS,
     escape,

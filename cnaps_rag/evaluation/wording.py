@@ -5,8 +5,7 @@ from __future__ import annotations
 import html
 
 from ..score import Scores
-from .models import EvalReport
-from .verdicts import PanelReport
+from .models import EvalReport, PanelReport
 
 LABELS = {
     "url_precision": "URL precision",
