@@ -12,17 +12,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 
-from ..score import Scores
+from ..score import METRICS, Scores
 from ..validate import Violation
 from .html_sections import judge_html, panel_html, systems_html
 from .models import CRITERIA, EvalReport, MetricSummary, Row
 from .tables import Table, html_table, summary_table
 from .wording import (
-    LABELS,
     counts_sentence,
     format_score,
-    judge_label,
-    metric_label,
+    label,
     several_files,
     violations_sentence,
 )
@@ -118,27 +116,27 @@ def _chart(series: Sequence[tuple[str, str, dict[str, float | None]]], title: st
     label_width, plot_width, bar, gap = 170, 420, 14, 12
     group = bar * len(series) + gap
     top = 28
-    height = top + group * len(LABELS) + 24
+    height = top + group * len(METRICS) + 24
     width = label_width + plot_width + 60
     out = [
         f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{_e(title)}">',
         f"<title>{_e(title)}</title>",
     ]
-    for index, (label, css, _) in enumerate(series):
+    for index, (legend, css, _) in enumerate(series):
         x = label_width + index * 130
         out.append(f'<rect class="bar-{css}" x="{x}" y="6" width="12" height="12"/>')
-        out.append(f'<text x="{x + 18}" y="16">{_e(label)}</text>')
+        out.append(f'<text x="{x + 18}" y="16">{_e(legend)}</text>')
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
         tick_x = label_width + tick * plot_width
         out.append(
             f'<line class="grid" x1="{tick_x:.1f}" y1="{top - 4}" x2="{tick_x:.1f}" y2="{height - 20}"/>'
         )
         out.append(f'<text x="{tick_x:.1f}" y="{height - 6}" text-anchor="middle">{tick:.2f}</text>')
-    for row, metric in enumerate(LABELS):
+    for row, metric in enumerate(METRICS):
         y = top + row * group
         label_y = y + bar * len(series) / 2 + 4
-        name = _e(metric_label(metric))
+        name = _e(label(metric))
         out.append(f'<text x="{label_width - 8}" y="{label_y:.1f}" text-anchor="end">{name}</text>')
         for index, (_, css, values) in enumerate(series):
             value = values.get(metric)
@@ -176,7 +174,7 @@ def _answer_html(
     ]
     scores = [final, *([row.draft_scores] if row.draft_scores else [])]
     table = Table(["metric", "final", "draft"][: 1 + len(scores)])
-    table.rows = [[metric_label(m), *(format_score(s, m) for s in scores)] for m in LABELS]
+    table.rows = [[label(m), *(format_score(s, m) for s in scores)] for m in METRICS]
     out += html_table(table)
     if final.structure < 1:
         empty = f", empty: {final.empty_sections}" if final.empty_sections else ""
@@ -186,7 +184,7 @@ def _answer_html(
         out.append("<table><thead><tr><th>judge</th><th>score</th><th>reason</th></tr></thead><tbody>")
         for criterion in CRITERIA:
             out.append(
-                f"<tr><td>{_e(judge_label(criterion))}</td><td>{judgment.scores[criterion]}</td>"
+                f"<tr><td>{_e(label(criterion))}</td><td>{judgment.scores[criterion]}</td>"
                 f'<td class="text">{_e(judgment.reasons.get(criterion, ""))}</td></tr>'
             )
         out.append(

@@ -5,6 +5,7 @@ Pure functions of the report, every text HTML-escaped; :mod:`.html_page` puts th
 
 from __future__ import annotations
 
+from ..score import METRICS
 from .models import EvalReport
 from .tables import (
     CLAIMS_NOTE,
@@ -21,11 +22,10 @@ from .tables import (
     systems_table,
 )
 from .wording import (
-    LABELS,
     agreement_sentence,
     format_number,
     judged_sentence,
-    metric_label,
+    label,
     panel_sentences,
     stripped_sentence,
 )
@@ -39,7 +39,7 @@ def _system_chart(report: EvalReport, metric: str) -> str:
     label_width, plot_width, bar, gap, top = 150, 300, 18, 6, 8
     height = top + (bar + gap) * len(report.systems) + 24
     width = label_width + plot_width + 300
-    title = f"{metric_label(metric)}: mean per system, minimum marked"
+    title = f"{label(metric)}: mean per system, minimum marked"
     out = [
         f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{_e(title)}">',
@@ -67,11 +67,11 @@ def _system_chart(report: EvalReport, metric: str) -> str:
             x = label_width + max(0.0, min(1.0, summary.minimum)) * plot_width
             out.append(f'<line class="minimum" x1="{x:.1f}" y1="{y}" x2="{x:.1f}" y2="{y + bar}"/>')
         rank = system.ranks.get(metric)
-        label = (
+        note = (
             f"{summary.mean:.3f} (rank {rank}), min {format_number(summary.minimum)}, "
             f"{(summary.perfect or 0):.0%} perfect"
         )
-        out.append(f'<text x="{label_width + plot_width + 6}" y="{y + bar - 5}">{_e(label)}</text>')
+        out.append(f'<text x="{label_width + plot_width + 6}" y="{y + bar - 5}">{_e(note)}</text>')
     out.append("</svg>")
     return "\n".join(out)
 
@@ -88,8 +88,8 @@ def systems_html(report: EvalReport) -> list[str]:
         *html_table(claims_table(report)),
         "<h2>Each metric by system</h2>",
     ]
-    for metric in LABELS:
-        out.append(f'<figure class="chart"><figcaption>{_e(metric_label(metric))}</figcaption>')
+    for metric in METRICS:
+        out.append(f'<figure class="chart"><figcaption>{_e(label(metric))}</figcaption>')
         out.append(_system_chart(report, metric))
         out += html_table(metric_table(report, metric))
         out.append("</figure>")
@@ -112,8 +112,8 @@ def systems_html(report: EvalReport) -> list[str]:
         "<p>Each system's score of its answer to the prompt; the best starred where some system scored "
         "lower.</p>",
     ]
-    for metric in LABELS:
-        out.append(f"<h3>{_e(metric_label(metric))}</h3>")
+    for metric in METRICS:
+        out.append(f"<h3>{_e(label(metric))}</h3>")
         out += html_table(prompt_table(report, metric_by_prompt(report.prompts, metric), best=metric))
     stripped = {p.prompt_id: {n: str(v) for n, v in p.stripped.items()} for p in report.prompts}
     extra = [("Stripped by the validator (URLs and names)", stripped)]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..score import Sentence
+from ..score import METRICS, Sentence
 from ..validate import Violation
 from .html_page import iter_report_html
 from .models import EvalReport, Row
@@ -36,12 +36,11 @@ from .tables import (
     systems_table,
 )
 from .wording import (
-    LABELS,
     agreement_sentence,
     counts_sentence,
     format_score,
     judged_sentence,
-    metric_label,
+    label,
     panel_sentences,
     several_files,
     stripped_sentence,
@@ -128,8 +127,8 @@ def _systems_md(report: EvalReport) -> list[str]:
         "## Each metric by system",
         "",
     ]
-    for metric in LABELS:
-        out += [f"### {metric_label(metric)}", "", *markdown_table(metric_table(report, metric)), ""]
+    for metric in METRICS:
+        out += [f"### {label(metric)}", "", *markdown_table(metric_table(report, metric)), ""]
     out += [
         "## What the validator strips from each system",
         "",
@@ -149,9 +148,9 @@ def _systems_md(report: EvalReport) -> list[str]:
         "Each system's score of its answer to the prompt; the best in bold where some system scored lower.",
         "",
     ]
-    for metric in LABELS:
+    for metric in METRICS:
         table = prompt_table(report, metric_by_prompt(report.prompts, metric), best=metric)
-        out += [f"### {metric_label(metric)}", "", *markdown_table(table), ""]
+        out += [f"### {label(metric)}", "", *markdown_table(table), ""]
     return out
 
 
@@ -242,7 +241,7 @@ def _markdown_lines(report: EvalReport) -> Iterator[str]:
             yield ""
     if not report.counts.get("scored"):
         return
-    head = ["answer", *(["system"] if many else []), "prompt", *(metric_label(m) for m in LABELS)]
+    head = ["answer", *(["system"] if many else []), "prompt", *(label(m) for m in METRICS)]
     table = Table([*head, "stripped (url, model)"], left=3 if many else 2)
     yield from ["## Answers", "", "Final answer scores; the draft's in brackets where there is one.", ""]
     yield from markdown_table(table)
@@ -250,7 +249,7 @@ def _markdown_lines(report: EvalReport) -> Iterator[str]:
         if row.status != "scored":
             continue
         cells = []
-        for metric in LABELS:
+        for metric in METRICS:
             cell = format_score(row.final_scores, metric)
             if row.draft_scores is not None:
                 cell += f" ({format_score(row.draft_scores, metric)})"

@@ -12,15 +12,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..score import METRICS
 from .models import CRITERIA, EvalReport, MetricRow, PanelReport, PromptRow
 from .wording import (
-    LABELS,
     escape,
     format_number,
     format_score_value,
     format_signed,
-    judge_label,
-    metric_label,
+    label,
     ranked,
 )
 
@@ -94,7 +93,7 @@ def summary_table(metrics: Sequence[MetricRow]) -> Table:
     head = ["metric", "final mean", "final min", "final share perfect", "draft mean", "final − draft"]
     rows: list[list[Cell | str]] = [
         [
-            metric_label(row.metric),
+            label(row.metric),
             format_number(row.final.mean),
             format_number(row.final.minimum),
             format_number(row.final.perfect),
@@ -108,11 +107,11 @@ def summary_table(metrics: Sequence[MetricRow]) -> Table:
 
 def systems_table(report: EvalReport) -> Table:
     """Return per system its scored answers and each metric's mean with its rank, the best marked."""
-    table = Table(["system", "scored", *(metric_label(m) for m in LABELS)])
+    table = Table(["system", "scored", *(label(m) for m in METRICS)])
     for system in report.systems:
         cells = [
             Cell(ranked(system.metric(m).final.mean, system.ranks.get(m)), best=system.ranks.get(m) == 1)
-            for m in LABELS
+            for m in METRICS
         ]
         table.rows.append([system.name, str(system.counts["scored"]), *cells])
     return table
@@ -193,7 +192,7 @@ def judge_table(report: EvalReport) -> Table:
             "system",
             "judged",
             "failed",
-            *(judge_label(c) for c in CRITERIA),
+            *(label(c) for c in CRITERIA),
             "sentences supported",
             "does what was asked",
         ]
@@ -220,9 +219,9 @@ def agreement_table(report: EvalReport) -> Table:
     assert report.judge is not None
     agreement = report.judge.agreement
     rho = {(a.judge, a.metric): a.rho for a in agreement}
-    table = Table(["judge", *(metric_label(m) for m in LABELS)])
+    table = Table(["judge", *(label(m) for m in METRICS)])
     for measure in dict.fromkeys(a.judge for a in agreement):
-        table.rows.append([judge_label(measure), *(format_signed(rho.get((measure, m))) for m in LABELS)])
+        table.rows.append([label(measure), *(format_signed(rho.get((measure, m))) for m in METRICS)])
     return table
 
 

@@ -1,4 +1,4 @@
-"""The words and numbers the evaluation reports share: metric labels, scores, summary sentences."""
+"""The words and numbers the evaluation reports share: labels, scores, summary sentences."""
 
 from __future__ import annotations
 
@@ -13,12 +13,21 @@ LABELS = {
     "model_precision": "model-name precision",
     "structure": "structure",
     "grounding": "grounding",
+    "clarity": "clarity",
+    "correctness_completeness": "correctness and completeness",
+    "workflow_design": "workflow design",
+    "provided_models_only": "provided models only",
+    "reasoning": "reasoning",
+    "supported_share": "sentences supported",
+    "does_what_was_asked": "does what was asked",
+    "overall": "overall",
 }
+"""How the reports name each metric (``cnaps_rag.score.METRICS``) and each judge criterion or measure."""
 
 
-def metric_label(metric: str) -> str:
-    """Return the metric's name as the reports print it."""
-    return LABELS.get(metric, metric)
+def label(name: str) -> str:
+    """Return a metric's or a judge measure's name as the reports print it."""
+    return LABELS.get(name, name)
 
 
 def format_number(value: float | None) -> str:
@@ -80,23 +89,6 @@ def agreement_sentence(report: EvalReport) -> str:
         f"Agreement with the metrics: Spearman's rank correlation over the {answers} judged answers "
         "(n/a: too few answers, or one side constant)."
     )
-
-
-JUDGE_LABELS = {
-    "clarity": "clarity",
-    "correctness_completeness": "correctness and completeness",
-    "workflow_design": "workflow design",
-    "provided_models_only": "provided models only",
-    "reasoning": "reasoning",
-    "supported_share": "sentences supported",
-    "does_what_was_asked": "does what was asked",
-    "overall": "overall",
-}
-
-
-def judge_label(measure: str) -> str:
-    """Return a judge criterion or measure as the reports print it."""
-    return JUDGE_LABELS.get(measure, measure)
 
 
 def ranked(value: float | None, rank: int | None) -> str:
