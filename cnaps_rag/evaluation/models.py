@@ -291,15 +291,19 @@ class RecordedVerdicts(Closed):
 
 
 class StrippedItem(Closed):
-    """Something the checks find wrong in an answer: a URL or name the validator strips."""
+    """Something the checks find wrong in an answer: a URL or name the validator strips, or a claim
+    the score flags (:func:`.panel.answer_faults`)."""
 
     kind: str
-    """``url`` or ``model`` (what the validator strips); later kinds of faults add their own."""
+    """``url`` or ``model`` (what the validator strips), ``unsupported`` or ``misattributed`` (a claim
+    the prompt does not support, or one credited to a source that does not say it)."""
     value: str
+    """The URL or name as written, or the claim's text (shortened)."""
 
 
 class BlindSpot(Closed):
-    """A prompt where a judge (or the majority) picked an answer that a cleaner one stands beside."""
+    """A prompt where a judge (or the majority) picked an answer that a cleaner one stands beside:
+    one with fewer stripped items, or one with fewer unsupported or misattributed claims."""
 
     id: str
     """The prompt's id."""
@@ -313,6 +317,12 @@ class BlindSpot(Closed):
     """The system whose answer to the prompt has the fewest stripped items (the first such)."""
     cleanest_stripped: int
     """How many items the validator strips from that answer."""
+    claims: list[StrippedItem] = []
+    """The picked answer's unsupported and misattributed claims."""
+    grounded: str = ""
+    """The system whose answer to the prompt has the fewest such claims (the first such)."""
+    grounded_claims: int = 0
+    """How many such claims that answer has."""
 
 
 class JudgeRecord(Closed):
@@ -328,6 +338,10 @@ class JudgeRecord(Closed):
     scored: int = 0
     """Prompts it gave scores for."""
     blind_spots: int = 0
+    stripped_spots: int = 0
+    """Of its blind spots, those where another answer has fewer stripped items."""
+    claim_spots: int = 0
+    """Of its blind spots, those where another answer has fewer flagged claims (a spot may be both)."""
     reordered: int = 0
     """Live, comparing judges: prompts asked again with the answers in another order."""
     changed: int = 0

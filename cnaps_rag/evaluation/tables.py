@@ -233,6 +233,7 @@ def panel_table(panel: PanelReport) -> Table:
     systems = list(dict.fromkeys(s for record in [*panel.judges, panel.majority] for s in record.picks))
     live = any(record.reordered for record in panel.judges)
     head = ["judge", "prompts judged", *(f"picked {s}" for s in systems), "blind spots"]
+    head += ["by stripped items", "by claims"]
     table = Table(head + (["asked again, answers reordered", "pick changed"] if live else []))
     for record in [*panel.judges, panel.majority]:
         most = max(record.picks.values(), default=0)
@@ -240,7 +241,7 @@ def panel_table(panel: PanelReport) -> Table:
         cells += [
             Cell(str(record.picks.get(s, 0)), best=most > 0 and record.picks.get(s) == most) for s in systems
         ]
-        cells.append(str(record.blind_spots))
+        cells += [str(record.blind_spots), str(record.stripped_spots), str(record.claim_spots)]
         if live:
             cells += (
                 [str(record.reordered), str(record.changed)] if record is not panel.majority else ["", ""]
@@ -273,22 +274,27 @@ def panel_scores_table(panel: PanelReport) -> Table | None:
 
 
 def blind_spot_table(report: EvalReport) -> Table:
-    """Return each blind spot: prompt, judge, its pick, what is stripped from it, the cleanest answer.
+    """Return each blind spot: prompt, judge, its pick, what is stripped from it and its flagged claims,
+    and the answers with the fewest of each.
 
-    On the page the pick and the cleanest answer link to their answers' sections.
+    On the page the pick and the cleanest answers link to their answers' sections.
     """
     panel = report.judges
     assert panel is not None
     answers = {prompt.prompt_id: prompt.answers for prompt in report.prompts}
-    table = Table(
-        ["prompt", "judge", "picked", "stripped from the pick", "cleanest answer (stripped)"], left=5
-    )
+    head = ["prompt", "judge", "picked", "stripped from the pick", "cleanest answer (stripped)"]
+    table = Table([*head, "claims flagged in the pick", "fewest flagged (answer)"], left=5)
     for spot in panel.blind_spots:
         counted = Counter((item.kind, item.value) for item in spot.stripped)
         stripped = ", ".join(f"{k} {v}" + (f" ×{n}" if n > 1 else "") for (k, v), n in counted.items())
+        # As in the claims table: misattributed claims are among the unsupported.
+        misattributed = sum(item.kind == "misattributed" for item in spot.claims)
+        claims = f"{len(spot.claims)} unsupported" + (
+            f" ({misattributed} misattributed)" if misattributed else ""
+        )
         where = answers.get(spot.id, {})
         cleanest = Cell(f"{spot.cleanest} ({spot.cleanest_stripped})", answer=where.get(spot.cleanest))
-        table.rows.append(
-            [spot.id, spot.judge, Cell(spot.picked, answer=where.get(spot.picked)), stripped, cleanest]
-        )
+        grounded = Cell(f"{spot.grounded} ({spot.grounded_claims})", answer=where.get(spot.grounded))
+        pick = Cell(spot.picked, answer=where.get(spot.picked))
+        table.rows.append([spot.id, spot.judge, pick, stripped or "—", cleanest, claims, grounded])
     return table

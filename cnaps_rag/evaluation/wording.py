@@ -123,5 +123,6 @@ def panel_sentences(panel: PanelReport) -> list[str]:
         f"answer more than half the judges picked; no answer had that on {panel.no_majority} "
         f"prompt{'' if panel.no_majority == 1 else 's'}.",
         "Blind spots: prompts where a judge picked an answer that the validator strips URLs or model "
-        f"names from while another answer to the same prompt has fewer stripped. {spots}.",
+        "names from while another answer to the same prompt has fewer stripped, or an answer with more "
+        f"unsupported or misattributed claims than another answer to the same prompt. {spots}.",
     ]
