@@ -323,7 +323,7 @@ def test_html_is_self_contained_and_escaped(answers, tmp_path):
     assert page.tags <= {
         "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "h4", "p", "table", "thead",
         "tbody", "tr", "th", "td", "svg", "rect", "line", "text", "pre", "mark", "section", "span", "ul",
-        "li", "b",
+        "li", "b", "code",
     }  # fmt: skip
     assert "script" not in page.tags and "img" not in page.tags
     # Only presentational attributes; a URL may stand in a title (a source's link, as text).
@@ -579,7 +579,8 @@ def test_three_files_through_the_cli(three_systems, tmp_path, capsys):
     assert (
         f"- `{leaky}` line 3: not JSON" in markdown and f"`{LIIF}` (`{weak}` line 2): timed out" in markdown
     )
-    assert f"<li>{leaky} line 3: not JSON" in page and f"(weak, {weak} line 2): timed out" in page
+    assert f"<li><code>{leaky}</code> line 3: not JSON" in page
+    assert f"<code>{LIIF}</code> (<code>{weak}</code> line 2): timed out" in page
     # Structure is a share, printed as one per prompt (not yes/no).
     structure = markdown.split("### structure")[2].split("###")[0]
     assert f"| {UPSCALE} | **1.000** | **1.000** | 0.000 |" in structure
