@@ -7,8 +7,8 @@ in processes or on any executor), keeps the rows on disk (``rowstore``) and make
 :class:`EvalReport` (``models``), with ``tally`` keeping the running sums and ranks, ``judge``
 and ``agreement`` adding optional model judges and ``panel`` making a panel of
 judges, recorded or live, with their agreement and blind spots; ``report``
-(JSON, Markdown, the three files), ``html_page`` and ``html_sections`` render it, each table
-built once in ``tables`` for both formats. Nothing here imports back.
+(JSON, Markdown, the three files) and ``html_page`` render it, each section built once in
+``sections`` (its blocks and tables in ``tables``) for both formats. Nothing here imports back.
 """
 
 from __future__ import annotations

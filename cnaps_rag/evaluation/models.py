@@ -338,6 +338,7 @@ class JudgeRecord(Closed):
     scored: int = 0
     """Prompts it gave scores for."""
     blind_spots: int = 0
+    """Prompts where its pick is a blind spot (:class:`BlindSpot`)."""
     stripped_spots: int = 0
     """Of its blind spots, those where another answer has fewer stripped items."""
     claim_spots: int = 0
