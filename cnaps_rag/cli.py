@@ -191,13 +191,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import (
-        ResultsFields,
-        evaluate,
-        evaluate_file,
-        load_prompt_index,
-        write_report,
-    )
+    from .evaluation import ResultsFields, evaluate, load_prompt_index, write_report
     from .evaluation.report import iter_report_json, iter_report_markdown
 
     prompts = None
@@ -242,14 +236,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "system_field": args.system_field,
         "untrusted_summaries": args.untrusted_summaries,
     }
-    if args.compare is not None:
-        if len(args.answers) != 1:
-            raise ConfigError(
-                "--compare takes one answers file", hint="list the answers files to compare many systems"
-            )
-        report = evaluate_file(args.answers[0], prompts, compare_with=args.compare, **options)
-    else:
-        report = evaluate(args.answers, prompts, **options)
+    report = evaluate(args.answers, prompts, **options)
     if args.output is not None:
         write_report(report, args.output)
     # In pieces: the report of a large run is hundreds of MB as one string.
@@ -334,7 +321,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--prompts", help="prompt file, folder or dataset, when records do not carry the prompt"
     )
     evaluate.add_argument("-o", "--output", help="folder for report.json, report.md and report.html")
-    evaluate.add_argument("--compare", help="another answers JSONL to put side by side (one ANSWERS file)")
     _dataset_fields(evaluate)
     evaluate.add_argument(
         "--system-field", default="system", help="record field naming the system (default: system)"

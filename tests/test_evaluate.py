@@ -8,7 +8,7 @@ import pytest
 from conftest import FIXTURES, PROMPTS
 
 from cnaps_rag import ConfigError, PromptError, validate
-from cnaps_rag.evaluation import compare, evaluate, evaluate_file, load_prompt_index, write_report
+from cnaps_rag.evaluation import evaluate, load_prompt_index, write_report
 from cnaps_rag.evaluation.html_page import report_html
 from cnaps_rag.evaluation.report import report_markdown
 
@@ -63,7 +63,7 @@ def answers(tmp_path, final_text):
 
 
 def test_rows_statuses_and_broken_lines(answers):
-    report = evaluate_file(answers, load_prompt_index(PROMPTS))
+    report = evaluate(answers, load_prompt_index(PROMPTS))
     assert [(r.id, r.status, r.line) for r in report.rows] == [
         (UPSCALE, "scored", 1),
         ("gone", "failed", 5),
@@ -93,7 +93,7 @@ def test_rows_statuses_and_broken_lines(answers):
 
 
 def test_draft_and_final_side_by_side(answers):
-    report = evaluate_file(answers, load_prompt_index(PROMPTS))
+    report = evaluate(answers, load_prompt_index(PROMPTS))
     row = report.rows[0]
     assert row.draft_scores is not None and row.final_scores is not None
     # Draft: 1 of 2 URLs and 1 of 2 names sourced; the validator leaves only the sourced ones.
@@ -207,14 +207,14 @@ def test_prompt_index_of_one_file():
 
 def test_missing_or_unreadable_answers_file(tmp_path):
     with pytest.raises(ConfigError, match=r"missing\.jsonl: no such answers file"):
-        evaluate_file(tmp_path / "missing.jsonl")
+        evaluate(tmp_path / "missing.jsonl")
     # A folder is read as a dataset team's results (one .json file per prompt).
     with pytest.raises(ConfigError, match=r"no \.json results files in this folder"):
-        evaluate_file(tmp_path)
+        evaluate(tmp_path)
     latin1 = tmp_path / "latin1.jsonl"
     latin1.write_bytes('{"id": "é"}\n'.encode("latin-1"))
     with pytest.raises(ConfigError, match="not UTF-8"):
-        evaluate_file(latin1)
+        evaluate(latin1)
 
 
 def test_a_record_holding_unicode_line_separators_is_one_record(tmp_path, final_text):
@@ -246,13 +246,13 @@ def test_a_prompt_file_named_by_many_records_is_read_once(tmp_path, monkeypatch,
     assert after.metric("url_precision").final.mean != before.metric("url_precision").final.mean
 
 
-def test_missing_compare_file_and_unwritable_output(answers, tmp_path):
+def test_missing_second_file_and_unwritable_output(answers, tmp_path):
     with pytest.raises(ConfigError, match="no such answers file"):
-        evaluate_file(answers, load_prompt_index(PROMPTS), compare_with=tmp_path / "other.jsonl")
+        evaluate([answers, tmp_path / "other.jsonl"], load_prompt_index(PROMPTS))
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     with pytest.raises(ConfigError, match="cannot write the report"):
-        write_report(evaluate_file(answers, load_prompt_index(PROMPTS)), blocker)
+        write_report(evaluate(answers, load_prompt_index(PROMPTS)), blocker)
 
 
 # --------------------------------------------------------------------------- report files
@@ -283,7 +283,7 @@ class _Page(HTMLParser):
 
 def test_report_files(answers, tmp_path):
     out = tmp_path / "report"
-    report = evaluate_file(answers, load_prompt_index(PROMPTS))
+    report = evaluate(answers, load_prompt_index(PROMPTS))
     write_report(report, out)
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json", "report.md"]
     text = (out / "report.json").read_text(encoding="utf-8")
@@ -306,7 +306,7 @@ def test_report_files(answers, tmp_path):
 
 def test_a_partial_structure_is_a_share_and_says_why(answers, tmp_path):
     # 'inline' has the first of its prompt's three sections: structure 1/3, not a pass.
-    report = evaluate_file(answers, load_prompt_index(PROMPTS))
+    report = evaluate(answers, load_prompt_index(PROMPTS))
     inline = next(r for r in report.rows if r.id == "inline")
     assert inline.final_scores is not None and 0 < inline.final_scores.structure < 1
     markdown = report_markdown(report)
@@ -315,7 +315,7 @@ def test_a_partial_structure_is_a_share_and_says_why(answers, tmp_path):
 
 
 def test_html_is_self_contained_and_escaped(answers, tmp_path):
-    write_report(evaluate_file(answers, load_prompt_index(PROMPTS)), tmp_path / "report")
+    write_report(evaluate(answers, load_prompt_index(PROMPTS)), tmp_path / "report")
     page_text = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
     page = _Page()
     page.feed(page_text)
@@ -323,7 +323,7 @@ def test_html_is_self_contained_and_escaped(answers, tmp_path):
     assert page.tags <= {
         "html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "h4", "p", "table", "thead",
         "tbody", "tr", "th", "td", "svg", "rect", "line", "text", "pre", "mark", "section", "span", "ul",
-        "li", "b",
+        "li", "b", "code",
     }  # fmt: skip
     assert "script" not in page.tags and "img" not in page.tags
     # Only presentational attributes; a URL may stand in a title (a source's link, as text).
@@ -349,25 +349,20 @@ def test_html_is_self_contained_and_escaped(answers, tmp_path):
 
 
 def test_same_input_gives_the_same_bytes(answers, tmp_path):
-    write_report(evaluate_file(answers, load_prompt_index(PROMPTS)), tmp_path / "one")
-    write_report(evaluate_file(answers, load_prompt_index(PROMPTS)), tmp_path / "two")
+    write_report(evaluate(answers, load_prompt_index(PROMPTS)), tmp_path / "one")
+    write_report(evaluate(answers, load_prompt_index(PROMPTS)), tmp_path / "two")
     for name in ("report.json", "report.md", "report.html"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 
-def test_compare_two_runs(tmp_path, final_text):
+def test_two_runs_side_by_side(tmp_path, final_text):
+    """Two runs are compared as two systems: each metric's mean and rank, the better one marked."""
     finals = write_jsonl(tmp_path / "finals.jsonl", [{"id": UPSCALE, "markdown": final_text}])
     drafts = write_jsonl(tmp_path / "drafts.jsonl", [{"id": UPSCALE, "markdown": DRAFT}])
-    report = evaluate_file(finals, load_prompt_index(PROMPTS), compare_with=drafts)
-    write_report(report, tmp_path / "out")
-    assert report.comparison is not None
-    assert report.comparison.other == str(drafts) and report.comparison.common_ids == 1
-    urls = next(m for m in report.comparison.metrics if m.metric == "url_precision")
-    assert (urls.this, urls.other, urls.difference) == (1.0, 0.5, 0.5)
-    assert compare(report, report).metrics[0].difference == 0.0
-    assert "| URL precision | 1.000 | 0.500 | +0.500 |" in report_markdown(report)
-    assert "<td>URL precision</td><td>1.000</td><td>0.500</td><td>+0.500</td>" in report_html(report)
-    assert 'class="bar-other"' in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    report = evaluate([finals, drafts], load_prompt_index(PROMPTS))
+    means = [report.system(name).metric("url_precision").final.mean for name in ("finals", "drafts")]
+    assert means == [1.0, 0.5] and report.ranking["url_precision"] == ["finals", "drafts"]
+    assert "| finals | 1 | **1.000 (1)** |" in report_markdown(report)
 
 
 # --------------------------------------------------------------------------- batch and eval agree
@@ -494,6 +489,13 @@ def report_json_text(report):
     return report_json(report)
 
 
+def test_report_json_streamed_is_the_plain_dump(three_systems):
+    """Written key by key and a row at a time, the file is what one json.dumps of the report gives."""
+    for report in (evaluate(list(three_systems), load_prompt_index(PROMPTS)), evaluate([], name="none")):
+        plain = json.dumps(report.model_dump(mode="json"), sort_keys=True, indent=2, ensure_ascii=False)
+        assert report_json_text(report) == plain + "\n"
+
+
 def test_memory_does_not_grow_with_the_answers_texts(tmp_path):
     import tracemalloc
 
@@ -577,15 +579,13 @@ def test_three_files_through_the_cli(three_systems, tmp_path, capsys):
     assert (
         f"- `{leaky}` line 3: not JSON" in markdown and f"`{LIIF}` (`{weak}` line 2): timed out" in markdown
     )
-    assert f"<li>{leaky} line 3: not JSON" in page and f"(weak, {weak} line 2): timed out" in page
+    assert f"<li><code>{leaky}</code> line 3: not JSON" in page
+    assert f"<code>{LIIF}</code> (<code>{weak}</code> line 2): timed out" in page
     # Structure is a share, printed as one per prompt (not yes/no).
     structure = markdown.split("### structure")[2].split("###")[0]
     assert f"| {UPSCALE} | **1.000** | **1.000** | 0.000 |" in structure
     # Each per-prompt score links to that system's answer further down the page.
     assert '<a href="#answer-1">' in page and '<section class="answer" id="answer-1">' in page
-    # --compare takes one answers file.
-    code = main(["eval", *map(str, three_systems), "--compare", str(three_systems[0])])
-    assert code == 2 and "--compare takes one answers file" in capsys.readouterr().err
 
 
 def test_the_page_in_a_real_headless_browser(three_systems, tmp_path):

@@ -267,7 +267,7 @@ def test_the_page_shows_the_judge_escaped(tmp_path):
     report = evaluate(records(2), load_prompt_index(PROMPTS), judge=Judge(backend, cache_dir=None))
     write_report(report, tmp_path)
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "<h2>Judge: fake-model, rubric judge-rubric-1</h2>" in page
+    assert "<h2>Judge: <code>fake-model</code>, rubric <code>judge-rubric-1</code></h2>" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page and "<script>" not in page
     assert "the &lt;judge&gt; fell over" in page
     data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))

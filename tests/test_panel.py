@@ -14,8 +14,8 @@ from conftest import PROMPTS
 from cnaps_rag import ConfigError, validate
 from cnaps_rag.cli import main
 from cnaps_rag.evaluation import ResultsFields, evaluate, report_json, report_markdown, write_report
+from cnaps_rag.evaluation.models import RecordedVerdicts, StrippedItem
 from cnaps_rag.evaluation.panel import fleiss_kappa, judge_panel, majority, pairwise_agreement
-from cnaps_rag.evaluation.verdicts import RecordedVerdicts, StrippedItem
 
 UPSCALE = "000_d18f79af084974a4"
 SKELETON = "## 1. Task\n\n{one}\n\n## 2. Workflow\n\n{two}\n\n## 3. Papers\n\n{three}\n"
@@ -173,6 +173,9 @@ def test_the_panel_in_the_three_reports(results, tmp_path):
         "stripped",
         "cleanest",
         "cleanest_stripped",
+        "claims",
+        "grounded",
+        "grounded_claims",
     }
     markdown = report_markdown(report)
     assert (
@@ -260,6 +263,54 @@ def test_a_blind_spot_needs_a_cleaner_scored_answer():
     assert judge_panel([votes("a")], equal, ["a", "b"]).blind_spots == []
 
 
+def test_a_pick_with_more_flagged_claims_is_a_blind_spot_too():
+    claim, url = StrippedItem(kind="unsupported", value="It is fast."), StrippedItem(kind="url", value="u")
+    faults = {
+        # a: no stripped item but two flagged claims; b: one of each; c: neither.
+        ("x", "a"): [claim, StrippedItem(kind="misattributed", value="It was trained on X.")],
+        ("x", "b"): [url, claim],
+        ("x", "c"): [],
+    }
+    panel = judge_panel([votes("a", "b", "c")], faults, ["a", "b", "c"])
+    spots = {s.judge: s for s in panel.blind_spots}
+    # j0's pick strips nothing but has more claims than c's; j1's has both; j2 picked the clean c.
+    assert sorted(spots) == ["j0", "j1"]
+    a, b = spots["j0"], spots["j1"]
+    assert (a.stripped, [i.kind for i in a.claims]) == ([], ["unsupported", "misattributed"])
+    assert (a.cleanest, a.cleanest_stripped, a.grounded, a.grounded_claims) == ("c", 0, "c", 0)
+    assert (b.cleanest, b.cleanest_stripped, b.grounded, len(b.claims)) == ("a", 0, "c", 1)
+    j0, j1, j2 = panel.judges
+    assert (j0.blind_spots, j0.stripped_spots, j0.claim_spots) == (1, 0, 1)
+    assert (j1.blind_spots, j1.stripped_spots, j1.claim_spots) == (1, 1, 1)
+    assert j2.blind_spots == 0
+    # As many claims as another answer, and no more stripped: no blind spot.
+    same = {("x", "a"): [claim], ("x", "b"): [claim]}
+    assert judge_panel([votes("a")], same, ["a", "b"]).blind_spots == []
+
+
+def test_answer_faults_lists_stripped_items_then_flagged_claims(prompt_text):
+    """On a scored answer: the stripped name, then each flagged claim once, misattributed ones so named."""
+    from cnaps_rag.evaluation.panel import answer_faults
+
+    text = SKELETON.format(
+        one="Upscaling on a low-end phone.",
+        two="SwinIR restores faces. MSSNet was trained on ImageNet by a team in Paris with a transformer.",
+        three="- https://github.com/kky7/MSSNet",
+    )
+    (row,) = list(evaluate([{"id": UPSCALE, "markdown": text, "prompt": prompt_text}]).rows)
+    faults = answer_faults(row)
+    scores = row.final_scores
+    assert scores is not None and scores.unsupported
+    assert [(f.kind, f.value) for f in faults[: len(row.final_stripped)]] == [
+        (v.kind, v.value) for v in row.final_stripped
+    ] and row.final_stripped
+    claims = faults[len(row.final_stripped) :]
+    assert len(claims) == len(scores.unsupported)
+    kinds = [f.kind for f in claims]
+    assert kinds.count("misattributed") == len(scores.misattributed)
+    assert set(kinds) <= {"unsupported", "misattributed"}
+
+
 # --------------------------------------------------------------------------- a live panel
 
 
@@ -325,7 +376,10 @@ def test_a_live_panel_of_two_judges_with_fakes(prompt_text, clean, tmp_path):
         report_json(report)
     )
     markdown = report_markdown(report)
-    assert "| ja | 1 | **1** | 0 | 0 | 1 | 1 |" in markdown and "asked again, answers reordered" in markdown
+    assert (
+        "| ja | 1 | **1** | 0 | 0 | 0 | 0 | 1 | 1 |" in markdown
+        and "asked again, answers reordered" in markdown
+    )
 
 
 @pytest.mark.server

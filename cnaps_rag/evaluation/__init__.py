@@ -5,20 +5,19 @@ reads a dataset team's results (one JSON file per prompt, with its judges' verdi
 ``evaluate`` feeds them to a ``run``, which scores each answer (``scoring``, a pure function,
 in processes or on any executor), keeps the rows on disk (``rowstore``) and makes the
 :class:`EvalReport` (``models``), with ``tally`` keeping the running sums and ranks, ``judge``
-and ``agreement`` adding optional model judges and ``panel`` (``verdicts``) making a panel of
+and ``agreement`` adding optional model judges and ``panel`` making a panel of
 judges, recorded or live, with their agreement and blind spots; ``report``
-(JSON, Markdown, the three files), ``html_page`` and ``html_sections`` render it, each table
-built once in ``tables`` for both formats. Nothing here imports back.
+(JSON, Markdown, the three files) and ``html_page`` render it, each section built once in
+``sections`` (its blocks and tables in ``tables``) for both formats. Nothing here imports back.
 """
 
 from __future__ import annotations
 
-from .evaluate import compare, evaluate, evaluate_file, load_prompt_index
+from .evaluate import evaluate, load_prompt_index
 from .judge import Judge
-from .models import EvalReport, PromptIndex, Row
+from .models import BlindSpot, EvalReport, PanelReport, PromptIndex, RecordedVerdicts, Row
 from .report import report_json, report_markdown, write_report
 from .results import ResultsFields
-from .verdicts import BlindSpot, PanelReport, RecordedVerdicts
 
 __all__ = [
     "BlindSpot",
@@ -29,9 +28,7 @@ __all__ = [
     "RecordedVerdicts",
     "ResultsFields",
     "Row",
-    "compare",
     "evaluate",
-    "evaluate_file",
     "load_prompt_index",
     "report_json",
     "report_markdown",

@@ -36,18 +36,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CnapsRagError, ConfigError
-from ..score import METRICS
 from ..spec import PromptSpec
 from ..support import ClaimReader
 from .answers import load_prompt_index, open_answers, stream_records
-from .models import BrokenLine, Comparison, EvalReport, MetricComparison
+from .models import BrokenLine, EvalReport
 from .results import ResultsFields, is_results_path, read_results, results_files
 from .run import Options, Run
 
 if TYPE_CHECKING:
     from .judge import Judge
 
-__all__ = ["compare", "evaluate", "evaluate_file", "load_prompt_index"]
+__all__ = ["evaluate", "load_prompt_index"]
 
 
 def _system_names(paths: Sequence[Path]) -> list[str]:
@@ -198,51 +197,3 @@ def _add_results(run: Run, path: Path, system: str, fields: ResultsFields) -> No
                 continue
             run.texts.add_result(str(path), position, answer_system, fields.responses)
             run.add(record, None, answer_system, str(path))
-
-
-def compare(report: EvalReport, other: EvalReport) -> Comparison:
-    """Return the final means of two reports side by side, with ``report`` minus ``other``."""
-    metrics = []
-    for metric in METRICS:
-        this_mean = report.metric(metric).final.mean
-        other_mean = other.metric(metric).final.mean
-        difference = (
-            round(this_mean - other_mean, 6) if this_mean is not None and other_mean is not None else None
-        )
-        metrics.append(
-            MetricComparison(metric=metric, this=this_mean, other=other_mean, difference=difference)
-        )
-    scored_this = {r.id for r in report.rows if r.status == "scored"}
-    scored_other = {r.id for r in other.rows if r.status == "scored"}
-    return Comparison(
-        this=report.name,
-        other=other.name,
-        this_scored=len(scored_this),
-        other_scored=len(scored_other),
-        common_ids=len(scored_this & scored_other),
-        metrics=metrics,
-    )
-
-
-def evaluate_file(
-    path: str | Path,
-    prompts: Mapping[str, PromptSpec] | None = None,
-    *,
-    compare_with: str | Path | None = None,
-    **options: Any,
-) -> EvalReport:
-    """Return the evaluation of one JSONL answers file (see :func:`evaluate`, which takes ``options``).
-
-    ``compare_with`` is a second answers file, evaluated against the same prompts and set
-    beside this one as :attr:`EvalReport.comparison`. Raises :class:`ConfigError` when
-    either file is missing or unreadable.
-    """
-    report = evaluate([path], prompts, name=str(path), **options)
-    if compare_with is not None:
-        options.pop("judge", None)
-        options.pop("judge_limit", None)
-        options.pop("judge_workers", None)
-        report.comparison = compare(
-            report, evaluate([compare_with], prompts, name=str(compare_with), **options)
-        )
-    return report

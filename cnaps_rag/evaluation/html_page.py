@@ -1,6 +1,6 @@
 """Render an :class:`~cnaps_rag.evaluation.models.EvalReport` as a self-contained HTML page.
 
-The page needs nothing but a browser: inline CSS, an inline SVG chart, no script, no font,
+The page needs nothing but a browser: inline CSS, inline SVG charts, no script, no font,
 image or style sheet from the network. Every piece of answer text is HTML-escaped; removed
 URLs and names and unsupported claims are ``<mark>`` elements with the classes
 ``stripped-url``, ``stripped-model``, ``unsupported`` and ``misattributed``, with the reason as
@@ -10,26 +10,15 @@ their title. A pure function of the report.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-from ..score import Scores
+from ..score import METRICS, Scores
 from ..validate import Violation
-from .html_sections import judge_html, panel_html, systems_html
-from .models import CRITERIA, EvalReport, MetricSummary, Row
-from .tables import Table, comparison_table, html_table, summary_table
-from .wording import (
-    LABELS,
-    comparison_sentence,
-    counts_sentence,
-    format_score,
-    judge_label,
-    metric_label,
-    several_files,
-    violations_sentence,
-)
-from .wording import (
-    escape as _e,
-)
+from .models import CRITERIA, EvalReport, Row
+from .sections import report_sections, where
+from .tables import Block, Chart, Figure, Heading, Items, Para, Table, html_table, html_text
+from .wording import escape as _e
+from .wording import format_number, format_score, label, several_files
 
 _CSS = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 62em; padding: 0 1em; }
@@ -49,8 +38,8 @@ mark.unsupported.stripped-url, mark.unsupported.stripped-model { outline: 1px da
 section.answer { border-top: 2px solid #ddd; margin-top: 2em; }
 .muted { color: #666; }
 svg text { font: 12px system-ui, sans-serif; fill: #222; }
-svg .bar-draft, svg .bar-other { fill: #adb5bd; }
-svg .bar-final, svg .bar-this { fill: #1c7ed6; }
+svg .bar-draft { fill: #adb5bd; }
+svg .bar-final { fill: #1c7ed6; }
 svg .grid { stroke: #ddd; }
 svg .sys-0 { fill: #1c7ed6; } svg .sys-1 { fill: #f08c00; } svg .sys-2 { fill: #2f9e44; }
 svg .sys-3 { fill: #ae3ec9; } svg .sys-4 { fill: #e03131; } svg .sys-5 { fill: #0c8599; }
@@ -114,53 +103,64 @@ def _marks(
     return marks
 
 
-def _chart(series: Sequence[tuple[str, str, dict[str, float | None]]], title: str) -> str:
-    """Return an inline SVG bar chart: one group per metric, one bar per (label, class, values) series."""
-    label_width, plot_width, bar, gap = 170, 420, 14, 12
-    group = bar * len(series) + gap
-    top = 28
-    height = top + group * len(LABELS) + 24
-    width = label_width + plot_width + 60
+def bar_chart(chart: Chart) -> str:
+    """Return an inline SVG bar chart: a bar per mean, a tick at its minimum, its figures beside it."""
+    label_width, plot_width, bar, gap, top = 150, 300, 18, 6, 8
+    height = top + (bar + gap) * len(chart.bars) + 24
+    width = label_width + plot_width + 300
     out = [
         f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{_e(title)}">',
-        f"<title>{_e(title)}</title>",
+        f'aria-label="{_e(chart.title)}">',
+        f"<title>{_e(chart.title)}</title>",
     ]
-    for index, (label, css, _) in enumerate(series):
-        x = label_width + index * 130
-        out.append(f'<rect class="bar-{css}" x="{x}" y="6" width="12" height="12"/>')
-        out.append(f'<text x="{x + 18}" y="16">{_e(label)}</text>')
-    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        tick_x = label_width + tick * plot_width
+    for tick in (0.0, 0.5, 1.0):
+        x = label_width + tick * plot_width
+        out.append(f'<line class="grid" x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 20}"/>')
+        out.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="middle">{tick:.1f}</text>')
+    for index, item in enumerate(chart.bars):
+        summary = item.summary
+        y = top + index * (bar + gap)
+        out.append(f'<text x="{label_width - 8}" y="{y + bar - 5}" text-anchor="end">{_e(item.label)}</text>')
+        if summary.mean is None:
+            out.append(f'<text x="{label_width + 4}" y="{y + bar - 5}">n/a</text>')
+            continue
+        bar_width = max(0.0, min(1.0, summary.mean)) * plot_width
         out.append(
-            f'<line class="grid" x1="{tick_x:.1f}" y1="{top - 4}" x2="{tick_x:.1f}" y2="{height - 20}"/>'
+            f'<rect class="{item.css}" x="{label_width}" y="{y}" width="{bar_width:.1f}" height="{bar}"/>'
         )
-        out.append(f'<text x="{tick_x:.1f}" y="{height - 6}" text-anchor="middle">{tick:.2f}</text>')
-    for row, metric in enumerate(LABELS):
-        y = top + row * group
-        label_y = y + bar * len(series) / 2 + 4
-        name = _e(metric_label(metric))
-        out.append(f'<text x="{label_width - 8}" y="{label_y:.1f}" text-anchor="end">{name}</text>')
-        for index, (_, css, values) in enumerate(series):
-            value = values.get(metric)
-            bar_y = y + index * bar
-            if value is None:
-                out.append(f'<text x="{label_width + 4}" y="{bar_y + bar - 3}">n/a</text>')
-                continue
-            bar_width = max(0.0, min(1.0, value)) * plot_width
-            out.append(
-                f'<rect class="bar-{css}" x="{label_width}" y="{bar_y}" width="{bar_width:.1f}" '
-                f'height="{bar - 2}"/>'
-            )
-            out.append(
-                f'<text x="{label_width + bar_width + 4:.1f}" y="{bar_y + bar - 3}">{value:.3f}</text>'
-            )
+        if summary.minimum is not None:
+            x = label_width + max(0.0, min(1.0, summary.minimum)) * plot_width
+            out.append(f'<line class="minimum" x1="{x:.1f}" y1="{y}" x2="{x:.1f}" y2="{y + bar}"/>')
+        rank = f" (rank {item.rank})" if item.rank is not None else ""
+        note = f"{summary.mean:.3f}{rank}, min {format_number(summary.minimum)}, "
+        note += f"{(summary.perfect or 0):.0%} perfect"
+        out.append(f'<text x="{label_width + plot_width + 6}" y="{y + bar - 5}">{_e(note)}</text>')
     out.append("</svg>")
     return "\n".join(out)
 
 
-def _means(summaries: dict[str, MetricSummary]) -> dict[str, float | None]:
-    return {metric: summary.mean for metric, summary in summaries.items()}
+def html_blocks(blocks: Iterable[Block]) -> Iterator[str]:
+    """Yield the blocks as lines of HTML."""
+    for block in blocks:
+        if isinstance(block, Heading):
+            yield f"<h{block.level}>{html_text(block.text)}</h{block.level}>"
+        elif isinstance(block, Para):
+            yield f"<p>{html_text(block.text)}</p>"
+        elif isinstance(block, Items):
+            yield "<ul>"
+            yield from (f"<li>{html_text(item)}</li>" for item in block.items)
+            yield "</ul>"
+        elif isinstance(block, Table):
+            yield from html_table(block)
+        elif isinstance(block, Figure):
+            yield f'<figure class="chart"><figcaption>{_e(block.title)}</figcaption>'
+            yield bar_chart(block.chart)
+            yield from html_table(block.table)
+            yield "</figure>"
+        elif isinstance(block, Chart):
+            yield bar_chart(block)
+        else:
+            yield from html_blocks(block.blocks)
 
 
 def _answer_html(
@@ -173,11 +173,11 @@ def _answer_html(
     out = [
         f'<section class="answer" id="answer-{position}">',
         f'<h3>{_e(row.id)} <span class="muted">{_e(system)}prompt {_e(row.prompt_id)}, '
-        f"{_where(row.source, row.line, several)}</span></h3>",
+        f"{html_text(where(row.source, row.line, several))}</span></h3>",
     ]
     scores = [final, *([row.draft_scores] if row.draft_scores else [])]
     table = Table(["metric", "final", "draft"][: 1 + len(scores)])
-    table.rows = [[metric_label(m), *(format_score(s, m) for s in scores)] for m in LABELS]
+    table.rows = [[label(m), *(format_score(s, m) for s in scores)] for m in METRICS]
     out += html_table(table)
     if final.structure < 1:
         empty = f", empty: {final.empty_sections}" if final.empty_sections else ""
@@ -187,7 +187,7 @@ def _answer_html(
         out.append("<table><thead><tr><th>judge</th><th>score</th><th>reason</th></tr></thead><tbody>")
         for criterion in CRITERIA:
             out.append(
-                f"<tr><td>{_e(judge_label(criterion))}</td><td>{judgment.scores[criterion]}</td>"
+                f"<tr><td>{_e(label(criterion))}</td><td>{judgment.scores[criterion]}</td>"
                 f'<td class="text">{_e(judgment.reasons.get(criterion, ""))}</td></tr>'
             )
         out.append(
@@ -210,13 +210,6 @@ def _answer_html(
     return out
 
 
-def _where(source: str | None, line: int | None, several: bool) -> str:
-    """Return where a record stands, as HTML: its line, and its file when there are several files."""
-    if line is None:  # a results file: one prompt's answers, no line of their own
-        return _e(source or "")
-    return f"{_e(source)} line {_e(line)}" if several and source else f"line {_e(line)}"
-
-
 def iter_report_html(report: EvalReport) -> Iterator[str]:
     """Yield the report's HTML page in pieces, each answer's section read back as it is written."""
     title = f"cnaps-rag evaluation: {report.name}"
@@ -229,56 +222,10 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
         f"<style>{_CSS}</style>",
         "</head>",
         "<body>",
-        f"<h1>{_e(title)}</h1>",
-        f"<p>{_e(counts_sentence(report))}</p>",
     ]
-    if many:
-        out += systems_html(report)
-        out.append("<h2>All answers together</h2>")
-    out += html_table(summary_table(report.metrics))
-    out.append(f"<p>{_e(violations_sentence(report))}</p>")
-    final_means = _means({row.metric: row.final for row in report.metrics})
-    series: list[tuple[str, str, dict[str, float | None]]] = []
-    if report.counts["with_draft"]:
-        series.append(("draft", "draft", _means({row.metric: row.draft for row in report.metrics})))
-    series.append(("final", "final", final_means))
-    out.append(_chart(series, "Mean of each metric" + (", draft and final" if len(series) > 1 else "")))
-    if report.judge is not None:
-        out += judge_html(report)
-    if report.judges is not None:
-        out += panel_html(report)
-    if report.comparison is not None:
-        comparison = report.comparison
-        out += [
-            f"<h2>Compared with {_e(comparison.other)}</h2>",
-            f"<p>{_e(comparison_sentence(comparison))}</p>",
-            *html_table(comparison_table(comparison)),
-        ]
-        out.append(
-            _chart(
-                [
-                    ("other", "other", {m.metric: m.other for m in comparison.metrics}),
-                    ("this", "this", {m.metric: m.this for m in comparison.metrics}),
-                ],
-                "Final means, this run and the other",
-            )
-        )
-    several = several_files(report)
-    if report.broken_lines:
-        out.append("<h2>Broken lines</h2><ul>")
-        out += [f"<li>{_where(b.source, b.line, several)}: {_e(b.reason)}</li>" for b in report.broken_lines]
-        out.append("</ul>")
     yield "\n".join(out) + "\n"
-    # The rows are read back from disk once per pass, never held all at once.
-    for status, heading in (("failed", "Failed answers (not scored)"), ("unscorable", "Not scorable")):
-        if report.counts.get(status):
-            yield f"<h2>{heading}</h2><ul>\n"
-            for r in report.rows:
-                if r.status == status:
-                    where = _where(r.source, r.line, several)
-                    system = _e(r.system) + ", " if many else ""
-                    yield f"<li><b>{_e(r.id)}</b> ({system}{where}): {_e(r.reason)}</li>\n"
-            yield "</ul>\n"
+    for line in html_blocks(report_sections(report)):
+        yield line + "\n"
     if report.counts.get("scored"):
         yield (
             "<h2>Answers</h2>\n"
@@ -287,7 +234,7 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
             '<mark class="stripped-url">URL the validator strips</mark>, '
             '<mark class="stripped-model">model name the validator strips</mark>.</p>\n'
         )
-    texts = report._texts
+    texts, several = report._texts, several_files(report)
     for index, row in enumerate(report.rows):
         if row.status == "scored":
             pair = texts.get(index) if texts is not None else (None, None)

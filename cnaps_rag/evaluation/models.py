@@ -1,11 +1,18 @@
-"""What an evaluation produces: a row per answer record, summaries per system, the judge's verdicts."""
+"""What an evaluation produces: a row per answer record, summaries per system, the judges' verdicts.
+
+A panel's verdicts are recorded (a dataset team's own results, :mod:`.results`) or live (each
+judge model's rubric scores, :mod:`.judge`); either way they are :class:`RecordedVerdicts` per
+prompt, and :mod:`.panel` turns them into the :class:`PanelReport` kept under ``report.json``'s
+``judges`` key.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -13,16 +20,21 @@ from pydantic import (
     SerializationInfo,
     SkipValidation,
     field_serializer,
-    field_validator,
 )
 
 from ..score import Scores
 from ..spec import PromptSpec
 from ..text import shorten
 from ..validate import Violation
-from .verdicts import PanelReport
 
 Status = Literal["scored", "failed", "unscorable"]
+
+
+class Closed(BaseModel):
+    """A model of the report: a field it does not name is an error (read back or written)."""
+
+    model_config = ConfigDict(extra="forbid")
+
 
 CRITERIA: tuple[str, ...] = (
     "clarity",
@@ -46,10 +58,8 @@ class PromptIndex(dict[str, PromptSpec]):
         """Prompt id (or ``file:line``) -> why it is not in the index."""
 
 
-class BrokenLine(BaseModel):
+class BrokenLine(Closed):
     """A line of an answers file that is not an answer record, or a results file that breaks the layout."""
-
-    model_config = ConfigDict(extra="forbid")
 
     line: int | None
     """None for a results file (:mod:`.results`): the reason says which item, if not the whole file."""
@@ -66,25 +76,19 @@ def _one_line(text: str) -> str:
     return text if len(text) <= REASON_CHARS else shorten(text, REASON_CHARS - 1, "…")
 
 
-class Criterion(BaseModel):
+Reason = Annotated[str, Field(json_schema_extra={"maxLength": REASON_CHARS}), AfterValidator(_one_line)]
+"""A judge's one-line reason: a hosted model may ignore maxLength, so it is kept, made one line and short."""
+
+
+class Criterion(Closed):
     """One rubric criterion: a one-line reason, then a score from 1 (poor) to 5 (excellent)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(json_schema_extra={"maxLength": REASON_CHARS})
+    reason: Reason
     score: Literal[1, 2, 3, 4, 5]
 
-    @field_validator("reason")
-    @classmethod
-    def _short_reason(cls, value: str) -> str:
-        # A hosted model may ignore maxLength: the reason is kept, made one line and short.
-        return _one_line(value)
 
-
-class JudgeReply(BaseModel):
+class JudgeReply(Closed):
     """The judge's reply, as its JSON schema asks for it (the rubric in ``prompts/`` explains each field)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     clarity: Criterion
     correctness_completeness: Criterion
@@ -94,33 +98,19 @@ class JudgeReply(BaseModel):
     unsupported_sentences: list[int]
     """Numbers of the answer's sentences that the prompt's sources do not support."""
     does_what_was_asked: bool
-    asked_reason: str = Field(json_schema_extra={"maxLength": REASON_CHARS})
-
-    @field_validator("asked_reason")
-    @classmethod
-    def _short_reason(cls, value: str) -> str:
-        return _one_line(value)
+    asked_reason: Reason
 
 
-class CompareReply(BaseModel):
+class CompareReply(Closed):
     """A judge's reply when it compares answers: a one-line reason, then the best answer's letter."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(json_schema_extra={"maxLength": REASON_CHARS})
+    reason: Reason
     best: str
     """The letter of the best answer (its schema lists the letters shown)."""
 
-    @field_validator("reason")
-    @classmethod
-    def _short_reason(cls, value: str) -> str:
-        return _one_line(value)
 
-
-class Judgment(BaseModel):
+class Judgment(Closed):
     """The judge's verdict on one answer, with what it was shown and who judged."""
-
-    model_config = ConfigDict(extra="forbid")
 
     model: str
     rubric_version: str
@@ -147,10 +137,8 @@ class Judgment(BaseModel):
 # --------------------------------------------------------------------------- rows and summaries
 
 
-class Row(BaseModel):
+class Row(Closed):
     """One answer record: its scores, or why it has none. The answer's text is not kept."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: str
     line: int | None
@@ -177,10 +165,8 @@ class Row(BaseModel):
     """Judge model -> its verdict, when a panel of several judges judges (``--judge-model`` twice)."""
 
 
-class MetricSummary(BaseModel):
+class MetricSummary(Closed):
     """One metric over the scored answers: mean, minimum, share of answers with a perfect score."""
-
-    model_config = ConfigDict(extra="forbid")
 
     mean: float | None
     minimum: float | None
@@ -189,10 +175,8 @@ class MetricSummary(BaseModel):
     answers: int
 
 
-class MetricRow(BaseModel):
+class MetricRow(Closed):
     """One metric of the summary table: the final answers, the drafts and the difference."""
-
-    model_config = ConfigDict(extra="forbid")
 
     metric: str
     final: MetricSummary
@@ -201,45 +185,16 @@ class MetricRow(BaseModel):
     """Mean of final minus mean of draft, over the answers that have a draft (None if none has)."""
 
 
-class MetricComparison(BaseModel):
-    """One metric's final mean in two reports and the difference (this minus other)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    metric: str
-    this: float | None
-    other: float | None
-    difference: float | None
-
-
-class Comparison(BaseModel):
-    """Two evaluations side by side, metric by metric."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    this: str
-    other: str
-    this_scored: int
-    other_scored: int
-    common_ids: int
-    """Answers (by id) scored in both."""
-    metrics: list[MetricComparison]
-
-
-class StrippedValue(BaseModel):
+class StrippedValue(Closed):
     """A URL or name the validator strips, and how many of a system's answers it was stripped from."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: str
     value: str
     answers: int
 
 
-class JudgeSummary(BaseModel):
+class JudgeSummary(Closed):
     """The judge's verdicts over one system's answers."""
-
-    model_config = ConfigDict(extra="forbid")
 
     judged: int
     failed: int
@@ -250,10 +205,8 @@ class JudgeSummary(BaseModel):
     """Share of judged answers that do what the prompt asked."""
 
 
-class SystemSummary(BaseModel):
+class SystemSummary(Closed):
     """One system's answers: counts, each metric's summary and rank, what the validator strips."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str
     sources: list[str]
@@ -278,10 +231,8 @@ class SystemSummary(BaseModel):
         raise KeyError(name)
 
 
-class PromptRow(BaseModel):
+class PromptRow(Closed):
     """One prompt: each system's final score per metric, and which systems did best."""
-
-    model_config = ConfigDict(extra="forbid")
 
     prompt_id: str
     scores: dict[str, dict[str, float]]
@@ -296,10 +247,8 @@ class PromptRow(BaseModel):
     """System -> the position (from 1) of its answer's row in ``rows`` (``#answer-N`` on the page)."""
 
 
-class Agreement(BaseModel):
+class Agreement(Closed):
     """How the judge's ranking of answers agrees with a deterministic metric's (Spearman's rho)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     judge: str
     """A criterion, ``supported_share``, ``does_what_was_asked`` or ``overall``."""
@@ -309,10 +258,8 @@ class Agreement(BaseModel):
     answers: int
 
 
-class JudgeReport(BaseModel):
+class JudgeReport(Closed):
     """Who judged, with which rubric, and how the judge agrees with the metrics."""
-
-    model_config = ConfigDict(extra="forbid")
 
     model: str
     rubric_version: str
@@ -321,10 +268,119 @@ class JudgeReport(BaseModel):
     agreement: list[Agreement]
 
 
-class RunInfo(BaseModel):
-    """How the run went: speed and judge traffic. Not part of the report files (they must not vary)."""
+# --------------------------------------------------------------------------- a panel of judges
 
-    model_config = ConfigDict(extra="forbid")
+
+MAJORITY = "majority"
+"""The panel's majority, where the report lists it beside the judges."""
+
+
+class RecordedVerdicts(Closed):
+    """One prompt's verdicts: which system each judge picked, its scores, its reasons."""
+
+    id: str
+    """The prompt's id (the id of its answers' rows)."""
+    votes: dict[str, str] = {}
+    """Judge -> the system whose answer it picked."""
+    scores: dict[str, dict[str, float]] = {}
+    """Judge -> system -> its score of that system's answer (on the judge's own scale)."""
+    rationales: dict[str, str] = {}
+    """Judge -> why it picked what it picked (as recorded)."""
+    reordered: dict[str, str] = {}
+    """Live judges that compare answers: judge -> its pick with the answers in another order."""
+
+
+class StrippedItem(Closed):
+    """Something the checks find wrong in an answer: a URL or name the validator strips, or a claim
+    the score flags (:func:`.panel.answer_faults`)."""
+
+    kind: str
+    """``url`` or ``model`` (what the validator strips), ``unsupported`` or ``misattributed`` (a claim
+    the prompt does not support, or one credited to a source that does not say it)."""
+    value: str
+    """The URL or name as written, or the claim's text (shortened)."""
+
+
+class BlindSpot(Closed):
+    """A prompt where a judge (or the majority) picked an answer that a cleaner one stands beside:
+    one with fewer stripped items, or one with fewer unsupported or misattributed claims."""
+
+    id: str
+    """The prompt's id."""
+    judge: str
+    """The judge's name, or ``majority``."""
+    picked: str
+    """The system it picked."""
+    stripped: list[StrippedItem]
+    """What the validator strips from the picked answer."""
+    cleanest: str
+    """The system whose answer to the prompt has the fewest stripped items (the first such)."""
+    cleanest_stripped: int
+    """How many items the validator strips from that answer."""
+    claims: list[StrippedItem] = []
+    """The picked answer's unsupported and misattributed claims."""
+    grounded: str = ""
+    """The system whose answer to the prompt has the fewest such claims (the first such)."""
+    grounded_claims: int = 0
+    """How many such claims that answer has."""
+
+
+class JudgeRecord(Closed):
+    """One judge's (or the majority's) verdicts over the prompts: picks and mean scores per system."""
+
+    name: str
+    judged: int
+    """Prompts it picked an answer for."""
+    picks: dict[str, int]
+    """System -> prompts where it picked that system's answer."""
+    mean_scores: dict[str, float | None] = {}
+    """System -> its mean score of that system's answers (None: it scored none)."""
+    scored: int = 0
+    """Prompts it gave scores for."""
+    blind_spots: int = 0
+    """Prompts where its pick is a blind spot (:class:`BlindSpot`)."""
+    stripped_spots: int = 0
+    """Of its blind spots, those where another answer has fewer stripped items."""
+    claim_spots: int = 0
+    """Of its blind spots, those where another answer has fewer flagged claims (a spot may be both)."""
+    reordered: int = 0
+    """Live, comparing judges: prompts asked again with the answers in another order."""
+    changed: int = 0
+    """Of those, the prompts where its pick changed with the order (position bias)."""
+
+
+class PanelReport(Closed):
+    """The judges as a panel: each one's verdicts, the majority's, their agreement and blind spots."""
+
+    source: str
+    """``recorded`` (verdicts read from the results), ``live`` (judge models asked in this run), or
+    ``recorded and live``."""
+    panel: list[str]
+    """The judges' names, in the order they first appear."""
+    judges: list[JudgeRecord]
+    majority: JudgeRecord
+    """The system more than half the judges that voted on a prompt picked (prompts with none left out)."""
+    no_majority: int
+    """Judged prompts where no system had more than half the votes."""
+    pairwise_agreement: float | None
+    """Share of judge pairs, over the judged prompts, that picked the same system (None: no pair)."""
+    pairs: int
+    fleiss_kappa: float | None
+    """Fleiss' kappa over the prompts every judge voted on (None: fewer than two judges or prompts,
+    or one system picked throughout)."""
+    kappa_prompts: int
+    blind_spots: list[BlindSpot]
+    verdicts: list[RecordedVerdicts]
+    """Every prompt's verdicts, as recorded or asked."""
+    failures: list[str] = []
+    """Live panel: the comparisons a judge gave no pick for, and why (the run went on)."""
+
+
+# --------------------------------------------------------------------------- the report
+
+
+class RunInfo(Closed):
+    """How the run went: speed and judge traffic. Not part of the report files (they must not vary)."""
 
     answers: int
     """Records read (every status)."""
@@ -347,10 +403,8 @@ class RunInfo(BaseModel):
         return text
 
 
-class EvalReport(BaseModel):
+class EvalReport(Closed):
     """The evaluation of one or more systems' answers: summaries, every answer's scores, every problem."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str
     """The answers files as the caller named them."""
@@ -370,7 +424,6 @@ class EvalReport(BaseModel):
     judge: JudgeReport | None = None
     judges: PanelReport | None = None
     """A panel of judges: recorded verdicts read with the answers, or several live judges."""
-    comparison: Comparison | None = None
     run: RunInfo | None = Field(default=None, exclude=True)
     """Speed and judge traffic of the run that made the report (kept out of the files)."""
     _texts: Any = PrivateAttr(default=None)

@@ -7,9 +7,9 @@ on, since kappa needs the same number of raters per prompt).
 
 A *blind spot* is a prompt where a judge, or the majority, picked an answer from which the
 validator strips items while another answer to the same prompt has fewer (or none): what a
-judge scoring "use of provided models only" does not see and an allow-list does.
-:func:`answer_faults` says what counts against an answer; it reads the validator's
-violations today and is the one place to add unsupported or misattributed claims to.
+judge scoring "use of provided models only" does not see and an allow-list does; or an answer
+with more unsupported or misattributed claims than another answer to the same prompt.
+:func:`answer_faults` is the one place that says what counts against an answer.
 """
 
 from __future__ import annotations
@@ -18,17 +18,38 @@ import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from .models import Row
-from .verdicts import MAJORITY, BlindSpot, JudgeRecord, PanelReport, RecordedVerdicts, StrippedItem
+from ..text import shorten
+from .models import MAJORITY, BlindSpot, JudgeRecord, PanelReport, RecordedVerdicts, Row, StrippedItem
 
 Faults = Mapping[tuple[str, str], Sequence[StrippedItem]]
 """(prompt id, system) -> what counts against that system's scored answer to the prompt."""
 
 
+CLAIM_KINDS = frozenset({"unsupported", "misattributed"})
+"""The kinds of fault that are claims the score flags; the others are items the validator strips."""
+
+CLAIM_CHARS = 80
+"""A flagged claim's text is kept this short in a blind spot (the answer's page shows it whole)."""
+
+
 def answer_faults(row: Row) -> list[StrippedItem]:
-    """Return what counts against a scored answer: what the validator strips from what the system wrote."""
-    stripped = row.draft_stripped if row.draft_scores is not None else row.final_stripped
-    return [StrippedItem(kind=v.kind, value=v.value) for v in stripped]
+    """Return what counts against a scored answer, from what the system wrote (its draft where it has
+    one): what the validator strips, then each claim the score flags, ``misattributed`` where it
+    credits a source that does not say it, else ``unsupported``."""
+    draft = row.draft_scores is not None
+    stripped = row.draft_stripped if draft else row.final_stripped
+    faults = [StrippedItem(kind=v.kind, value=v.value) for v in stripped]
+    scores = row.draft_scores if draft else row.final_scores
+    if scores is not None:
+        misattributed = {claim.start for claim in scores.misattributed}
+        faults += [
+            StrippedItem(
+                kind="misattributed" if claim.start in misattributed else "unsupported",
+                value=shorten(" ".join(claim.text.split()), CLAIM_CHARS, "…"),
+            )
+            for claim in scores.unsupported
+        ]
+    return faults
 
 
 def majority(votes: Mapping[str, str]) -> str | None:
@@ -91,15 +112,25 @@ def _record(
 def blind_spot(
     prompt_id: str, judge: str, picked: str, faults: Faults, systems: Sequence[str]
 ) -> BlindSpot | None:
-    """Return the blind spot of ``judge`` picking ``picked`` on the prompt, or None where there is none."""
+    """Return the blind spot of ``judge`` picking ``picked`` on the prompt, or None where there is none.
+
+    It is one where another scored answer to the prompt has fewer stripped items, or fewer flagged
+    claims, than the pick (each counted on its own: a claim and a URL are not worth the same).
+    """
     if (prompt_id, picked) not in faults:
         return None  # the picked answer was not scored: nothing to set it against
-    stripped = list(faults[(prompt_id, picked)])
-    others = [(len(faults[(prompt_id, s)]), s) for s in systems if s != picked and (prompt_id, s) in faults]
-    if not stripped or not others:
+    others = [s for s in systems if s != picked and (prompt_id, s) in faults]
+    if not others:
         return None
-    fewest, cleanest = min(others, key=lambda pair: pair[0])
-    if fewest >= len(stripped):
+
+    def count(system: str, claims: bool) -> int:
+        return sum((item.kind in CLAIM_KINDS) == claims for item in faults[(prompt_id, system)])
+
+    stripped = [item for item in faults[(prompt_id, picked)] if item.kind not in CLAIM_KINDS]
+    claims = [item for item in faults[(prompt_id, picked)] if item.kind in CLAIM_KINDS]
+    cleanest = min(others, key=lambda system: count(system, False))
+    grounded = min(others, key=lambda system: count(system, True))
+    if count(cleanest, False) >= len(stripped) and count(grounded, True) >= len(claims):
         return None
     return BlindSpot(
         id=prompt_id,
@@ -107,7 +138,10 @@ def blind_spot(
         picked=picked,
         stripped=stripped,
         cleanest=cleanest,
-        cleanest_stripped=fewest,
+        cleanest_stripped=count(cleanest, False),
+        claims=claims,
+        grounded=grounded,
+        grounded_claims=count(grounded, True),
     )
 
 
@@ -139,6 +173,8 @@ def judge_panel(
     records = {j: _record(j, picks[j], scores.get(j, {}), systems) for j in [*panel, MAJORITY]}
     for spot in spots:
         records[spot.judge].blind_spots += 1
+        records[spot.judge].stripped_spots += len(spot.stripped) > spot.cleanest_stripped
+        records[spot.judge].claim_spots += len(spot.claims) > spot.grounded_claims
     for verdict in verdicts:
         for judge, again in verdict.reordered.items():
             records[judge].reordered += 1

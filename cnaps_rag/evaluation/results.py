@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..files import read_bytes
-from .verdicts import RecordedVerdicts
+from .models import RecordedVerdicts
 
 RESULTS_SUFFIX = ".json"
 """An answers path with this suffix, or a folder, is read as results; anything else as JSONL."""

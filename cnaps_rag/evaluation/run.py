@@ -27,12 +27,20 @@ from ..support import ClaimReader
 from ..text import normalize_newlines
 from .agreement import agreement
 from .answers import AnswerTexts, find_prompt
-from .models import BrokenLine, EvalReport, JudgeReport, Judgment, Row, RunInfo
+from .models import (
+    BrokenLine,
+    EvalReport,
+    JudgeReport,
+    Judgment,
+    RecordedVerdicts,
+    Row,
+    RunInfo,
+    StrippedItem,
+)
 from .panel import answer_faults, judge_panel
 from .rowstore import RowStore
 from .scoring import Scored, ScoreJob, score_answer, score_answers
 from .tally import PromptTable, SystemTally, rank_systems
-from .verdicts import RecordedVerdicts, StrippedItem
 
 if TYPE_CHECKING:
     from .judge import Judge

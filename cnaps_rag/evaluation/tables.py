@@ -1,36 +1,46 @@
-"""The report's tables, built once from the report and rendered as Markdown or as HTML.
+"""The blocks a report is made of (headings, sentences, lists, tables, charts) and its tables.
 
-A :class:`Table` holds plain text; :func:`markdown_table` and :func:`html_table` escape it for
-their format, mark the best cells (bold in Markdown, ``class="best"`` on the page) and, on
-the page, link a cell to its answer's section. The first column is left-aligned (in Markdown
-the first ``left``), the others right-aligned.
+Blocks hold plain text, with :class:`Code` for names and values shown as written;
+:mod:`.report` renders them as Markdown, :mod:`.html_page` as HTML. :func:`markdown_table`
+and :func:`html_table` escape a table for their format, mark the best cells (bold in Markdown,
+``class="best"`` on the page) and, on the page, link a cell to its answer's section. The first
+``left`` columns are left-aligned, the others right-aligned.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .models import CRITERIA, Comparison, EvalReport, MetricRow, PromptRow
-from .verdicts import PanelReport
+from ..score import METRICS
+from .models import CRITERIA, EvalReport, MetricRow, MetricSummary, PanelReport, PromptRow
 from .wording import (
-    LABELS,
     escape,
     format_number,
     format_score_value,
     format_signed,
-    judge_label,
-    metric_label,
+    label,
     ranked,
 )
+
+
+@dataclass(frozen=True)
+class Code:
+    """A name, id or value as written: a code span in Markdown, ``<code>`` on the page."""
+
+    text: str
+
+
+Text = str | tuple[str | Code, ...]
+"""Plain text, or pieces of plain text and :class:`Code`."""
 
 
 @dataclass(frozen=True)
 class Cell:
     """One table cell: its text, whether it is the best of its row, which answer it links to."""
 
-    text: str
+    text: Text
     best: bool = False
     answer: int | None = None
     """Position of the answer (``#answer-N`` on the page) the cell is about."""
@@ -46,6 +56,61 @@ class Table:
     """How many columns, from the first, Markdown aligns left (the page aligns left only the first)."""
 
 
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: Text
+
+
+@dataclass(frozen=True)
+class Para:
+    text: Text
+
+
+@dataclass(frozen=True)
+class Items:
+    """A bulleted list, one line each (an iterable: a long list is read as it is written)."""
+
+    items: Iterable[Text]
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a chart: its label, its CSS class, the summary it shows, its rank (if any)."""
+
+    label: str
+    css: str
+    summary: MetricSummary
+    rank: int | None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A bar chart (on the page only)."""
+
+    title: str
+    bars: Sequence[Bar]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A titled table; on the page with its chart beside it."""
+
+    title: str
+    chart: Chart
+    table: Table
+
+
+@dataclass(frozen=True)
+class Page:
+    """Blocks on the page only (what a reader browses: charts, the tables linked to the answers)."""
+
+    blocks: Sequence[Block]
+
+
+Block = Heading | Para | Items | Table | Figure | Chart | Page
+
+
 def _cells(row: Sequence[Cell | str]) -> list[Cell]:
     return [c if isinstance(c, Cell) else Cell(c) for c in row]
 
@@ -55,11 +120,44 @@ def md_cell(text: str) -> str:
     return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|")
 
 
+def md_code(text: str) -> str:
+    """Return ``text`` as a Markdown code span, whatever backticks it holds."""
+    text = " ".join(text.split())
+    fence = "`"
+    while fence in text:
+        fence += "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_text(text: Text, one_line: bool = True) -> str:
+    """Return ``text`` as Markdown: code spans for :class:`Code`; with ``one_line`` the plain pieces
+    are made one line with pipes escaped (as in a table cell), their edge spaces kept."""
+    if isinstance(text, str):
+        return md_cell(text) if one_line else text
+    out = []
+    for piece in text:
+        if isinstance(piece, Code):
+            out.append(md_code(piece.text))
+        elif one_line and piece.strip():
+            edge = (" " if piece[0].isspace() else "", " " if piece[-1].isspace() else "")
+            out.append(edge[0] + md_cell(piece) + edge[1])
+        else:
+            out.append(piece if not one_line or not piece else " ")
+    return "".join(out)
+
+
+def html_text(text: Text) -> str:
+    """Return ``text`` as HTML: escaped, :class:`Code` in ``<code>``."""
+    if isinstance(text, str):
+        return escape(text)
+    return "".join(f"<code>{escape(p.text)}</code>" if isinstance(p, Code) else escape(p) for p in text)
+
+
 def markdown_row(row: Sequence[Cell | str]) -> str:
     """Return one table row as a Markdown line (for a table written a row at a time)."""
-    return (
-        "| " + " | ".join(f"**{md_cell(c.text)}**" if c.best else md_cell(c.text) for c in _cells(row)) + " |"
-    )
+    cells = [(md_text(c.text), c.best) for c in _cells(row)]
+    return "| " + " | ".join(f"**{text}**" if best else text for text, best in cells) + " |"
 
 
 def markdown_table(table: Table) -> list[str]:
@@ -71,18 +169,22 @@ def markdown_table(table: Table) -> list[str]:
     return lines + [markdown_row(row) for row in table.rows]
 
 
-def _td(cell: Cell) -> str:
-    text = escape(cell.text)
+def _td(cell: Cell, left: bool) -> str:
+    text = html_text(cell.text)
     if cell.answer is not None:
         text = f'<a href="#answer-{cell.answer}">{text}</a>'
-    return f'<td class="best">{text}</td>' if cell.best else f"<td>{text}</td>"
+    classes = " ".join(name for name, on in (("best", cell.best), ("text", left)) if on)
+    return f'<td class="{classes}">{text}</td>' if classes else f"<td>{text}</td>"
 
 
 def html_table(table: Table) -> list[str]:
     """Return the table as HTML: its opening with the header, a line per row, its closing."""
     head = "".join(f"<th>{escape(h)}</th>" for h in table.head)
     lines = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
-    lines += ["<tr>" + "".join(_td(c) for c in _cells(row)) + "</tr>" for row in table.rows]
+    lines += [
+        "<tr>" + "".join(_td(c, 0 < i < table.left) for i, c in enumerate(_cells(row))) + "</tr>"
+        for row in table.rows
+    ]
     lines.append("</tbody></table>")
     return lines
 
@@ -95,7 +197,7 @@ def summary_table(metrics: Sequence[MetricRow]) -> Table:
     head = ["metric", "final mean", "final min", "final share perfect", "draft mean", "final − draft"]
     rows: list[list[Cell | str]] = [
         [
-            metric_label(row.metric),
+            label(row.metric),
             format_number(row.final.mean),
             format_number(row.final.minimum),
             format_number(row.final.perfect),
@@ -109,11 +211,11 @@ def summary_table(metrics: Sequence[MetricRow]) -> Table:
 
 def systems_table(report: EvalReport) -> Table:
     """Return per system its scored answers and each metric's mean with its rank, the best marked."""
-    table = Table(["system", "scored", *(metric_label(m) for m in LABELS)])
+    table = Table(["system", "scored", *(label(m) for m in METRICS)])
     for system in report.systems:
         cells = [
             Cell(ranked(system.metric(m).final.mean, system.ranks.get(m)), best=system.ranks.get(m) == 1)
-            for m in LABELS
+            for m in METRICS
         ]
         table.rows.append([system.name, str(system.counts["scored"]), *cells])
     return table
@@ -194,7 +296,7 @@ def judge_table(report: EvalReport) -> Table:
             "system",
             "judged",
             "failed",
-            *(judge_label(c) for c in CRITERIA),
+            *(label(c) for c in CRITERIA),
             "sentences supported",
             "does what was asked",
         ]
@@ -221,19 +323,10 @@ def agreement_table(report: EvalReport) -> Table:
     assert report.judge is not None
     agreement = report.judge.agreement
     rho = {(a.judge, a.metric): a.rho for a in agreement}
-    table = Table(["judge", *(metric_label(m) for m in LABELS)])
+    table = Table(["judge", *(label(m) for m in METRICS)])
     for measure in dict.fromkeys(a.judge for a in agreement):
-        table.rows.append([judge_label(measure), *(format_signed(rho.get((measure, m))) for m in LABELS)])
+        table.rows.append([label(measure), *(format_signed(rho.get((measure, m))) for m in METRICS)])
     return table
-
-
-def comparison_table(comparison: Comparison) -> Table:
-    """Return each metric's final mean here and in the other run, and the difference."""
-    rows: list[list[Cell | str]] = [
-        [metric_label(m.metric), format_number(m.this), format_number(m.other), format_signed(m.difference)]
-        for m in comparison.metrics
-    ]
-    return Table(["metric", "this (final mean)", "other (final mean)", "this − other"], rows)
 
 
 # --------------------------------------------------------------------------- a panel of judges
@@ -244,6 +337,7 @@ def panel_table(panel: PanelReport) -> Table:
     systems = list(dict.fromkeys(s for record in [*panel.judges, panel.majority] for s in record.picks))
     live = any(record.reordered for record in panel.judges)
     head = ["judge", "prompts judged", *(f"picked {s}" for s in systems), "blind spots"]
+    head += ["by stripped items", "by claims"]
     table = Table(head + (["asked again, answers reordered", "pick changed"] if live else []))
     for record in [*panel.judges, panel.majority]:
         most = max(record.picks.values(), default=0)
@@ -251,7 +345,7 @@ def panel_table(panel: PanelReport) -> Table:
         cells += [
             Cell(str(record.picks.get(s, 0)), best=most > 0 and record.picks.get(s) == most) for s in systems
         ]
-        cells.append(str(record.blind_spots))
+        cells += [str(record.blind_spots), str(record.stripped_spots), str(record.claim_spots)]
         if live:
             cells += (
                 [str(record.reordered), str(record.changed)] if record is not panel.majority else ["", ""]
@@ -284,22 +378,27 @@ def panel_scores_table(panel: PanelReport) -> Table | None:
 
 
 def blind_spot_table(report: EvalReport) -> Table:
-    """Return each blind spot: prompt, judge, its pick, what is stripped from it, the cleanest answer.
+    """Return each blind spot: prompt, judge, its pick, what is stripped from it and its flagged claims,
+    and the answers with the fewest of each.
 
-    On the page the pick and the cleanest answer link to their answers' sections.
+    On the page the pick and the cleanest answers link to their answers' sections.
     """
     panel = report.judges
     assert panel is not None
     answers = {prompt.prompt_id: prompt.answers for prompt in report.prompts}
-    table = Table(
-        ["prompt", "judge", "picked", "stripped from the pick", "cleanest answer (stripped)"], left=5
-    )
+    head = ["prompt", "judge", "picked", "stripped from the pick", "cleanest answer (stripped)"]
+    table = Table([*head, "claims flagged in the pick", "fewest flagged (answer)"], left=5)
     for spot in panel.blind_spots:
         counted = Counter((item.kind, item.value) for item in spot.stripped)
         stripped = ", ".join(f"{k} {v}" + (f" ×{n}" if n > 1 else "") for (k, v), n in counted.items())
+        # As in the claims table: misattributed claims are among the unsupported.
+        misattributed = sum(item.kind == "misattributed" for item in spot.claims)
+        claims = f"{len(spot.claims)} unsupported" + (
+            f" ({misattributed} misattributed)" if misattributed else ""
+        )
         where = answers.get(spot.id, {})
         cleanest = Cell(f"{spot.cleanest} ({spot.cleanest_stripped})", answer=where.get(spot.cleanest))
-        table.rows.append(
-            [spot.id, spot.judge, Cell(spot.picked, answer=where.get(spot.picked)), stripped, cleanest]
-        )
+        grounded = Cell(f"{spot.grounded} ({spot.grounded_claims})", answer=where.get(spot.grounded))
+        pick = Cell(spot.picked, answer=where.get(spot.picked))
+        table.rows.append([spot.id, spot.judge, pick, stripped or "—", cleanest, claims, grounded])
     return table

@@ -1,12 +1,11 @@
-"""The words and numbers the evaluation reports share: metric labels, scores, summary sentences."""
+"""The words and numbers the evaluation reports share: labels, scores, summary sentences."""
 
 from __future__ import annotations
 
 import html
 
 from ..score import Scores
-from .models import Comparison, EvalReport
-from .verdicts import PanelReport
+from .models import EvalReport, PanelReport
 
 LABELS = {
     "url_precision": "URL precision",
@@ -14,12 +13,21 @@ LABELS = {
     "model_precision": "model-name precision",
     "structure": "structure",
     "grounding": "grounding",
+    "clarity": "clarity",
+    "correctness_completeness": "correctness and completeness",
+    "workflow_design": "workflow design",
+    "provided_models_only": "provided models only",
+    "reasoning": "reasoning",
+    "supported_share": "sentences supported",
+    "does_what_was_asked": "does what was asked",
+    "overall": "overall",
 }
+"""How the reports name each metric (``cnaps_rag.score.METRICS``) and each judge criterion or measure."""
 
 
-def metric_label(metric: str) -> str:
-    """Return the metric's name as the reports print it."""
-    return LABELS.get(metric, metric)
+def label(name: str) -> str:
+    """Return a metric's or a judge measure's name as the reports print it."""
+    return LABELS.get(name, name)
 
 
 def format_number(value: float | None) -> str:
@@ -83,31 +91,6 @@ def agreement_sentence(report: EvalReport) -> str:
     )
 
 
-def comparison_sentence(comparison: Comparison) -> str:
-    """Return how many answers each of two compared runs scored, and how many ids both did."""
-    return (
-        f"Scored answers: {comparison.this_scored} here, {comparison.other_scored} there, "
-        f"{comparison.common_ids} ids in both."
-    )
-
-
-JUDGE_LABELS = {
-    "clarity": "clarity",
-    "correctness_completeness": "correctness and completeness",
-    "workflow_design": "workflow design",
-    "provided_models_only": "provided models only",
-    "reasoning": "reasoning",
-    "supported_share": "sentences supported",
-    "does_what_was_asked": "does what was asked",
-    "overall": "overall",
-}
-
-
-def judge_label(measure: str) -> str:
-    """Return a judge criterion or measure as the reports print it."""
-    return JUDGE_LABELS.get(measure, measure)
-
-
 def ranked(value: float | None, rank: int | None) -> str:
     """Return a mean with its rank among the systems: ``0.912 (1)``."""
     return format_number(value) + (f" ({rank})" if rank is not None else "")
@@ -140,5 +123,6 @@ def panel_sentences(panel: PanelReport) -> list[str]:
         f"answer more than half the judges picked; no answer had that on {panel.no_majority} "
         f"prompt{'' if panel.no_majority == 1 else 's'}.",
         "Blind spots: prompts where a judge picked an answer that the validator strips URLs or model "
-        f"names from while another answer to the same prompt has fewer stripped. {spots}.",
+        "names from while another answer to the same prompt has fewer stripped, or an answer with more "
+        f"unsupported or misattributed claims than another answer to the same prompt. {spots}.",
     ]
