@@ -65,9 +65,12 @@ def normalize_provider_errors(
             hint=f"set {key_env} to a valid key",
         ) from None
     except openai.RateLimitError as exc:
-        error = BackendError(f"{where} is rate limiting (429)", retryable=True)
-        error.retry_after = _retry_after(exc.response)  # type: ignore[attr-defined]
-        raise error from None
+        raise BackendError(
+            f"{where} is rate limiting (429)",
+            retryable=True,
+            status_code=429,
+            retry_after=_retry_after(exc.response),
+        ) from None
     except openai.APITimeoutError:
         raise TimeLimitError(
             f"{where} sent no reply within {timeout:g} s", seconds=timeout, retryable=True
@@ -80,10 +83,12 @@ def normalize_provider_errors(
         ) from None
     except openai.APIStatusError as exc:
         retryable = exc.status_code >= 500 or exc.status_code == 408
-        error = BackendError(f"{where} answered {exc.status_code}: {clean(exc.message)}", retryable=retryable)
-        error.status_code = exc.status_code  # type: ignore[attr-defined]
-        error.retry_after = _retry_after(exc.response)  # type: ignore[attr-defined]
-        raise error from None
+        raise BackendError(
+            f"{where} answered {exc.status_code}: {clean(exc.message)}",
+            retryable=retryable,
+            status_code=exc.status_code,
+            retry_after=_retry_after(exc.response),
+        ) from None
     except (openai.APIError, ValueError) as exc:
         # A body that is cut short or is not JSON: the next try may be whole.
         message = f"{where} sent an unreadable reply: {clean(str(exc), 160)}"
@@ -239,7 +244,7 @@ class OpenAIBackend:
 
     def _adapt(self, exc: BackendError) -> bool:
         """Return whether the request can be sent again without what the server refused in ``exc``."""
-        if getattr(exc, "status_code", None) != 400:
+        if exc.status_code != 400:
             return False
         refused = _REFUSED_PARAMETER.search(exc.message)
         if refused is None:
@@ -328,7 +333,7 @@ def _rejects_format(exc: BackendError) -> bool:
     OpenAI-style servers answer 400 or 422; llama.cpp's server answers 500 with a
     validation error naming ``response_format``.
     """
-    status = getattr(exc, "status_code", None)
+    status = exc.status_code
     if status in (400, 422):
         return True
     return status == 500 and ("response_format" in exc.message or "json_schema" in exc.message)
