@@ -161,7 +161,6 @@ class Copying:
     def __init__(self, backend: LocalBackend):
         self.backend = backend
         self.name, self.model, self.n_ctx = backend.name, backend.model, backend.n_ctx
-        self.supports_schema, self.needs_key, self.deterministic = True, False, True
         self.in_process, self.is_embedded = True, False
 
     def complete(self, request):
