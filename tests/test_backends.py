@@ -174,3 +174,26 @@ def test_worker_threads_sharing_a_backend_each_walk_the_modes_and_learn_a_refusa
     assert {c.text for c in completions} == {'{"sentence": "Hello."}'}
     assert backend.structured_modes == modes, "the modes were decided when the backend was made"
     assert backend.token_field == "max_completion_tokens", "every thread's refusal made the one change"
+
+
+def test_a_plain_json_reply_that_is_no_json_is_re_asked_once_by_the_caller():
+    """One re-ask path: the backend returns the reply as it is; the caller answers it with its parse error."""
+    from pydantic import BaseModel
+
+    from cnaps_rag.backends import OpenAIBackend, Request
+    from cnaps_rag.draft import Caller
+    from cnaps_rag.schemas import json_schema
+    from eval.recorded import RecordedServer
+
+    class Slot(BaseModel):
+        sentence: str
+
+    replies = iter(["Sure! Here it is: the user wants a clean image.", '{"sentence": "A clean image."}'])
+    request = Request(messages=[{"role": "user", "content": "Give the JSON."}], schema=json_schema(Slot))
+    with RecordedServer(lambda body: next(replies)) as server:
+        backend = OpenAIBackend(model="m", base_url=server.url, structured_modes=("plain_json",))
+        call = Caller(backend, attempts=4, max_wait=0.01)
+        assert call.parsed(request, Slot).sentence == "A clean image."
+        sent = server.requests
+    assert call.generations == 2 and len(sent) == 2 and "response_format" not in sent[0]
+    assert "holds no JSON object" in sent[1]["messages"][-1]["content"], "prompts/format_retry.txt's wording"

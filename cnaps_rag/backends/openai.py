@@ -8,18 +8,17 @@ trying again can help.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..errors import BackendError, ConfigError, TimeLimitError
 from ..schemas import openai_strict
-from ..text import shorten, strip_code_fence
+from ..text import shorten
 from .base import Completion, Request, StructuredMode, check_timeout
 from .providers import Provider, provider
 
@@ -288,22 +287,8 @@ class OpenAIBackend:
                 if number < len(formats) and _rejects_format(exc):
                     continue  # the server refused this form: the next one may do
                 raise
-            completion = self._completion(response, mode)
-            if mode != "plain_json" or _parses(completion.text):
-                return completion
-            # Plain instructions gave no JSON: ask once more, saying so.
-            retry = replace(
-                request,
-                messages=[
-                    *request.messages,
-                    {"role": "assistant", "content": completion.text},
-                    {"role": "user", "content": "Reply with only the JSON object, nothing else."},
-                ],
-            )
-            second = self._completion(self._create(retry, None), mode)
-            second.prompt_tokens += completion.prompt_tokens
-            second.completion_tokens += completion.completion_tokens
-            return second
+            # A plain_json reply that is no JSON is re-asked by the caller (draft/caller.py), as any is.
+            return self._completion(response, mode)
         raise BackendError("the server accepted no structured output mode")
 
     @staticmethod
@@ -332,11 +317,3 @@ def _rejects_format(exc: BackendError) -> bool:
     if status in (400, 422):
         return True
     return status == 500 and ("response_format" in exc.message or "json_schema" in exc.message)
-
-
-def _parses(text: str) -> bool:
-    try:
-        json.loads(strip_code_fence(text))
-    except ValueError:
-        return False
-    return True
