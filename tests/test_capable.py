@@ -19,9 +19,10 @@ from strict_schema import strict_problems
 
 from cnaps_rag import BackendError, answer, load_prompt_file
 from cnaps_rag.draft import Caller
-from cnaps_rag.draft.capable import CITED_HEADING, MARKER, render_capable, render_markers, summary_caps
+from cnaps_rag.draft.capable import CITED_HEADING, MARKER, render_capable, render_markers
 from cnaps_rag.draft.free import free_draft_model
 from cnaps_rag.draft.render import source_line
+from cnaps_rag.draft.sources import summary_caps
 from cnaps_rag.errors import DraftFormatError, TimeLimitError
 from cnaps_rag.markdown import Layout
 from cnaps_rag.schemas import json_schema, openai_strict

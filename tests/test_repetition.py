@@ -14,7 +14,8 @@ from conftest import ROOT, QueueBackend, prompt
 
 from cnaps_rag import answer, answer_batch
 from cnaps_rag.backends import LocalBackend, Request
-from cnaps_rag.draft.capable import expected_sections, sources_text
+from cnaps_rag.draft.capable import expected_sections
+from cnaps_rag.draft.sources import sources_text
 from cnaps_rag.errors import NotAnAnswerError
 from cnaps_rag.repetition import (
     LOOP_SHARE,
