@@ -81,11 +81,12 @@ def _chat_format(command: argparse.ArgumentParser | argparse._ArgumentGroup) -> 
 
 
 def _backend_options(command: argparse.ArgumentParser) -> None:
+    from .backends import BACKENDS
     from .backends.providers import PROVIDERS
 
     group = command.add_argument_group("model")
     group.add_argument(
-        "--backend", choices=["local", "openai"], help="default: openai with --provider, else local"
+        "--backend", choices=list(BACKENDS), help="default: openai with --provider, else local"
     )
     group.add_argument(
         "--model",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 
 class CnapsRagError(Exception):
     """Root of every error cnaps-rag raises on purpose.
@@ -40,31 +42,84 @@ class TemplateError(ConfigError):
 
 
 class BackendError(CnapsRagError):
-    """The model backend failed: a server error, a timeout, an unusable draft."""
+    """The model backend failed: a server error, a timeout, an unusable draft.
 
-    attempts: int = 1
-    """How many times the request was sent before this error was raised."""
-    last_reply: str | None = None
-    """The model's last reply, where there was one (a reply that broke the schema)."""
+    Built with what it carries: the server's ``status_code`` and ``retry_after`` (seconds it asked
+    to wait) where a server answered, and, once retries are spent, how many ``attempts`` were
+    made and the model's ``last_reply``; the message then ends with that evidence.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        retryable: bool | None = None,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        attempts: int = 1,
+        last_reply: str | None = None,
+    ):
+        super().__init__(message + _evidence(attempts, last_reply), hint=hint, retryable=retryable)
+        self.reason = message
+        """The message without the evidence of the attempts."""
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.attempts = attempts
+        """How many times the request was sent before this error was raised."""
+        self.last_reply = last_reply
+        """The model's last reply, where there was one (a reply that broke the schema)."""
+
+    def _options(self) -> dict[str, Any]:
+        """Return the constructor's options that say what this error is (besides the attempts)."""
+        return {
+            "hint": self.hint,
+            "retryable": self.retryable,
+            "status_code": self.status_code,
+            "retry_after": self.retry_after,
+        }
+
+    def after(self, attempts: int, last_reply: str | None) -> Self:
+        """Return a new error of this kind, built with how many ``attempts`` were made and the last reply."""
+        return type(self)(self.reason, **self._options(), attempts=attempts, last_reply=last_reply)
+
+
+EVIDENCE_CHARS = 160
+"""How much of the last reply an error's message quotes (``last_reply`` holds it whole)."""
+
+
+def _evidence(attempts: int, last_reply: str | None) -> str:
+    if attempts == 1 and last_reply is None:
+        return ""  # refused at once, no reply: the message says it all
+    from .text import shorten  # here: `import cnaps_rag` loads this module and no other
+
+    evidence = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+    if last_reply is not None:
+        evidence += f"; last reply: {shorten(' '.join(last_reply.split()), EVIDENCE_CHARS, '…')!r}"
+    return f" ({evidence})"
 
 
 class TimeLimitError(BackendError):
     """A generation (local) or a request (hosted) ran past its time limit (``--timeout``)."""
 
-    def __init__(
-        self, message: str, *, seconds: float, hint: str | None = None, retryable: bool | None = None
-    ):
-        super().__init__(message, hint=hint, retryable=retryable)
+    def __init__(self, message: str, *, seconds: float, **options: Any):
+        super().__init__(message, **options)
         self.seconds = seconds
+
+    def _options(self) -> dict[str, Any]:
+        return {**super()._options(), "seconds": self.seconds}
 
 
 class NotAnAnswerError(BackendError):
     """Every draft the model wrote repeats the prompt, the rules or itself: there is no answer to give."""
 
-    def __init__(self, message: str, *, reasons: list[str], hint: str | None = None):
-        super().__init__(message, hint=hint)
+    def __init__(self, message: str, *, reasons: list[str], **options: Any):
+        super().__init__(message, **options)
         self.reasons = reasons
         """Why each draft is no answer, in the order they were written."""
+
+    def _options(self) -> dict[str, Any]:
+        return {**super()._options(), "reasons": self.reasons}
 
 
 class DraftFormatError(BackendError):

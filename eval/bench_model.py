@@ -66,9 +66,6 @@ class CaptureBackend:
     """Keeps the requests it is sent and replies with a well-formed draft or slot: no model involved."""
 
     name: ClassVar[str] = "capture"
-    supports_schema: ClassVar[bool] = True
-    needs_key: ClassVar[bool] = False
-    deterministic: ClassVar[bool] = True
     in_process: ClassVar[bool] = False
     model: str = "capture"
     n_ctx: int = 4096

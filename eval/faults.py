@@ -151,7 +151,11 @@ def run_faults(
     output = workdir / "answers.jsonl"
     # Guided slots are short, so a healthy request ends well within the timeout; a hang outlasts it.
     with FaultProxy(upstream, plan=plan, hang_seconds=12.0, retry_after=1.0) as proxy:
-        backend = OpenAIBackend(model="smollm2", base_url=proxy.url, api_key=api_key, timeout=10.0)
+        # The llamacpp row asks in the server's own mode first, so a prompt's first request is the
+        # one the plan's fault hits (without a provider, that would be a json_schema the server refuses).
+        backend = OpenAIBackend(
+            model="smollm2", base_url=proxy.url, api_key=api_key, timeout=10.0, provider="llamacpp"
+        )
         summary = answer_batch(
             inputs, output, backend=backend, strategy="guided", attempts=3, max_wait=1.0, progress=False
         )

@@ -83,9 +83,6 @@ class QueueBackend:
     """
 
     name = "fake"
-    supports_schema = True
-    needs_key = False
-    deterministic = False
     in_process = False
     n_ctx = 8192
     is_embedded = False

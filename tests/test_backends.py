@@ -147,3 +147,53 @@ def test_a_base_url_no_request_could_reach_is_a_config_error(url):
     with pytest.raises(ConfigError, match="not a server URL") as info:
         OpenAIBackend(base_url=url)
     assert "pw" not in info.value.one_line()
+
+
+def test_worker_threads_sharing_a_backend_each_walk_the_modes_and_learn_a_refusal_once():
+    """Eight requests at once: json_schema refused (as llama.cpp's server does), max_tokens refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cnaps_rag.backends import OpenAIBackend, Request
+    from eval.recorded import RecordedServer
+
+    def reply(body):
+        if "max_tokens" in body:
+            raise LookupError("Unsupported parameter: 'max_tokens' is not supported with this model.")
+        if body.get("response_format", {}).get("type") == "json_schema":
+            raise LookupError("response_format json_schema is not supported")
+        return '{"sentence": "Hello."}'
+
+    schema = {"type": "object", "properties": {"sentence": {"type": "string"}}, "required": ["sentence"]}
+    request = Request(messages=[{"role": "user", "content": "Say hello."}], max_tokens=20, schema=schema)
+    with RecordedServer(reply) as server:
+        backend = OpenAIBackend(model="m", base_url=server.url)
+        modes = backend.structured_modes
+        with ThreadPoolExecutor(8) as pool:
+            completions = list(pool.map(lambda _: backend.complete(request), range(8)))
+    assert {c.mode for c in completions} == {"json_object_schema"}
+    assert {c.text for c in completions} == {'{"sentence": "Hello."}'}
+    assert backend.structured_modes == modes, "the modes were decided when the backend was made"
+    assert backend.token_field == "max_completion_tokens", "every thread's refusal made the one change"
+
+
+def test_a_plain_json_reply_that_is_no_json_is_re_asked_once_by_the_caller():
+    """One re-ask path: the backend returns the reply as it is; the caller answers it with its parse error."""
+    from pydantic import BaseModel
+
+    from cnaps_rag.backends import OpenAIBackend, Request
+    from cnaps_rag.draft import Caller
+    from cnaps_rag.schemas import json_schema
+    from eval.recorded import RecordedServer
+
+    class Slot(BaseModel):
+        sentence: str
+
+    replies = iter(["Sure! Here it is: the user wants a clean image.", '{"sentence": "A clean image."}'])
+    request = Request(messages=[{"role": "user", "content": "Give the JSON."}], schema=json_schema(Slot))
+    with RecordedServer(lambda body: next(replies)) as server:
+        backend = OpenAIBackend(model="m", base_url=server.url, structured_modes=("plain_json",))
+        call = Caller(backend, attempts=4, max_wait=0.01)
+        assert call.parsed(request, Slot).sentence == "A clean image."
+        sent = server.requests
+    assert call.generations == 2 and len(sent) == 2 and "response_format" not in sent[0]
+    assert "holds no JSON object" in sent[1]["messages"][-1]["content"], "prompts/format_retry.txt's wording"

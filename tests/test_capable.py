@@ -19,10 +19,11 @@ from strict_schema import strict_problems
 
 from cnaps_rag import BackendError, answer, load_prompt_file
 from cnaps_rag.draft import Caller
-from cnaps_rag.draft.capable import CITED_HEADING, MARKER, render_capable, render_markers, summary_caps
+from cnaps_rag.draft.capable import CITED_HEADING, MARKER, render_capable, render_markers
 from cnaps_rag.draft.free import free_draft_model
 from cnaps_rag.draft.render import source_line
-from cnaps_rag.errors import DraftFormatError
+from cnaps_rag.draft.sources import summary_caps
+from cnaps_rag.errors import DraftFormatError, TimeLimitError
 from cnaps_rag.markdown import Layout
 from cnaps_rag.schemas import json_schema, openai_strict
 
@@ -133,6 +134,18 @@ def test_a_spent_retry_budget_says_how_many_attempts():
         call.text(_request())
     assert info.value.attempts == 3 and "after 3 attempts" in info.value.message
     assert call.retries == 2 and len(backend.history) == 3
+
+
+def test_a_spent_budget_raises_a_new_error_built_with_its_evidence():
+    first = TimeLimitError("no reply within 2 s", seconds=2.0, retryable=True, status_code=None)
+    backend = QueueBackend([first, TimeLimitError("no reply within 2 s", seconds=2.0, retryable=True)])
+    with pytest.raises(TimeLimitError) as info:
+        Caller(backend, attempts=2, max_wait=0.01).text(_request())
+    raised = info.value
+    assert raised.attempts == 2 and raised.seconds == 2.0 and raised.retryable
+    assert raised.message == "no reply within 2 s (after 2 attempts)"
+    assert raised.reason == "no reply within 2 s"
+    assert first.message == "no reply within 2 s" and first.attempts == 1, "a raised error is never rewritten"
 
 
 def test_a_refusal_is_raised_at_once_with_its_message_unchanged():

@@ -189,5 +189,7 @@ def test_the_llamacpp_provider_against_llama_cpps_server(llama_server, capsys, n
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["meta"]["backend"] == "openai" and result["meta"]["model"] == "local"
-    # The row's first mode, taken at once (no 500 for json_schema first, as without a provider).
-    assert result["meta"]["structured_mode"] == "json_object_schema" and result["meta"]["retries"] == 0
+    # The row's first mode (no 500 for json_schema first, as without a provider). Whether the 135M
+    # model's JSON fits 200 tokens, or is re-asked once (a retry), is the model's business.
+    assert result["meta"]["structured_mode"] == "json_object_schema"
+    assert result["meta"]["generations"] <= 2 and result["meta"]["retries"] <= 1

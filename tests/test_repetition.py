@@ -14,7 +14,8 @@ from conftest import ROOT, QueueBackend, prompt
 
 from cnaps_rag import answer, answer_batch
 from cnaps_rag.backends import LocalBackend, Request
-from cnaps_rag.draft.capable import expected_sections, sources_text
+from cnaps_rag.draft.capable import expected_sections
+from cnaps_rag.draft.sources import sources_text
 from cnaps_rag.errors import NotAnAnswerError
 from cnaps_rag.repetition import (
     LOOP_SHARE,
@@ -161,7 +162,6 @@ class Copying:
     def __init__(self, backend: LocalBackend):
         self.backend = backend
         self.name, self.model, self.n_ctx = backend.name, backend.model, backend.n_ctx
-        self.supports_schema, self.needs_key, self.deterministic = True, False, True
         self.in_process, self.is_embedded = True, False
 
     def complete(self, request):

@@ -2,8 +2,8 @@
 
 A backend turns a :class:`Request` (chat messages, an optional JSON schema, a token
 budget) into a :class:`Completion`. What a backend can do is said by attributes
-(``supports_schema``, ``needs_key``, ``n_ctx``, ...), so the pipeline asks the
-backend instead of checking its class.
+(``in_process``, ``n_ctx``, ``is_embedded``), so the pipeline asks the backend instead
+of checking its class; each is read somewhere, so a fake sets no flag nothing reads.
 """
 
 from __future__ import annotations
@@ -42,14 +42,8 @@ class Backend(Protocol):
     """The interface every backend implements: one method and a few capabilities."""
 
     name: ClassVar[str]
-    supports_schema: ClassVar[bool]
-    """True when the backend can hold a reply to a JSON schema."""
-    needs_key: ClassVar[bool]
-    """True when the backend needs an API key (hosted servers)."""
-    deterministic: ClassVar[bool]
-    """True when the same request always gets the same reply (so re-asking is useless)."""
     in_process: ClassVar[bool]
-    """True when the model runs in this process: parallel requests would only queue on it."""
+    """True when the model runs in this process: parallel requests would only queue on it (batch)."""
     model: str
     n_ctx: int
     """The model's context window in tokens (prompt and reply together)."""

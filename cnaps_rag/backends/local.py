@@ -185,9 +185,6 @@ class LocalBackend:
     """
 
     name: ClassVar[str] = "local"
-    supports_schema: ClassVar[bool] = True
-    needs_key: ClassVar[bool] = False
-    deterministic: ClassVar[bool] = True
     in_process: ClassVar[bool] = True
     model_path: Path | None = None
     n_ctx: int = DEFAULT_N_CTX

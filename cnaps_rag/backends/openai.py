@@ -8,17 +8,17 @@ trying again can help.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..errors import BackendError, ConfigError, TimeLimitError
 from ..schemas import openai_strict
-from ..text import shorten, strip_code_fence
+from ..text import shorten
 from .base import Completion, Request, StructuredMode, check_timeout
 from .providers import Provider, provider
 
@@ -27,6 +27,8 @@ DEFAULT_TIMEOUT = 600.0
 """Seconds one request may take: the openai client's own default. A capable answer of 2,000
 tokens from a CPU server takes minutes (the embedded model on llama.cpp's server: 78 s on 2 cores
 under load), so the 60 s this once was timed out every attempt."""
+DEFAULT_MODES: tuple[StructuredMode, ...] = ("json_schema", "json_object_schema", "plain_json")
+"""The structured output modes tried, in order, on a server of no known provider."""
 TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
 OPTIONAL_PARAMETERS = ("temperature", "seed")
 _REFUSED_PARAMETER = re.compile(r"[Uu]nsupported (?:parameter|value): '(\w+)'")
@@ -65,9 +67,12 @@ def normalize_provider_errors(
             hint=f"set {key_env} to a valid key",
         ) from None
     except openai.RateLimitError as exc:
-        error = BackendError(f"{where} is rate limiting (429)", retryable=True)
-        error.retry_after = _retry_after(exc.response)  # type: ignore[attr-defined]
-        raise error from None
+        raise BackendError(
+            f"{where} is rate limiting (429)",
+            retryable=True,
+            status_code=429,
+            retry_after=_retry_after(exc.response),
+        ) from None
     except openai.APITimeoutError:
         raise TimeLimitError(
             f"{where} sent no reply within {timeout:g} s", seconds=timeout, retryable=True
@@ -80,10 +85,12 @@ def normalize_provider_errors(
         ) from None
     except openai.APIStatusError as exc:
         retryable = exc.status_code >= 500 or exc.status_code == 408
-        error = BackendError(f"{where} answered {exc.status_code}: {clean(exc.message)}", retryable=retryable)
-        error.status_code = exc.status_code  # type: ignore[attr-defined]
-        error.retry_after = _retry_after(exc.response)  # type: ignore[attr-defined]
-        raise error from None
+        raise BackendError(
+            f"{where} answered {exc.status_code}: {clean(exc.message)}",
+            retryable=retryable,
+            status_code=exc.status_code,
+            retry_after=_retry_after(exc.response),
+        ) from None
     except (openai.APIError, ValueError) as exc:
         # A body that is cut short or is not JSON: the next try may be whole.
         message = f"{where} sent an unreadable reply: {clean(str(exc), 160)}"
@@ -134,17 +141,16 @@ class OpenAIBackend:
     """Any OpenAI-compatible chat server, through the openai client.
 
     The client's own retries are off (``max_retries=0``): tenacity, in the pipeline,
-    decides on ``BackendError.retryable`` so the two do not multiply. The structured
-    mode is found once per backend: ``json_schema``, else ``json_object`` with a
-    ``schema`` (llama.cpp's server), else plain JSON instructions; a ``provider``
-    (:data:`~cnaps_rag.backends.providers.PROVIDERS`) says which it accepts, its URL and its key.
+    decides on ``BackendError.retryable`` so the two do not multiply. The structured output
+    modes are decided when the backend is made (:attr:`structured_modes`): a ``provider``
+    (:data:`~cnaps_rag.backends.providers.PROVIDERS`) says which it accepts, its URL and its key;
+    without one, ``json_schema``, else ``json_object`` with a ``schema`` (llama.cpp's server),
+    else plain JSON instructions. Each request walks them in order, so batch worker threads
+    sharing the backend never see one another's half-made choice.
     ``timeout`` is the most seconds one request may take (a retryable :class:`TimeLimitError`).
     """
 
     name: ClassVar[str] = "openai"
-    supports_schema: ClassVar[bool] = True
-    needs_key: ClassVar[bool] = True
-    deterministic: ClassVar[bool] = False
     in_process: ClassVar[bool] = False
     is_embedded: ClassVar[bool] = False
     model: str = ""
@@ -152,7 +158,8 @@ class OpenAIBackend:
     api_key: str | None = field(default=None, repr=False)
     timeout: float = DEFAULT_TIMEOUT
     client: Any = None
-    structured_mode: StructuredMode | None = None
+    structured_modes: tuple[StructuredMode, ...] = ()
+    """The ``response_format`` forms a request with a schema tries, in order (set from ``provider``)."""
     n_ctx: int = DEFAULT_N_CTX
     """The server model's context window; servers do not report it, so it is a setting."""
     token_field: str | None = None
@@ -160,7 +167,10 @@ class OpenAIBackend:
     (its reasoning models refuse ``max_tokens``), else ``max_tokens`` (llama.cpp's server
     ignores the newer name). A server that refuses one gets the other from then on."""
     refused: set[str] = field(default_factory=set)
-    """Optional request parameters (temperature, seed) the server refused; left out from then on."""
+    """Optional request parameters (temperature, seed) the server refused; left out from then on.
+    What a server refuses is learned under a lock and judged against what each request sent,
+    so two threads refused at once make one change, not two."""
+    _learning: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
     provider: str | None = None
     """A row of :data:`~cnaps_rag.backends.providers.PROVIDERS` (``openai``, ``vllm``, ...), or None:
     ``$OPENAI_BASE_URL``, else OpenAI, with ``$OPENAI_API_KEY``."""
@@ -195,6 +205,8 @@ class OpenAIBackend:
                 )
             except Exception as exc:  # httpx's InvalidURL (not a ValueError) for a bad host or port
                 raise _bad_base_url(self.base_url, str(exc)) from None
+        if not self.structured_modes:
+            self.structured_modes = row.structured_modes if row else DEFAULT_MODES
         if self.token_field is None:
             official = self.base_url is None or "api.openai.com" in self.base_url
             self.token_field = "max_completion_tokens" if official else "max_tokens"
@@ -213,18 +225,14 @@ class OpenAIBackend:
             or os.environ.get(self._key_env(self._row()))
         )
 
-    @classmethod
-    def from_client(cls, client: Any, model: str) -> OpenAIBackend:
-        """Return a backend over an already made ``openai.OpenAI`` client."""
-        return cls(model=model, client=client, base_url=str(getattr(client, "base_url", "")) or None)
-
     def _create(self, request: Request, response_format: dict[str, Any] | None) -> Any:
         # A server that refuses a parameter by name is asked again without it, once per parameter.
         for _ in range(len(OPTIONAL_PARAMETERS) + 2):
+            token_field, refused = str(self.token_field), set(self.refused)
             kwargs: dict[str, Any] = {"model": self.model, "messages": request.messages}
-            kwargs[str(self.token_field)] = request.max_tokens
+            kwargs[token_field] = request.max_tokens
             optional = {"temperature": request.temperature, "seed": request.seed}
-            kwargs.update({k: v for k, v in optional.items() if k not in self.refused})
+            kwargs.update({k: v for k, v in optional.items() if k not in refused})
             if response_format is not None:
                 kwargs["response_format"] = response_format
             try:
@@ -233,78 +241,55 @@ class OpenAIBackend:
                 ):
                     return self.client.chat.completions.create(**kwargs)
             except BackendError as exc:
-                if not self._adapt(exc):
+                if not self._adapt(exc, kwargs):
                     raise
         raise BackendError(f"{self.model} refused every form of the request", hint="check --model")
 
-    def _adapt(self, exc: BackendError) -> bool:
-        """Return whether the request can be sent again without what the server refused in ``exc``."""
-        if getattr(exc, "status_code", None) != 400:
+    def _adapt(self, exc: BackendError, sent: dict[str, Any]) -> bool:
+        """Return whether ``sent`` can be sent again without what the server refused in ``exc``."""
+        if exc.status_code != 400:
             return False
         refused = _REFUSED_PARAMETER.search(exc.message)
-        if refused is None:
+        if refused is None or refused.group(1) not in sent:
             return False
         name = refused.group(1)
-        if name in TOKEN_FIELDS and name == self.token_field:
-            self.token_field = next(f for f in TOKEN_FIELDS if f != name)
-            return True
-        if name in OPTIONAL_PARAMETERS and name not in self.refused:
-            self.refused.add(name)
-            return True
+        with self._learning:
+            if name in TOKEN_FIELDS:
+                if self.token_field == name:
+                    self.token_field = next(f for f in TOKEN_FIELDS if f != name)
+                return True
+            if name in OPTIONAL_PARAMETERS:
+                self.refused.add(name)
+                return True
         return False
 
     def _formats(self, schema: dict[str, Any]) -> list[tuple[StructuredMode, dict[str, Any] | None]]:
-        options: list[tuple[StructuredMode, dict[str, Any] | None]] = [
-            (
-                "json_schema",
-                # OpenAI's strict mode refuses some keywords (maxLength) and needs closed objects.
-                {
-                    "type": "json_schema",
-                    "json_schema": {"name": "draft", "schema": openai_strict(schema), "strict": True},
-                },
-            ),
-            ("json_object_schema", {"type": "json_object", "schema": schema}),
-            ("plain_json", None),
-        ]
-        if self.structured_mode is not None:
-            return [o for o in options if o[0] == self.structured_mode]
-        row = self._row()
-        if row is not None:
-            by_mode = dict(options)
-            return [(mode, by_mode[mode]) for mode in row.structured_modes]
-        return options
+        """Return each of :attr:`structured_modes` with the ``response_format`` it sends for ``schema``."""
+        formats: dict[StructuredMode, dict[str, Any] | None] = {
+            # OpenAI's strict mode refuses some keywords (maxLength) and needs closed objects.
+            "json_schema": {
+                "type": "json_schema",
+                "json_schema": {"name": "draft", "schema": openai_strict(schema), "strict": True},
+            },
+            "json_object_schema": {"type": "json_object", "schema": schema},
+            "plain_json": None,
+        }
+        return [(mode, formats[mode]) for mode in self.structured_modes]
 
     def complete(self, request: Request) -> Completion:
         if request.schema is None:
             return self._completion(self._create(request, None), "text")
-        last_error: BackendError | None = None
-        for mode, response_format in self._formats(request.schema):
+        formats = self._formats(request.schema)
+        for number, (mode, response_format) in enumerate(formats, 1):
             try:
                 response = self._create(request, response_format)
             except BackendError as exc:
-                if self.structured_mode is None and _rejects_format(exc):
-                    last_error = exc
-                    continue
+                if number < len(formats) and _rejects_format(exc):
+                    continue  # the server refused this form: the next one may do
                 raise
-            completion = self._completion(response, mode)
-            if mode != "plain_json" or _parses(completion.text):
-                self.structured_mode = mode
-                return completion
-            # Plain instructions gave no JSON: ask once more, saying so.
-            retry = replace(
-                request,
-                messages=[
-                    *request.messages,
-                    {"role": "assistant", "content": completion.text},
-                    {"role": "user", "content": "Reply with only the JSON object, nothing else."},
-                ],
-            )
-            second = self._completion(self._create(retry, None), mode)
-            second.prompt_tokens += completion.prompt_tokens
-            second.completion_tokens += completion.completion_tokens
-            self.structured_mode = mode
-            return second
-        raise last_error or BackendError("the server accepted no structured output mode")
+            # A plain_json reply that is no JSON is re-asked by the caller (draft/caller.py), as any is.
+            return self._completion(response, mode)
+        raise BackendError("the server accepted no structured output mode")
 
     @staticmethod
     def _completion(response: Any, mode: StructuredMode) -> Completion:
@@ -328,15 +313,7 @@ def _rejects_format(exc: BackendError) -> bool:
     OpenAI-style servers answer 400 or 422; llama.cpp's server answers 500 with a
     validation error naming ``response_format``.
     """
-    status = getattr(exc, "status_code", None)
+    status = exc.status_code
     if status in (400, 422):
         return True
     return status == 500 and ("response_format" in exc.message or "json_schema" in exc.message)
-
-
-def _parses(text: str) -> bool:
-    try:
-        json.loads(strip_code_fence(text))
-    except ValueError:
-        return False
-    return True

@@ -25,7 +25,7 @@ class Provider:
     """False for servers on your own machine, which take a key only when started with one."""
     structured_modes: tuple[StructuredMode, ...]
     """The ``response_format`` forms it holds a reply to, tried in this order (``plain_json``:
-    the schema in the instructions, with one re-ask)."""
+    the schema in the instructions only; a reply that is no JSON is re-asked by the caller)."""
     default_model: str | None = None
     """The model asked for when none is given; None where the user must name one."""
 

@@ -18,7 +18,7 @@ from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_random_e
 from ..backends import Backend, Completion, Request
 from ..errors import BackendError, CnapsRagError, DraftFormatError
 from ..templates import load_template
-from ..text import first_line, shorten, strip_code_fence
+from ..text import first_line, strip_code_fence
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -26,8 +26,6 @@ BACKOFF_MULTIPLIER = 0.5
 """Seconds: the first retry waits up to this, each next one up to twice as long (full jitter)."""
 FORMAT_ATTEMPTS = 2
 """A reply that breaks the schema is asked for this many times in all."""
-EVIDENCE_CHARS = 160
-"""How much of the last reply an error's one-line message quotes (``last_reply`` holds it whole)."""
 
 
 def parse_json(text: str, model: type[Model]) -> Model:
@@ -59,7 +57,7 @@ class Caller:
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        retry_after = getattr(exc, "retry_after", None)
+        retry_after = exc.retry_after if isinstance(exc, BackendError) else None
         # Exponential backoff with full jitter; a server's Retry-After wins when it asks for longer.
         backoff = wait_random_exponential(multiplier=BACKOFF_MULTIPLIER, max=self.max_wait)(state)
         return min(self.max_wait, max(float(retry_after), backoff)) if retry_after is not None else backoff
@@ -93,7 +91,7 @@ class Caller:
     def text(self, request: Request) -> str:
         """Return the model's reply to ``request`` as text; retry retryable backend errors.
 
-        Raises the last BackendError, with ``attempts`` set, when the retry budget is spent.
+        When the retry budget is spent, raises the last BackendError built again with ``attempts``.
         """
         tries = 0
 
@@ -105,14 +103,14 @@ class Caller:
         try:
             return self._retrying()(once)
         except BackendError as exc:
-            raise with_evidence(exc, tries, None) from None
+            raise exc.after(tries, None) from None
 
     def parsed(self, request: Request, model: type[Model]) -> Model:
         """Return the reply parsed as ``model``; retry what :meth:`_should_retry` allows.
 
         A reply that does not parse is answered with the parse error (``prompts/format_retry.txt``)
-        on the next attempt. When the budget is spent, the last error is raised with ``attempts``
-        and ``last_reply`` set.
+        on the next attempt. When the budget is spent, the last error is raised built again with
+        ``attempts`` and ``last_reply`` (:meth:`cnaps_rag.errors.BackendError.after`).
         """
         tries = 0
         last_reply: str | None = None
@@ -132,7 +130,7 @@ class Caller:
         try:
             return self._retrying()(once)
         except BackendError as exc:
-            raise with_evidence(exc, tries, last_reply) from None
+            raise exc.after(tries, last_reply) from None
 
 
 def format_retry(request: Request, reply: str, error: str) -> Request:
@@ -140,18 +138,3 @@ def format_retry(request: Request, reply: str, error: str) -> Request:
     template = load_template("format_retry")
     turns = [{"role": "assistant", "content": reply}, *template.messages(error=error)]
     return replace(request, messages=[*request.messages, *turns])
-
-
-def with_evidence(error: BackendError, attempts: int, last_reply: str | None) -> BackendError:
-    """Return ``error`` saying how many ``attempts`` were made and, shortened, the last reply."""
-    error.attempts = attempts
-    error.last_reply = last_reply
-    if attempts == 1 and last_reply is None:
-        return error  # refused at once, no reply: the message says it all
-    evidence = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
-    if last_reply is not None:
-        quoted = shorten(" ".join(last_reply.split()), EVIDENCE_CHARS, "…")
-        evidence += f"; last reply: {quoted!r}"
-    error.message = f"{error.message} ({evidence})"
-    error.args = (error.message,)
-    return error

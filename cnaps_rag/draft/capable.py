@@ -27,25 +27,22 @@ from ..parse import SECTIONS3
 from ..repetition import RepetitionCheck
 from ..score import METRICS, score
 from ..spec import PromptSpec, Section
-from ..tasks import model_task
 from ..templates import load_template
-from ..text import CHARS_PER_TOKEN, shorten
+from ..text import CHARS_PER_TOKEN
 from ..validate import Validation, validate
 from .caller import Caller
 from .fit import task_fit
 from .render import source_line
 from .result import Draft, DraftAttempt
+from .sources import sources_text, summaries_budget
 
 CAPABLE_MAX_TOKENS = 2000
 """Token budget of one capable generation when the caller gives none: a full 2-5 KB answer."""
 PROMPT_TOKENS = 700
-"""Tokens the capable prompt takes besides the summaries: rules, headings, instructions, question."""
+"""Tokens the capable prompt takes besides the summaries: rules, headings, instructions, question
+(about 510 on the example prompts; the rest is room for the sources' name lines and the chat template)."""
 FIX_TOKENS = 200
 """Tokens the re-ask adds besides the first draft: the problems and the request to fix them."""
-MIN_SOURCES_CHARS = 800
-"""The least room the summaries get, however small the context: below it they say nothing."""
-MIN_SUMMARY_CHARS = 200
-"""No summary is shortened below this, however many share the room."""
 MAX_PROBLEMS_LISTED = 20
 """The re-ask lists at most this many problems (a draft naming dozens of models needs no more)."""
 MIN_FIX_TOKENS = 500
@@ -65,58 +62,7 @@ def sources_budget(n_ctx: int, max_tokens: int) -> int:
 
     Two drafts, because a re-ask sends the first draft back with the problems listed.
     """
-    room = n_ctx - 2 * max_tokens - PROMPT_TOKENS - FIX_TOKENS
-    return max(MIN_SOURCES_CHARS, room * CHARS_PER_TOKEN)
-
-
-def summary_caps(lengths: list[int], budget_chars: int) -> list[int]:
-    """Return the most characters each summary may keep so that all fit ``budget_chars``.
-
-    Summaries that fit keep their length; when they do not all fit, the longest are cut to one
-    common cap (never below :data:`MIN_SUMMARY_CHARS`), so a short summary is never cut to make
-    room for a long one.
-    """
-    if sum(lengths) <= budget_chars:
-        return list(lengths)
-    remaining, cap = budget_chars, 0
-    pending = sorted(lengths)
-    while pending:
-        share = remaining // len(pending)
-        if pending[0] > share:
-            cap = share
-            break
-        remaining -= pending.pop(0)
-    cap = max(MIN_SUMMARY_CHARS, cap)
-    return [min(length, cap) for length in lengths]
-
-
-def sources_text(spec: PromptSpec, budget_chars: int) -> tuple[str, list[str]]:
-    """Return the sources as the capable prompt lists them (no links), and what was shortened.
-
-    A recommended model whose identifier has a task code is given that task, so that the model
-    does not take the question's task for the model's (issue 11).
-    """
-    summaries = [" ".join((source.summary or "").split()) for source in spec.sources]
-    caps = summary_caps([len(summary) for summary in summaries], budget_chars)
-    blocks, warnings = [], []
-    for source, summary, cap in zip(spec.sources, summaries, caps, strict=True):
-        role = "recommended model" if source.role == "recommended" else "related paper"
-        if len(summary) > cap:
-            summary = shorten(summary, cap)
-            warnings.append(f"{source.id} summary shortened to {len(summary)} characters to fit the context")
-        links = [name for name, url in (("paper", source.paper_url), ("GitHub", source.github_url)) if url]
-        has = f"has a {' and a '.join(links)} link" if links else "has no link"
-        # A task code in the identifier is certain (tasks.model_task); a task read from a title or
-        # summary is a guess, and the model reads those itself.
-        found = model_task(source) if source.role == "recommended" else None
-        task = (
-            f"; task by its identifier: {found.task.name}"
-            if found and found.task and found.basis == "code"
-            else ""
-        )
-        block = f"[{source.id}] {source.name} ({role}{task}; {has})"
-        blocks.append(block + (f"\nSummary: {summary}" if summary else ""))
-    return "\n\n".join(blocks), warnings
+    return summaries_budget(n_ctx, 2 * max_tokens + PROMPT_TOKENS + FIX_TOKENS)
 
 
 def _sections(spec: PromptSpec) -> list[Section]:

@@ -15,21 +15,18 @@ from ..backends import Request
 from ..schemas import json_schema, one_of
 from ..spec import PromptSpec
 from ..templates import load_template
-from ..text import CHARS_PER_TOKEN, shorten
 from .caller import Caller
 from .fit import task_fit
 from .render import clean_slot, render, source_line
 from .result import Draft
+from .sources import sources_text, summaries_budget
 from .workflow import render_free
 
 FREE_MAX_TOKENS = 700
 """Token budget of the one free generation when the caller gives none: three short sections."""
 PROMPT_TOKENS = 500
-"""Tokens the free prompt takes besides the summaries: instructions, schema and question."""
-MIN_SUMMARIES_CHARS = 800
-"""The least room the summaries get, however small the context: below it they say nothing."""
-MIN_SUMMARY_CHARS = 200
-"""The least room one summary gets when they share the budget."""
+"""Tokens the free prompt takes besides the summaries: instructions, schema and question (about 400
+on the example prompts; the rest is room for the sources' name lines and the chat template)."""
 TASK_CHARS, WORKFLOW_CHARS, NOTE_CHARS = 400, 900, 300
 """The longest task, workflow and source note the schema allows."""
 
@@ -64,38 +61,18 @@ def free_draft_model(spec: PromptSpec) -> type[FreeDraft]:
     )
 
 
-def summaries_budget(n_ctx: int, max_tokens: int) -> int:
-    """Return how many characters of summaries fit a context of ``n_ctx`` tokens beside the reply."""
-    return max(MIN_SUMMARIES_CHARS, (n_ctx - max_tokens - PROMPT_TOKENS) * CHARS_PER_TOKEN)
-
-
-def _fit_summaries(spec: PromptSpec, budget_chars: int) -> tuple[str, list[str]]:
-    """Return the source list for the free prompt, summaries shortened to fit ``budget_chars``."""
-    warnings = []
-    blocks = []
-    per_summary = max(MIN_SUMMARY_CHARS, budget_chars // max(1, len(spec.sources)))
-    for source in spec.sources:
-        role = "recommended model" if source.role == "recommended" else "related paper"
-        summary = source.summary or ""
-        if len(summary) > per_summary:
-            summary = shorten(summary, per_summary)
-            warnings.append(f"{source.id} summary shortened to {len(summary)} characters to fit the context")
-        blocks.append(f"[{source.id}] {source.name} ({role})" + (f"\nSummary: {summary}" if summary else ""))
-    return "\n\n".join(blocks), warnings
-
-
 def draft_free(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
     """Return the free draft of an answer to ``spec``, fitted to the backend's context window."""
     budget = max_tokens or FREE_MAX_TOKENS
     model = free_draft_model(spec)
     schema = json_schema(model)
-    sources_text, warnings = _fit_summaries(spec, summaries_budget(call.backend.n_ctx, budget))
+    listed, warnings = sources_text(spec, summaries_budget(call.backend.n_ctx, budget + PROMPT_TOKENS))
     fit_note = ""
     if task_fit(spec).fits is False:
         fit_note = " Say plainly that the recommended model is built for another task."
     template = load_template("free")
     messages = template.messages(
-        schema=json.dumps(schema), question=spec.question, sources=sources_text, fit_note=fit_note
+        schema=json.dumps(schema), question=spec.question, sources=listed, fit_note=fit_note
     )
     reply = call.parsed(Request(messages=messages, max_tokens=budget, schema=schema), model)
     # A blank note would be an empty list item.

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from ..parse import SECTIONS3
 from ..spec import Source
+from .sources import role_label
 
 HEADINGS = tuple(section.heading for section in SECTIONS3)
 """The first format's section headings, as the parser names its sections."""
@@ -28,14 +29,13 @@ def render(bodies: Sequence[Sequence[str]]) -> str:
 
 def source_line(source: Source) -> str:
     """Return the list item that names a source, its role and its exact links."""
-    role = "recommended model" if source.role == "recommended" else "related paper"
     links = []
     if source.paper_url:
         links.append(f"Paper: {source.paper_url}")
     if source.github_url:
         links.append(f"GitHub: {source.github_url}")
     tail = " — " + " · ".join(links) if links else " — no link provided"
-    return f"- **[{source.id}] {source.name}** ({role}){tail}"
+    return f"- **[{source.id}] {source.name}** ({role_label(source)}){tail}"
 
 
 def clean_slot(text: str) -> str:
