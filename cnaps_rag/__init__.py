@@ -9,8 +9,6 @@ openai are imported only when a backend is used.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 from .errors import BackendError, CnapsRagError, ConfigError, PromptError, TemplateError
@@ -25,13 +23,13 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and readers
     from .parse import parse_prompts as parse_prompts
     from .pipeline import Answer as Answer
     from .pipeline import answer as answer
-    from .score import Scores as Scores
-    from .score import score as score
+    from .scores import Scores as Scores
+    from .scores import score as score
     from .spec import PromptSpec as PromptSpec
     from .spec import Source as Source
-    from .validate import Validation as Validation
-    from .validate import Violation as Violation
-    from .validate import validate as validate
+    from .validation import Validation as Validation
+    from .validation import Violation as Violation
+    from .validation import validate as validate
 
 __version__ = "0.1.0"
 
@@ -45,13 +43,13 @@ _EXPORTS: dict[str, str] = {
     "load_prompt_file": "parse",
     "parse_prompt": "parse",
     "parse_prompts": "parse",
-    "Scores": "score",
-    "score": "score",
+    "Scores": "scores",
+    "score": "scores",
     "PromptSpec": "spec",
     "Source": "spec",
-    "Validation": "validate",
-    "Violation": "validate",
-    "validate": "validate",
+    "Validation": "validation",
+    "Violation": "validation",
+    "validate": "validation",
 }
 """Public name -> the module (in this package) that defines it."""
 
@@ -77,20 +75,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
-
-
-class _Package(types.ModuleType):
-    """This package's module type: a function keeps its name over a submodule of the same name.
-
-    Importing a submodule binds it on its package (``cnaps_rag.validate`` = the module
-    ``validate.py``), which would hide the function ``validate`` once anything imported that
-    module. The public function wins, as it did when the names were imported eagerly.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

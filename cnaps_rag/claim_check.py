@@ -86,7 +86,7 @@ def _shown(sources: Sequence[Source]) -> str:
 class ClaimChecker:
     """Asks a model whether the sources a claim credits say it, caching every verdict on disk.
 
-    ``which`` says which claims :func:`cnaps_rag.score` asks about: ``"flagged"`` (those the
+    ``which`` says which claims :func:`cnaps_rag.scores` asks about: ``"flagged"`` (those the
     deterministic check flags) or ``"all"``. ``cache_dir`` None caches nothing. Retryable backend
     errors are retried ``attempts`` times in all.
     """

@@ -54,7 +54,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .validate import validate
+    from .validation import validate
 
     spec = _one_prompt(args.prompt)
     result = validate(_read_text(args.answer), spec, untrusted_summaries=args.untrusted_summaries)

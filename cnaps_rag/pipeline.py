@@ -1,7 +1,7 @@
 """Answer one prompt: parse -> draft -> validate, with everything needed to audit the answer.
 
 parse (:mod:`cnaps_rag.parse`) -> allow-list -> draft (:mod:`cnaps_rag.draft`, ``guided``
-or ``free``) -> validate (:mod:`cnaps_rag.validate`). The model refers to sources by ID and
+or ``free``) -> validate (:mod:`cnaps_rag.validation`). The model refers to sources by ID and
 never types a URL: the renderer writes each source's exact links, so citations are right by
 construction, and the validator strips whatever else the draft names without a source.
 """
@@ -22,7 +22,7 @@ from .errors import ConfigError
 from .links import find_links
 from .parse import parse_prompt
 from .spec import PromptSpec
-from .validate import Validation, validate
+from .validation import Validation, validate
 
 Strategy = Literal["guided", "capable", "free"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)

@@ -22,7 +22,7 @@ from .errors import one_line
 from .files import json_lines
 from .pipeline import Answer, AnswerMeta
 from .spec import PromptSpec
-from .validate import Violation
+from .validation import Violation
 
 
 class AnswerRecord(BaseModel):

@@ -46,7 +46,7 @@ from .profiles import (
 )
 from .spec import PromptSpec
 from .text import blanked_spans
-from .validate import NOT_COVERED, Found, citation_spans
+from .validation import NOT_COVERED, Found, citation_spans
 from .words import (
     CJK_CHAR,
     background_words,
@@ -313,7 +313,7 @@ def check(
 ) -> list[Check]:
     """Return the verdict on each claim of ``text`` (LF newlines), in order.
 
-    ``found`` is what :func:`cnaps_rag.validate.find_items` finds in ``text``; ``link_spans`` the
+    ``found`` is what :func:`cnaps_rag.validation.find_items` finds in ``text``; ``link_spans`` the
     spans of its links and link targets, blanked (with citation marks) before words are read.
     """
     layout = Layout(text)

@@ -9,7 +9,7 @@ Figures (``--only`` takes the group names in brackets):
 
 - [validate] ``validate(answer, spec)`` per fixture answer, and on 2 KB answers, against a
   bare regular-expression URL scan of the same text;
-- [score] ``cnaps_rag.score.score`` against the same scan ("not available" when it does not import);
+- [score] ``cnaps_rag.scores.score`` against the same scan ("not available" when it does not import);
 - [import] ``python -c "import cnaps_rag"`` against ``python -c pass``;
 - [answer] a guided answer with the embedded model against replaying its requests as raw
   llama-cpp-python calls, and against one raw free-form generation of the same length;

@@ -173,11 +173,11 @@ def bench_validate(answers: Sequence[LabelledAnswer], repeat: int) -> list[Figur
 
 
 def load_score() -> tuple[Callable[..., object] | None, str]:
-    """Return ``cnaps_rag.score.score``, or None and why it cannot be imported."""
+    """Return ``cnaps_rag.scores.score``, or None and why it cannot be imported."""
     try:
-        from cnaps_rag.score import score
+        from cnaps_rag.scores import score
     except Exception as exc:  # being written concurrently: any failure means "not available"
-        return None, f"cnaps_rag.score does not import ({type(exc).__name__}: {exc})"
+        return None, f"cnaps_rag.scores does not import ({type(exc).__name__}: {exc})"
     return score, ""
 
 

@@ -11,7 +11,7 @@ sentence, a list item, a table row, a diagram line, in order, each verbatim in `
 labelled ``N`` (no claim), ``S`` (supported), ``G`` (general knowledge) or ``U`` (unsupported), and
 ``misattributed`` where it credits a claim to a source that does not say it.
 
-Each answer is scored with :func:`cnaps_rag.score` against its parsed prompt. A unit counts as
+Each answer is scored with :func:`cnaps_rag.scores` against its parsed prompt. A unit counts as
 *flagged* when the spans the score flags (``.unsupported``) cover at least half of its characters,
 and as *flagged misattributed* when ``.misattributed`` spans do. Per system and over all it prints:
 
@@ -146,7 +146,7 @@ def _malformed(record: Any) -> str | None:
 def measure(
     records: list[dict[str, Any]], *, strict: bool = False, checker: ClaimReader | None = None
 ) -> dict[str, Any]:
-    """Return per-system and overall agreement of :func:`cnaps_rag.score` with the labels
+    """Return per-system and overall agreement of :func:`cnaps_rag.scores` with the labels
     (``checker``: a model that reads the flagged claims, :mod:`cnaps_rag.claim_check`)."""
     systems: dict[str, Tally] = defaultdict(Tally)
     errors: list[str] = []

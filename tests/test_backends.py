@@ -54,12 +54,13 @@ def test_the_package_loads_each_public_name_on_first_use():
 import sys, types, cnaps_rag
 loaded = sorted(m for m in sys.modules if m.startswith("cnaps_rag"))
 print(loaded == ["cnaps_rag", "cnaps_rag.errors"], "pydantic" in sys.modules)
-cnaps_rag.answer_batch  # imports the modules answer, validate, score... as a side effect
+cnaps_rag.answer_batch  # imports the modules pipeline, validation, scores... as a side effect
+import cnaps_rag.evaluation  # and every other module a user may import
 ok = all(not isinstance(getattr(cnaps_rag, n), types.ModuleType) for n in cnaps_rag.__all__)
 print(ok, callable(cnaps_rag.answer), callable(cnaps_rag.validate), callable(cnaps_rag.score))
-from cnaps_rag import PromptSpec, validate
-import cnaps_rag.validate as same
-print(same is validate)
+from cnaps_rag import validate
+import cnaps_rag.validation as module
+print(module.validate is validate)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "False", "True", "True", "True", "True", "True"]

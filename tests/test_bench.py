@@ -56,7 +56,7 @@ def test_score_figure_or_not_available(answers):
 
 
 def test_score_not_importable_is_reported_not_raised(answers, monkeypatch):
-    monkeypatch.setattr(bench_text, "load_score", lambda: (None, "cnaps_rag.score does not import (test)"))
+    monkeypatch.setattr(bench_text, "load_score", lambda: (None, "cnaps_rag.scores does not import (test)"))
     figure = bench_text.bench_score(answers, repeat=1)
     assert figure.measured == "not available" and figure.ratio is None and figure.met is None
     assert "not available" in bench.render_markdown(_report([figure]))

@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT
 
 from cnaps_rag import parse_prompt, validate
-from cnaps_rag.validate import invisible_spans
+from cnaps_rag.validation import invisible_spans
 from eval.hostile import NAME_FORMS, NAME_SHAPES, URL_FORMS, URL_SHAPES, Plant, check, leaks, plantable_names
 
 PROMPT = ROOT / "fixtures" / "prompts" / "000_d18f79af084974a4.txt"

@@ -120,7 +120,7 @@ def _code_shape(text):
 def test_code_and_diagrams_keep_every_line(text):
     """Inside a fence only a URL or a name is removed: no line of code is lost or added."""
     from cnaps_rag.text import normalize_newlines
-    from cnaps_rag.validate import clean_citations
+    from cnaps_rag.validation import clean_citations
 
     before = _code_shape(clean_citations(normalize_newlines(text))[0].rstrip("\n"))
     assert _code_shape(validate(text, ALLOW).text.rstrip("\n")) == before
@@ -203,7 +203,7 @@ def test_token_shortcut_matches_the_plain_scan_on_the_fixture_answers():
     )
 )
 def test_citation_count_is_the_marks_found(pieces):
-    from cnaps_rag.validate import _CITATION, clean_citations
+    from cnaps_rag.validation import _CITATION, clean_citations
 
     text = "".join(pieces)
     cleaned, count = clean_citations(text)

@@ -4,9 +4,9 @@ import pytest
 
 from cnaps_rag import parse_prompt, validate
 from cnaps_rag.profiles import profiles
-from cnaps_rag.score import score
+from cnaps_rag.scores import score
 from cnaps_rag.support import SUPPORT_THRESHOLD
-from cnaps_rag.validate import NOT_COVERED
+from cnaps_rag.validation import NOT_COVERED
 from cnaps_rag.words import content_words
 
 SKELETON = "## 1. Task\n\n{one}\n\n## 2. Workflow\n\n{two}\n\n## 3. Papers\n\n{three}\n"

@@ -7,7 +7,7 @@ from conftest import FIXTURES, prompt
 
 from cnaps_rag import AllowList, validate
 from cnaps_rag.links import find_links
-from cnaps_rag.validate import NOT_COVERED
+from cnaps_rag.validation import NOT_COVERED
 
 SKELETON = "## 1. Task\n\n{one}\n\n## 2. Workflow\n\n{two}\n\n## 3. Papers\n\n{three}\n"
 
@@ -438,7 +438,7 @@ def test_names_found_with_link_labels_then_left_out_equal_names_found_without_th
     # find_items finds names once, link labels included (the score counts them); validation
     # leaves the labels' names out, which must equal finding names with whole links skipped.
     from cnaps_rag.names import find_model_names
-    from cnaps_rag.validate import find_items
+    from cnaps_rag.validation import find_items
 
     for text in _labelled_texts():
         found = find_items(text)
@@ -449,7 +449,7 @@ def test_names_found_with_link_labels_then_left_out_equal_names_found_without_th
 
 
 def test_validation_carries_what_its_first_pass_found(example_upscale):
-    from cnaps_rag.validate import find_items
+    from cnaps_rag.validation import find_items
 
     text = answer_text(two="Input → [MSSNet](https://example.com/x) and VGG-16 → output.")
     validation = validate(text, example_upscale)

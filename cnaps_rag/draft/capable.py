@@ -25,11 +25,11 @@ from ..errors import BackendError, NotAnAnswerError
 from ..markdown import Layout
 from ..parse import SECTIONS3
 from ..repetition import RepetitionCheck
-from ..score import METRICS, score
+from ..scores import METRICS, score
 from ..spec import PromptSpec, Section
 from ..templates import load_template
 from ..text import CHARS_PER_TOKEN
-from ..validate import Validation, validate
+from ..validation import Validation, validate
 from .caller import Caller
 from .fit import task_fit
 from .render import source_line

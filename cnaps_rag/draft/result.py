@@ -17,7 +17,7 @@ class DraftAttempt(BaseModel):
     problems: list[str]
     """The rules it breaks that the model can fix (a missing section, a typed URL, a model stripped)."""
     score: float
-    """Mean of the scorer's metrics on the rendered draft (:data:`cnaps_rag.score.METRICS`)."""
+    """Mean of the scorer's metrics on the rendered draft (:data:`cnaps_rag.scores.METRICS`)."""
     kept: bool
     """True for the draft the answer was made from."""
     not_an_answer: str | None = None

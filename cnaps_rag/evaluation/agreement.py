@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ..score import METRICS
+from ..scores import METRICS
 from .models import CRITERIA, Agreement, Row
 
 JUDGE_MEASURES: tuple[str, ...] = (*CRITERIA, "supported_share", "does_what_was_asked", "overall")

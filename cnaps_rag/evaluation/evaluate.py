@@ -2,7 +2,7 @@
 
 :func:`evaluate` takes answers files (JSONL, streamed a line at a time) or answer records
 from Python, finds each record's prompt, validates and scores it once
-(:func:`cnaps_rag.score.score`), optionally asks a judge (:mod:`.judge`), and returns an
+(:func:`cnaps_rag.scores.score`), optionally asks a judge (:mod:`.judge`), and returns an
 :class:`~cnaps_rag.evaluation.models.EvalReport`; :func:`cnaps_rag.evaluation.report.write_report`
 writes it. An answer record is a JSON object with ``id`` and ``markdown`` (the batch's output,
 or any JSONL of that shape), optionally ``draft`` (scored beside the final answer), ``error``

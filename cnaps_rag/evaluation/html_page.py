@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 
-from ..score import METRICS, Scores
-from ..validate import Violation
+from ..scores import METRICS, Scores
+from ..validation import Violation
 from .models import CRITERIA, EvalReport, Row
 from .sections import report_sections, where
 from .tables import Block, Chart, Figure, Heading, Items, Para, Table, html_table, html_text

@@ -22,10 +22,10 @@ from pydantic import (
     field_serializer,
 )
 
-from ..score import Scores
+from ..scores import Scores
 from ..spec import PromptSpec
 from ..text import shorten
-from ..validate import Violation
+from ..validation import Violation
 
 Status = Literal["scored", "failed", "unscorable"]
 
@@ -221,7 +221,7 @@ class SystemSummary(Closed):
     judge: JudgeSummary | None = None
     claims: dict[str, int] = {}
     """Over its final answers: ``claims``, and how many of them are ``unsupported`` (misattributed
-    ones included), ``misattributed`` and ``general`` (see :func:`cnaps_rag.score.score`)."""
+    ones included), ``misattributed`` and ``general`` (see :func:`cnaps_rag.scores.score`)."""
 
     def metric(self, name: str) -> MetricRow:
         """Return the summary row of metric ``name``; raise KeyError if there is none."""

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..score import METRICS, Sentence
-from ..validate import Violation
+from ..scores import METRICS, Sentence
+from ..validation import Violation
 from .html_page import iter_report_html
 from .models import EvalReport, Row
 from .sections import report_sections

@@ -17,11 +17,11 @@ from pydantic import BaseModel, ConfigDict
 
 from ..allowlist import AllowList
 from ..errors import one_line
-from ..score import Scores, score
+from ..scores import Scores, score
 from ..spec import PromptSpec
 from ..support import ClaimReader
 from ..text import normalize_newlines
-from ..validate import Violation, validate
+from ..validation import Violation, validate
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..score import METRICS
+from ..scores import METRICS
 from .models import EvalReport, Row
 from .tables import (
     CLAIMS_NOTE,

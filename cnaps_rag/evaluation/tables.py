@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..score import METRICS
+from ..scores import METRICS
 from .models import CRITERIA, EvalReport, MetricRow, MetricSummary, PanelReport, PromptRow
 from .wording import (
     escape,
@@ -222,7 +222,7 @@ def systems_table(report: EvalReport) -> Table:
 
 
 CLAIMS_NOTE = (
-    "Claims over a system's final answers (cnaps_rag/score.py): the supported share leaves general "
+    "Claims over a system's final answers (cnaps_rag/scores.py): the supported share leaves general "
     "statements out; misattributed claims are among the unsupported."
 )
 """What the claims table says, under its heading."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from ..score import METRICS, Scores
+from ..scores import METRICS, Scores
 from .models import (
     CRITERIA,
     JudgeSummary,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from ..score import Scores
+from ..scores import Scores
 from .models import EvalReport, PanelReport
 
 LABELS = {
@@ -22,7 +22,7 @@ LABELS = {
     "does_what_was_asked": "does what was asked",
     "overall": "overall",
 }
-"""How the reports name each metric (``cnaps_rag.score.METRICS``) and each judge criterion or measure."""
+"""How the reports name each metric (``cnaps_rag.scores.METRICS``) and each judge criterion or measure."""
 
 
 def label(name: str) -> str:

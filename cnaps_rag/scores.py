@@ -17,13 +17,13 @@
   the forms real answers use: ``## 1. Task``, ``### 1.``, ``**1. Task**`` on a line of its
   own, or a plain ``1. What task…`` line that repeats the prompt's own words for that part
   (:func:`cnaps_rag.markdown.answer_parts`). A section whose only text is
-  :data:`cnaps_rag.validate.NOT_COVERED` is empty: the validator writes that line when it
+  :data:`cnaps_rag.validation.NOT_COVERED` is empty: the validator writes that line when it
   removed everything the section said. ``sections_found`` and ``empty_sections`` say why
   ``structure`` is below 1.
 - ``citation_marks``: chat-interface citation marks in the answer (``[cite_start]``,
   ``[cite: 27]``), which refer to nothing a reader has; the validator removes them.
 - ``grounding``: supported claims / claims judged (1.0 when there is none); see below.
-- ``violations``: what :func:`cnaps_rag.validate.validate` strips, by kind.
+- ``violations``: what :func:`cnaps_rag.validation.validate` strips, by kind.
 
 Grounding
 ---------
@@ -62,7 +62,7 @@ from .profiles import profiles
 from .spec import PromptSpec
 from .support import Check, ClaimReader, check, review
 from .text import normalize_newlines
-from .validate import NOT_COVERED, Found, Validation, citation_spans, find_items, validate
+from .validation import NOT_COVERED, Found, Validation, citation_spans, find_items, validate
 
 METRICS: tuple[str, ...] = ("url_precision", "source_recall", "model_precision", "structure", "grounding")
 """The scores that are aggregated over answers, in report order."""
@@ -197,7 +197,7 @@ def score(
     """Return the faithfulness scores of ``markdown`` as an answer to ``spec``.
 
     ``allow`` is the prompt's already built allow-list and ``validation`` the result of
-    :func:`cnaps_rag.validate.validate` on this same text, to save doing either again.
+    :func:`cnaps_rag.validation.validate` on this same text, to save doing either again.
     ``checker`` (off by default; :class:`cnaps_rag.claim_check.ClaimChecker`) is a model that
     reads the flagged claims (or all) against the sources they credit; its verdicts replace the
     deterministic ones (:func:`cnaps_rag.support.review`). Without it a pure function of its

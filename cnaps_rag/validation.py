@@ -500,7 +500,7 @@ class Validation(BaseModel):
     """Chat-interface citation marks (``[cite_start]``, ``[cite: 27]``) removed."""
     _found: Found | None = PrivateAttr(default=None)
     """What the first pass found in the text it read (the input after newline normalisation and
-    citation clean-up), so that :func:`cnaps_rag.score.score` need not find it again."""
+    citation clean-up), so that :func:`cnaps_rag.scores.score` need not find it again."""
 
     @property
     def found(self) -> Found | None:
@@ -526,7 +526,7 @@ _JOINERS = "\u200c\u200d"
 # classes, those of the first 65,536 code points and the rest: a search for the first skips text
 # without them at C speed (10 µs on a 4 KB answer, where a category lookup per character took
 # 80 µs and one class holding both 56 µs); the second is searched only in text that has a
-# character past U+FFFF. tests/test_validate.py compares them with unicodedata.
+# character past U+FFFF. tests/test_hostile.py compares them with unicodedata.
 _FORMAT = re.compile(
     "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
