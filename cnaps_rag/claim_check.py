@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .backends import Backend, Request
+from .cache import VerdictCache
 from .draft.caller import Caller
 from .errors import ConfigError, one_line
 from .schemas import json_schema
@@ -106,6 +105,7 @@ class ClaimChecker:
         self.which = which
         self.template = load_template("claim_check")
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.cache = VerdictCache(self.cache_dir)
         self.schema = json_schema(ClaimReply)
         self.attempts = attempts
         self.max_wait = max_wait
@@ -132,32 +132,15 @@ class ClaimChecker:
         failed = f", {self.failures} failed ({self.last_error})" if self.failures else ""
         return f"claim check ({self.model}): {self.requests} requests, {self.cache_hits} cache hits{failed}"
 
-    def _path(self, key: str) -> Path | None:
-        return self.cache_dir / key[:2] / f"{key}.json" if self.cache_dir is not None else None
-
     def _cached(self, key: str) -> ClaimVerdict | None:
-        path = self._path(key)
-        if path is None or not path.is_file():
-            return None
+        data = self.cache.read(key)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return ClaimVerdict(bool(data["supported"]), str(data["reason"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # a torn or foreign file: ask again and overwrite it
+            return ClaimVerdict(bool(data["supported"]), str(data["reason"])) if data else None
+        except (KeyError, TypeError):
+            return None  # a foreign file: ask again and overwrite it
 
     def _store(self, key: str, verdict: ClaimVerdict) -> None:
-        path = self._path(key)
-        if path is None:
-            return
-        data = {"key": key, "model": self.model, "version": self.version, **verdict._asdict()}
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Written whole, then renamed: a killed run never leaves a torn cache file.
-            with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as file:
-                json.dump(data, file, sort_keys=True, ensure_ascii=False)
-            os.replace(file.name, path)
-        except OSError:
-            pass  # a cache that cannot be written costs a rerun, nothing else
+        self.cache.write(key, {"key": key, "model": self.model, "version": self.version, **verdict._asdict()})
 
     def verdict(self, claim: str, spec: PromptSpec, credited: Sequence[str]) -> ClaimVerdict | None:
         """Return the model's verdict on ``claim`` against the sources ``credited`` (IDs; none: all

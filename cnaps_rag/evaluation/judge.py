@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..backends import Backend, Request
+from ..cache import VerdictCache
 from ..draft.caller import Caller
 from ..errors import one_line
 from ..markdown import is_heading
@@ -79,6 +78,7 @@ class Judge:
         self.backend = backend
         self.template = load_template("judge_rubric")
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.cache = VerdictCache(self.cache_dir)
         self.max_tokens = max_tokens
         # Closed at every level (cnaps_rag.schemas); OpenAIBackend makes it OpenAI-strict on sending.
         self.schema = json_schema(JudgeReply)
@@ -110,9 +110,6 @@ class Judge:
 
     # ----------------------------------------------------------------------- cache
 
-    def _cache_path(self, key: str) -> Path | None:
-        return self.cache_dir / key[:2] / f"{key}.json" if self.cache_dir is not None else None
-
     def _cached(self, key: str) -> Judgment | None:
         try:
             return Judgment.model_validate(self._read(key)["judgment"])
@@ -121,14 +118,8 @@ class Judge:
 
     def _read(self, key: str) -> dict[str, Any]:
         """Return the cached data of ``key``; raise KeyError when there is none (or it is unreadable)."""
-        path = self._cache_path(key)
-        if path is None or not path.is_file():
-            raise KeyError(key)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise KeyError(key) from None
-        if not isinstance(data, dict):
+        data = self.cache.read(key)
+        if data is None:
             raise KeyError(key)
         return data
 
@@ -136,16 +127,7 @@ class Judge:
         self._write(key, {"key": key, "judgment": judgment.model_dump(mode="json")})
 
     def _write(self, key: str, data: dict[str, Any]) -> None:
-        path = self._cache_path(key)
-        if path is None:
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Written whole, then renamed: a killed run never leaves a torn cache file.
-            with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as file:
-                json.dump(data, file, sort_keys=True, ensure_ascii=False)
-            os.replace(file.name, path)
-        except OSError:
+        if self.cache_dir is not None and not self.cache.write(key, data):
             with self._lock:
                 self.cache_errors += 1  # a cache that cannot be written costs a rerun, nothing else
 
