@@ -19,13 +19,12 @@ import json
 import os
 import resource
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from eval.bench_common import Figure, ratio_of, say, unavailable
-from eval.bench_memory import cli_command, memory_mb
+from eval.bench_memory import cli_command, peak_rss_of
 
 REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "real-answers"
 SOURCES = ("format1_dev.jsonl", "format2_dev.jsonl")
@@ -134,34 +133,12 @@ def peak_rss_of_eval(answers: Path, prompts: Path, out: Path) -> dict[str, Any]:
         "--jobs",
         "1",
     ]
-    started = time.perf_counter()
-    pid = os.posix_spawn(
-        command[0],
-        command,
-        dict(os.environ),
-        file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0), (os.POSIX_SPAWN_DUP2, 1, 2)],
-    )
-    high = [0.0]
-    stop = threading.Event()
-
-    def poll() -> None:
-        while not stop.wait(0.2):
-            memory = memory_mb(pid)
-            if memory is not None:
-                high[0] = max(high[0], memory[1])
-
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
-    try:
-        _, status, usage = os.wait4(pid, 0)
-    finally:
-        stop.set()
-        poller.join()
+    run = peak_rss_of(command, os.devnull)
     sizes = {p.name: round(p.stat().st_size / 2**20, 1) for p in out.glob("report.*")}
     return {
-        "exit": os.waitstatus_to_exitcode(status),
-        "peak_rss_mb": round(high[0] or usage.ru_maxrss / 1024, 1),
-        "seconds": round(time.perf_counter() - started, 1),
+        "exit": os.waitstatus_to_exitcode(run.status),
+        "peak_rss_mb": round(run.peak_mb or run.usage.ru_maxrss / 1024, 1),
+        "seconds": round(run.seconds, 1),
         "report_mb": sizes,
     }
 

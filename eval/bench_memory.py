@@ -9,6 +9,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +53,61 @@ def memory_mb(pid: int) -> tuple[float, float] | None:
     return (values["VmRSS"], values["VmHWM"]) if len(values) == 2 else None
 
 
-def peak_rss_of_batch(count: int, tmp: Path) -> dict[str, Any]:
-    """Run ``cnaps-rag batch`` over ``count`` prompts in a child process; return its peak RSS and a trace.
+@dataclass
+class ChildRun:
+    """A child process run to its end: how it ended, its peak RSS (VmHWM), and an RSS trace."""
 
-    The peak is the child's VmHWM, polled from /proc until it exits.
+    status: int
+    usage: Any
+    peak_mb: float
+    trace: list[tuple[int, float]]
+    """(progress, RSS in MB) every 0.25 s: a leak shows as a rising series."""
+    seconds: float
+
+
+def peak_rss_of(command: list[str], log: str | Path, progress: Callable[[], int] = lambda: 0) -> ChildRun:
+    """Run ``command`` in a child (stdout and stderr to ``log``), polling its memory until it exits.
+
+    The peak is the child's own VmHWM from /proc. Not ru_maxrss: posix_spawn (vfork) makes Linux
+    count the parent's memory at the spawn in the child's ru_maxrss, and the parent may hold the
+    model. Interrupted, the child is stopped rather than left running.
     """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    started = time.perf_counter()
+    pid = os.posix_spawn(
+        command[0],
+        command,
+        dict(os.environ),
+        file_actions=[(os.POSIX_SPAWN_OPEN, 1, str(log), flags, 0o644), (os.POSIX_SPAWN_DUP2, 1, 2)],
+    )
+    trace: list[tuple[int, float]] = []
+    high = [0.0]
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.25):
+            memory = memory_mb(pid)
+            if memory is not None:
+                trace.append((progress(), round(memory[0], 1)))
+                high[0] = max(high[0], memory[1])
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        _, status, usage = os.wait4(pid, 0)
+    except BaseException:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        stop.set()
+        poller.join()
+    return ChildRun(status, usage, high[0], trace, time.perf_counter() - started)
+
+
+def peak_rss_of_batch(count: int, tmp: Path) -> dict[str, Any]:
+    """Run ``cnaps-rag batch`` over ``count`` prompts in a child process; return its peak RSS and a
+    trace of its RSS by answers written (:func:`peak_rss_of`)."""
     dataset = tmp / f"dataset-{count}.jsonl"
     output = tmp / f"answers-{count}.jsonl"
     log = tmp / f"batch-{count}.log"
@@ -71,54 +123,19 @@ def peak_rss_of_batch(count: int, tmp: Path) -> dict[str, Any]:
         "--strategy",
         "guided",
     ]
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    started = time.perf_counter()
-    pid = os.posix_spawn(
-        command[0],
-        command,
-        dict(os.environ),
-        file_actions=[
-            (os.POSIX_SPAWN_OPEN, 1, str(log), flags, 0o644),
-            (os.POSIX_SPAWN_DUP2, 1, 2),
-        ],
+    run = peak_rss_of(
+        command, log, progress=lambda: output.read_bytes().count(b"\n") if output.exists() else 0
     )
-    trace: list[tuple[int, float]] = []
-    high_water = [0.0]
-    stop = threading.Event()
-
-    def poll() -> None:
-        while not stop.wait(0.25):
-            memory = memory_mb(pid)
-            done = output.read_bytes().count(b"\n") if output.exists() else 0
-            if memory is not None:
-                trace.append((done, round(memory[0], 1)))
-                high_water[0] = max(high_water[0], memory[1])
-
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
-    try:
-        _, status, usage = os.wait4(pid, 0)
-    except BaseException:  # interrupted: do not leave the batch running
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-        raise
-    finally:
-        stop.set()
-        poller.join()
-    seconds = time.perf_counter() - started
     records = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines() if line.strip()]
     answered = sum(1 for r in records if not r.get("error"))
     return {
         "prompts": count,
         "answered": answered,
-        "exit": os.waitstatus_to_exitcode(status),
-        # The child's own high-water mark. Not ru_maxrss: posix_spawn (vfork) makes Linux count the
-        # parent's memory at the spawn in the child's ru_maxrss, and the parent may hold the model.
-        "peak_rss_mb": round(high_water[0] or usage.ru_maxrss / 1024, 1),
-        "ru_maxrss_mb": round(usage.ru_maxrss / 1024, 1),
-        "seconds": round(seconds, 1),
-        # RSS polled every 0.25 s, by answers written so far: a leak shows as a rising series.
-        "rss_mb_by_answers": _rss_series(trace, count),
+        "exit": os.waitstatus_to_exitcode(run.status),
+        "peak_rss_mb": round(run.peak_mb or run.usage.ru_maxrss / 1024, 1),
+        "ru_maxrss_mb": round(run.usage.ru_maxrss / 1024, 1),
+        "seconds": round(run.seconds, 1),
+        "rss_mb_by_answers": _rss_series(run.trace, count),
         "log_tail": log.read_text(errors="replace")[-300:] if answered < count else "",
     }
 
