@@ -359,6 +359,12 @@ class AllowList:
                 _CACHE[key] = allow
         return allow
 
+    def cited_sources(self, spec: PromptSpec, keys: Iterable[str]) -> list[str]:
+        """Return the IDs of ``spec``'s sources (of this allow-list) at least one of whose links has
+        a key among ``keys``, in prompt order: what an answer citing those links cites."""
+        ids = {sid for key in keys for sid in self.url_sources.get(key, ())}
+        return [source.id for source in spec.sources if source.id in ids]
+
 
 _CACHE_SIZE = 256
 _CACHE: dict[tuple[object, ...], AllowList] = {}

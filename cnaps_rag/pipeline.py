@@ -71,14 +71,6 @@ class Answer(BaseModel):
     meta: AnswerMeta
 
 
-def cited_sources(markdown: str, spec: PromptSpec, allow: AllowList | None = None) -> list[str]:
-    """Return the IDs of the sources at least one of whose links the text gives, in prompt order."""
-    allow = allow or AllowList.for_spec(spec)
-    keys = {link.key for link in find_links(markdown)}
-    ids = {sid for key in keys for sid in allow.url_sources.get(key, [])}
-    return [s.id for s in spec.sources if s.id in ids]
-
-
 def check_options(strategy: str | None, max_tokens: int | None) -> None:
     """Raise ConfigError for a strategy that is none of :data:`STRATEGIES` or a token budget below 1.
 
@@ -158,6 +150,6 @@ def answer(
         markdown=validation.text,
         draft=draft.markdown,
         validation=validation,
-        cited=cited_sources(validation.text, spec, allow),
+        cited=allow.cited_sources(spec, (link.key for link in find_links(validation.text))),
         meta=meta,
     )

@@ -216,9 +216,8 @@ def score(
     unallowed_urls = [key for key in cited if key not in allow.urls]
     url_precision = (len(cited) - len(unallowed_urls)) / len(cited) if cited else 1.0
 
-    cited_ids = {sid for key in cited for sid in allow.url_sources.get(key, [])}
     linked = [s.id for s in spec.sources if s.urls]
-    cited_sources = [sid for sid in linked if sid in cited_ids]
+    cited_sources = allow.cited_sources(spec, cited)
     source_recall = len(cited_sources) / len(linked) if linked else 1.0
 
     mentions = found.mentions
