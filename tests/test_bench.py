@@ -115,8 +115,8 @@ def test_serve_without_llama_server_is_not_available_and_its_options_parse(monke
     settings, _ = bench.parse_args(["--only", "serve", "--serve-prompts", "5", "--serve-strategy", "capable"])
     assert (settings.only, settings.serve_prompts, settings.serve_strategy) == (("serve",), 5, "capable")
     assert settings.serve_workers == (1, 2, 4) and settings.serve_repeat == 5
-    records = bench_serve.dev_prompts(20)
-    if bench_serve.REAL_PROMPTS.is_file():  # 20 distinct real prompts, read where they are
+    if bench_serve.REAL_PROMPTS.is_file():  # 20 distinct real prompts, read where they are (not in CI)
+        records = bench_serve.dev_prompts(20)
         assert len(records) == 20 == len({r["id"] for r in records})
 
 
