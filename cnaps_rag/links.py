@@ -175,7 +175,7 @@ def _arxiv_matches(text: str, lowered: str) -> Iterator[re.Match[str]]:
 
 # A scheme's "://" with the scheme's letters before it; the schemes a reader's renderer links
 # are tried as the end of a run glued to a word ("Seehttps" is "See" + "https").
-_SCHEME_RUN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*$")
+_SCHEME_RUN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*\Z")
 _KNOWN_SCHEMES = ("https", "http", "sftp", "ftps", "ftp", "file", "wss", "ws", "git", "ssh", "svn", "rtsp")
 # A host's top-level domain with a path after it: where a bare domain glued to the text before
 # it ends ("a_evil.example.com/x", "Code:evil.example.com/x"); the search skips to each dot.
