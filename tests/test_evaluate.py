@@ -663,8 +663,8 @@ def test_untrusted_summaries_through_the_cli(tmp_path, capsys):
 def test_a_record_that_breaks_the_scorer_is_a_row_not_a_crash(monkeypatch, final_text):
     import importlib
 
-    # Scoring one answer is the scoring module's pure function, wherever it runs.
-    evaluation = importlib.import_module("cnaps_rag.evaluation.scoring")
+    # Scoring one answer is a pure function of the run module, wherever it runs.
+    evaluation = importlib.import_module("cnaps_rag.evaluation.run")
     real = evaluation.validate
 
     def fragile(text, allow):

@@ -9,7 +9,7 @@ from conftest import PROMPTS, QueueBackend, prompt
 
 from cnaps_rag import BackendError, ConfigError, validate
 from cnaps_rag.evaluation import Judge, evaluate, load_prompt_index, report_markdown
-from cnaps_rag.evaluation.agreement import ranks, spearman
+from cnaps_rag.evaluation.panel import ranks, spearman
 from cnaps_rag.evaluation.judge import cache_key
 from cnaps_rag.evaluation.models import CRITERIA, JudgeReply
 
