@@ -475,9 +475,8 @@ class Run:
     def _finish(self, row: Row) -> None:
         if row.system not in self.systems:
             self.systems[row.system] = SystemTally(row.system)
-        for tally in (self.overall, self.systems[row.system]):
-            tally.add(row)
-            tally.add_verdict(row)
+        self.overall.add(row)
+        self.systems[row.system].add(row)
         self.prompts.add(len(self.rows) + 1, row)
         if row.final_scores is not None:
             if row.id in self.recorded:
@@ -559,7 +558,11 @@ class Run:
         names = [t.name for t in tallies]
         judge_report = None
         if self.judges:
-            judged = [r for r in self.rows if r.judgment is not None] if self.overall.supported.count else []
+            judged = (
+                [r for r in self.rows if r.judgment is not None]
+                if self.overall.judge["supported_share"].count
+                else []
+            )
             judge_report = JudgeReport(
                 model=self.judges[0].model,
                 rubric_version=self.judges[0].rubric_version,
