@@ -12,13 +12,12 @@ import html
 import itertools
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from importlib.resources import files
 from typing import Any
 
-from ..scores import METRICS, Scores
+from ..scores import Scores
 from ..validation import Violation
 from .models import CRITERIA, EvalReport
-from .sections import cells, format_score, label, number, report_sections, several_files, where
+from .sections import load_template, report_sections, several_files, where
 
 
 def escape(text: object) -> str:
@@ -57,26 +56,14 @@ def highlight(text: str, scores: Scores | None, stripped: Sequence[Violation]) -
     return "".join(out)
 
 
+def _clamp(value: float) -> float:
+    return max(0.0, min(1.0, value))
+
+
 @lru_cache(maxsize=1)
 def _template() -> Any:
-    import jinja2  # here, not at the top: `import cnaps_rag` stays fast for those who only validate
-
-    env = jinja2.Environment(
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined
-    )
-    env.filters["esc"] = escape
-    env.globals.update(
-        cells=cells,
-        clamp=lambda value: max(0.0, min(1.0, value)),
-        criteria=CRITERIA,
-        highlight=highlight,
-        label=label,
-        metrics=METRICS,
-        number=number,
-        score=format_score,
-        where=where,
-    )
-    return env.from_string((files(__package__) / "report.html.j2").read_text(encoding="utf-8"))
+    helpers = {"esc": escape, "clamp": _clamp, "criteria": CRITERIA, "highlight": highlight, "where": where}
+    return load_template("report.html.j2", **helpers)
 
 
 def iter_report_html(report: EvalReport) -> Iterator[str]:

@@ -1,4 +1,4 @@
-"""Render an :class:`~cnaps_rag.evaluation.models.EvalReport` as JSON and Markdown, and write all three files.
+"""Render an :class:`~cnaps_rag.evaluation.models.EvalReport` as JSON and Markdown (``report.md.j2``).
 
 Each renderer is a pure function of the report, so the same report gives the same bytes. Each
 yields its text in pieces, a row at a time: the report of a large run is hundreds of MB as one
@@ -9,29 +9,16 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
 from ..scores import METRICS
-from ..validation import Violation
 from .html_page import iter_report_html
-from .models import EvalReport, Row
-from .sections import (
-    Block,
-    Cell,
-    Code,
-    Figure,
-    Heading,
-    Items,
-    Para,
-    Table,
-    Text,
-    cells,
-    format_score,
-    label,
-    report_sections,
-)
+from .models import EvalReport
+from .sections import Code, Table, Text, label, load_template, report_sections
 
 
 def _dumps(data: object) -> str:
@@ -93,105 +80,19 @@ def md_text(text: Text, one_line: bool = True) -> str:
     return "".join(out)
 
 
-def markdown_row(row: Sequence[Cell | str]) -> str:
-    return (
-        "| " + " | ".join(f"**{md_text(c.text)}**" if c.best else md_text(c.text) for c in cells(row)) + " |"
-    )
-
-
-def markdown_table(table: Table) -> list[str]:
-    align = ("---" if i < table.left else "---:" for i in range(len(table.head)))
-    head = ["| " + " | ".join(md_cell(h) for h in table.head) + " |", "| " + " | ".join(align) + " |"]
-    return head + [markdown_row(row) for row in table.rows]
-
-
-def markdown_blocks(blocks: Iterable[Block]) -> Iterator[str]:
-    """Yield the blocks as Markdown lines, each block followed by a blank line (charts left out)."""
-    for block in blocks:
-        if isinstance(block, Heading):
-            yield "#" * block.level + " " + md_text(block.text, one_line=False)
-        elif isinstance(block, Para):
-            yield md_text(block.text, one_line=False)
-        elif isinstance(block, Items):
-            yield from ("- " + md_text(item) for item in block.items)
-        elif isinstance(block, Table):
-            yield from markdown_table(block)
-        elif isinstance(block, Figure):
-            yield from [f"### {block.title}", "", *markdown_table(block.table)]
-        else:
-            continue  # a chart, or blocks on the page only
-        yield ""
-
-
-def _stripped_md(violations: Sequence[Violation]) -> list[str]:
-    return [
-        f"- {v.kind} {md_code(v.value)} ({v.action}"
-        + (f", section {v.section}" if v.section is not None else "")
-        + (f", nearest allowed {md_code(v.nearest)}" if v.nearest else "")
-        + ")"
-        for v in violations
-    ]
-
-
-def _answer_details_md(row: Row) -> list[str]:
-    out: list[str] = []
-    final = row.final_scores
-    assert final is not None
-    if final.structure < 1:
-        empty = f", empty {final.empty_sections}" if final.empty_sections else ""
-        out.append(f"Structure: numbered sections {final.sections_found or 'none'}{empty}.")
-    if final.unsupported:
-        out.append("Unsupported sentences in the final answer:")
-        out += [
-            f"- {md_code(s.text)} ({s.why or f'{s.support:.0%} of its words found'})"
-            for s in final.unsupported
-        ]
-    if row.draft_stripped:
-        out += ["Stripped from the draft:", *_stripped_md(row.draft_stripped)]
-    if row.final_stripped:
-        out += ["Stripped from the final answer:", *_stripped_md(row.final_stripped)]
-    return out
-
-
-def _markdown_lines(report: EvalReport) -> Iterator[str]:
-    many = len(report.systems) > 1
-    yield from markdown_blocks(report_sections(report))
-    if not report.counts.get("scored"):
-        return
-    head = ["answer", *(["system"] if many else []), "prompt", *(label(m) for m in METRICS)]
-    yield from ["## Answers", "", "Final answer scores; the draft's in brackets where there is one.", ""]
-    yield from markdown_table(Table([*head, "stripped (url, model)"], left=3 if many else 2))
-    for row in report.rows:
-        if row.status != "scored":
-            continue
-        scores = [format_score(row.final_scores, m) for m in METRICS]
-        if row.draft_scores is not None:
-            scores = [
-                f"{final} ({format_score(row.draft_scores, m)})"
-                for final, m in zip(scores, METRICS, strict=True)
-            ]
-        stripped = row.draft_scores or row.final_scores
-        assert stripped is not None
-        counts = f"{stripped.violations.get('url', 0)}, {stripped.violations.get('model', 0)}"
-        yield markdown_row([row.id, *([row.system] if many else []), row.prompt_id or "", *scores, counts])
-    yield ""
-    for row in report.rows:
-        details = _answer_details_md(row) if row.status == "scored" else []
-        if details:
-            title = md_code(row.id) + (f" ({md_cell(row.system)})" if many else "")
-            yield from [f"### {title}", "", *details, ""]
+@lru_cache(maxsize=1)
+def _template() -> Any:
+    return load_template("report.md.j2", md=md_text, cell=md_cell, code=md_code)
 
 
 def iter_report_markdown(report: EvalReport) -> Iterator[str]:
-    """Yield the report's Markdown in pieces: its lines joined, blank lines at the end dropped."""
-    blank, first = 0, True
-    for line in _markdown_lines(report):
-        if not line:
-            blank += 1
-            continue
-        yield ("" if first else "\n") + "\n" * blank + line
-        blank, first = 0, False
-    yield "\n"
+    """Yield the report's Markdown in pieces, each answer's as it comes (:func:`report_markdown`'s text)."""
+    many = len(report.systems) > 1
+    head = ["answer", *(["system"] if many else []), "prompt", *(label(m) for m in METRICS)]
+    answers_head = Table([*head, "stripped (url, model)"], left=3 if many else 2)
+    return _template().generate(
+        report=report, blocks=report_sections(report), answers_head=answers_head, many=many
+    )
 
 
 def report_markdown(report: EvalReport) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from importlib.resources import files
+from typing import Any, ClassVar
 
 from ..scores import METRICS, Scores
 from .models import CRITERIA, EvalReport, MetricSummary, PanelReport
@@ -38,6 +39,18 @@ def number(value: float | None, form: str = ".3f") -> str:
 
 def format_score(scores: Scores | None, metric: str) -> str:
     return "—" if scores is None else number(getattr(scores, metric))
+
+
+def load_template(name: str, **helpers: Any) -> Any:
+    """Return the Jinja template ``name`` beside this module, ``helpers`` among its filters and globals."""
+    import jinja2  # here, not at the top: `import cnaps_rag` stays fast for those who only validate
+
+    env = jinja2.Environment(
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined
+    )
+    env.filters.update(helpers)
+    env.globals.update(helpers, cells=cells, label=label, metrics=METRICS, number=number, score=format_score)
+    return env.from_string((files(__package__) / name).read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
