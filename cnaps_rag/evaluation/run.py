@@ -112,7 +112,13 @@ def evaluate(
         raise ConfigError(f"jobs must be at least 1, not {jobs}")
     folder = Path(base_dir) if base_dir is not None else None
     options = Options(
-        prompts or {}, folder, id_field, prompt_field, system_field, untrusted_summaries, claim_checker
+        prompts if prompts is not None else {},
+        folder,
+        id_field,
+        prompt_field,
+        system_field,
+        untrusted_summaries,
+        claim_checker,
     )
     run = Run(options, judges, judge_limit, judge_workers, jobs, executor)
     try:
