@@ -17,7 +17,7 @@ from typing import Any
 from ..scores import Scores
 from ..validation import Violation
 from .models import CRITERIA, EvalReport
-from .sections import load_template, report_sections, several_files, where
+from .sections import load_template, several_files, where
 
 
 def escape(text: object) -> str:
@@ -76,7 +76,6 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
     )
     return _template().generate(
         report=report,
-        blocks=report_sections(report),
         answers=answers,
         many=len(report.systems) > 1,
         several=several_files(report),

@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..scores import METRICS
 from .html_page import iter_report_html
 from .models import EvalReport
-from .sections import Code, Table, Text, label, load_template, report_sections
+from .sections import Code, Text, label, load_template, several_files
 
 
 def _dumps(data: object) -> str:
@@ -89,9 +89,9 @@ def iter_report_markdown(report: EvalReport) -> Iterator[str]:
     """Yield the report's Markdown in pieces, each answer's as it comes (:func:`report_markdown`'s text)."""
     many = len(report.systems) > 1
     head = ["answer", *(["system"] if many else []), "prompt", *(label(m) for m in METRICS)]
-    answers_head = Table([*head, "stripped (url, model)"], left=3 if many else 2)
+    answers_head = [*head, "stripped (url, model)"]
     return _template().generate(
-        report=report, blocks=report_sections(report), answers_head=answers_head, many=many
+        report=report, answers_head=answers_head, many=many, several=several_files(report)
     )
 
 
