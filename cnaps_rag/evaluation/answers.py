@@ -24,6 +24,7 @@ from ..files import json_lines, open_binary, read_bytes
 from ..inputs import DATASET_SUFFIXES, InputRecord, dataset_record, iter_inputs
 from ..parse import load_prompt_file
 from ..spec import PromptSpec
+from ..support import ClaimReader
 from ..text import normalize_newlines
 from .models import PromptIndex, RecordedVerdicts
 
@@ -164,24 +165,31 @@ def _existing_file(path: Path, base_dir: Path | None) -> Path | None:
     return None
 
 
-def find_prompt(
-    record: Mapping[str, Any],
-    record_id: str,
-    prompts: Mapping[str, PromptSpec],
-    base_dir: Path | None,
-    id_field: str,
-    prompt_field: str,
-) -> PromptSpec:
+@dataclass
+class Options:
+    """How records are read and checked: prompt index, folder for relative prompt paths, field names."""
+
+    prompts: Mapping[str, PromptSpec]
+    base_dir: Path | None
+    id_field: str
+    prompt_field: str
+    system_field: str
+    untrusted_summaries: bool
+    checker: ClaimReader | None
+
+
+def find_prompt(record: Mapping[str, Any], record_id: str, options: Options) -> PromptSpec:
     """Return the record's prompt; raise PromptError saying why there is none.
 
     In order: the record's prompt text (``prompt_field``, else ``prompt``), its ``prompt_path``
     (relative to ``base_dir``, the answers file's folder), its prompt field as the name of an
     indexed prompt (``000_x.txt`` is ``000_x``), the index entry of its ``id``.
     """
+    prompts = options.prompts
     # A batch's own output says "prompt" whatever field its input dataset used.
-    text = record.get(prompt_field, record.get("prompt"))
+    text = record.get(options.prompt_field, record.get("prompt"))
     if isinstance(text, str) and "\n" in text:
-        found = _prompt_records(text, record_id, id_field, prompt_field)
+        found = _prompt_records(text, record_id, options.id_field, options.prompt_field)
         spec = next((r.spec for r in found if r.spec is not None and r.spec.id == record_id), None)
         spec = spec or next((r.spec for r in found if r.spec is not None), None)
         if spec is not None:
@@ -196,7 +204,7 @@ def find_prompt(
         for key in (name, Path(name).stem):
             if key in prompts:
                 return prompts[key]
-        path = _existing_file(Path(name), base_dir)
+        path = _existing_file(Path(name), options.base_dir)
         if path is not None:
             stat = path.stat()
             specs = _prompt_file(str(path), (stat.st_mtime_ns, stat.st_size))

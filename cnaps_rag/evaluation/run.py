@@ -1,17 +1,12 @@
 """Evaluate answers of one or many systems: score each against its prompt, judge, tally, side by side.
 
-An answer passes three stages in input order. Its prompt is found (:mod:`.answers`); it is
-scored in chunks by :func:`score_answers`, a pure function, in this process or on an executor
-(a process pool for ``jobs`` above 1, or whatever the caller gives, a Dask cluster's); the
-judges' verdicts are asked for in a thread pool when ``judge_workers`` is above 1. A bounded
-number of answers wait at each stage and results are taken in input order, so the report is
-the same however the work ran. Memory stays flat in the number of records: a record's text is
-dropped once it is scored, each finished row goes to disk (:class:`RowStore`), the page reads
-the texts back from their files (records given from Python keep theirs), and the summaries are
-running sums (:mod:`.tally`). The report is a pure function of its inputs: no timestamps, answers
-in file order (the run's speed is in ``report.run``, which the files leave out). A record that
-cannot be scored, a line that is not JSON, a judge that fails: each is a line of the report,
-and the evaluation goes on.
+An answer's prompt is found (:mod:`.answers`), it is scored in chunks by :func:`score_answers`
+(a pure function: in this process, a process pool, or any executor, a Dask cluster's), judged
+(in a thread pool with ``judge_workers``) and tallied (:mod:`.tally`). A bounded number of answers
+wait at each stage and results are taken in input order, so the report is the same however the
+work ran, and memory stays flat: finished rows go to disk (:class:`RowStore`) and the page reads
+the texts back from their files. A record that cannot be scored, a line that is not JSON, a
+judge that fails: each is a line of the report, and the evaluation goes on.
 """
 
 from __future__ import annotations
@@ -42,6 +37,7 @@ from ..text import normalize_newlines
 from ..validation import Violation, validate
 from .answers import (
     AnswerTexts,
+    Options,
     ResultsFields,
     find_prompt,
     is_results_path,
@@ -81,18 +77,15 @@ def evaluate(
 ) -> EvalReport:
     """Return the evaluation of answers against their prompts, every system side by side.
 
-    ``answers`` is an answers file (JSONL of records with ``id`` and ``markdown``, maybe
-    ``draft``, ``error``, ``system``, ``prompt`` or ``prompt_path``), a results file or folder
-    (``results_fields`` names its fields), a list of them, or answer records from Python. A
-    record's system is its ``system_field``, else its file's stem (the path where two stems are
-    the same), else ``name``. ``prompts`` maps ids to prompts (:func:`load_prompt_index`); a
-    record may carry its own. ``judge`` (one :class:`~.judge.Judge`, or several: a panel) judges
-    the first ``judge_limit`` scored answers of each system, ``judge_workers`` at a time.
-    ``untrusted_summaries`` scores as ``validate(..., untrusted_summaries=True)`` does. Scoring
-    runs here, in ``jobs`` processes, or on ``executor``; ``claim_checker`` has a model read each
-    flagged claim (in this process). ``base_dir`` resolves relative ``prompt_path`` values (by
-    default each file's folder). Raises :class:`ConfigError` when a file is missing or unreadable,
-    never on a bad record: it becomes an ``unscorable`` row with the reason.
+    ``answers`` is an answers file (JSONL of records with ``id`` and ``markdown``, maybe ``draft``,
+    ``error``, ``system``, ``prompt`` or ``prompt_path``), a results file or folder (fields named
+    by ``results_fields``), a list of them, or records from Python. A record's system is its
+    ``system_field``, else its file's stem (the path where two stems are the same), else ``name``.
+    ``prompts`` maps ids to prompts; relative ``prompt_path`` values are read from ``base_dir``
+    (default: each file's folder). ``judge`` (several: a panel) judges the first ``judge_limit``
+    scored answers of each system, ``judge_workers`` at a time. Scoring runs here, in ``jobs``
+    processes or on ``executor`` (here with ``claim_checker``). Raises :class:`ConfigError` when
+    a file is missing or unreadable, never on a bad record: it becomes an ``unscorable`` row.
     """
     if claim_checker is not None:
         jobs, executor = 1, None  # the checker's client and counters stay in this process
@@ -199,9 +192,8 @@ def score_answers(jobs: list[ScoreJob]) -> list[Scored]:
 
 
 class RowStore(Sequence[Row]):
-    """An evaluation's rows, appended to a temporary file and read back (the file reads them in order,
-    once per pass). A scored row is a few KB of JSON and 29 KB as Python objects: a million of them
-    would take tens of GB in memory, and here take 8 bytes each (an offset)."""
+    """An evaluation's rows in a temporary file, 8 bytes each in memory (a scored row is 29 KB as
+    Python objects: a million would take tens of GB)."""
 
     def __init__(self) -> None:
         handle, self._path = tempfile.mkstemp(prefix="cnaps-rag-rows-", suffix=".jsonl")
@@ -252,19 +244,6 @@ def _remove(file: Any, path: str) -> None:
 
 
 # --------------------------------------------------------------------------- the run
-
-
-@dataclass
-class Options:
-    """How records are read and checked: prompt index, folder for relative prompt paths, field names."""
-
-    prompts: Mapping[str, PromptSpec]
-    base_dir: Path | None
-    id_field: str
-    prompt_field: str
-    system_field: str
-    untrusted_summaries: bool
-    checker: ClaimReader | None
 
 
 Pending = tuple[Row, ScoreJob | None]
@@ -385,14 +364,7 @@ class Run:
             row.reason = "no string field 'markdown'"
         else:
             try:
-                spec = find_prompt(
-                    record,
-                    record_id,
-                    options.prompts,
-                    options.base_dir,
-                    options.id_field,
-                    options.prompt_field,
-                )
+                spec = find_prompt(record, record_id, options)
             except CnapsRagError as exc:
                 row.reason = exc.one_line()
             else:
