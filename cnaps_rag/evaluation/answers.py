@@ -1,12 +1,9 @@
-"""Read what an evaluation scores: answers files, a dataset team's results, and each answer's prompt.
+"""Read what an evaluation scores: answers files (JSONL), a dataset team's results, each answer's prompt.
 
-An answers file is JSONL, read a line at a time (:func:`stream_records`) with each line's byte
-offset, so :class:`AnswerTexts` can read an answer back for the report page without anyone
-holding the texts. A results file (``.json``, or a folder of them) holds one prompt per object
-as the public CNAPS evaluation repositories keep it: the prompt (``query_text``), the answers
-(``responses``: system -> markdown) and, where it was judged, each judge's pick (``votes``),
-scores (``scores``: judge -> system -> number) and reasons (``rationales``). A record's prompt
-is found by :func:`find_prompt`, parsed as ``cnaps-rag batch`` parses its inputs.
+A results file (``.json``, or a folder of them) holds one prompt per object as the public CNAPS
+evaluation repositories keep it: the prompt (``query_text``), the answers (``responses``: system
+-> markdown) and, where it was judged, each judge's pick (``votes``), scores (``scores``: judge ->
+system -> number) and reasons (``rationales``). Prompts are parsed as ``cnaps-rag batch`` parses.
 """
 
 from __future__ import annotations
@@ -257,20 +254,19 @@ def is_results_path(path: Path) -> bool:
 
 def results_files(path: Path) -> list[Path]:
     """Return the results files at ``path``: the path itself, or a folder's ``*.json`` files by name."""
-    if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix.lower() == ".json" and p.is_file())
-    return [path]
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.suffix.lower() == ".json" and p.is_file())
 
 
 @dataclass
 class ResultsItem:
-    """One prompt of a results file: its answer records and its recorded verdicts (None: not judged)."""
+    """One prompt of a results file: (system, answer record) per answer (system None: the record's own
+    or the file's), its recorded verdicts, and which of them were left out (they break the layout)."""
 
     records: list[tuple[str | None, dict[str, Any]]]
-    """(system, answer record) per answer, in the file's order (None: the record's own or the file's)."""
     verdicts: RecordedVerdicts | None
     problem: str | None = None
-    """Which verdicts were left out (they break the layout); the answers are scored all the same."""
 
 
 def _load(path: Path) -> Any:

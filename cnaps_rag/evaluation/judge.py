@@ -1,18 +1,12 @@
 """An optional judge: a model scores each answer on a versioned rubric, for what rules cannot see.
 
-The rubric is ``prompts/judge_rubric.txt`` (its ``#version:`` is recorded with every verdict):
-five criteria scored 1 to 5 with a one-line reason each, the numbers of the answer's sentences
-that the sources do not support, and whether the answer does what the prompt asked. The reply
-is structured output (:class:`~.models.JudgeReply`'s JSON schema) through any backend, with the
-package's retrying caller. A panel's judge also picks the best of several answers
-(``prompts/judge_compare.txt``).
-
-Verdicts are cached on disk by a hash of (prompt, answer, judge model, template version): a
-rerun makes no request. The key holds the version, not the text: a change to the rubric or to
-what the judge is shown (:meth:`Judge._shown`) bumps the ``#version:`` line. A failure (server
-down, a reply that is not the schema's JSON) is one line for the answer's row, is not cached,
-and never stops the evaluation; after :data:`GIVE_UP_AFTER` failures in a row the judge asks no
-more in this run, so a dead server or a refused key costs seconds, not hours.
+The rubric (``prompts/judge_rubric.txt``) asks for five criteria scored 1 to 5 with a reason each,
+the answer's sentences the sources do not support, and whether it does what was asked; a panel's
+judge also picks the best of several answers (``prompts/judge_compare.txt``). Verdicts are cached
+by (prompt, answer, model, template version): a change to a template or to what the judge is
+shown (:meth:`Judge._shown`) bumps its ``#version:``. A failure is one line for the answer's row,
+not cached; after :data:`GIVE_UP_AFTER` in a row the judge asks no more in this run (a dead server
+costs seconds, not hours).
 """
 
 from __future__ import annotations

@@ -204,17 +204,12 @@ def judge_panel(
 
 def ranks(values: Sequence[float]) -> list[float]:
     """Return the rank of each value (1 = smallest), ties given the mean of the ranks they span."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    result = [0.0] * len(values)
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        for position in range(start, end + 1):
-            result[order[position]] = (start + end) / 2 + 1
-        start = end + 1
-    return result
+    first: dict[float, int] = {}
+    last: dict[float, int] = {}
+    for position, value in enumerate(sorted(values)):
+        first.setdefault(value, position)
+        last[value] = position
+    return [(first[value] + last[value]) / 2 + 1 for value in values]
 
 
 def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
