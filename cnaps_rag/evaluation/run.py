@@ -375,22 +375,19 @@ class Run:
                 job = ScoreJob(
                     normalize_newlines(markdown), draft, spec, options.untrusted_summaries, options.checker
                 )
-        if self.executor is None:
-            if job is not None:
-                _apply(row, score_answer(job))
-            self._judge(row, job)
-            return
         self.chunk.append((row, job))
-        if len(self.chunk) >= CHUNK:
+        if len(self.chunk) >= (CHUNK if self.executor is not None else 1):
             self._submit()
 
     # ----------------------------------------------------------------------- scoring and judging
 
     def _submit(self) -> None:
         chunk, self.chunk = self.chunk, []
-        assert self.executor is not None
+        jobs = [job for _, job in chunk if job is not None]
         try:
-            future = self.executor.submit(score_answers, [job for _, job in chunk if job is not None])
+            future = (
+                self.executor.submit(score_answers, jobs) if self.executor else _done(score_answers(jobs))
+            )
         except Exception as exc:  # a pool that broke down, a cluster that went away
             future = Future()
             future.set_exception(exc)
@@ -414,19 +411,15 @@ class Run:
 
     def _judge(self, row: Row, job: ScoreJob | None) -> None:
         wanted = self.judge_limit is None or self.judge_asked[row.system] < self.judge_limit
-        if not self.judges or job is None or row.final_scores is None or not wanted:
-            if self.judging:
-                self.judging.append(((row, job), []))  # its row waits for the rows before it
-            else:
-                self._finish(row)
-            return
-        self.judge_asked[row.system] += 1
-        if self.judge_pool is None:
-            self._add_verdicts(row, job.spec, [judge.judge(job.spec, job.final) for judge in self.judges])
-            self._finish(row)
-            return
-        futures = [self.judge_pool.submit(judge.judge, job.spec, job.final) for judge in self.judges]
-        self.judging.append(((row, job), futures))
+        futures = []
+        if self.judges and job is not None and row.final_scores is not None and wanted:
+            self.judge_asked[row.system] += 1
+            for judge in self.judges:
+                if self.judge_pool is not None:
+                    futures.append(self.judge_pool.submit(judge.judge, job.spec, job.final))
+                else:
+                    futures.append(_done(judge.judge(job.spec, job.final)))
+        self.judging.append(((row, job), futures))  # a row waits for the rows before it
         while len(self.judging) > 2 * self.workers:
             self._settle_judging()
 
@@ -584,6 +577,13 @@ class Run:
         )
         report._texts = self.texts
         return report
+
+
+def _done(value: Any) -> Future[Any]:
+    """Return a future that holds ``value`` already (the work was done in this process)."""
+    future: Future[Any] = Future()
+    future.set_result(value)
+    return future
 
 
 def _apply(row: Row, scored: Scored) -> None:
