@@ -9,20 +9,18 @@ system -> number) and reasons (``rationales``). Prompts are parsed as ``cnaps-ra
 from __future__ import annotations
 
 import json
-from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..errors import CnapsRagError, ConfigError, PromptError
+from ..errors import ConfigError, PromptError
 from ..files import json_lines, open_binary, read_bytes
 from ..inputs import DATASET_SUFFIXES, InputRecord, dataset_record, iter_inputs
 from ..parse import load_prompt_file
 from ..spec import PromptSpec
 from ..support import ClaimReader
-from ..text import normalize_newlines
 from .models import PromptIndex, RecordedVerdicts
 
 
@@ -59,8 +57,8 @@ def open_answers(path: Path) -> BinaryIO:
     return open_binary(path, "answers file", ConfigError)
 
 
-def stream_records(path: Path) -> Iterator[tuple[int, int, dict[str, Any] | None, str | None]]:
-    """Yield (line, byte offset, record, None) or (line, offset, None, why not) per non-blank line.
+def stream_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """Yield (line, record, None) or (line, None, why not) per non-blank line.
 
     A file of any size takes the memory of its longest line. Raises :class:`ConfigError` when
     the file is missing, a folder, unreadable or not UTF-8.
@@ -79,59 +77,9 @@ def stream_records(path: Path) -> Iterator[tuple[int, int, dict[str, Any] | None
             # so a record holding U+2028 or NEL stays whole.
             for _, value, reason in json_lines(text):
                 if isinstance(value, dict):
-                    yield number, start, value, None
+                    yield number, value, None
                 else:
-                    yield number, start, None, reason or f"not a JSON object but {type(value).__name__}"
-
-
-class AnswerTexts:
-    """Gives back each row's answer and draft for the report page, without holding file records:
-    per row 12 bytes, an index into the few distinct sources and the record's byte offset in a
-    JSONL file (or its position in a results file)."""
-
-    def __init__(self) -> None:
-        self._sources: dict[tuple[str, ...], int] = {}
-        self._source = array("i")
-        self._offset = array("q")
-        self._texts: dict[int, tuple[str | None, str | None]] = {}
-
-    def _add(self, source: tuple[str, ...], offset: int) -> None:
-        self._source.append(self._sources.setdefault(source, len(self._sources)))
-        self._offset.append(offset)
-
-    def add_file(self, path: str, offset: int) -> None:
-        self._add(("jsonl", path), offset)
-
-    def add_result(self, path: str, position: int, system: str, responses: str) -> None:
-        """Next row: ``system``'s answer (field ``responses``) to prompt ``position`` of a results file."""
-        self._add(("results", path, responses, system), position)
-
-    def add_texts(self, markdown: str | None, draft: str | None) -> None:
-        """Keep the next row's texts themselves (records given from Python)."""
-        self._texts[len(self._offset)] = (markdown, draft)
-        self._add(("texts",), 0)
-
-    def get(self, index: int) -> tuple[str | None, str | None]:
-        """Return row ``index``'s final answer and draft, LF newlines, as they were scored."""
-        source = list(self._sources)[self._source[index]]
-        markdown: Any
-        draft: Any = None
-        if source[0] == "texts":
-            markdown, draft = self._texts[index]
-        elif source[0] == "results":
-            markdown = read_back(source[1], self._offset[index], source[3], source[2])
-        else:
-            try:
-                with open_answers(Path(source[1])) as file:
-                    file.seek(self._offset[index])
-                    record = json.loads(file.readline().removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
-                markdown, draft = record.get("markdown"), record.get("draft")
-            except (CnapsRagError, OSError, ValueError, AttributeError):
-                return None, None  # the file changed since it was scored: the page shows scores only
-        return (
-            normalize_newlines(markdown) if isinstance(markdown, str) else None,
-            normalize_newlines(draft) if isinstance(draft, str) else None,
-        )
+                    yield number, None, reason or f"not a JSON object but {type(value).__name__}"
 
 
 # --------------------------------------------------------------------------- finding prompts
@@ -279,27 +227,6 @@ def _load(path: Path) -> Any:
         raise ConfigError(f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
 
 
-@lru_cache(maxsize=1)
-def _cached(path: str, stamp: tuple[int, int]) -> Any:
-    # The report page reads answers back in file order: one file parsed once per run of them.
-    return _load(Path(path))
-
-
-def read_back(path: str, position: int, system: str, responses: str) -> str | None:
-    """Return the answer of ``system`` to the ``position``-th prompt (from 1) of a results file, or None."""
-    try:
-        stat = Path(path).stat()
-        data = _cached(path, (stat.st_mtime_ns, stat.st_size))
-    except (OSError, ConfigError):
-        return None
-    items = data if isinstance(data, list) else [data]
-    if not 1 <= position <= len(items) or not isinstance(items[position - 1], dict):
-        return None
-    answers = items[position - 1].get(responses)
-    answer = answers.get(system) if isinstance(answers, dict) else None
-    return answer if isinstance(answer, str) else None
-
-
 def _number(value: Any) -> float | None:
     """Return a score as a number: a number, or the total of a judge's per-criterion numbers."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -358,21 +285,21 @@ def _items(data: Any, path: Path, fields: ResultsFields) -> Iterator[tuple[str, 
         yield (str(ids[position - 1]) if named else f"{path.stem}:{position}"), item
 
 
-def read_results(path: Path, fields: ResultsFields) -> Iterator[tuple[int, ResultsItem | str]]:
-    """Yield (position from 1, item) per prompt of a results file, or (position, why it breaks the
-    layout). Raises :class:`ConfigError` when the file cannot be read or is not JSON at all."""
+def read_results(path: Path, fields: ResultsFields) -> Iterator[ResultsItem | str]:
+    """Yield the item of each prompt of a results file, or why it breaks the layout. Raises
+    :class:`ConfigError` when the file cannot be read or is not JSON at all."""
     for position, (prompt_id, item) in enumerate(_items(_load(path), path, fields), start=1):
         where = f"item {position}: " if position > 1 or prompt_id != path.stem else ""
         if not isinstance(item, dict):
-            yield position, f"{where}not a JSON object but {type(item).__name__}"
+            yield f"{where}not a JSON object but {type(item).__name__}"
             continue
         responses = item.get(fields.responses)
         if "markdown" in item and responses is None:
             # A list may hold plain answer records too (id, markdown, system, prompt).
-            yield position, ResultsItem([(None, dict(item))], None)
+            yield ResultsItem([(None, dict(item))], None)
             continue
         if not isinstance(responses, dict) or not responses:
-            yield position, f"{where}no {fields.responses!r} object of system -> answer"
+            yield f"{where}no {fields.responses!r} object of system -> answer"
             continue
         prompt = item.get(fields.prompt)
         records: list[tuple[str | None, dict[str, Any]]] = []
@@ -386,4 +313,4 @@ def read_results(path: Path, fields: ResultsFields) -> Iterator[tuple[int, Resul
             records.append((str(system), record))
         verdicts, problems = _verdicts(item, prompt_id, fields)
         problem = f"{where}verdicts left out: {'; '.join(problems)}" if problems else None
-        yield position, ResultsItem(records, verdicts, problem)
+        yield ResultsItem(records, verdicts, problem)

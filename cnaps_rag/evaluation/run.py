@@ -36,7 +36,6 @@ from ..support import ClaimReader
 from ..text import normalize_newlines
 from ..validation import Violation, validate
 from .answers import (
-    AnswerTexts,
     Options,
     ResultsFields,
     find_prompt,
@@ -192,24 +191,40 @@ def score_answers(jobs: list[ScoreJob]) -> list[Scored]:
 
 
 class RowStore(Sequence[Row]):
-    """An evaluation's rows in a temporary file, 8 bytes each in memory (a scored row is 29 KB as
-    Python objects: a million would take tens of GB)."""
+    """An evaluation's rows, and the texts of its scored answers for the page, in a temporary file:
+    16 bytes a row in memory (a scored row is 29 KB as Python objects: a million would take tens of GB)."""
 
     def __init__(self) -> None:
         handle, self._path = tempfile.mkstemp(prefix="cnaps-rag-rows-", suffix=".jsonl")
         self._file = os.fdopen(handle, "w+b")
         weakref.finalize(self, _remove, self._file, self._path)  # with the store, or at exit
         self._offsets = array("q")
+        self._texts = array("q")  # where the row's (final, draft) line starts; -1: none
         self._end = 0
         self._lock = threading.Lock()
 
-    def append(self, row: Row) -> None:
-        data = row.model_dump_json().encode("utf-8") + b"\n"
+    def _write(self, data: bytes) -> int:
+        self._file.seek(self._end)
+        self._file.write(data + b"\n")
+        self._end += len(data) + 1
+        return self._end - len(data) - 1
+
+    def append(self, row: Row, texts: tuple[str, str | None] | None = None) -> None:
         with self._lock:
-            self._file.seek(self._end)
-            self._file.write(data)
-            self._offsets.append(self._end)
-            self._end += len(data)
+            self._offsets.append(self._write(row.model_dump_json().encode("utf-8")))
+            self._texts.append(self._write(json.dumps(texts).encode("utf-8")) if texts else -1)
+
+    def _line(self, offset: int) -> bytes:
+        with self._lock:
+            self._file.seek(offset)
+            return self._file.readline()
+
+    def get(self, index: int) -> tuple[str | None, str | None]:
+        """Return row ``index``'s final answer and draft as they were scored (None: not scored)."""
+        if self._texts[index] < 0:
+            return None, None
+        markdown, draft = json.loads(self._line(self._texts[index]))
+        return markdown, draft
 
     def __len__(self) -> int:
         return len(self._offsets)
@@ -223,17 +238,15 @@ class RowStore(Sequence[Row]):
     def __getitem__(self, index: int | slice) -> Row | list[Row]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        with self._lock:
-            self._file.seek(self._offsets[index])  # an IndexError past the end
-            return Row.model_validate_json(self._file.readline())
+        return Row.model_validate_json(self._line(self._offsets[index]))  # an IndexError past the end
 
     def __iter__(self) -> Iterator[Row]:
         # Its own handle: a reader that also asks for single rows meanwhile does not move it.
         with self._lock:
             self._file.flush()
-        count = len(self)
         with open(self._path, "rb") as file:
-            for _ in range(count):
+            for offset in self._offsets[: len(self)]:
+                file.seek(offset)
                 yield Row.model_validate_json(file.readline())
 
 
@@ -281,7 +294,6 @@ class Run:
         self.overall = SystemTally("all")
         self.systems: dict[str, SystemTally] = {}
         self.prompts = PromptTable()
-        self.texts = AnswerTexts()
         self.verdicts: list[RecordedVerdicts] = []
         self.recorded: set[str] = set()
         self.faults: dict[tuple[str, str], list[Any]] = {}
@@ -292,10 +304,7 @@ class Run:
     # ----------------------------------------------------------------------- input
 
     def add_records(self, records: Iterable[Mapping[str, Any]], system: str) -> None:
-        """Score records given from Python; their texts are kept for the page."""
         for line, record in enumerate(records, start=1):
-            texts = (record.get("markdown"), record.get("draft"))
-            self.texts.add_texts(*(text if isinstance(text, str) else None for text in texts))
             self.add(record, line, system, None)
 
     def add_files(self, paths: Sequence[Path], folder: Path | None, fields: ResultsFields) -> None:
@@ -310,13 +319,12 @@ class Run:
                     self._add_results(file, system, fields)
                 continue
             self.options.base_dir = folder or path.parent
-            for line, offset, value, reason in stream_records(path):
+            for line, value, reason in stream_records(path):
                 if value is None:
                     self.broken.append(
                         BrokenLine(line=line, reason=reason or "not a record", source=str(path))
                     )
                     continue
-                self.texts.add_file(str(path), offset)
                 self.add(value, line, system, str(path))
 
     def _add_results(self, path: Path, system: str, fields: ResultsFields) -> None:
@@ -328,7 +336,7 @@ class Run:
             reason = exc.one_line().removeprefix(f"{path}: ")
             self.broken.append(BrokenLine(line=None, reason=reason, source=str(path)))
             return
-        for position, item in items:
+        for item in items:
             problem = item if isinstance(item, str) else item.problem
             if problem is not None:
                 self.broken.append(BrokenLine(line=None, reason=problem, source=str(path)))
@@ -337,11 +345,7 @@ class Run:
             if item.verdicts is not None:
                 self.verdicts.append(item.verdicts)
                 self.recorded.add(item.verdicts.id)
-            for answer_system, record in item.records:
-                if answer_system is None:  # a plain answer record in a list
-                    self.texts.add_texts(record.get("markdown"), record.get("draft"))
-                else:
-                    self.texts.add_result(str(path), position, answer_system, fields.responses)
+            for answer_system, record in item.records:  # system None: a plain answer record in a list
                 self.add(record, None, answer_system or system, str(path))
 
     def add(
@@ -427,7 +431,7 @@ class Run:
         (row, job), futures = self.judging.popleft()
         if futures and job is not None:
             self._add_verdicts(row, job.spec, [future.result() for future in futures])
-        self._finish(row)
+        self._finish(row, job)
 
     def _add_verdicts(
         self, row: Row, spec: PromptSpec, verdicts: list[tuple[Judgment | None, str | None]]
@@ -443,7 +447,7 @@ class Run:
                 by_system = self.live.setdefault(row.prompt_id, {}).setdefault(row.system, {})
                 by_system.update({model: judgment.overall for model, judgment in given.items()})
 
-    def _finish(self, row: Row) -> None:
+    def _finish(self, row: Row, job: ScoreJob | None) -> None:
         if row.system not in self.systems:
             self.systems[row.system] = SystemTally(row.system)
         self.overall.add(row)
@@ -454,7 +458,10 @@ class Run:
                 self.faults[(row.id, row.system)] = answer_faults(row)
             if len(self.judges) > 1 and row.prompt_id is not None:
                 self.faults[(row.prompt_id, row.system)] = answer_faults(row)
-        self.rows.append(row)
+        texts = None
+        if job is not None and row.status == "scored":
+            texts = (job.final, normalize_newlines(job.draft) if job.draft is not None else None)
+        self.rows.append(row, texts)
 
     def stop(self, wait: bool) -> None:
         """Stop the pools this run started (dropping the pending work when not waiting)."""
@@ -479,7 +486,7 @@ class Run:
             answers = []
             for system in systems:
                 if system in positions:
-                    markdown, _ = self.texts.get(positions[system][0] - 1)
+                    markdown, _ = self.rows.get(positions[system][0] - 1)
                     if markdown is not None:
                         answers.append((system, markdown))
             for judge in self.judges:
@@ -575,7 +582,7 @@ class Run:
                 judge_cache_hits=sum(j.cache_hits for j in self.judges),
             ),
         )
-        report._texts = self.texts
+        report._texts = self.rows
         return report
 
 
