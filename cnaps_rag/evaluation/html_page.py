@@ -67,7 +67,7 @@ def _template() -> Any:
 
 
 def iter_report_html(report: EvalReport) -> Iterator[str]:
-    """Yield the report's HTML page in pieces, each answer's text read back as its section is written."""
+    """Yield the report's HTML page in pieces, each answer's text read from disk as its section is written."""
     texts = report._texts
     answers = (
         (index + 1, row, *(texts.get(index) if texts is not None else (None, None)))

@@ -310,7 +310,7 @@ class EvalReport(Closed):
     judge: JudgeReport | None = None
     judges: PanelReport | None = None
     run: RunInfo | None = Field(default=None, exclude=True)
-    _texts: Any = PrivateAttr(default=None)  # where the page reads the answers' texts back
+    _texts: Any = PrivateAttr(default=None)  # the run's RowStore: the page reads the scored texts there
 
     @field_serializer("rows")
     def _dump_rows(self, rows: Sequence[Row], info: SerializationInfo) -> list[Any]:

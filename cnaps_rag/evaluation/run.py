@@ -4,8 +4,8 @@ An answer's prompt is found (:mod:`.answers`), it is scored in chunks by :func:`
 (a pure function: in this process, a process pool, or any executor, a Dask cluster's), judged
 (in a thread pool with ``judge_workers``) and tallied (:mod:`.tally`). A bounded number of answers
 wait at each stage and results are taken in input order, so the report is the same however the
-work ran, and memory stays flat: finished rows go to disk (:class:`RowStore`) and the page reads
-the texts back from their files. A record that cannot be scored, a line that is not JSON, a
+work ran, and memory stays flat: finished rows and the texts the page shows go to disk
+(:class:`RowStore`). A record that cannot be scored, a line that is not JSON, a
 judge that fails: each is a line of the report, and the evaluation goes on.
 """
 
