@@ -12,7 +12,6 @@ from typing import Any
 from ..scores import METRICS, Scores
 from .models import (
     CRITERIA,
-    Agreement,
     BrokenLine,
     EvalReport,
     MetricSummary,
@@ -151,33 +150,6 @@ def _prompt_table(report: EvalReport, kind: str) -> tuple[list[str], Rows]:
     return ["prompt", *names], rows
 
 
-def _agreement_rows(agreement: Sequence[Agreement]) -> Rows:
-    rho = {(a.judge, a.metric): a.rho for a in agreement}
-    measures = dict.fromkeys(a.judge for a in agreement)
-    return [
-        [label(measure), *(number(rho.get((measure, m)), "+.3f") for m in METRICS)] for measure in measures
-    ]
-
-
-def _panel_sentences(panel: PanelReport) -> tuple[str, str]:
-    how = {"recorded": "Recorded verdicts", "live": "Live verdicts"}.get(
-        panel.source, "Recorded and live verdicts"
-    )
-    judged = max((record.judged for record in panel.judges), default=0)
-    spots = ", ".join(f"{r.name} {r.blind_spots}" for r in [*panel.judges, panel.majority])
-    return (
-        f"{how} of {len(panel.panel)} judges ({', '.join(panel.panel)}) on up to {judged} prompts. "
-        f"Pairwise agreement {number(panel.pairwise_agreement)} (the share of {panel.pairs} judge "
-        f"pairs that picked the same answer); Fleiss' kappa {number(panel.fleiss_kappa)} over the "
-        f"{panel.kappa_prompts} prompts every judge voted on (0 is chance, 1 full agreement). The majority "
-        f"is the answer more than half the judges picked; no answer had that on {panel.no_majority} "
-        f"prompt{'' if panel.no_majority == 1 else 's'}.",
-        "Blind spots: prompts where a judge picked an answer that the validator strips URLs or model "
-        "names from while another answer to the same prompt has fewer stripped, or an answer with more "
-        f"unsupported or misattributed claims than another answer to the same prompt. {spots}.",
-    )
-
-
 def _panel_table(panel: PanelReport) -> tuple[list[str], Rows]:
     """Return per judge, then the majority, the prompts it judged, its picks per system, its blind spots."""
     records = [*panel.judges, panel.majority]
@@ -261,8 +233,8 @@ def load_template(name: str, **helpers: Any) -> Any:
         {"sections.j2": (files(__package__) / "sections.j2").read_text(encoding="utf-8")}
     )
     names = {
-        "agreement_rows": _agreement_rows,
         "blind_spot_table": _blind_spot_table,
+        "blind_spot_count": lambda record: f"{record.name} {record.blind_spots}",
         "broken_line": _broken_line,
         "cells": cells,
         "claim_cells": _claim_cells,
@@ -274,8 +246,8 @@ def load_template(name: str, **helpers: Any) -> Any:
         "metric_bars": _metric_bars,
         "metrics": METRICS,
         "number": number,
+        "signed": lambda value: number(value, "+.3f"),
         "panel_scores_table": _panel_scores_table,
-        "panel_sentences": _panel_sentences,
         "panel_table": _panel_table,
         "prompt_table": _prompt_table,
         "ranked": _ranked,
