@@ -129,7 +129,7 @@ def evaluate(
 
 @dataclass(frozen=True)
 class ScoreJob:
-    final: str  # LF newlines
+    final: str  # LF newlines, as the draft
     draft: str | None
     spec: PromptSpec
     untrusted_summaries: bool = False
@@ -173,7 +173,7 @@ def score_answer(job: ScoreJob) -> Scored:
     try:
         result.final_scores, result.final_stripped = _checked(job.final, job, allow)
         if job.draft is not None:
-            result.draft_scores, result.draft_stripped = _checked(normalize_newlines(job.draft), job, allow)
+            result.draft_scores, result.draft_stripped = _checked(job.draft, job, allow)
     except Exception as exc:
         # CNAPS_RAG_RAISE_ERRORS=1 shows the traceback (in this process; a worker's is sent back).
         if os.environ.get("CNAPS_RAG_RAISE_ERRORS"):
@@ -374,8 +374,8 @@ class Run:
             else:
                 draft = record.get("draft")
                 row.status, row.prompt_id = "scored", spec.id
-                # Scores and validator spans both refer to the LF text the report shows.
-                draft = draft if isinstance(draft, str) else None
+                # Scores and validator spans both refer to the LF texts the page shows.
+                draft = normalize_newlines(draft) if isinstance(draft, str) else None
                 job = ScoreJob(
                     normalize_newlines(markdown), draft, spec, options.untrusted_summaries, options.checker
                 )
@@ -458,10 +458,7 @@ class Run:
                 self.faults[(row.id, row.system)] = answer_faults(row)
             if len(self.judges) > 1 and row.prompt_id is not None:
                 self.faults[(row.prompt_id, row.system)] = answer_faults(row)
-        texts = None
-        if job is not None and row.status == "scored":
-            texts = (job.final, normalize_newlines(job.draft) if job.draft is not None else None)
-        self.rows.append(row, texts)
+        self.rows.append(row, (job.final, job.draft) if job is not None and row.status == "scored" else None)
 
     def stop(self, wait: bool) -> None:
         """Stop the pools this run started (dropping the pending work when not waiting)."""
