@@ -9,8 +9,7 @@ from conftest import FIXTURES, PROMPTS
 
 from cnaps_rag import ConfigError, PromptError, validate
 from cnaps_rag.evaluation import evaluate, load_prompt_index, write_report
-from cnaps_rag.evaluation.html_page import report_html
-from cnaps_rag.evaluation.report import report_markdown
+from cnaps_rag.evaluation.report import report_html, report_markdown
 
 UPSCALE = "000_d18f79af084974a4"
 SKELETON = "## 1. Task\n\n{one}\n\n## 2. Workflow\n\n{two}\n\n## 3. Papers\n\n{three}\n"

@@ -3,7 +3,7 @@
 ``answers`` reads the inputs (answers files, a dataset team's results, prompts); ``run`` scores,
 judges and tallies them (``tally``) into an :class:`EvalReport` (``models``); ``judge`` is an
 optional model judge, ``panel`` how far judges agree; ``sections`` builds the report's content
-once, ``report`` writes it as JSON and Markdown, ``html_page`` as a page. Nothing here imports back.
+once (``sections.j2``), ``report`` writes it as JSON, Markdown and a page. Nothing here imports back.
 """
 
 from __future__ import annotations

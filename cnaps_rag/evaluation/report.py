@@ -1,24 +1,29 @@
-"""Render an :class:`~cnaps_rag.evaluation.models.EvalReport` as JSON and Markdown (``report.md.j2``).
+"""Render an :class:`~cnaps_rag.evaluation.models.EvalReport` as JSON, Markdown (``report.md.j2``) and a
+self-contained HTML page (``report.html.j2``), and write the three files.
 
-Each renderer is a pure function of the report, so the same report gives the same bytes. Each
-yields its text in pieces, a row at a time: the report of a large run is hundreds of MB as one
-string.
+Each renderer is a pure function of the report, so the same report gives the same bytes, and yields
+its text in pieces, a row at a time: the report of a large run is hundreds of MB as one string. On
+the page every piece of answer text is HTML-escaped; removed URLs and names and unsupported claims
+are ``<mark>`` elements (classes ``stripped-url``, ``stripped-model``, ``unsupported``,
+``misattributed``) with the reason as their title.
 """
 
 from __future__ import annotations
 
+import html
+import itertools
 import json
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..scores import METRICS
-from .html_page import iter_report_html
-from .models import EvalReport
-from .sections import Code, Text, label, load_template, several_files
+from ..scores import METRICS, Scores
+from ..validation import Violation
+from .models import CRITERIA, EvalReport
+from .sections import Code, Text, label, load_template, several_files, where
 
 
 def _dumps(data: object) -> str:
@@ -81,7 +86,7 @@ def md_text(text: Text, one_line: bool = True) -> str:
 
 
 @lru_cache(maxsize=1)
-def _template() -> Any:
+def _markdown_template() -> Any:
     return load_template("report.md.j2", md=md_text, cell=md_cell, code=md_code)
 
 
@@ -90,7 +95,7 @@ def iter_report_markdown(report: EvalReport) -> Iterator[str]:
     many = len(report.systems) > 1
     head = ["answer", *(["system"] if many else []), "prompt", *(label(m) for m in METRICS)]
     answers_head = [*head, "stripped (url, model)"]
-    return _template().generate(
+    return _markdown_template().generate(
         report=report, answers_head=answers_head, many=many, several=several_files(report)
     )
 
@@ -98,6 +103,76 @@ def iter_report_markdown(report: EvalReport) -> Iterator[str]:
 def report_markdown(report: EvalReport) -> str:
     """Return the report as Markdown: summary, systems side by side, judge, problems, then each answer."""
     return "".join(iter_report_markdown(report))
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def escape(text: object) -> str:
+    """Return ``text`` as HTML text or attribute value (quotes escaped too)."""
+    return html.escape(str(text), quote=True)
+
+
+def highlight(text: str, scores: Scores | None, stripped: Sequence[Violation]) -> str:
+    """Return ``text`` HTML-escaped with what the validator strips and the claims the score flags
+    each in a ``<mark>``; overlapping spans are cut at every boundary, so the marks never nest and
+    a piece covered by two spans carries both classes."""
+    marks = []
+    for v in stripped:
+        # Only what the validator found in the text itself (a later pass's spans are in its output).
+        if text[v.start : v.end] == v.value:
+            nearest = f"; nearest allowed: {v.nearest}" if v.nearest else ""
+            marks.append((v.start, v.end, f"stripped-{v.kind}", f"stripped {v.kind} ({v.action}){nearest}"))
+    if scores is not None:
+        misattributed = {m.start for m in scores.misattributed}
+        for s in scores.unsupported:
+            kind = "unsupported misattributed" if s.start in misattributed else "unsupported"
+            marks.append(
+                (s.start, s.end, kind, f"unsupported: {s.why or f'{s.support:.0%} of its words found'}")
+            )
+    spans = [(max(0, s), min(len(text), e), c, t) for s, e, c, t in marks if s < e and s < len(text)]
+    cuts = sorted({0, len(text), *(s for s, _, _, _ in spans), *(e for _, e, _, _ in spans)})
+    out = []
+    for start, end in itertools.pairwise(cuts):
+        covering = [(c, t) for s, e, c, t in spans if s <= start and end <= e]
+        piece = escape(text[start:end])
+        if covering:
+            classes = " ".join(sorted({c for c, _ in covering}))
+            titles = "; ".join(sorted({t for _, t in covering}))
+            piece = f'<mark class="{classes}" title="{escape(titles)}">{piece}</mark>'
+        out.append(piece)
+    return "".join(out)
+
+
+def _clamp(value: float) -> float:
+    return max(0.0, min(1.0, value))
+
+
+@lru_cache(maxsize=1)
+def _page_template() -> Any:
+    helpers = {"esc": escape, "clamp": _clamp, "criteria": CRITERIA, "highlight": highlight, "where": where}
+    return load_template("report.html.j2", **helpers)
+
+
+def iter_report_html(report: EvalReport) -> Iterator[str]:
+    """Yield the report's HTML page in pieces, each answer's text read from disk as its section is written."""
+    texts = report._texts
+    answers = (
+        (index + 1, row, *(texts.get(index) if texts is not None else (None, None)))
+        for index, row in enumerate(report.rows)
+        if row.status == "scored"
+    )
+    return _page_template().generate(
+        report=report,
+        answers=answers,
+        many=len(report.systems) > 1,
+        several=several_files(report),
+    )
+
+
+def report_html(report: EvalReport) -> str:
+    """Return the report as one self-contained HTML page (no script, nothing loaded from a network)."""
+    return "".join(iter_report_html(report))
 
 
 def write_report(report: EvalReport, out_dir: str | Path) -> list[Path]:
