@@ -8,6 +8,7 @@ system -> number) and reasons (``rationales``). Prompts are parsed as ``cnaps-ra
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -100,13 +101,10 @@ def _prompt_file(path: str, stamp: tuple[int, int]) -> tuple[PromptSpec, ...]:
 
 def _existing_file(path: Path, base_dir: Path | None) -> Path | None:
     """Return ``path`` (or, when relative, ``base_dir / path``) if it is a file, else None."""
-    candidates = [path] if path.is_absolute() or base_dir is None else [path, base_dir / path]
-    for candidate in candidates:
-        try:
+    for candidate in [path] if path.is_absolute() or base_dir is None else [path, base_dir / path]:
+        with contextlib.suppress(OSError, ValueError):  # a name too long for the file system, a NUL byte
             if candidate.is_file():
                 return candidate
-        except (OSError, ValueError):  # a name too long for the file system, a NUL byte
-            continue
     return None
 
 

@@ -97,8 +97,6 @@ class CompareReply(Closed):
 
 
 class Judgment(Closed):
-    """The judge's verdict on one answer, with what it was shown and who judged."""
-
     model: str
     rubric_version: str
     scores: dict[str, int]  # criterion -> 1..5, in CRITERIA order
@@ -153,11 +151,9 @@ class MetricRow(Closed):
 
 
 class StrippedValue(Closed):
-    """A URL or name the validator strips, and how many of a system's answers it was stripped from."""
-
     kind: str
     value: str
-    answers: int
+    answers: int  # of the system's answers it was stripped from
 
 
 class JudgeSummary(Closed):
@@ -214,10 +210,8 @@ class JudgeReport(Closed):
 
 
 class RecordedVerdicts(Closed):
-    """One prompt's verdicts: which system each judge picked, its scores, its reasons."""
-
     id: str
-    votes: dict[str, str] = {}
+    votes: dict[str, str] = {}  # judge -> the system it picked
     scores: dict[str, dict[str, float]] = {}  # judge -> system -> score, on the judge's own scale
     rationales: dict[str, str] = {}
     reordered: dict[str, str] = {}  # live judges: the pick with the answers in another order
@@ -247,8 +241,6 @@ class BlindSpot(Closed):
 
 
 class JudgeRecord(Closed):
-    """One judge's (or the majority's) verdicts over the prompts."""
-
     name: str
     judged: int
     picks: dict[str, int]
