@@ -16,7 +16,7 @@ import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -123,18 +123,17 @@ class Judge:
             with self._lock:
                 self.requests += caller.generations
 
-    def _hit(self, data: Any) -> Any:
-        if data is not None:
-            with self._lock:
-                self.cache_hits += 1
-        return data
+    def _count_hit(self) -> None:
+        with self._lock:
+            self.cache_hits += 1
 
     def judge(self, spec: PromptSpec, answer: str) -> tuple[Judgment | None, str | None]:
         """Return the verdict on ``answer`` to ``spec`` (from the cache where it is), or None and why not."""
         key = cache_key(spec.raw, answer, self.model, self.rubric_version)
         try:
             cached = Judgment.model_validate((self.cache.read(key) or {})["judgment"])
-            return self._hit(cached), None
+            self._count_hit()
+            return cached, None
         except (ValueError, KeyError, TypeError):
             pass  # none, or a torn or foreign file: judge again and overwrite it
         if self._failed_in_a_row >= GIVE_UP_AFTER:
@@ -182,7 +181,8 @@ class Judge:
         key = cache_key(spec.raw, json.dumps([text for _, text in shown]), self.model, template.version)
         letter = (self.cache.read(key) or {}).get("pick")
         if letter in letters:
-            return shown[letters.index(self._hit(letter))][0], None
+            self._count_hit()
+            return shown[letters.index(letter)][0], None
         prompt, room = self._prompt(spec, COMPARE_MAX_TOKENS)
         room = max(200, room // max(1, len(shown)) - 40)
         blocks = [

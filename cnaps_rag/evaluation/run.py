@@ -264,7 +264,7 @@ Pending = tuple[Row, ScoreJob | None]
 
 
 class Run:
-    """One evaluation in progress (module docstring): rows, running sums, verdicts, the texts' whereabouts."""
+    """One evaluation in progress (module docstring): pending work, rows, running sums, verdicts."""
 
     def __init__(
         self,
