@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from cnaps_rag import PromptError, parse_prompt, score
-from cnaps_rag.evaluation.agreement import spearman
+from cnaps_rag.evaluation.panel import spearman
 from cnaps_rag.support import ClaimReader
 
 HALF = 0.5

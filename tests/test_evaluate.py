@@ -9,8 +9,7 @@ from conftest import FIXTURES, PROMPTS
 
 from cnaps_rag import ConfigError, PromptError, validate
 from cnaps_rag.evaluation import evaluate, load_prompt_index, write_report
-from cnaps_rag.evaluation.html_page import report_html
-from cnaps_rag.evaluation.report import report_markdown
+from cnaps_rag.evaluation.report import report_html, report_markdown
 
 UPSCALE = "000_d18f79af084974a4"
 SKELETON = "## 1. Task\n\n{one}\n\n## 2. Workflow\n\n{two}\n\n## 3. Papers\n\n{three}\n"
@@ -468,19 +467,19 @@ def test_rows_keep_scores_not_answer_texts(three_systems, tmp_path):
     assert "markdown" not in type(report.rows[0]).model_fields
     data = json.loads(report_json_text(report))
     assert "Just use any upscaler." not in json.dumps(data)
-    # The page reads each answer back from its file.
+    # The page reads each answer back from the run's file on disk.
     write_report(report, tmp_path / "out")
     assert "Just use any upscaler." in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
 
 
-def test_a_file_changed_after_scoring_still_gives_a_page(three_systems, tmp_path):
+def test_a_file_changed_after_scoring_still_gives_the_page_of_what_was_scored(three_systems, tmp_path):
     good = three_systems[0]
     report = evaluate(good, load_prompt_index(PROMPTS))
     good.write_text("", encoding="utf-8")
     write_report(report, tmp_path / "out")
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    # The scores are there; the answers' texts, gone from the file, are not.
-    assert page.count('<section class="answer"') == 2 and "<h4>Final answer</h4>" not in page
+    # The run kept the texts it scored (on disk, beside the rows), not where to read them again.
+    assert page.count('<section class="answer"') == 2 and page.count("<h4>Final answer</h4>") == 2
 
 
 def report_json_text(report):
@@ -663,8 +662,8 @@ def test_untrusted_summaries_through_the_cli(tmp_path, capsys):
 def test_a_record_that_breaks_the_scorer_is_a_row_not_a_crash(monkeypatch, final_text):
     import importlib
 
-    # Scoring one answer is the scoring module's pure function, wherever it runs.
-    evaluation = importlib.import_module("cnaps_rag.evaluation.scoring")
+    # Scoring one answer is a pure function of the run module, wherever it runs.
+    evaluation = importlib.import_module("cnaps_rag.evaluation.run")
     real = evaluation.validate
 
     def fragile(text, allow):

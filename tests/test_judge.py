@@ -9,9 +9,9 @@ from conftest import PROMPTS, QueueBackend, prompt
 
 from cnaps_rag import BackendError, ConfigError, validate
 from cnaps_rag.evaluation import Judge, evaluate, load_prompt_index, report_markdown
-from cnaps_rag.evaluation.agreement import ranks, spearman
 from cnaps_rag.evaluation.judge import cache_key
 from cnaps_rag.evaluation.models import CRITERIA, JudgeReply
+from cnaps_rag.evaluation.panel import ranks, spearman
 
 UPSCALE = "000_d18f79af084974a4"
 LIIF = "004_3b145cd2937caf5f"

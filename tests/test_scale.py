@@ -13,7 +13,7 @@ import pytest
 from conftest import PROMPTS
 
 from cnaps_rag.evaluation import evaluate, report_json, write_report
-from cnaps_rag.evaluation.rowstore import RowStore
+from cnaps_rag.evaluation.run import RowStore
 
 UPSCALE = "000_d18f79af084974a4"
 LIIF = "004_3b145cd2937caf5f"

@@ -1,10 +1,6 @@
-"""What an evaluation produces: a row per answer record, summaries per system, the judges' verdicts.
-
-A panel's verdicts are recorded (a dataset team's own results, :mod:`.results`) or live (each
-judge model's rubric scores, :mod:`.judge`); either way they are :class:`RecordedVerdicts` per
-prompt, and :mod:`.panel` turns them into the :class:`PanelReport` kept under ``report.json``'s
-``judges`` key.
-"""
+"""What an evaluation produces (``report.json``): a row per answer record, summaries per system,
+the judges' verdicts. A panel's verdicts are recorded (a dataset team's results) or live (judge
+models asked in this run); either way they are :class:`RecordedVerdicts` per prompt."""
 
 from __future__ import annotations
 
@@ -27,15 +23,6 @@ from ..spec import PromptSpec
 from ..text import shorten
 from ..validation import Violation
 
-Status = Literal["scored", "failed", "unscorable"]
-
-
-class Closed(BaseModel):
-    """A model of the report: a field it does not name is an error (read back or written)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
 CRITERIA: tuple[str, ...] = (
     "clarity",
     "correctness_completeness",
@@ -44,28 +31,30 @@ CRITERIA: tuple[str, ...] = (
     "reasoning",
 )
 """The judge's rubric criteria, in report order (``prompts/judge_rubric.txt`` defines each)."""
-
 REASON_CHARS = 200
-"""The longest one-line reason the judge may give."""
+MAJORITY = "majority"
+
+
+class Closed(BaseModel):
+    """A model of the report: a field it does not name is an error (read back or written)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class PromptIndex(dict[str, PromptSpec]):
-    """Prompts by id, plus why the ones that could not be read are missing."""
+    """Prompts by id, plus why the ones that could not be read are missing (id or ``file:line``)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.problems: dict[str, str] = {}
-        """Prompt id (or ``file:line``) -> why it is not in the index."""
 
 
 class BrokenLine(Closed):
     """A line of an answers file that is not an answer record, or a results file that breaks the layout."""
 
-    line: int | None
-    """None for a results file (:mod:`.results`): the reason says which item, if not the whole file."""
+    line: int | None  # None for a results file: the reason says which item, if not the whole file
     reason: str
-    source: str | None = None
-    """The answers file as the caller named it (None for records given from Python)."""
+    source: str | None = None  # the file as the caller named it (None for records from Python)
 
 
 # --------------------------------------------------------------------------- the judge's reply
@@ -76,8 +65,8 @@ def _one_line(text: str) -> str:
     return text if len(text) <= REASON_CHARS else shorten(text, REASON_CHARS - 1, "…")
 
 
+# A hosted model may ignore maxLength: the reason is kept, made one line and short.
 Reason = Annotated[str, Field(json_schema_extra={"maxLength": REASON_CHARS}), AfterValidator(_one_line)]
-"""A judge's one-line reason: a hosted model may ignore maxLength, so it is kept, made one line and short."""
 
 
 class Criterion(Closed):
@@ -96,7 +85,6 @@ class JudgeReply(Closed):
     provided_models_only: Criterion
     reasoning: Criterion
     unsupported_sentences: list[int]
-    """Numbers of the answer's sentences that the prompt's sources do not support."""
     does_what_was_asked: bool
     asked_reason: Reason
 
@@ -106,27 +94,18 @@ class CompareReply(Closed):
 
     reason: Reason
     best: str
-    """The letter of the best answer (its schema lists the letters shown)."""
 
 
 class Judgment(Closed):
-    """The judge's verdict on one answer, with what it was shown and who judged."""
-
     model: str
     rubric_version: str
-    scores: dict[str, int]
-    """Criterion -> score from 1 to 5, in :data:`CRITERIA` order."""
-    reasons: dict[str, str]
-    """Criterion -> its one-line reason; ``does_what_was_asked`` -> the reason for that verdict."""
-    sentences: int
-    """Sentences of the answer the judge was shown, numbered from 1."""
+    scores: dict[str, int]  # criterion -> 1..5, in CRITERIA order
+    reasons: dict[str, str]  # criterion (and does_what_was_asked) -> its one-line reason
+    sentences: int  # sentences of the answer the judge was shown, numbered from 1
     unsupported_sentences: list[int]
-    """The shown sentences the judge found unsupported by the sources (numbers out of range dropped)."""
-    supported_share: float
-    """Shown sentences the judge found supported / shown sentences (1.0 when none was shown)."""
+    supported_share: float  # 1.0 when no sentence was shown
     does_what_was_asked: bool
-    shortened: bool
-    """True when the prompt or the answer was cut to fit the judge's context window."""
+    shortened: bool  # the prompt or the answer was cut to fit the judge's context window
 
     @property
     def overall(self) -> float:
@@ -141,126 +120,85 @@ class Row(Closed):
     """One answer record: its scores, or why it has none. The answer's text is not kept."""
 
     id: str
-    line: int | None
-    """Line in the answers file (the record's position when records came from Python)."""
-    status: Status
+    line: int | None  # the record's position when records came from Python
+    status: Literal["scored", "failed", "unscorable"]
     reason: str | None = None
-    """For a failed answer, its error; for an unscorable one, why it could not be scored."""
     system: str = "answers"
-    """The system that wrote the answer: the record's ``system`` field, else its file's name."""
     source: str | None = None
-    """The answers file as the caller named it (None for records given from Python)."""
     prompt_id: str | None = None
     final_scores: Scores | None = None
     draft_scores: Scores | None = None
+    # First-pass spans are in the LF text.
     final_stripped: list[Violation] = []
-    """What the validator strips from the final answer (first-pass spans are in its LF text)."""
     draft_stripped: list[Violation] = []
-    """What the validator strips from the draft (first-pass spans are in its LF text)."""
-    judgment: Judgment | None = None
-    """The judge's verdict (the first judge's, when a panel judges)."""
+    judgment: Judgment | None = None  # the first judge's, when a panel judges
     judge_error: str | None = None
-    """Why the judge gave no verdict on this answer (the run went on)."""
-    judgments: dict[str, Judgment] = {}
-    """Judge model -> its verdict, when a panel of several judges judges (``--judge-model`` twice)."""
+    judgments: dict[str, Judgment] = {}  # judge model -> its verdict, when several judge
 
 
 class MetricSummary(Closed):
-    """One metric over the scored answers: mean, minimum, share of answers with a perfect score."""
-
     mean: float | None
     minimum: float | None
-    perfect: float | None
-    """Share of answers scoring 1.0."""
+    perfect: float | None  # share of answers scoring 1.0
     answers: int
 
 
 class MetricRow(Closed):
-    """One metric of the summary table: the final answers, the drafts and the difference."""
-
     metric: str
     final: MetricSummary
     draft: MetricSummary
-    difference: float | None
-    """Mean of final minus mean of draft, over the answers that have a draft (None if none has)."""
+    difference: float | None  # mean of final minus draft over the answers with a draft
 
 
 class StrippedValue(Closed):
-    """A URL or name the validator strips, and how many of a system's answers it was stripped from."""
-
     kind: str
     value: str
-    answers: int
+    answers: int  # of the system's answers it was stripped from
 
 
 class JudgeSummary(Closed):
-    """The judge's verdicts over one system's answers."""
-
     judged: int
     failed: int
-    criteria: dict[str, float | None]
-    """Criterion -> mean score (1 to 5)."""
+    criteria: dict[str, float | None]  # criterion -> mean score (1 to 5)
     supported_share: float | None
     does_what_was_asked: float | None
-    """Share of judged answers that do what the prompt asked."""
 
 
 class SystemSummary(Closed):
-    """One system's answers: counts, each metric's summary and rank, what the validator strips."""
-
     name: str
     sources: list[str]
-    """The answers files its records came from."""
     counts: dict[str, int]
     metrics: list[MetricRow]
-    ranks: dict[str, int]
-    """Metric -> rank of this system's final mean among the systems (1 best; ties share a rank)."""
+    ranks: dict[str, int]  # metric -> rank of its final mean (1 best; ties share a rank)
     violations: dict[str, dict[str, int]]
-    stripped: list[StrippedValue]
-    """The values stripped from the most answers (from the draft where there is one), most first."""
+    stripped: list[StrippedValue]  # stripped from the most answers (the draft where there is one)
     judge: JudgeSummary | None = None
+    # Over its final answers: claims, unsupported (misattributed included), misattributed, general.
     claims: dict[str, int] = {}
-    """Over its final answers: ``claims``, and how many of them are ``unsupported`` (misattributed
-    ones included), ``misattributed`` and ``general`` (see :func:`cnaps_rag.scores.score`)."""
 
     def metric(self, name: str) -> MetricRow:
-        """Return the summary row of metric ``name``; raise KeyError if there is none."""
-        for row in self.metrics:
-            if row.metric == name:
-                return row
-        raise KeyError(name)
+        return {row.metric: row for row in self.metrics}[name]
 
 
 class PromptRow(Closed):
-    """One prompt: each system's final score per metric, and which systems did best."""
-
     prompt_id: str
-    scores: dict[str, dict[str, float]]
-    """System -> metric -> score (a system's first scored answer to this prompt)."""
-    best: dict[str, list[str]]
-    """Metric -> the systems with the highest score, where some system scored lower."""
+    scores: dict[str, dict[str, float]]  # system -> metric -> score of its first scored answer
+    best: dict[str, list[str]]  # metric -> the systems with the top score, where some scored lower
     stripped: dict[str, int]
-    """System -> URLs and names stripped from its answer (its draft where there is one)."""
-    judge: dict[str, float] = {}
-    """System -> the judge's overall score (0..1) of its answer, where it judged it."""
-    answers: dict[str, int] = {}
-    """System -> the position (from 1) of its answer's row in ``rows`` (``#answer-N`` on the page)."""
+    judge: dict[str, float] = {}  # system -> the judge's overall score
+    answers: dict[str, int] = {}  # system -> position from 1 of its row (#answer-N on the page)
 
 
 class Agreement(Closed):
-    """How the judge's ranking of answers agrees with a deterministic metric's (Spearman's rho)."""
+    """Spearman's rho of a judge measure with a metric (None: under 3 answers, or a constant side)."""
 
     judge: str
-    """A criterion, ``supported_share``, ``does_what_was_asked`` or ``overall``."""
     metric: str
     rho: float | None
-    """Spearman's rank correlation; None with fewer than 3 answers or when either side is constant."""
     answers: int
 
 
 class JudgeReport(Closed):
-    """Who judged, with which rubric, and how the judge agrees with the metrics."""
-
     model: str
     rubric_version: str
     judged: int
@@ -271,34 +209,20 @@ class JudgeReport(Closed):
 # --------------------------------------------------------------------------- a panel of judges
 
 
-MAJORITY = "majority"
-"""The panel's majority, where the report lists it beside the judges."""
-
-
 class RecordedVerdicts(Closed):
-    """One prompt's verdicts: which system each judge picked, its scores, its reasons."""
-
     id: str
-    """The prompt's id (the id of its answers' rows)."""
-    votes: dict[str, str] = {}
-    """Judge -> the system whose answer it picked."""
-    scores: dict[str, dict[str, float]] = {}
-    """Judge -> system -> its score of that system's answer (on the judge's own scale)."""
+    votes: dict[str, str] = {}  # judge -> the system it picked
+    scores: dict[str, dict[str, float]] = {}  # judge -> system -> score, on the judge's own scale
     rationales: dict[str, str] = {}
-    """Judge -> why it picked what it picked (as recorded)."""
-    reordered: dict[str, str] = {}
-    """Live judges that compare answers: judge -> its pick with the answers in another order."""
+    reordered: dict[str, str] = {}  # live judges: the pick with the answers in another order
 
 
 class StrippedItem(Closed):
-    """Something the checks find wrong in an answer: a URL or name the validator strips, or a claim
-    the score flags (:func:`.panel.answer_faults`)."""
+    """What counts against an answer: ``url`` or ``model`` (the validator strips it), ``unsupported``
+    or ``misattributed`` (a claim the score flags, its text shortened)."""
 
     kind: str
-    """``url`` or ``model`` (what the validator strips), ``unsupported`` or ``misattributed`` (a claim
-    the prompt does not support, or one credited to a source that does not say it)."""
     value: str
-    """The URL or name as written, or the claim's text (shortened)."""
 
 
 class BlindSpot(Closed):
@@ -306,74 +230,42 @@ class BlindSpot(Closed):
     one with fewer stripped items, or one with fewer unsupported or misattributed claims."""
 
     id: str
-    """The prompt's id."""
     judge: str
-    """The judge's name, or ``majority``."""
     picked: str
-    """The system it picked."""
     stripped: list[StrippedItem]
-    """What the validator strips from the picked answer."""
-    cleanest: str
-    """The system whose answer to the prompt has the fewest stripped items (the first such)."""
+    cleanest: str  # the first answer with the fewest stripped items
     cleanest_stripped: int
-    """How many items the validator strips from that answer."""
     claims: list[StrippedItem] = []
-    """The picked answer's unsupported and misattributed claims."""
-    grounded: str = ""
-    """The system whose answer to the prompt has the fewest such claims (the first such)."""
+    grounded: str = ""  # the first answer with the fewest flagged claims
     grounded_claims: int = 0
-    """How many such claims that answer has."""
 
 
 class JudgeRecord(Closed):
-    """One judge's (or the majority's) verdicts over the prompts: picks and mean scores per system."""
-
     name: str
     judged: int
-    """Prompts it picked an answer for."""
     picks: dict[str, int]
-    """System -> prompts where it picked that system's answer."""
     mean_scores: dict[str, float | None] = {}
-    """System -> its mean score of that system's answers (None: it scored none)."""
     scored: int = 0
-    """Prompts it gave scores for."""
     blind_spots: int = 0
-    """Prompts where its pick is a blind spot (:class:`BlindSpot`)."""
     stripped_spots: int = 0
-    """Of its blind spots, those where another answer has fewer stripped items."""
     claim_spots: int = 0
-    """Of its blind spots, those where another answer has fewer flagged claims (a spot may be both)."""
-    reordered: int = 0
-    """Live, comparing judges: prompts asked again with the answers in another order."""
-    changed: int = 0
-    """Of those, the prompts where its pick changed with the order (position bias)."""
+    reordered: int = 0  # live, comparing judges: prompts asked again with the answers reordered
+    changed: int = 0  # of those, where its pick changed (position bias)
 
 
 class PanelReport(Closed):
-    """The judges as a panel: each one's verdicts, the majority's, their agreement and blind spots."""
-
-    source: str
-    """``recorded`` (verdicts read from the results), ``live`` (judge models asked in this run), or
-    ``recorded and live``."""
+    source: str  # recorded, live, or recorded and live
     panel: list[str]
-    """The judges' names, in the order they first appear."""
     judges: list[JudgeRecord]
     majority: JudgeRecord
-    """The system more than half the judges that voted on a prompt picked (prompts with none left out)."""
     no_majority: int
-    """Judged prompts where no system had more than half the votes."""
     pairwise_agreement: float | None
-    """Share of judge pairs, over the judged prompts, that picked the same system (None: no pair)."""
     pairs: int
-    fleiss_kappa: float | None
-    """Fleiss' kappa over the prompts every judge voted on (None: fewer than two judges or prompts,
-    or one system picked throughout)."""
+    fleiss_kappa: float | None  # over the prompts every judge voted on
     kappa_prompts: int
     blind_spots: list[BlindSpot]
     verdicts: list[RecordedVerdicts]
-    """Every prompt's verdicts, as recorded or asked."""
-    failures: list[str] = []
-    """Live panel: the comparisons a judge gave no pick for, and why (the run went on)."""
+    failures: list[str] = []  # live panel: comparisons that gave no pick, and why
 
 
 # --------------------------------------------------------------------------- the report
@@ -383,21 +275,13 @@ class RunInfo(Closed):
     """How the run went: speed and judge traffic. Not part of the report files (they must not vary)."""
 
     answers: int
-    """Records read (every status)."""
     seconds: float
     judge_requests: int = 0
     judge_cache_hits: int = 0
 
-    @property
-    def answers_per_second(self) -> float:
-        """Return records per second of wall time."""
-        return self.answers / self.seconds if self.seconds > 0 else 0.0
-
     def line(self) -> str:
-        """Return the run as one line: answers, time, rate, and the judge's requests and cache hits."""
-        text = (
-            f"scored {self.answers} answers in {self.seconds:.2f} s ({self.answers_per_second:.1f} answers/s)"
-        )
+        rate = self.answers / self.seconds if self.seconds > 0 else 0.0
+        text = f"scored {self.answers} answers in {self.seconds:.2f} s ({rate:.1f} answers/s)"
         if self.judge_requests or self.judge_cache_hits:
             text += f"; judge: {self.judge_requests} requests, {self.judge_cache_hits} cache hits"
         return text
@@ -407,27 +291,18 @@ class EvalReport(Closed):
     """The evaluation of one or more systems' answers: summaries, every answer's scores, every problem."""
 
     name: str
-    """The answers files as the caller named them."""
-    counts: dict[str, int]
-    """records, scored, failed, unscorable, with_draft, broken_lines (all systems together)."""
+    counts: dict[str, int]  # records, scored, failed, unscorable, with_draft, broken_lines
     metrics: list[MetricRow]
-    """Each metric over all systems' answers together."""
-    violations: dict[str, dict[str, int]]
-    """What the validator strips, summed: ``{"final": {"url": n, "model": m}, "draft": {...}}``."""
-    rows: SkipValidation[Sequence[Row]]
-    """Every answer's row, in input order (a run keeps them on disk: :class:`.rowstore.RowStore`)."""
+    violations: dict[str, dict[str, int]]  # {"final": {"url": n, "model": m}, "draft": {...}}
+    rows: SkipValidation[Sequence[Row]]  # a run keeps them on disk (rowstore.RowStore)
     broken_lines: list[BrokenLine]
     systems: list[SystemSummary] = []
-    ranking: dict[str, list[str]] = {}
-    """Metric -> the systems by final mean, best first."""
+    ranking: dict[str, list[str]] = {}  # metric -> the systems by final mean, best first
     prompts: list[PromptRow] = []
     judge: JudgeReport | None = None
     judges: PanelReport | None = None
-    """A panel of judges: recorded verdicts read with the answers, or several live judges."""
     run: RunInfo | None = Field(default=None, exclude=True)
-    """Speed and judge traffic of the run that made the report (kept out of the files)."""
-    _texts: Any = PrivateAttr(default=None)
-    """Where the answers' texts are read back for the page (see ``evaluate.AnswerTexts``)."""
+    _texts: Any = PrivateAttr(default=None)  # the run's RowStore: the page reads the scored texts there
 
     @field_serializer("rows")
     def _dump_rows(self, rows: Sequence[Row], info: SerializationInfo) -> list[Any]:
@@ -435,15 +310,7 @@ class EvalReport(Closed):
         return [row.model_dump(mode=info.mode) for row in rows]
 
     def metric(self, name: str) -> MetricRow:
-        """Return the summary row of metric ``name``; raise KeyError if there is none."""
-        for row in self.metrics:
-            if row.metric == name:
-                return row
-        raise KeyError(name)
+        return {row.metric: row for row in self.metrics}[name]
 
     def system(self, name: str) -> SystemSummary:
-        """Return the summary of system ``name``; raise KeyError if there is none."""
-        for summary in self.systems:
-            if summary.name == name:
-                return summary
-        raise KeyError(name)
+        return {summary.name: summary for summary in self.systems}[name]

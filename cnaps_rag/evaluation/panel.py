@@ -1,41 +1,44 @@
-"""A panel of judges over the prompts: each judge's picks, the majority, agreement, blind spots.
+"""How far judges agree: with each other as a panel over the prompts, and with the metrics.
 
-Agreement is measured twice: the plain share of judge pairs that picked the same system
-(over every judged prompt, counting the pairs of judges that both voted on it), and Fleiss'
-kappa, which discounts what chance alone would agree on (over the prompts every judge voted
-on, since kappa needs the same number of raters per prompt).
-
-A *blind spot* is a prompt where a judge, or the majority, picked an answer from which the
-validator strips items while another answer to the same prompt has fewer (or none): what a
-judge scoring "use of provided models only" does not see and an allow-list does; or an answer
-with more unsupported or misattributed claims than another answer to the same prompt.
-:func:`answer_faults` is the one place that says what counts against an answer.
+A panel's agreement is measured twice: the plain share of judge pairs that picked the same
+system (over every judged prompt, the pairs of judges that both voted on it), and Fleiss' kappa,
+which discounts what chance alone would agree on (over the prompts every judge voted on). A
+*blind spot* is a prompt where a judge, or the majority, picked an answer from which the
+validator strips more items, or with more unsupported or misattributed claims, than another
+answer to the same prompt: what a judge scoring "use of provided models only" does not see and
+an allow-list does. A single judge's agreement with the metrics is Spearman's rank correlation.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from ..scores import METRICS
 from ..text import shorten
-from .models import MAJORITY, BlindSpot, JudgeRecord, PanelReport, RecordedVerdicts, Row, StrippedItem
+from .models import (
+    CRITERIA,
+    MAJORITY,
+    Agreement,
+    BlindSpot,
+    JudgeRecord,
+    PanelReport,
+    RecordedVerdicts,
+    Row,
+    StrippedItem,
+)
 
 Faults = Mapping[tuple[str, str], Sequence[StrippedItem]]
 """(prompt id, system) -> what counts against that system's scored answer to the prompt."""
-
-
 CLAIM_KINDS = frozenset({"unsupported", "misattributed"})
-"""The kinds of fault that are claims the score flags; the others are items the validator strips."""
-
-CLAIM_CHARS = 80
-"""A flagged claim's text is kept this short in a blind spot (the answer's page shows it whole)."""
+CLAIM_CHARS = 80  # a flagged claim's text in a blind spot (the answer's page shows it whole)
 
 
 def answer_faults(row: Row) -> list[StrippedItem]:
-    """Return what counts against a scored answer, from what the system wrote (its draft where it has
-    one): what the validator strips, then each claim the score flags, ``misattributed`` where it
-    credits a source that does not say it, else ``unsupported``."""
+    """Return what counts against a scored answer (its draft where it has one): what the validator
+    strips, then each claim the score flags."""
     draft = row.draft_scores is not None
     stripped = row.draft_stripped if draft else row.final_stripped
     faults = [StrippedItem(kind=v.kind, value=v.value) for v in stripped]
@@ -194,3 +197,56 @@ def judge_panel(
         blind_spots=spots,
         verdicts=list(verdicts),
     )
+
+
+# --------------------------------------------------------------------------- a judge and the metrics
+
+
+def ranks(values: Sequence[float]) -> list[float]:
+    """Return the rank of each value (1 = smallest), ties given the mean of the ranks they span."""
+    first: dict[float, int] = {}
+    last: dict[float, int] = {}
+    for position, value in enumerate(sorted(values)):
+        first.setdefault(value, position)
+        last[value] = position
+    return [(first[value] + last[value]) / 2 + 1 for value in values]
+
+
+def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Return Spearman's rho of two equally long series; None for fewer than 3 pairs or a constant side."""
+    if len(xs) != len(ys) or len(xs) < 3:
+        return None
+    rx, ry = ranks(xs), ranks(ys)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    if sxx == 0 or syy == 0:
+        return None
+    return round(sxy / math.sqrt(sxx * syy), 6)
+
+
+def agreement(rows: Sequence[Row]) -> list[Agreement]:
+    """Return Spearman's rho between each judge measure and each metric, over the answers with both."""
+    judged = [r for r in rows if r.judgment is not None and r.final_scores is not None]
+    measures: dict[str, list[float]] = {
+        c: [] for c in [*CRITERIA, "supported_share", "does_what_was_asked", "overall"]
+    }
+    for row in judged:
+        judgment = row.judgment
+        assert judgment is not None
+        for criterion in CRITERIA:
+            measures[criterion].append(float(judgment.scores[criterion]))
+        measures["supported_share"].append(judgment.supported_share)
+        measures["does_what_was_asked"].append(float(judgment.does_what_was_asked))
+        measures["overall"].append(judgment.overall)
+    return [
+        Agreement(
+            judge=measure,
+            metric=metric,
+            rho=spearman(values, [float(getattr(r.final_scores, metric)) for r in judged]),
+            answers=len(judged),
+        )
+        for measure, values in measures.items()
+        for metric in METRICS
+    ]

@@ -1,39 +1,29 @@
-"""Render an :class:`~cnaps_rag.evaluation.models.EvalReport` as JSON and Markdown, and write all three files.
+"""Render an :class:`~cnaps_rag.evaluation.models.EvalReport` as JSON, Markdown (``report.md.j2``) and a
+self-contained HTML page (``report.html.j2``), and write the three files.
 
-Each renderer is a pure function of the report, so the same report gives the same bytes; the
-HTML page is :func:`cnaps_rag.evaluation.html_page.report_html`; the tables both share are
-built in :mod:`.tables`.
+Each renderer is a pure function of the report, so the same report gives the same bytes, and yields
+its text in pieces, a row at a time: the report of a large run is hundreds of MB as one string. On
+the page every piece of answer text is HTML-escaped; removed URLs and names and unsupported claims
+are ``<mark>`` elements (classes ``stripped-url``, ``stripped-model``, ``unsupported``,
+``misattributed``) with the reason as their title.
 """
 
 from __future__ import annotations
 
+import html
+import itertools
 import json
 import textwrap
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
-from ..scores import METRICS, Sentence
+from ..scores import METRICS, Scores
 from ..validation import Violation
-from .html_page import iter_report_html
-from .models import EvalReport, Row
-from .sections import report_sections
-from .tables import (
-    Block,
-    Figure,
-    Heading,
-    Items,
-    Para,
-    Table,
-    markdown_row,
-    markdown_table,
-    md_cell,
-    md_code,
-    md_text,
-)
-from .wording import format_score, label
-
-# --------------------------------------------------------------------------- JSON
+from .models import CRITERIA, EvalReport
+from .sections import Code, Text, label, load_template, several_files, where
 
 
 def _dumps(data: object) -> str:
@@ -41,11 +31,8 @@ def _dumps(data: object) -> str:
 
 
 def iter_report_json(report: EvalReport) -> Iterator[str]:
-    """Yield the report's JSON text in pieces, one row at a time (the text :func:`report_json` returns).
-
-    Key by key, as ``json.dumps(..., sort_keys=True, indent=2)`` writes it, with the rows dumped
-    one by one: writing the file never holds the whole report as JSON data or text.
-    """
+    """Yield the text of ``json.dumps(report, sort_keys=True, indent=2)`` key by key, the rows one by
+    one: writing the file never holds the whole report as JSON data or text."""
     rest = report.model_dump(mode="json", exclude={"rows"})
     rest["rows"] = None
     for number, key in enumerate(sorted(rest)):
@@ -66,86 +53,51 @@ def report_json(report: EvalReport) -> str:
     return "".join(iter_report_json(report))
 
 
-# --------------------------------------------------------------------------- Markdown
+def md_cell(text: str) -> str:
+    """Return ``text`` fit for a Markdown table cell: one line, pipes escaped."""
+    return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|")
 
 
-def _stripped_md(violations: Sequence[Violation]) -> list[str]:
-    return [
-        f"- {v.kind} {md_code(v.value)} ({v.action}"
-        + (f", section {v.section}" if v.section is not None else "")
-        + (f", nearest allowed {md_code(v.nearest)}" if v.nearest else "")
-        + ")"
-        for v in violations
-    ]
+def md_code(text: str) -> str:
+    """Return ``text`` as a Markdown code span, whatever backticks it holds."""
+    text = " ".join(text.split())
+    fence = "`"
+    while fence in text:
+        fence += "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _unsupported_md(sentences: Sequence[Sentence]) -> list[str]:
-    return [f"- {md_code(s.text)} ({s.why or f'{s.support:.0%} of its words found'})" for s in sentences]
-
-
-def markdown_blocks(blocks: Iterable[Block]) -> Iterator[str]:
-    """Yield the blocks as Markdown lines, each block followed by a blank line (charts left out)."""
-    for block in blocks:
-        if isinstance(block, Heading):
-            yield "#" * block.level + " " + md_text(block.text, one_line=False)
-        elif isinstance(block, Para):
-            yield md_text(block.text, one_line=False)
-        elif isinstance(block, Items):
-            yield from ("- " + md_text(item) for item in block.items)
-        elif isinstance(block, Table):
-            yield from markdown_table(block)
-        elif isinstance(block, Figure):
-            yield from [f"### {block.title}", "", *markdown_table(block.table)]
+def md_text(text: Text, one_line: bool = True) -> str:
+    """Return ``text`` as Markdown: code spans for :class:`Code`; with ``one_line`` the plain pieces
+    are made one line with pipes escaped (as in a table cell), their edge spaces kept."""
+    if isinstance(text, str):
+        return md_cell(text) if one_line else text
+    out = []
+    for piece in text:
+        if isinstance(piece, Code):
+            out.append(md_code(piece.text))
+        elif one_line and piece.strip():
+            edge = (" " if piece[0].isspace() else "", " " if piece[-1].isspace() else "")
+            out.append(edge[0] + md_cell(piece) + edge[1])
         else:
-            continue  # a chart, or blocks on the page only
-        yield ""
+            out.append(piece if not one_line or not piece else " ")
+    return "".join(out)
 
 
-def _joined(lines: Iterable[str]) -> Iterator[str]:
-    """Yield ``lines`` joined by newlines, ending in one newline (blank lines at the end dropped)."""
-    blank, first = 0, True
-    for line in lines:
-        if not line:
-            blank += 1
-            continue
-        yield ("" if first else "\n") + "\n" * blank + line
-        blank, first = 0, False
-    yield "\n"
-
-
-def _markdown_lines(report: EvalReport) -> Iterator[str]:
-    many = len(report.systems) > 1
-    yield from markdown_blocks(report_sections(report))
-    if not report.counts.get("scored"):
-        return
-    head = ["answer", *(["system"] if many else []), "prompt", *(label(m) for m in METRICS)]
-    table = Table([*head, "stripped (url, model)"], left=3 if many else 2)
-    yield from ["## Answers", "", "Final answer scores; the draft's in brackets where there is one.", ""]
-    yield from markdown_table(table)
-    for row in report.rows:
-        if row.status != "scored":
-            continue
-        cells = []
-        for metric in METRICS:
-            cell = format_score(row.final_scores, metric)
-            if row.draft_scores is not None:
-                cell += f" ({format_score(row.draft_scores, metric)})"
-            cells.append(cell)
-        stripped = row.draft_scores or row.final_scores
-        assert stripped is not None
-        violations = f"{stripped.violations.get('url', 0)}, {stripped.violations.get('model', 0)}"
-        yield markdown_row([row.id, *([row.system] if many else []), row.prompt_id or "", *cells, violations])
-    yield ""
-    for row in report.rows:
-        details = _answer_details_md(row) if row.status == "scored" else []
-        if details:
-            title = f"{md_code(row.id)}" + (f" ({md_cell(row.system)})" if many else "")
-            yield from [f"### {title}", "", *details, ""]
+@lru_cache(maxsize=1)
+def _markdown_template() -> Any:
+    return load_template("report.md.j2", md=md_text, cell=md_cell, code=md_code)
 
 
 def iter_report_markdown(report: EvalReport) -> Iterator[str]:
     """Yield the report's Markdown in pieces, each answer's as it comes (:func:`report_markdown`'s text)."""
-    return _joined(_markdown_lines(report))
+    many = len(report.systems) > 1
+    head = ["answer", *(["system"] if many else []), "prompt", *(label(m) for m in METRICS)]
+    answers_head = [*head, "stripped (url, model)"]
+    return _markdown_template().generate(
+        report=report, answers_head=answers_head, many=many, several=several_files(report)
+    )
 
 
 def report_markdown(report: EvalReport) -> str:
@@ -153,48 +105,91 @@ def report_markdown(report: EvalReport) -> str:
     return "".join(iter_report_markdown(report))
 
 
-def _answer_details_md(row: Row) -> list[str]:
-    out: list[str] = []
-    final = row.final_scores
-    assert final is not None
-    if final.structure < 1:
-        out.append(
-            f"Structure: numbered sections {final.sections_found or 'none'}"
-            + (f", empty {final.empty_sections}" if final.empty_sections else "")
-            + "."
-        )
-    if final.unsupported:
-        out += ["Unsupported sentences in the final answer:", *_unsupported_md(final.unsupported)]
-    if row.draft_stripped:
-        out += ["Stripped from the draft:", *_stripped_md(row.draft_stripped)]
-    if row.final_stripped:
-        out += ["Stripped from the final answer:", *_stripped_md(row.final_stripped)]
-    return out
+# --------------------------------------------------------------------------- the page
+
+
+def escape(text: object) -> str:
+    """Return ``text`` as HTML text or attribute value (quotes escaped too)."""
+    return html.escape(str(text), quote=True)
+
+
+def highlight(text: str, scores: Scores | None, stripped: Sequence[Violation]) -> str:
+    """Return ``text`` HTML-escaped with what the validator strips and the claims the score flags
+    each in a ``<mark>``; overlapping spans are cut at every boundary, so the marks never nest and
+    a piece covered by two spans carries both classes."""
+    marks = []
+    for v in stripped:
+        # Only what the validator found in the text itself (a later pass's spans are in its output).
+        if text[v.start : v.end] == v.value:
+            nearest = f"; nearest allowed: {v.nearest}" if v.nearest else ""
+            marks.append((v.start, v.end, f"stripped-{v.kind}", f"stripped {v.kind} ({v.action}){nearest}"))
+    if scores is not None:
+        misattributed = {m.start for m in scores.misattributed}
+        for s in scores.unsupported:
+            kind = "unsupported misattributed" if s.start in misattributed else "unsupported"
+            marks.append(
+                (s.start, s.end, kind, f"unsupported: {s.why or f'{s.support:.0%} of its words found'}")
+            )
+    spans = [(max(0, s), min(len(text), e), c, t) for s, e, c, t in marks if s < e and s < len(text)]
+    cuts = sorted({0, len(text), *(s for s, _, _, _ in spans), *(e for _, e, _, _ in spans)})
+    out = []
+    for start, end in itertools.pairwise(cuts):
+        covering = [(c, t) for s, e, c, t in spans if s <= start and end <= e]
+        piece = escape(text[start:end])
+        if covering:
+            classes = " ".join(sorted({c for c, _ in covering}))
+            titles = "; ".join(sorted({t for _, t in covering}))
+            piece = f'<mark class="{classes}" title="{escape(titles)}">{piece}</mark>'
+        out.append(piece)
+    return "".join(out)
+
+
+def _clamp(value: float) -> float:
+    return max(0.0, min(1.0, value))
+
+
+@lru_cache(maxsize=1)
+def _page_template() -> Any:
+    helpers = {"esc": escape, "clamp": _clamp, "criteria": CRITERIA, "highlight": highlight, "where": where}
+    return load_template("report.html.j2", **helpers)
+
+
+def iter_report_html(report: EvalReport) -> Iterator[str]:
+    """Yield the report's HTML page in pieces, each answer's text read from disk as its section is written."""
+    texts = report._texts
+    answers = (
+        (index + 1, row, *(texts.get(index) if texts is not None else (None, None)))
+        for index, row in enumerate(report.rows)
+        if row.status == "scored"
+    )
+    return _page_template().generate(
+        report=report,
+        answers=answers,
+        many=len(report.systems) > 1,
+        several=several_files(report),
+    )
+
+
+def report_html(report: EvalReport) -> str:
+    """Return the report as one self-contained HTML page (no script, nothing loaded from a network)."""
+    return "".join(iter_report_html(report))
 
 
 def write_report(report: EvalReport, out_dir: str | Path) -> list[Path]:
-    """Write ``report.json``, ``report.md`` and ``report.html`` into ``out_dir`` and return their paths.
-
-    Creates the folder. The page's answer sections are written one at a time, each answer's
-    text read back from its file as it is written. Raises :class:`ConfigError` when the
-    folder cannot be written.
-    """
+    """Write ``report.json``, ``report.md`` and ``report.html`` into ``out_dir`` (created) and return
+    their paths; raise :class:`ConfigError` when the folder cannot be written."""
     folder = Path(out_dir)
-    files: dict[str, Iterable[str]] = {
+    files = {
         "report.json": iter_report_json(report),
         "report.md": iter_report_markdown(report),
         "report.html": iter_report_html(report),
     }
-    written = []
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, pieces in files.items():
-            path = folder / name
             # newline="\n": the same bytes on every platform.
-            with path.open("w", encoding="utf-8", newline="\n") as file:
-                for piece in pieces:
-                    file.write(piece)
-            written.append(path)
+            with (folder / name).open("w", encoding="utf-8", newline="\n") as file:
+                file.writelines(pieces)
     except OSError as exc:
         raise ConfigError(f"{folder}: cannot write the report ({exc.strerror or exc})") from None
-    return written
+    return [folder / name for name in files]

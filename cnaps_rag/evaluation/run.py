@@ -1,45 +1,52 @@
-"""One evaluation in progress: answers go in one at a time, are scored, judged, tallied and stored.
+"""Evaluate answers of one or many systems: score each against its prompt, judge, tally, side by side.
 
-An answer passes three stages in input order. Its prompt is found here
-(:func:`prepare`); it is scored in chunks (:mod:`.scoring`), in this process or on an
-executor (a process pool for ``jobs`` above 1, or whatever the caller gives, a Dask cluster's
-for instance); the judges' verdicts are asked for in a thread pool when ``judge_workers`` is
-above 1. A bounded number of answers wait at each stage (their texts are in the pending work
-only), results are taken in input order, so the report is the same however the work ran. A
-finished row is tallied (running sums) and written to the :class:`.rowstore.RowStore`.
+An answer's prompt is found (:mod:`.answers`), it is scored in chunks by :func:`score_answers`
+(a pure function: in this process, a process pool, or any executor, a Dask cluster's), judged
+(in a thread pool with ``judge_workers``) and tallied (:mod:`.tally`). A bounded number of answers
+wait at each stage and results are taken in input order, so the report is the same however the
+work ran, and memory stays flat: finished rows and the texts the page shows go to disk
+(:class:`RowStore`). A record that cannot be scored, a line that is not JSON, a
+judge that fails: each is a line of the report, and the evaluation goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
+import threading
 import time
+import weakref
+from array import array
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
-from ..errors import CnapsRagError, one_line
+from pydantic import BaseModel, ConfigDict
+
+from ..allowlist import AllowList
+from ..errors import CnapsRagError, ConfigError, one_line
+from ..scores import Scores, score
 from ..spec import PromptSpec
 from ..support import ClaimReader
 from ..text import normalize_newlines
-from .agreement import agreement
-from .answers import AnswerTexts, find_prompt
-from .models import (
-    BrokenLine,
-    EvalReport,
-    JudgeReport,
-    Judgment,
-    RecordedVerdicts,
-    Row,
-    RunInfo,
-    StrippedItem,
+from ..validation import Violation, validate
+from .answers import (
+    Options,
+    ResultsFields,
+    find_prompt,
+    is_results_path,
+    open_answers,
+    read_results,
+    results_files,
+    stream_records,
 )
-from .panel import answer_faults, judge_panel
-from .rowstore import RowStore
-from .scoring import Scored, ScoreJob, score_answer, score_answers
+from .models import BrokenLine, EvalReport, JudgeReport, Judgment, RecordedVerdicts, Row, RunInfo
+from .panel import agreement, answer_faults, judge_panel
 from .tally import PromptTable, SystemTally, rank_systems
 
 if TYPE_CHECKING:
@@ -49,146 +56,342 @@ CHUNK = 16
 """Answers sent to a worker at a time: a real answer scores in ~2 ms, a pool's task costs ~0.2 ms."""
 
 
-@dataclass
-class Options:
-    """How records are read and checked: prompt index, folder for relative prompt paths, field names."""
+def evaluate(
+    answers: str | Path | Sequence[str | Path] | Iterable[Mapping[str, Any]],
+    prompts: Mapping[str, PromptSpec] | None = None,
+    *,
+    name: str | None = None,
+    judge: Judge | Sequence[Judge] | None = None,
+    judge_limit: int | None = None,
+    judge_workers: int = 1,
+    id_field: str = "id",
+    prompt_field: str = "prompt",
+    system_field: str = "system",
+    untrusted_summaries: bool = False,
+    base_dir: str | Path | None = None,
+    results_fields: ResultsFields | None = None,
+    jobs: int = 1,
+    executor: Executor | None = None,
+    claim_checker: ClaimReader | None = None,
+) -> EvalReport:
+    """Return the evaluation of answers against their prompts, every system side by side.
 
-    prompts: Mapping[str, PromptSpec]
-    base_dir: Path | None
-    id_field: str
-    prompt_field: str
-    system_field: str
+    ``answers`` is an answers file (JSONL of records with ``id`` and ``markdown``, maybe ``draft``,
+    ``error``, ``system``, ``prompt`` or ``prompt_path``), a results file or folder (fields named
+    by ``results_fields``), a list of them, or records from Python. A record's system is its
+    ``system_field``, else its file's stem (the path where two stems are the same), else ``name``.
+    ``prompts`` maps ids to prompts; relative ``prompt_path`` values are read from ``base_dir``
+    (default: each file's folder). ``judge`` (several: a panel) judges the first ``judge_limit``
+    scored answers of each system, ``judge_workers`` at a time. Scoring runs here, in ``jobs``
+    processes or on ``executor`` (here with ``claim_checker``). Raises :class:`ConfigError` when
+    a file is missing or unreadable, never on a bad record: it becomes an ``unscorable`` row.
+    """
+    if claim_checker is not None:
+        jobs, executor = 1, None  # the checker's client and counters stay in this process
+    paths = None
+    if isinstance(answers, (str, Path)):
+        paths = [Path(answers)]
+    elif isinstance(answers, Sequence) and answers and all(isinstance(a, (str, Path)) for a in answers):
+        paths = [Path(a) for a in answers]
+    for path in paths or []:
+        # Before any scoring: a typo in the last file must not cost the judging of the first ones.
+        if not is_results_path(path) or not path.exists():
+            open_answers(path).close()
+        elif not results_files(path):
+            raise ConfigError(f"{path}: no .json results files in this folder")
+    judges = [] if judge is None else [judge] if not isinstance(judge, Sequence) else list(judge)
+    if jobs < 1:
+        raise ConfigError(f"jobs must be at least 1, not {jobs}")
+    folder = Path(base_dir) if base_dir is not None else None
+    options = Options(
+        prompts if prompts is not None else {},
+        folder,
+        id_field,
+        prompt_field,
+        system_field,
+        untrusted_summaries,
+        claim_checker,
+    )
+    run = Run(options, judges, judge_limit, judge_workers, jobs, executor)
+    try:
+        if paths is None:
+            run.add_records(answers, name or "answers")  # type: ignore[arg-type]
+        else:
+            run.add_files(paths, folder, results_fields or ResultsFields())
+    except BaseException:
+        run.stop(wait=False)
+        raise
+    return run.report(name or ("answers" if paths is None else ", ".join(str(p) for p in paths)))
+
+
+# --------------------------------------------------------------------------- scoring one answer
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    final: str  # LF newlines, as the draft
+    draft: str | None
+    spec: PromptSpec
     untrusted_summaries: bool = False
     checker: ClaimReader | None = None
 
 
-@dataclass
-class _Entry:
-    """An answer on its way: its row, and while it waits its prompt and texts."""
+class Scored(BaseModel):
+    """What scoring one answer gives: scores and what the validator strips, or why it failed.
 
-    row: Row
-    job: ScoreJob | None
+    It crosses to and from workers as JSON: pydantic's own (de)serialisation of a real answer's
+    scores takes 38 µs against pickle's 69 µs, a tenth of what a second process saves per answer.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    final_scores: Scores | None = None
+    final_stripped: list[Violation] = []
+    draft_scores: Scores | None = None
+    draft_stripped: list[Violation] = []
+    error: str | None = None  # a bug to report; the answer's row says so and the run goes on
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return _scored_from_json, (self.model_dump_json(),)
 
 
-def prepare(
-    record: Mapping[str, Any], position: int, line: int | None, system: str, options: Options
-) -> _Entry:
-    """Return the record's row and, when it can be scored, the job that scores it."""
-    raw_id = record.get(options.id_field, record.get("id"))
-    record_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else f"#{position}"
-    error = record.get("error")
-    if error:
-        reason = error if isinstance(error, str) else json.dumps(error, sort_keys=True, ensure_ascii=False)
-        row = Row(id=record_id, line=line, system=system, status="failed", reason=" ".join(reason.split()))
-        return _Entry(row, None)
-    markdown = record.get("markdown")
-    if not isinstance(markdown, str):
-        reason = "no string field 'markdown'"
-        return _Entry(Row(id=record_id, line=line, system=system, status="unscorable", reason=reason), None)
+def _scored_from_json(data: str) -> Scored:
+    return Scored.model_validate_json(data)
+
+
+def _checked(text: str, job: ScoreJob, allow: AllowList) -> tuple[Scores, list[Violation]]:
+    """Return the scores of ``text`` and what the validator strips from it, from one validation."""
+    validation = validate(text, allow)
+    scores = score(text, job.spec, allow=allow, validation=validation, checker=job.checker)
+    return scores, validation.violations
+
+
+def score_answer(job: ScoreJob) -> Scored:
+    """Return the scores of one answer and its draft; a failure is returned, not raised."""
+    allow = AllowList.for_spec(job.spec, untrusted_summaries=job.untrusted_summaries)
+    result = Scored()
     try:
-        spec = find_prompt(
-            record, record_id, options.prompts, options.base_dir, options.id_field, options.prompt_field
-        )
-    except CnapsRagError as exc:
-        reason = exc.one_line()
-        return _Entry(Row(id=record_id, line=line, system=system, status="unscorable", reason=reason), None)
-    draft = record.get("draft")
-    row = Row(id=record_id, line=line, system=system, status="scored", prompt_id=spec.id)
-    # Scores and validator spans both refer to the LF text the report shows.
-    job = ScoreJob(
-        normalize_newlines(markdown),
-        draft if isinstance(draft, str) else None,
-        spec,
-        options.untrusted_summaries,
-        options.checker,
-    )
-    return _Entry(row, job)
+        result.final_scores, result.final_stripped = _checked(job.final, job, allow)
+        if job.draft is not None:
+            result.draft_scores, result.draft_stripped = _checked(job.draft, job, allow)
+    except Exception as exc:
+        # CNAPS_RAG_RAISE_ERRORS=1 shows the traceback (in this process; a worker's is sent back).
+        if os.environ.get("CNAPS_RAG_RAISE_ERRORS"):
+            raise
+        return Scored(error=f"scoring failed: {one_line(exc)}")
+    return result
 
 
-def _apply(row: Row, scored: Scored) -> None:
-    if scored.error is not None:
-        row.status, row.reason, row.prompt_id = "unscorable", scored.error, None
-        return
-    row.final_scores, row.final_stripped = scored.final_scores, scored.final_stripped
-    row.draft_scores, row.draft_stripped = scored.draft_scores, scored.draft_stripped
+def score_answers(jobs: list[ScoreJob]) -> list[Scored]:
+    """Return :func:`score_answer` of each job, in order (the unit of work sent to a worker)."""
+    return [score_answer(job) for job in jobs]
+
+
+# --------------------------------------------------------------------------- rows on disk
+
+
+class RowStore(Sequence[Row]):
+    """An evaluation's rows, and the texts of its scored answers for the page, in a temporary file:
+    16 bytes a row in memory (a scored row is 29 KB as Python objects: a million would take tens of GB)."""
+
+    def __init__(self) -> None:
+        handle, self._path = tempfile.mkstemp(prefix="cnaps-rag-rows-", suffix=".jsonl")
+        self._file = os.fdopen(handle, "w+b")
+        weakref.finalize(self, _remove, self._file, self._path)  # with the store, or at exit
+        self._offsets = array("q")
+        self._texts = array("q")  # where the row's (final, draft) line starts; -1: none
+        self._end = 0
+        self._lock = threading.Lock()
+
+    def _write(self, data: bytes) -> int:
+        self._file.seek(self._end)
+        self._file.write(data + b"\n")
+        self._end += len(data) + 1
+        return self._end - len(data) - 1
+
+    def append(self, row: Row, texts: tuple[str, str | None] | None = None) -> None:
+        with self._lock:
+            self._offsets.append(self._write(row.model_dump_json().encode("utf-8")))
+            self._texts.append(self._write(json.dumps(texts).encode("utf-8")) if texts else -1)
+
+    def _line(self, offset: int) -> bytes:
+        with self._lock:
+            self._file.seek(offset)
+            return self._file.readline()
+
+    def get(self, index: int) -> tuple[str | None, str | None]:
+        """Return row ``index``'s final answer and draft as they were scored (None: not scored)."""
+        if self._texts[index] < 0:
+            return None, None
+        markdown, draft = json.loads(self._line(self._texts[index]))
+        return markdown, draft
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return Row.model_validate_json(self._line(self._offsets[index]))  # an IndexError past the end
+
+    def __iter__(self) -> Iterator[Row]:
+        # Its own handle: a reader that also asks for single rows meanwhile does not move it.
+        with self._lock:
+            self._file.flush()
+        with open(self._path, "rb") as file:
+            for offset in self._offsets[: len(self)]:
+                file.seek(offset)
+                yield Row.model_validate_json(file.readline())
+
+
+def _remove(file: Any, path: str) -> None:
+    file.close()
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+Pending = tuple[Row, ScoreJob | None]
+"""An answer on its way: its row, and while it waits to be scored and judged, its job."""
 
 
 class Run:
-    """One evaluation in progress (module docstring): rows, running sums, verdicts, the texts' whereabouts."""
+    """One evaluation in progress (module docstring): pending work, rows, running sums, verdicts."""
 
     def __init__(
         self,
         options: Options,
-        judges: Sequence[Judge] = (),
-        judge_limit: int | None = None,
-        judge_workers: int = 1,
-        *,
-        jobs: int = 1,
-        executor: Executor | None = None,
+        judges: list[Judge],
+        judge_limit: int | None,
+        judge_workers: int,
+        jobs: int,
+        executor: Executor | None,
     ) -> None:
         self.options = options
-        self.judges = list(judges)
+        self.judges = judges
         self.judge_limit = judge_limit
         self.judge_asked: Counter[str] = Counter()
-        self.judge_failed = 0
         self.workers = max(1, judge_workers)
-        self.judge_pool = ThreadPoolExecutor(self.workers) if self.judges and self.workers > 1 else None
+        self.judge_pool = ThreadPoolExecutor(self.workers) if judges and self.workers > 1 else None
         self.own_pool = executor is None and jobs > 1
-        self.executor: Executor | None = ProcessPoolExecutor(jobs) if self.own_pool else executor
+        self.executor = ProcessPoolExecutor(jobs) if self.own_pool else executor
         # Chunks in flight: enough to keep every worker busy while the oldest is taken.
         self.max_chunks = 2 * (jobs if executor is None else max(jobs, os.cpu_count() or 1))
-        self.chunk: list[_Entry] = []
-        self.scoring: deque[tuple[list[_Entry], Future[list[Scored]]]] = deque()
-        self.judging: deque[tuple[_Entry, list[Future[tuple[Judgment | None, str | None]]]]] = deque()
-        self.rows = RowStore()
+        self.chunk: list[Pending] = []
+        self.scoring: deque[tuple[list[Pending], Future[list[Scored]]]] = deque()
+        self.judging: deque[tuple[Pending, list[Future[tuple[Judgment | None, str | None]]]]] = deque()
         self.added = 0
+        self.rows = RowStore()
         self.broken: list[BrokenLine] = []
         self.overall = SystemTally("all")
         self.systems: dict[str, SystemTally] = {}
         self.prompts = PromptTable()
-        self.texts = AnswerTexts()
         self.verdicts: list[RecordedVerdicts] = []
         self.recorded: set[str] = set()
-        self.faults: dict[tuple[str, str], list[StrippedItem]] = {}
-        self.live: dict[str, dict[str, dict[str, float]]] = {}
-        """Live panel: prompt id -> system -> judge -> its overall score of the answer."""
+        self.faults: dict[tuple[str, str], list[Any]] = {}
+        self.live: dict[str, dict[str, dict[str, float]]] = {}  # prompt -> system -> judge -> overall
         self.live_specs: dict[str, PromptSpec] = {}
-        self.compare_errors: list[str] = []
         self.started = time.perf_counter()
 
     # ----------------------------------------------------------------------- input
 
+    def add_records(self, records: Iterable[Mapping[str, Any]], system: str) -> None:
+        for line, record in enumerate(records, start=1):
+            self.add(record, line, system, None)
+
+    def add_files(self, paths: Sequence[Path], folder: Path | None, fields: ResultsFields) -> None:
+        """Score answers files a line at a time, results files a prompt at a time."""
+        stems = [p.stem for p in paths]
+        for path in paths:
+            # A file's system is its stem, or the path as given where two stems are the same.
+            system = path.stem if stems.count(path.stem) == 1 else str(path)
+            if is_results_path(path):
+                for file in results_files(path):
+                    self.options.base_dir = folder or file.parent
+                    self._add_results(file, system, fields)
+                continue
+            self.options.base_dir = folder or path.parent
+            for line, value, reason in stream_records(path):
+                if value is None:
+                    self.broken.append(
+                        BrokenLine(line=line, reason=reason or "not a record", source=str(path))
+                    )
+                    continue
+                self.add(value, line, system, str(path))
+
+    def _add_results(self, path: Path, system: str, fields: ResultsFields) -> None:
+        """Score one results file's answers, prompt by prompt, and keep their recorded verdicts."""
+        try:
+            items = list(read_results(path, fields))
+        except CnapsRagError as exc:
+            # One file that breaks the layout is one line of the report; the other files go on.
+            reason = exc.one_line().removeprefix(f"{path}: ")
+            self.broken.append(BrokenLine(line=None, reason=reason, source=str(path)))
+            return
+        for item in items:
+            problem = item if isinstance(item, str) else item.problem
+            if problem is not None:
+                self.broken.append(BrokenLine(line=None, reason=problem, source=str(path)))
+            if isinstance(item, str):
+                continue
+            if item.verdicts is not None:
+                self.verdicts.append(item.verdicts)
+                self.recorded.add(item.verdicts.id)
+            for answer_system, record in item.records:  # system None: a plain answer record in a list
+                self.add(record, None, answer_system or system, str(path))
+
     def add(
         self, record: Mapping[str, Any], line: int | None, default_system: str, source: str | None
     ) -> None:
-        """Take the next answer record (from file ``source``); its row is made once the ones before it are."""
-        field = record.get(self.options.system_field)
+        """Take the next answer record; its row is made once the ones before it are."""
+        options = self.options
+        field = record.get(options.system_field)
         system = str(field) if isinstance(field, (str, int)) and str(field).strip() else default_system
         self.added += 1
-        entry = prepare(record, self.added, line, system, self.options)
-        entry.row.source = source
-        if self.executor is None:
-            if entry.job is not None:
-                _apply(entry.row, score_answer(entry.job))
-            self._judge(entry)
-            return
-        self.chunk.append(entry)
-        if len(self.chunk) >= CHUNK:
+        raw_id = record.get(options.id_field, record.get("id"))
+        record_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else f"#{self.added}"
+        row = Row(id=record_id, line=line, system=system, source=source, status="unscorable")
+        job = None
+        error, markdown = record.get("error"), record.get("markdown")
+        if error:
+            text = error if isinstance(error, str) else json.dumps(error, sort_keys=True, ensure_ascii=False)
+            row.status, row.reason = "failed", " ".join(text.split())
+        elif not isinstance(markdown, str):
+            row.reason = "no string field 'markdown'"
+        else:
+            try:
+                spec = find_prompt(record, record_id, options)
+            except CnapsRagError as exc:
+                row.reason = exc.one_line()
+            else:
+                draft = record.get("draft")
+                row.status, row.prompt_id = "scored", spec.id
+                # Scores and validator spans both refer to the LF texts the page shows.
+                draft = normalize_newlines(draft) if isinstance(draft, str) else None
+                job = ScoreJob(
+                    normalize_newlines(markdown), draft, spec, options.untrusted_summaries, options.checker
+                )
+        self.chunk.append((row, job))
+        if len(self.chunk) >= (CHUNK if self.executor is not None else 1):
             self._submit()
 
-    def add_verdicts(self, verdicts: RecordedVerdicts) -> None:
-        """Keep a prompt's recorded verdicts (before its answers are added)."""
-        self.verdicts.append(verdicts)
-        self.recorded.add(verdicts.id)
-
-    # ----------------------------------------------------------------------- scoring
+    # ----------------------------------------------------------------------- scoring and judging
 
     def _submit(self) -> None:
         chunk, self.chunk = self.chunk, []
-        jobs = [entry.job for entry in chunk if entry.job is not None]
-        assert self.executor is not None
+        jobs = [job for _, job in chunk if job is not None]
         try:
-            future = self.executor.submit(score_answers, jobs)
+            future = (
+                self.executor.submit(score_answers, jobs) if self.executor else _done(score_answers(jobs))
+            )
         except Exception as exc:  # a pool that broke down, a cluster that went away
             future = Future()
             future.set_exception(exc)
@@ -204,82 +407,118 @@ class Run:
             # The executor failed, not the answers: their rows say so and the run goes on.
             if os.environ.get("CNAPS_RAG_RAISE_ERRORS"):
                 raise
-            failed = Scored(error=f"scoring failed on the executor: {one_line(exc)}")
-            results = iter([failed] * len(chunk))
-        for entry in chunk:
-            if entry.job is not None:
-                _apply(entry.row, next(results))
-            self._judge(entry)
+            results = iter([Scored(error=f"scoring failed on the executor: {one_line(exc)}")] * len(chunk))
+        for row, job in chunk:
+            if job is not None:
+                _apply(row, next(results))
+            self._judge(row, job)
 
-    # ----------------------------------------------------------------------- judging
-
-    def _judge(self, entry: _Entry) -> None:
-        row, job = entry.row, entry.job
+    def _judge(self, row: Row, job: ScoreJob | None) -> None:
         wanted = self.judge_limit is None or self.judge_asked[row.system] < self.judge_limit
-        if not self.judges or job is None or row.final_scores is None or not wanted:
-            if self.judging:
-                self.judging.append((entry, []))  # its row waits for the rows before it
-            else:
-                self._finish(entry.row)
-            return
-        self.judge_asked[row.system] += 1
-        if self.judge_pool is None:
-            self._add_verdicts(row, job.spec, [judge.judge(job.spec, job.final) for judge in self.judges])
-            self._finish(row)
-            return
-        futures = [self.judge_pool.submit(judge.judge, job.spec, job.final) for judge in self.judges]
-        self.judging.append((entry, futures))
+        futures = []
+        if self.judges and job is not None and row.final_scores is not None and wanted:
+            self.judge_asked[row.system] += 1
+            for judge in self.judges:
+                if self.judge_pool is not None:
+                    futures.append(self.judge_pool.submit(judge.judge, job.spec, job.final))
+                else:
+                    futures.append(_done(judge.judge(job.spec, job.final)))
+        self.judging.append(((row, job), futures))  # a row waits for the rows before it
         while len(self.judging) > 2 * self.workers:
             self._settle_judging()
 
     def _settle_judging(self) -> None:
-        entry, futures = self.judging.popleft()
-        if futures and entry.job is not None:
-            self._add_verdicts(entry.row, entry.job.spec, [future.result() for future in futures])
-        self._finish(entry.row)
+        (row, job), futures = self.judging.popleft()
+        if futures and job is not None:
+            self._add_verdicts(row, job.spec, [future.result() for future in futures])
+        self._finish(row, job)
 
     def _add_verdicts(
         self, row: Row, spec: PromptSpec, verdicts: list[tuple[Judgment | None, str | None]]
     ) -> None:
         row.judgment, row.judge_error = verdicts[0]
-        if len(self.judges) > 1:
-            if row.prompt_id is not None:
-                self.live_specs.setdefault(row.prompt_id, spec)
-            row.judgments = {
-                j.model: v for j, (v, _) in zip(self.judges, verdicts, strict=True) if v is not None
+        if len(self.judges) > 1 and row.prompt_id is not None:
+            self.live_specs.setdefault(row.prompt_id, spec)
+            given = {
+                judge.model: v for judge, (v, _) in zip(self.judges, verdicts, strict=True) if v is not None
             }
-            for judge, (judgment, _) in zip(self.judges, verdicts, strict=True):
-                if judgment is not None and row.prompt_id is not None:
-                    by_system = self.live.setdefault(row.prompt_id, {}).setdefault(row.system, {})
-                    by_system[judge.model] = judgment.overall
+            row.judgments = given
+            if given:
+                by_system = self.live.setdefault(row.prompt_id, {}).setdefault(row.system, {})
+                by_system.update({model: judgment.overall for model, judgment in given.items()})
 
-    # ----------------------------------------------------------------------- finished rows
-
-    def _finish(self, row: Row) -> None:
+    def _finish(self, row: Row, job: ScoreJob | None) -> None:
+        if row.system not in self.systems:
+            self.systems[row.system] = SystemTally(row.system)
         self.overall.add(row)
-        tally = self.systems.get(row.system)
-        if tally is None:
-            tally = self.systems[row.system] = SystemTally(row.system)
-        tally.add(row)
-        self.overall.add_verdict(row)
-        tally.add_verdict(row)
-        self.judge_failed += row.judge_error is not None
+        self.systems[row.system].add(row)
         self.prompts.add(len(self.rows) + 1, row)
         if row.final_scores is not None:
             if row.id in self.recorded:
                 self.faults[(row.id, row.system)] = answer_faults(row)
             if len(self.judges) > 1 and row.prompt_id is not None:
                 self.faults[(row.prompt_id, row.system)] = answer_faults(row)
-        self.rows.append(row)
+        self.rows.append(row, (job.final, job.draft) if job is not None and row.status == "scored" else None)
 
-    def abort(self) -> None:
-        """Drop the pending work (a file could not be read, or the user interrupted)."""
+    def stop(self, wait: bool) -> None:
+        """Stop the pools this run started (dropping the pending work when not waiting)."""
         for pool in (self.judge_pool, self.executor if self.own_pool else None):
             if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=wait, cancel_futures=True)
 
-    def finish(self) -> None:
-        """Score and judge what waits, in order, and stop the pools this run started."""
+    # ----------------------------------------------------------------------- the report
+
+    def live_verdicts(self, systems: Sequence[str]) -> tuple[list[RecordedVerdicts], list[str]]:
+        """Return a live panel's verdicts per prompt answered by two systems or more, and the
+        comparisons that gave no pick.
+
+        Each judge's vote is the answer it picks when shown them all (A, B, ...), asked again with
+        the answers in reverse order to show position bias; its scores are its rubric verdicts'
+        overall scores (0 to 1).
+        """
+        prompt_ids = [prompt_id for prompt_id, by_system in self.live.items() if len(by_system) > 1]
+        tasks = []
+        for prompt_id in prompt_ids:
+            positions = self.prompts.first.get(prompt_id, {})
+            answers = []
+            for system in systems:
+                if system in positions:
+                    markdown, _ = self.rows.get(positions[system][0] - 1)
+                    if markdown is not None:
+                        answers.append((system, markdown))
+            for judge in self.judges:
+                tasks += [(prompt_id, judge, shown) for shown in (answers, answers[::-1])]
+
+        def ask(task: tuple[str, Judge, list[tuple[str, str]]]) -> tuple[str | None, str | None]:
+            prompt_id, judge, shown = task
+            return judge.compare(self.live_specs[prompt_id], shown)
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            results = list(pool.map(ask, tasks))
+        picks: dict[tuple[str, str], list[str | None]] = {}
+        failures = []
+        for (prompt_id, judge, _), (pick, why) in zip(tasks, results, strict=True):
+            if why is not None:
+                failures.append(f"{judge.model} on {prompt_id}: {why}")
+            picks.setdefault((prompt_id, judge.model), []).append(pick)
+        verdicts = []
+        for prompt_id in prompt_ids:
+            scores: dict[str, dict[str, float]] = {}
+            for system, by_judge in self.live[prompt_id].items():
+                for judge_name, value in by_judge.items():
+                    scores.setdefault(judge_name, {})[system] = value
+            votes, reordered = {}, {}
+            for judge in self.judges:
+                first, again = picks[(prompt_id, judge.model)]
+                if first is not None:
+                    votes[judge.model] = first
+                    if again is not None:
+                        reordered[judge.model] = again
+            verdicts.append(RecordedVerdicts(id=prompt_id, votes=votes, scores=scores, reordered=reordered))
+        return verdicts, failures
+
+    def report(self, name: str) -> EvalReport:
+        """Return the report of everything added, after waiting for the pending work."""
         try:
             if self.chunk:
                 self._submit()
@@ -288,96 +527,26 @@ class Run:
             while self.judging:
                 self._settle_judging()
         finally:
-            for pool in (self.judge_pool, self.executor if self.own_pool else None):
-                if pool is not None:
-                    pool.shutdown(wait=True, cancel_futures=True)
-
-    # ----------------------------------------------------------------------- the report
-
-    def _answers(self, prompt_id: str, systems: Sequence[str]) -> list[tuple[str, str]]:
-        """Return (system, final text) of each system's first scored answer to the prompt, in order."""
-        positions = self.prompts.first.get(prompt_id, {})
-        answers = []
-        for system in systems:
-            if system in positions:
-                markdown, _ = self.texts.get(positions[system][0] - 1)
-                if markdown is not None:
-                    answers.append((system, markdown))
-        return answers
-
-    def _comparisons(
-        self, prompt_ids: Sequence[str], systems: Sequence[str]
-    ) -> dict[tuple[str, str], list[str | None]]:
-        """Return per (prompt, judge) its picks with the answers in their order and reversed.
-
-        Asked ``judge_workers`` at a time; a failure is listed in ``compare_errors`` and is no pick.
-        """
-        tasks = []
-        for prompt_id in prompt_ids:
-            answers = self._answers(prompt_id, systems)
-            for judge in self.judges:
-                for shown in (answers, answers[::-1]):
-                    tasks.append((prompt_id, judge, self.live_specs[prompt_id], shown))
-
-        def ask(task: tuple[str, Judge, PromptSpec, list[tuple[str, str]]]) -> tuple[str | None, str | None]:
-            _, judge, spec, shown = task
-            return judge.compare(spec, shown)
-
-        if self.workers > 1:
-            with ThreadPoolExecutor(self.workers) as pool:
-                results = list(pool.map(ask, tasks))
-        else:
-            results = [ask(task) for task in tasks]
-        picks: dict[tuple[str, str], list[str | None]] = {}
-        for (prompt_id, judge, _, _), (pick, why) in zip(tasks, results, strict=True):
-            if why is not None:
-                self.compare_errors.append(f"{judge.model} on {prompt_id}: {why}")
-            picks.setdefault((prompt_id, judge.model), []).append(pick)
-        return picks
-
-    def live_verdicts(self, systems: Sequence[str]) -> list[RecordedVerdicts]:
-        """Return a live panel's verdicts per prompt answered by two systems or more.
-
-        Each judge's vote is the answer it picks when shown them all (A, B, ...), asked again with
-        the answers in reverse order to show position bias; its scores are its rubric verdicts'
-        overall scores (0 to 1).
-        """
-        prompt_ids = [prompt_id for prompt_id, by_system in self.live.items() if len(by_system) > 1]
-        picks = self._comparisons(prompt_ids, systems)
-        result = []
-        for prompt_id in prompt_ids:
-            scores: dict[str, dict[str, float]] = {}
-            for system, by_judge in self.live[prompt_id].items():
-                for name, value in by_judge.items():
-                    scores.setdefault(name, {})[system] = value
-            votes, reordered = {}, {}
-            for judge in self.judges:
-                first, again = picks[(prompt_id, judge.model)]
-                if first is not None:
-                    votes[judge.model] = first
-                    if again is not None:
-                        reordered[judge.model] = again
-            result.append(RecordedVerdicts(id=prompt_id, votes=votes, scores=scores, reordered=reordered))
-        return result
-
-    def report(self, name: str) -> EvalReport:
-        """Return the report of everything added (after waiting for the pending work)."""
-        self.finish()
+            self.stop(wait=True)
         tallies = list(self.systems.values())
         ranking, ranks = rank_systems(tallies)
         names = [t.name for t in tallies]
         judge_report = None
         if self.judges:
-            judged = [r for r in self.rows if r.judgment is not None] if self.overall.supported.count else []
+            judged = (
+                [r for r in self.rows if r.judgment is not None]
+                if self.overall.judge["supported_share"].count
+                else []
+            )
             judge_report = JudgeReport(
                 model=self.judges[0].model,
                 rubric_version=self.judges[0].rubric_version,
                 judged=len(judged),
-                failed=self.judge_failed,
+                failed=self.overall.judge_failed,
                 agreement=agreement(judged),
             )
         panel = None
-        live = self.live_verdicts(names) if len(self.judges) > 1 else []
+        live, failures = self.live_verdicts(names) if len(self.judges) > 1 else ([], [])
         if self.verdicts or live:
             # Recorded and live judges on the same prompts sit on one panel (their names differ).
             merged = {v.id: v.model_copy(deep=True) for v in self.verdicts}
@@ -390,12 +559,10 @@ class Run:
                 kind for kind, given in (("recorded", self.verdicts), ("live", live)) if given
             )
             panel = judge_panel(list(merged.values()), self.faults, names, source)
-            panel.failures = self.compare_errors
-        counts = dict(self.overall.counts)
-        counts["broken_lines"] = len(self.broken)
+            panel.failures = failures
         report = EvalReport(
             name=name,
-            counts=counts,
+            counts={**self.overall.counts, "broken_lines": len(self.broken)},
             metrics=self.overall.metric_rows(),
             violations={which: dict(counter) for which, counter in self.overall.violations.items()},
             rows=self.rows,
@@ -412,5 +579,20 @@ class Run:
                 judge_cache_hits=sum(j.cache_hits for j in self.judges),
             ),
         )
-        report._texts = self.texts
+        report._texts = self.rows
         return report
+
+
+def _done(value: Any) -> Future[Any]:
+    """Return a future that holds ``value`` already (the work was done in this process)."""
+    future: Future[Any] = Future()
+    future.set_result(value)
+    return future
+
+
+def _apply(row: Row, scored: Scored) -> None:
+    if scored.error is not None:
+        row.status, row.reason, row.prompt_id = "unscorable", scored.error, None
+        return
+    row.final_scores, row.final_stripped = scored.final_scores, scored.final_stripped
+    row.draft_scores, row.draft_stripped = scored.draft_scores, scored.draft_stripped

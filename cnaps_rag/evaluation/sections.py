@@ -1,53 +1,80 @@
-"""The report's sections before the answers, built once for both formats.
-
-Each section is a list of blocks (:mod:`.tables`: headings, sentences, lists, tables, charts);
-:mod:`.report` writes them as Markdown and :mod:`.html_page` as HTML. A chart, and a
-:class:`~.tables.Page` block, are on the page only. The rows are read back from disk once per
-pass, so the lists of failed and unscorable answers are generators.
-"""
+"""What the report's sections show, for ``sections.j2`` (the sections, written once for both formats):
+the names, figures, cells and rows its tables are made of, and the Jinja environment of the templates."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any
 
-from ..scores import METRICS
-from .models import EvalReport, Row
-from .tables import (
-    CLAIMS_NOTE,
-    Bar,
-    Block,
-    Cell,
-    Chart,
-    Code,
-    Figure,
-    Heading,
-    Items,
-    Page,
-    Para,
-    Table,
-    Text,
-    agreement_table,
-    blind_spot_table,
-    claims_table,
-    judge_table,
-    metric_by_prompt,
-    metric_table,
-    panel_scores_table,
-    panel_table,
-    prompt_table,
-    summary_table,
-    systems_table,
+from ..scores import METRICS, Scores
+from .models import (
+    CRITERIA,
+    BrokenLine,
+    EvalReport,
+    MetricSummary,
+    PanelReport,
+    Row,
+    SystemSummary,
 )
-from .wording import (
-    agreement_sentence,
-    counts_sentence,
-    judged_sentence,
-    label,
-    panel_sentences,
-    several_files,
-    stripped_sentence,
-    violations_sentence,
-)
+
+LABELS = {
+    "url_precision": "URL precision",
+    "source_recall": "source recall",
+    "model_precision": "model-name precision",
+    "correctness_completeness": "correctness and completeness",
+    "workflow_design": "workflow design",
+    "provided_models_only": "provided models only",
+    "supported_share": "sentences supported",
+    "does_what_was_asked": "does what was asked",
+}
+
+
+@dataclass(frozen=True)
+class Code:
+    """A name, id or value as written: a code span in Markdown, ``<code>`` on the page."""
+
+    text: str
+
+
+Text = str | Sequence[str | Code]
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: Text
+    best: bool = False
+    answer: int | None = None  # the answer (#answer-N on the page) the cell is about
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    css: str
+    summary: MetricSummary
+    rank: int | None
+
+
+Rows = list[list[Cell | str]]
+
+
+def label(name: str) -> str:
+    """Return a metric's or a judge measure's name as the reports print it."""
+    return LABELS.get(name, name)
+
+
+def number(value: float | None, form: str = ".3f") -> str:
+    return "n/a" if value is None else format(value, form)
+
+
+def format_score(scores: Scores | None, metric: str) -> str:
+    return "—" if scores is None else number(getattr(scores, metric))
+
+
+def cells(row: Sequence[Cell | str]) -> list[Cell]:
+    return [c if isinstance(c, Cell) else Cell(c) for c in row]
 
 
 def where(source: str | None, line: int | None, several: bool) -> tuple[str | Code, ...]:
@@ -57,125 +84,179 @@ def where(source: str | None, line: int | None, several: bool) -> tuple[str | Co
     return (Code(source), f" line {line}") if several and source else (f"line {line}",)
 
 
-def _systems(report: EvalReport) -> list[Block]:
-    """Return the side-by-side sections: systems, each metric, stripped values, per prompt."""
-    blocks: list[Block] = [
-        Heading(2, "Systems"),
-        Para(
-            "Each metric's mean over a system's final answers, its rank among the systems in brackets "
-            "(1 is best), the best in bold."
-        ),
-        systems_table(report),
-        Heading(2, "Claims by system"),
-        Para(CLAIMS_NOTE),
-        claims_table(report),
-        Heading(2, "Each metric by system"),
+def several_files(report: EvalReport) -> bool:
+    """Return whether the records came from more than one file (then a line number needs its file)."""
+    return len({r.source for r in report.rows} | {b.source for b in report.broken_lines}) > 1
+
+
+def _ranked(metric: str, system: SystemSummary) -> Cell:
+    rank = system.ranks.get(metric)
+    return Cell(number(system.metric(metric).final.mean) + (f" ({rank})" if rank else ""), rank == 1)
+
+
+def _claim_cells(claims: dict[str, int]) -> list[str]:
+    """Return claims, the share supported (general ones left out), unsupported, misattributed, general."""
+    counts = Counter(claims)
+    judged = counts["claims"] - counts["general"]
+    share = (judged - counts["unsupported"]) / judged if judged > 0 else None
+    return [
+        str(counts["claims"]),
+        number(share),
+        *(str(counts[k]) for k in ("unsupported", "misattributed", "general")),
     ]
-    for metric in METRICS:
-        bars = [
-            Bar(s.name, f"sys-{i % 8}", s.metric(metric).final, s.ranks.get(metric))
-            for i, s in enumerate(report.systems)
-        ]
-        chart = Chart(f"{label(metric)}: mean per system, minimum marked", bars)
-        blocks.append(Figure(label(metric), chart, metric_table(report, metric)))
-    stripped = Table(["system", "stripped", "stripped most often (answers)"], left=3)
-    for system in report.systems:
-        which = system.violations["draft"] if system.counts["with_draft"] else system.violations["final"]
-        often: list[str | Code] = []
-        for value in system.stripped:
-            often += [", "] if often else []
-            often += [Code(value.value), f" ({value.answers})"]
-        stripped.rows.append([system.name, stripped_sentence(which), Cell(tuple(often) or "—")])
-    blocks += [
-        Heading(2, "What the validator strips from each system"),
-        Para("From the draft where a record has one, else from the answer as scored."),
-        stripped,
-        Heading(2, "Per prompt"),
-        Para(
-            "Each system's score of its answer to the prompt; the best in bold where some system "
-            "scored lower."
-        ),
+
+
+def _stripped_cells(system: SystemSummary) -> list[Cell | str]:
+    which = system.violations["draft" if system.counts["with_draft"] else "final"]
+    names = {"url": "URLs", "model": "model names"}
+    often: list[str | Code] = []
+    for value in system.stripped:
+        often += [*([", "] if often else []), Code(value.value), f" ({value.answers})"]
+    return [
+        ", ".join(f"{n} {names.get(kind, kind)}" for kind, n in which.items()) or "nothing",
+        Cell(often or "—"),
     ]
-    for metric in METRICS:
-        table = prompt_table(report, metric_by_prompt(report.prompts, metric), best=metric)
-        blocks += [Heading(3, label(metric)), table]
-    counts = {p.prompt_id: {n: str(v) for n, v in p.stripped.items()} for p in report.prompts}
-    page: list[Block] = [
-        Heading(3, "Stripped by the validator (URLs and names)"),
-        prompt_table(report, counts),
+
+
+def _system_bars(report: EvalReport, metric: str) -> list[Bar]:
+    return [
+        Bar(s.name, f"sys-{i % 8}", s.metric(metric).final, s.ranks.get(metric))
+        for i, s in enumerate(report.systems)
     ]
-    if any(p.judge for p in report.prompts):
-        judged = {p.prompt_id: {n: f"{v:.3f}" for n, v in p.judge.items()} for p in report.prompts}
-        page += [Heading(3, "The judge's overall score (0 to 1)"), prompt_table(report, judged)]
-    blocks.append(Page(page))
-    return blocks
 
 
-def _judge(report: EvalReport) -> list[Block]:
-    judge = report.judge
-    assert judge is not None
-    blocks: list[Block] = [
-        Heading(2, ("Judge: ", Code(judge.model), ", rubric ", Code(judge.rubric_version))),
-        Para(judged_sentence(report)),
-        judge_table(report),
-        Para(agreement_sentence(report)),
-        agreement_table(report),
+def _metric_bars(report: EvalReport, which: str) -> list[Bar]:
+    return [Bar(label(m.metric), f"bar-{which}", getattr(m, which), None) for m in report.metrics]
+
+
+def _prompt_table(report: EvalReport, kind: str) -> tuple[list[str], Rows]:
+    """Return per prompt each system's score of metric ``kind`` (its best marked), its stripped items or
+    the judge's overall score, each linked to its answer."""
+    names = [s.name for s in report.systems]
+    rows: Rows = []
+    for prompt in report.prompts:
+        if kind == "stripped":
+            values = {n: str(v) for n, v in prompt.stripped.items()}
+        elif kind == "judge":
+            values = {n: f"{v:.3f}" for n, v in prompt.judge.items()}
+        else:
+            values = {n: number(s[kind]) for n, s in prompt.scores.items()}
+        row: list[Cell | str] = [prompt.prompt_id]
+        for name in names:
+            text = values.get(name)
+            answer = prompt.answers.get(name) if text is not None else None
+            row.append(Cell("—" if text is None else text, name in prompt.best.get(kind, []), answer))
+        rows.append(row)
+    return ["prompt", *names], rows
+
+
+def _panel_table(panel: PanelReport) -> tuple[list[str], Rows]:
+    """Return per judge, then the majority, the prompts it judged, its picks per system, its blind spots."""
+    records = [*panel.judges, panel.majority]
+    systems = list(dict.fromkeys(s for record in records for s in record.picks))
+    live = any(record.reordered for record in panel.judges)
+    head = ["judge", "prompts judged", *(f"picked {s}" for s in systems), "blind spots"]
+    head += [
+        "by stripped items",
+        "by claims",
+        *(["asked again, answers reordered", "pick changed"] if live else []),
     ]
-    failures = [r for r in report.rows if r.judge_error is not None]
-    if failures:
-        blocks.append(Para("Judge failures (the answers are scored all the same):"))
-        blocks.append(Items([(Code(r.id), " (", r.system, "): ", r.judge_error or "") for r in failures]))
-    return blocks
+    rows: Rows = []
+    for record in records:
+        most = max(record.picks.values(), default=0)
+        row: list[Cell | str] = [record.name, str(record.judged)]
+        row += [Cell(str(record.picks.get(s, 0)), most > 0 and record.picks.get(s) == most) for s in systems]
+        row += [str(record.blind_spots), str(record.stripped_spots), str(record.claim_spots)]
+        if live:
+            row += [str(record.reordered), str(record.changed)] if record is not panel.majority else ["", ""]
+        rows.append(row)
+    return head, rows
 
 
-def _panel(report: EvalReport) -> list[Block]:
-    panel = report.judges
-    assert panel is not None
-    first, spots = panel_sentences(panel)
-    blocks: list[Block] = [Heading(2, "Judges as a panel"), Para(first), panel_table(panel)]
-    scores = panel_scores_table(panel)
-    if scores is not None:
-        blocks += [Para("Each judge's mean score of each system's answers, on its own scale:"), scores]
-    if panel.failures:
-        blocks += [Para("Comparisons that gave no pick (the run went on):"), Items(list(panel.failures))]
-    blocks += [Heading(3, "Blind spots"), Para(spots)]
-    if panel.blind_spots:
-        blocks.append(blind_spot_table(report))
-    return blocks
+def _panel_scores_table(panel: PanelReport) -> tuple[list[str], Rows]:
+    """Return per judge that gave scores its mean score of each system's answers (no rows: none did)."""
+    scoring = [record for record in panel.judges if record.mean_scores]
+    systems = list(dict.fromkeys(s for record in scoring for s in record.mean_scores))
+    rows: Rows = []
+    for record in scoring:
+        values = {s: v for s, v in record.mean_scores.items() if v is not None}
+        top = max(values.values(), default=None)
+        means = [Cell(number(record.mean_scores.get(s), ".2f"), values.get(s) == top) for s in systems]
+        rows.append([record.name, str(record.scored), *means])
+    return ["judge", "prompts scored", *systems], rows
 
 
-def _unscored(report: EvalReport, status: str, several: bool) -> Iterator[Text]:
-    rows: Iterator[Row] = (r for r in report.rows if r.status == status)
-    for r in rows:
-        yield (Code(r.id), " (", *where(r.source, r.line, several), "): ", r.reason or "")
+def _blind_spot_table(report: EvalReport) -> tuple[list[str], Rows, int]:
+    """Return each blind spot: prompt, judge, its pick and what counts against it, the answers with
+    the fewest stripped items and flagged claims (on the page, linked to their sections)."""
+    assert report.judges is not None
+    answers = {prompt.prompt_id: prompt.answers for prompt in report.prompts}
+    rows: Rows = []
+    for spot in report.judges.blind_spots:
+        counted = Counter((item.kind, item.value) for item in spot.stripped)
+        stripped = ", ".join(f"{k} {v}" + (f" ×{n}" if n > 1 else "") for (k, v), n in counted.items())
+        # As in the claims table: misattributed claims are among the unsupported.
+        misattributed = sum(item.kind == "misattributed" for item in spot.claims)
+        claims = f"{len(spot.claims)} unsupported" + (
+            f" ({misattributed} misattributed)" if misattributed else ""
+        )
+        where = answers.get(spot.id, {})
+        cleanest = Cell(f"{spot.cleanest} ({spot.cleanest_stripped})", answer=where.get(spot.cleanest))
+        grounded = Cell(f"{spot.grounded} ({spot.grounded_claims})", answer=where.get(spot.grounded))
+        pick = Cell(spot.picked, answer=where.get(spot.picked))
+        rows.append([spot.id, spot.judge, pick, stripped or "—", cleanest, claims, grounded])
+    head = ["prompt", "judge", "picked", "stripped from the pick", "cleanest answer (stripped)"]
+    return [*head, "claims flagged in the pick", "fewest flagged (answer)"], rows, 5
 
 
-def report_sections(report: EvalReport) -> Iterator[Block]:
-    """Yield the blocks of every section before the answers, in report order."""
-    many = len(report.systems) > 1
-    yield Heading(1, ("cnaps-rag evaluation: ", Code(report.name)))
-    yield Para(counts_sentence(report))
-    if many:
-        yield from _systems(report)
-        yield Heading(2, "All answers together")
-    yield summary_table(report.metrics)
-    yield Para(violations_sentence(report))
-    charts = []
-    if report.counts["with_draft"]:
-        drafts = [Bar(label(m.metric), "bar-draft", m.draft, None) for m in report.metrics]
-        charts.append(Chart("Mean of each metric, drafts", drafts))
-    finals = [Bar(label(m.metric), "bar-final", m.final, None) for m in report.metrics]
-    charts.append(Chart("Mean of each metric" + (", final answers" if charts else ""), finals))
-    yield Page(charts)
-    if report.judge is not None:
-        yield from _judge(report)
-    if report.judges is not None:
-        yield from _panel(report)
-    several = several_files(report)
-    if report.broken_lines:
-        yield Heading(2, "Broken lines")
-        yield Items([(*where(b.source, b.line, several), ": ", b.reason) for b in report.broken_lines])
-    for status, title in (("failed", "Failed answers (not scored)"), ("unscorable", "Not scorable")):
-        if report.counts.get(status):
-            yield Heading(2, title)
-            yield Items(_unscored(report, status, several))
+def _broken_line(broken: BrokenLine, several: bool) -> Text:
+    return (*where(broken.source, broken.line, several), ": ", broken.reason)
+
+
+def _unscored(row: Row, several: bool) -> Text:
+    return (Code(row.id), " (", *where(row.source, row.line, several), "): ", row.reason or "")
+
+
+def _judge_failure(row: Row) -> Text:
+    return (Code(row.id), " (", row.system, "): ", row.judge_error or "")
+
+
+def load_template(name: str, **helpers: Any) -> Any:
+    """Return the Jinja template ``name`` beside this module, ``helpers`` among its filters and globals
+    (the names ``sections.j2`` uses are there too)."""
+    import jinja2  # here, not at the top: `import cnaps_rag` stays fast for those who only validate
+
+    env = jinja2.Environment(
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined
+    )
+    env.loader = jinja2.DictLoader(
+        {"sections.j2": (files(__package__) / "sections.j2").read_text(encoding="utf-8")}
+    )
+    names = {
+        "blind_spot_table": _blind_spot_table,
+        "blind_spot_count": lambda record: f"{record.name} {record.blind_spots}",
+        "broken_line": _broken_line,
+        "cells": cells,
+        "claim_cells": _claim_cells,
+        "code": Code,
+        "criteria": CRITERIA,
+        "judge_failure": _judge_failure,
+        "label": label,
+        "mean_of": lambda criterion, means: number(means.get(criterion)),
+        "metric_bars": _metric_bars,
+        "metrics": METRICS,
+        "number": number,
+        "signed": lambda value: number(value, "+.3f"),
+        "panel_scores_table": _panel_scores_table,
+        "panel_table": _panel_table,
+        "prompt_table": _prompt_table,
+        "ranked": _ranked,
+        "score": format_score,
+        "stripped_cells": _stripped_cells,
+        "system_bars": _system_bars,
+        "unscored": _unscored,
+        **helpers,
+    }
+    env.filters.update(names)
+    env.globals.update(names)
+    return env.from_string((files(__package__) / name).read_text(encoding="utf-8"))
