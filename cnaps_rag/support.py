@@ -17,7 +17,9 @@ names a source):
    (``data/evaluative_words.txt``) its sources do not use weighs :data:`EVALUATIVE_WEIGHT` more and a
    missing word written as a name :data:`SPECIFIC_WEIGHT` more; an acronym defined in place
    ("text-to-speech (TTS)") is no word of the claim.
-4. **Verdict.** *Supported* at :data:`SUPPORT_THRESHOLD` or more. Else *misattributed* when it
+4. **Verdict.** *Supported* at :data:`SUPPORT_THRESHOLD` or more (:data:`GOAL_THRESHOLD` for a claim
+   that credits no source in the section that says what the user wants: a restatement of the
+   question in the answer's own words). Else *misattributed* when it
    credits a source (the claim is not in the source it credits), *general* when it credits none,
    names no model and is a textbook statement by its subject (:func:`cnaps_rag.claims.is_general`),
    *unsupported* otherwise. A unit that holds an item the validator strips (a model name or URL no
@@ -62,6 +64,9 @@ SUPPORT_THRESHOLD = 0.75
 """Share of a claim's distinct content words (less the penalties below) that must be found."""
 EVALUATIVE_WEIGHT = 2.0
 """Extra weight of a word of praise (``data/evaluative_words.txt``) that the credited source lacks."""
+GOAL_THRESHOLD = 0.5
+"""The support that a claim in the answer's task section (where it says what the user wants) needs
+when it credits no source: it restates the question in the answer's own words."""
 SPECIFIC_WEIGHT = 2.0
 """Extra weight of a missing word written as a name (an acronym, CamelCase, a capital inside a
 sentence): a specific model, dataset or method the prompt does not give."""
@@ -177,6 +182,19 @@ class _Spans(Generic[_T]):
                 found.append(items[index][2])
             index += 1
         return found
+
+
+def _task_lines(layout: Layout, spec: PromptSpec) -> range:
+    """Return the lines of the answer's section that says what task the user is doing (none when
+    the prompt asks for no such section or the answer has no heading for it)."""
+    number = next((section.number for section in spec.sections if section.key == "task"), None)
+    start = None
+    for heading in layout.numbered_headings() if number is not None else ():
+        if start is None:
+            start = heading.line if heading.number == number else None
+        elif heading.number.isdigit() and heading.number != number:
+            return range(start, heading.line)
+    return range(start, len(layout.lines)) if start is not None else range(0)
 
 
 _SILENT = frozenset({"diagram", "rule", "no words", "question", "transition", "table header"})
@@ -342,6 +360,7 @@ def check(
     cjk = CJK_CHAR.search(blanked) is not None
     every = set(table)
     credits = _Credits(text, layout)
+    task = _task_lines(layout, spec)
     said: dict[frozenset[str], tuple[frozenset[str], frozenset[str]]] = {}
     praising = evaluative_words()
     checks: list[Check] = []
@@ -377,7 +396,7 @@ def check(
         verdict: Verdict
         if bad is not None:
             verdict = "unsupported"
-        elif support >= SUPPORT_THRESHOLD:
+        elif support >= SUPPORT_THRESHOLD or (not credited and unit.line in task and support >= GOAL_THRESHOLD):
             verdict = "supported"
         elif credited:
             # A chat citation mark says that some source is credited, not which: its claim is

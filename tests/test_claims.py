@@ -14,7 +14,7 @@ from cnaps_rag import parse_prompt, score
 from cnaps_rag.claims import LEAD_IN_WORDS, units
 from cnaps_rag.markdown import Layout
 from cnaps_rag.profiles import profiles
-from cnaps_rag.support import EVALUATIVE_WEIGHT, SPECIFIC_WEIGHT, SUPPORT_THRESHOLD
+from cnaps_rag.support import EVALUATIVE_WEIGHT, GOAL_THRESHOLD, SPECIFIC_WEIGHT, SUPPORT_THRESHOLD
 from cnaps_rag.words import ROOT_LENGTH, roots
 
 PROMPT = """You are an AI scientist.
@@ -210,6 +210,20 @@ def test_workflow_words_need_no_source(spec):
 
 def test_support_threshold():
     assert SUPPORT_THRESHOLD == 0.75
+
+
+def test_the_task_section_restates_the_question_in_other_words(spec):
+    # In the section saying what the user wants, a claim crediting no source needs half its words
+    # found (scanned, family, photo, sharp of 8: become, vivid, free, smudges are not); elsewhere 3/4.
+    assert GOAL_THRESHOLD == 0.5
+    claim = "Scanned family photos become sharp, vivid and free of smudges."
+    assert verdicts(spec, f"## 1. Task\n\n{claim}\n") == {}
+    assert verdicts(spec, f"## 2. Workflow\n\n{claim}\n")[claim][:2] == ("unsupported", 0.5)
+    # Four of nine is not half; a claim that credits a source is read against it as anywhere.
+    less = "Scanned family photos become sharp, vivid, glossy and free of smudges."
+    assert verdicts(spec, f"## 1. Task\n\n{less}\n")[less][0] == "unsupported"
+    named = "NAFNet makes old family photos sharp, vivid and free of smudges."  # 5 of 8
+    assert verdicts(spec, f"## 1. Task\n\n{named}\n")[named][0] == "misattributed"
 
 
 def test_three_of_four_words_found_is_enough(spec):
