@@ -19,7 +19,7 @@ names a source):
    ("text-to-speech (TTS)") is no word of the claim.
 4. **Verdict.** *Supported* at :data:`SUPPORT_THRESHOLD` or more (:data:`GOAL_THRESHOLD` for a claim
    that credits no source in the section that says what the user wants: a restatement of the
-   question in the answer's own words). Else *misattributed* when it
+   question in the answer's own words, and for one that says what the provided models lack). Else *misattributed* when it
    credits a source (the claim is not in the source it credits), *general* when it credits none,
    names no model and is a textbook statement by its subject (:func:`cnaps_rag.claims.is_general`),
    *unsupported* otherwise. A unit that holds an item the validator strips (a model name or URL no
@@ -195,6 +195,14 @@ def _task_lines(layout: Layout, spec: PromptSpec) -> range:
         elif heading.number.isdigit() and heading.number != number:
             return range(start, heading.line)
     return range(start, len(layout.lines)) if start is not None else range(0)
+
+
+_LACKING = re.compile(
+    r"^(?=.*\b(?:no|none|not|lack|lacks|cannot|without|neither)\b).*\b(?:provided|listed|available|given)\b",
+    re.I,
+)
+"""A claim about what the prompt's list of models lacks ("none of the provided models …", "no …
+model is available"): the answer reads the list, as a reader can (:data:`GOAL_THRESHOLD`)."""
 
 
 _SILENT = frozenset({"diagram", "rule", "no words", "question", "transition", "table header"})
@@ -396,7 +404,9 @@ def check(
         verdict: Verdict
         if bad is not None:
             verdict = "unsupported"
-        elif support >= SUPPORT_THRESHOLD or (not credited and unit.line in task and support >= GOAL_THRESHOLD):
+        elif support >= SUPPORT_THRESHOLD or (
+            not credited and support >= GOAL_THRESHOLD and (unit.line in task or _LACKING.match(written))
+        ):
             verdict = "supported"
         elif credited:
             # A chat citation mark says that some source is credited, not which: its claim is

@@ -226,6 +226,16 @@ def test_the_task_section_restates_the_question_in_other_words(spec):
     assert verdicts(spec, f"## 1. Task\n\n{named}\n")[named][0] == "misattributed"
 
 
+def test_what_the_provided_models_lack_is_read_from_the_list(spec):
+    # Crediting no source and saying what the list lacks: half its words, as a restated goal.
+    assert flagged(spec, "None of the provided models restores colour film negatives.") is None
+    said = flagged(spec, "Each of the provided models restores colour film negatives.")
+    assert said[:2] == ("unsupported", pytest.approx(4 / 6, abs=1e-4))
+    less = flagged(spec, "None of the provided models restores film negatives, slides or tintypes.")
+    assert less[0] == "unsupported" and less[1] < GOAL_THRESHOLD
+    assert flagged(spec, "Lumen is not provided with colour film negatives.")[0] == "misattributed"
+
+
 def test_three_of_four_words_found_is_enough(spec):
     # nafnet, deblur, photo found; overnight not: 3/4 = the threshold.
     assert flagged(spec, "NAFNet deblurs photos overnight.") is None
