@@ -161,11 +161,12 @@ def _grounding(
     allow: AllowList,
     found: Found,
     links: list[tuple[int, int]],
+    marks: list[tuple[int, int]],
     strict: bool,
     checker: ClaimReader | None,
 ) -> tuple[int, list[Sentence], list[Sentence], list[Sentence]]:
     """Return the number of claims, and the unsupported, misattributed and general ones."""
-    checks = check(text, spec, allow, found, links)
+    checks = check(text, spec, allow, found, links, marks)
     if checker is not None:
         checks = review(checks, text, spec, checker)
     table = profiles(spec)
@@ -226,7 +227,10 @@ def score(
 
     structure, sections_found, empty_sections = _structure(text, spec)
 
-    claims, unsupported, misattributed, general = _grounding(text, spec, allow, found, links, strict, checker)
+    marks = citation_spans(text)
+    claims, unsupported, misattributed, general = _grounding(
+        text, spec, allow, found, links, marks, strict, checker
+    )
     # Without strict, general statements count on neither side (with it, they are unsupported).
     judged = claims if strict else claims - len(general)
     grounding = (judged - len(unsupported)) / judged if judged else 1.0
@@ -250,5 +254,5 @@ def score(
         misattributed=misattributed,
         general=general,
         violations=validation.counts(),
-        citation_marks=len(citation_spans(text)),
+        citation_marks=len(marks),
     )

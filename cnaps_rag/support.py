@@ -19,18 +19,18 @@ names a source):
    ("text-to-speech (TTS)") is no word of the claim.
 4. **Verdict.** *Supported* at :data:`SUPPORT_THRESHOLD` or more (:data:`GOAL_THRESHOLD` for a claim
    that credits no source in the section that says what the user wants: a restatement of the
-   question in the answer's own words, and for one that says what the provided models lack). Else *misattributed* when it
-   credits a source (the claim is not in the source it credits), *general* when it credits none,
-   names no model and is a textbook statement by its subject (:func:`cnaps_rag.claims.is_general`),
-   *unsupported* otherwise. A unit that holds an item the validator strips (a model name or URL no
-   source gives) is unsupported whatever its words.
+   question in the answer's own words; and for one that says what the provided models lack).
+   Else *misattributed* when it credits a source (the claim is not in the source it credits),
+   *general* when it credits none, names no model and is a textbook statement by its subject
+   (:func:`cnaps_rag.claims.is_general`), *unsupported* otherwise. A unit that holds an item the
+   validator strips (a model name or URL no source gives) is unsupported whatever its words.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
@@ -48,7 +48,7 @@ from .profiles import (
 )
 from .spec import PromptSpec
 from .text import blanked_spans
-from .validation import NOT_COVERED, Found, citation_spans
+from .validation import NOT_COVERED, Found
 from .words import (
     CJK_CHAR,
     background_words,
@@ -184,17 +184,28 @@ class _Spans(Generic[_T]):
         return found
 
 
-def _task_lines(layout: Layout, spec: PromptSpec) -> range:
-    """Return the lines of the answer's section that says what task the user is doing (none when
-    the prompt asks for no such section or the answer has no heading for it)."""
-    number = next((section.number for section in spec.sections if section.key == "task"), None)
-    start = None
-    for heading in layout.numbered_headings() if number is not None else ():
-        if start is None:
-            start = heading.line if heading.number == number else None
-        elif heading.number.isdigit() and heading.number != number:
-            return range(start, heading.line)
-    return range(start, len(layout.lines)) if start is not None else range(0)
+class _TaskLines:
+    """The lines of the answer's section that says what task the user is doing (none when the
+    prompt asks for no such section or the answer has no heading for it), found when first asked."""
+
+    def __init__(self, layout: Layout, spec: PromptSpec) -> None:
+        self.layout, self.spec = layout, spec
+        self.lines: range | None = None
+
+    def __contains__(self, line: int) -> bool:
+        if self.lines is None:
+            self.lines = self._find()
+        return line in self.lines
+
+    def _find(self) -> range:
+        number = next((section.number for section in self.spec.sections if section.key == "task"), None)
+        start = None
+        for heading in self.layout.numbered_headings() if number is not None else ():
+            if start is None:
+                start = heading.line if heading.number == number else None
+            elif heading.number.isdigit() and heading.number != number:
+                return range(start, heading.line)
+        return range(start, len(self.layout.lines)) if start is not None else range(0)
 
 
 _LACKING = re.compile(
@@ -285,6 +296,8 @@ class _Prompt:
     order: tuple[str, ...]
     finder: SourceNames
     allowed: _Allowed
+    said: dict[frozenset[str], tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
+    """What a claim crediting each set of sources may say (:func:`_may_say`), as answers ask."""
 
 
 @lru_cache(maxsize=256)
@@ -322,8 +335,8 @@ def _judge(
 ) -> tuple[float, set[str]]:
     """Return a claim's support (:data:`SUPPORT_THRESHOLD` says what is enough) and its words not found."""
     found, own = may_say
-    missing = {word for word in words if word not in found}
-    praise = {word for word in words if word in praising and word not in own}
+    missing = words - found
+    praise = (words & praising) - own
     penalty = len(missing) + EVALUATIVE_WEIGHT * len(praise)
     if missing:
         penalty += SPECIFIC_WEIGHT * len(_specific(written, missing))
@@ -336,14 +349,15 @@ def check(
     allow: AllowList,
     found: Found,
     link_spans: list[tuple[int, int]],
+    marks: list[tuple[int, int]],
 ) -> list[Check]:
     """Return the verdict on each claim of ``text`` (LF newlines), in order.
 
     ``found`` is what :func:`cnaps_rag.validation.find_items` finds in ``text``; ``link_spans`` the
-    spans of its links and link targets, blanked (with citation marks) before words are read.
+    spans of its links and link targets, and ``marks`` those of its chat citation marks
+    (:func:`cnaps_rag.validation.citation_spans`), blanked before words are read.
     """
     layout = Layout(text)
-    marks = citation_spans(text)
     # Links and chat citation marks are no prose: blanked before units are cut and words read;
     # source markers ([S2]) too, once they have said which source a unit credits.
     shaped = blanked_spans(text, sorted([*link_spans, *marks]))
@@ -368,8 +382,8 @@ def check(
     cjk = CJK_CHAR.search(blanked) is not None
     every = set(table)
     credits = _Credits(text, layout)
-    task = _task_lines(layout, spec)
-    said: dict[frozenset[str], tuple[frozenset[str], frozenset[str]]] = {}
+    task = _TaskLines(layout, spec)
+    said = prompt.said
     praising = evaluative_words()
     checks: list[Check] = []
     for unit in units(shaped, layout, spec.question):

@@ -125,7 +125,8 @@ def _fmt(value: float | None) -> str:
 def print_report(report: dict[str, Any]) -> None:
     print(f"picked on all systems: {_setting(report['dev_pick'])}")
     print()
-    print("| held-out system | picked without it | " + " | ".join(f"{t} dev → held out" for t, _ in FIGURES) + " |")
+    titles = " | ".join(f"{title} dev → held out" for title, _ in FIGURES)
+    print(f"| held-out system | picked without it | {titles} |")
     print("| --- | --- |" + " ---: |" * len(FIGURES))
     for name, row in report["systems"].items():
         cells = [f"{_fmt(row['dev'][key])} → {_fmt(row['held_out'][key])}" for _, key in FIGURES]
