@@ -17,9 +17,10 @@ names a source):
    (``data/evaluative_words.txt``) its sources do not use weighs :data:`EVALUATIVE_WEIGHT` more and a
    missing word written as a name :data:`SPECIFIC_WEIGHT` more; an acronym defined in place
    ("text-to-speech (TTS)") is no word of the claim.
-4. **Verdict.** *Supported* at :data:`SUPPORT_THRESHOLD` or more (:data:`GOAL_THRESHOLD` for a claim
-   that credits no source in the section that says what the user wants: a restatement of the
-   question in the answer's own words; and for one that says what the provided models lack).
+4. **Verdict.** *Supported* at :data:`SUPPORT_THRESHOLD` or more; at :data:`GOAL_THRESHOLD`, where
+   the answer restates the prompt in its own words: a line saying what flows into or out of a step,
+   and a claim crediting no source that stands in the section saying what the user wants or says
+   what the provided models lack.
    Else *misattributed* when it credits a source (the claim is not in the source it credits),
    *general* when it credits none, names no model and is a textbook statement by its subject
    (:func:`cnaps_rag.claims.is_general`), *unsupported* otherwise. A unit that holds an item the
@@ -214,6 +215,11 @@ _LACKING = re.compile(
 )
 """A claim about what the prompt's list of models lacks ("none of the provided models …", "no …
 model is available"): the answer reads the list, as a reader can (:data:`GOAL_THRESHOLD`)."""
+
+
+_FLOW = re.compile(r"^\W*(?:input|output)s?\b[\w ]{0,20}?\W*:", re.I)
+"""A line that says what flows into or out of a step ("**Output:** a sharp photo"): the data the
+question and the task's input and output describe, in the answer's words (:data:`GOAL_THRESHOLD`)."""
 
 
 _SILENT = frozenset({"diagram", "rule", "no words", "question", "transition", "table header"})
@@ -419,7 +425,8 @@ def check(
         if bad is not None:
             verdict = "unsupported"
         elif support >= SUPPORT_THRESHOLD or (
-            not credited and support >= GOAL_THRESHOLD and (unit.line in task or _LACKING.match(written))
+            support >= GOAL_THRESHOLD
+            and (_FLOW.match(written) or (not credited and (unit.line in task or _LACKING.match(written))))
         ):
             verdict = "supported"
         elif credited:

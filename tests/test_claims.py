@@ -236,6 +236,17 @@ def test_what_the_provided_models_lack_is_read_from_the_list(spec):
     assert flagged(spec, "Lumen is not provided with colour film negatives.")[0] == "misattributed"
 
 
+def test_what_flows_in_or_out_of_a_step_needs_half_its_words(spec):
+    # Under NAFNet's label: sharp, family, photo of 6 found (output is a workflow word); the same
+    # words under another field label are read at 3/4, and 3 of 7 is not half.
+    before = "**NAFNet:**\n"
+    assert flagged(spec, "- **Output:** Sharp family photos, vivid and free of smudges.", before) is None
+    said = flagged(spec, "- **Result:** Sharp family photos, vivid and free of smudges.", before)
+    assert said[0] == "misattributed" and GOAL_THRESHOLD < said[1] < SUPPORT_THRESHOLD
+    less = flagged(spec, "- **Output:** Sharp photos, vivid, glossy and free of smudges.", before)
+    assert less[0] == "misattributed" and less[1] < GOAL_THRESHOLD
+
+
 def test_three_of_four_words_found_is_enough(spec):
     # nafnet, deblur, photo found; overnight not: 3/4 = the threshold.
     assert flagged(spec, "NAFNet deblurs photos overnight.") is None
