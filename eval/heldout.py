@@ -47,7 +47,15 @@ def parse_knob(text: str) -> tuple[str, str, list[Any]]:
     module, _, name = path.rpartition(".")
     if not module or not values:
         raise ValueError(f"{text!r}: expected MODULE.NAME=V1,V2,…")
-    return module, name, [ast.literal_eval(v) for v in values.split(",")]
+    literals = []
+    for value in values.split(","):
+        try:
+            literals.append(ast.literal_eval(value))
+        except (ValueError, SyntaxError):
+            raise ValueError(
+                f"{text!r}: {value!r} is no Python literal (a number, True, a string in quotes)"
+            ) from None
+    return module, name, literals
 
 
 def _clear_caches() -> None:
@@ -143,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         knob_values = [parse_knob(text) for text in args.knob]
-    except (ValueError, SyntaxError) as exc:
+    except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     grid = [
@@ -155,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         report = held_out(records, grid, args.by)
-    except ValueError as exc:
+    except (ValueError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print_report(report)
