@@ -11,8 +11,9 @@ names a source):
 2. **What it may say.** A unit that credits sources may use the words of those sources only
    (:class:`~cnaps_rag.profiles.Profile`: the identifier read as task, architecture, data and style,
    the title, the summary, the link path), plus the user's question and instructions, the sources'
-   names, and the background and workflow words any answer may use. A unit that credits none may use
-   the words of every source.
+   names, and the background and workflow words any answer may use; a related paper (no recommended
+   model) is about something else, so a claim crediting only related papers may not take the
+   question's topic words without them. A unit that credits none may use the words of every source.
 3. **Support.** The share of its distinct content words found there, where a word of praise
    (``data/evaluative_words.txt``) its sources do not use weighs :data:`EVALUATIVE_WEIGHT` more and a
    missing word written as a name :data:`SPECIFIC_WEIGHT` more; an acronym defined in place
@@ -288,6 +289,11 @@ class _Allowed:
     """Background, workflow and the sources' name words: what any claim may use."""
     question: frozenset[str]
     """The question's and instructions' words."""
+    topic: frozenset[str]
+    """The question's words that neither the instructions nor :attr:`base` hold: what the user asks
+    about, which a related paper (on another topic) does not speak of unless in its own words."""
+    related: frozenset[str]
+    """IDs of the related papers (the sources that are no recommended model)."""
     everything: frozenset[str]
     """All of the above and every source's words: what a claim crediting no source may use."""
     sources: frozenset[str]
@@ -310,17 +316,23 @@ class _Prompt:
 def _prompt(question: str, instructions: tuple[str, ...], sources: tuple[Fields, ...]) -> _Prompt:
     """Return what checking an answer to this prompt needs (cached by the strings it reads)."""
     table = profile_table(sources)
-    return _Prompt(table, tuple(table), SourceNames(table), _allowed(question, instructions, table))
+    related = frozenset(fields[0] for fields in sources if fields[1] == "related")
+    return _Prompt(table, tuple(table), SourceNames(table), _allowed(question, instructions, table, related))
 
 
-def _allowed(question_text: str, instructions: tuple[str, ...], table: dict[str, Profile]) -> _Allowed:
+def _allowed(
+    question_text: str, instructions: tuple[str, ...], table: dict[str, Profile], related: frozenset[str]
+) -> _Allowed:
     names = tuple(name_text(p.name) for p in table.values()) + tuple(
         key for p in table.values() for key in sorted(p.aliases)
     )
     common = _common(question_text, instructions, names)
     question = frozenset(roots(content_words("\n".join([question_text, *instructions]))))
     sources = frozenset().union(*(p.words for p in table.values()))
-    return _Allowed(common - question, question, common | sources, sources)
+    base = common - question
+    topic = frozenset(roots(content_words(question_text))) - base
+    topic -= frozenset(roots(content_words("\n".join(instructions))))
+    return _Allowed(base, question, topic, related, common | sources, sources)
 
 
 def _may_say(
@@ -330,6 +342,9 @@ def _may_say(
     if not credited:
         return allowed.everything, allowed.sources
     own = frozenset().union(*(table[sid].words for sid in credited))
+    if credited <= allowed.related:
+        # A related paper is about something else: the user's topic is in its claims only in its words.
+        return allowed.base | (allowed.question - allowed.topic) | own, own
     return allowed.base | allowed.question | own, own
 
 

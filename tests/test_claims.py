@@ -188,6 +188,13 @@ def test_a_model_the_summary_names_names_its_paper(spec):
     assert flagged(spec, "SegFormer predicts the crack mask.", "### NAFNet\n\n") is None
 
 
+def test_a_related_paper_speaks_of_the_users_topic_only_in_its_own_words(spec):
+    # scratched, family: the question's words, which Lumen (a related paper) does not use.
+    assert flagged(spec, "Lumen repairs scratched family photos.")[:2] == ("misattributed", 0.4)
+    assert flagged(spec, "NAFNet deblurs scratched family photos.") is None  # the recommended model
+    assert flagged(spec, "Lumen repairs cracks in scanned prints.") is None  # scanned: Lumen's word too
+
+
 def test_a_claim_crediting_no_source_may_use_every_sources_words(spec):
     assert flagged(spec, "Cracks are repaired from pairs of damaged and clean scans.") is None
     verdict, _, sources = flagged(spec, "Dashcam footage is stabilised with optical flow.")
