@@ -211,11 +211,12 @@ class _TaskLines:
 
 
 _LACKING = re.compile(
-    r"^(?=.*\b(?:no|none|not|lack|lacks|cannot|without|neither)\b).*\b(?:provided|listed|available|given)\b",
+    r"^(?=.*\b(?:no|none|not|lack|lacks|cannot|without|neither)\b).*\b(?:provided|listed|list|recommended|available|given)\b",
     re.I,
 )
 """A claim about what the prompt's list of models lacks ("none of the provided models …", "no …
-model is available"): the answer reads the list, as a reader can (:data:`GOAL_THRESHOLD`)."""
+model is available", "not a model from the list"): the answer reads the list, as a reader can
+(:data:`GOAL_THRESHOLD`)."""
 
 
 _FLOW = re.compile(r"^\W*(?:input|output)s?\b[\w ]{0,20}?\W*:", re.I)

@@ -236,6 +236,7 @@ def test_the_task_section_restates_the_question_in_other_words(spec):
 def test_what_the_provided_models_lack_is_read_from_the_list(spec):
     # Crediting no source and saying what the list lacks: half its words, as a restated goal.
     assert flagged(spec, "None of the provided models restores colour film negatives.") is None
+    assert flagged(spec, "No model from the list restores colour film negatives.") is None
     said = flagged(spec, "Each of the provided models restores colour film negatives.")
     assert said[:2] == ("unsupported", pytest.approx(4 / 6, abs=1e-4))
     less = flagged(spec, "None of the provided models restores film negatives, slides or tintypes.")
