@@ -25,7 +25,8 @@ names a source):
    Else *misattributed* when it credits a source (the claim is not in the source it credits),
    *general* when it credits none, names no model and is a textbook statement by its subject
    (:func:`cnaps_rag.claims.is_general`), *unsupported* otherwise. A unit that holds an item the
-   validator strips (a model name or URL no source gives) is unsupported whatever its words.
+   validator strips (a model name or URL no source gives) is unsupported whatever its words, and
+   misattributed when it credits a source.
 """
 
 from __future__ import annotations
@@ -439,7 +440,8 @@ def check(
         named_model = bool(mentions.over(unit))
         verdict: Verdict
         if bad is not None:
-            verdict = "unsupported"
+            # What the validator strips no source gives: the source the claim credits does not say it.
+            verdict = "misattributed" if credited and how != "mark" else "unsupported"
         elif support >= SUPPORT_THRESHOLD or (
             support >= GOAL_THRESHOLD
             and (_FLOW.match(written) or (not credited and (unit.line in task or _LACKING.match(written))))

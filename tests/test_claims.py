@@ -205,6 +205,9 @@ def test_an_item_the_validator_strips_makes_its_claim_unsupported(spec):
     result = score("## 2. Workflow\n\nReal-ESRGAN sharpens the photos.\n", spec)
     [item] = result.unsupported
     assert "Real-ESRGAN" in item.why and not result.misattributed
+    # Credited to NAFNet, which does not give it either: misattributed.
+    result = score("## 2. Workflow\n\nNAFNet deblurs the photos with Real-ESRGAN.\n", spec)
+    assert result.misattributed == result.unsupported and "Real-ESRGAN" in result.misattributed[0].why
 
 
 def test_workflow_words_need_no_source(spec):
