@@ -6,8 +6,9 @@ names a source):
 1. **Which sources it credits.** A source marker (``[S2]``), a link that the prompt gives for a
    source, or a name of the source (:mod:`cnaps_rag.profiles` says which names); else, for a unit
    with a chat citation mark (``[cite: 3]``), some source; else, for a unit that opens with a
-   pronoun ("It", "Its", "This model"), what the unit before it credited; else the sources named by
-   the bold label or lead-in it stands under (or the list item it is nested in), else by its heading.
+   pronoun ("It", "Its", "This model", also after a clause), what the unit before it credited;
+   else the sources named by the bold label or lead-in it stands under (or the list item it is
+   nested in), else by its heading.
 2. **What it may say.** A unit that credits sources may use the words of those sources only
    (:class:`~cnaps_rag.profiles.Profile`: the identifier read as task, architecture, data and style,
    the title, the summary, the link path), plus the user's question and instructions, the sources'
@@ -79,11 +80,12 @@ Verdict = Literal["supported", "unsupported", "misattributed", "general"]
 
 _MARKER = re.compile(r"\[(S\d+)\]")
 _PRONOUN = re.compile(
-    r"^\W*(?:it|its|it's|they|their|both"
+    r"^\W*(?:[^,.;:]{1,60}, )?(?:it|its|it's|they|their|both"
     r"|(?:this|the|that|these)(?: [\w-]+){0,2} (?:model|network|paper|method|approach|framework|tool)s?)\b",
     re.I,
 )
-"""A unit that opens so speaks of what the unit before it named."""
+"""A unit that opens so (perhaps after a clause: "Unlike X, it …") speaks of what the unit before it
+named."""
 
 
 class Check(NamedTuple):

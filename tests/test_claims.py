@@ -149,6 +149,7 @@ def test_the_identifier_says_task_architecture_and_training_data(spec):
         ("", "[S1] predicts a crack mask.", ["S1"]),  # a source marker
         ("", "[the paper](https://arxiv.org/abs/2204.04676) fills the masked regions.", ["S1"]),  # a link
         ("NAFNet deblurs the photos. ", "It predicts a crack mask first.", ["S1"]),  # a pronoun
+        ("NAFNet deblurs the photos. ", "Unlike older tools, it predicts a crack mask.", ["S1"]),
         ("### NAFNet\n\n", "- Repairs cracks from pairs of damaged and clean scans.", ["S1"]),  # a heading
         ("**NAFNet:**\n", "- Repairs cracks from pairs of damaged and clean scans.", ["S1"]),  # a bold label
         ("NAFNet works as follows:\n", "- Repairs cracks from pairs of damaged and clean scans.", ["S1"]),
