@@ -459,7 +459,7 @@ def check(
             verdict = "unsupported"
         if verdict != "supported":
             # Shown as written ("artifacts"), not as the roots compared ("artifac").
-            missing = {w.lower() for w in words_of(written) if word_root(w) in missing} or missing
+            missing = {word for word in tokens if word_root(word) in missing} or missing
         checks.append(
             Check(
                 unit.start,
