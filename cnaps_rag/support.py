@@ -227,6 +227,15 @@ _FLOW = re.compile(r"^\W*(?:input|output)s?\b[\w ]{0,20}?\W*:", re.I)
 question and the task's input and output describe, in the answer's words (:data:`GOAL_THRESHOLD`)."""
 
 
+def _restates(written: str, how: str, unit: Unit, task: _TaskLines) -> bool:
+    """Return whether a claim restates the prompt in the answer's words (:data:`GOAL_THRESHOLD`): a
+    step's input or output, or, crediting no source (a chat mark names none), the user's goal in the
+    task section or what the provided models lack."""
+    return bool(_FLOW.match(written)) or (
+        how in ("", "mark") and (unit.line in task or _LACKING.match(written) is not None)
+    )
+
+
 _SILENT = frozenset({"diagram", "rule", "no words", "question", "transition", "table header"})
 """Shapes of units that neither claim nor name what the units after them are about."""
 
@@ -445,8 +454,7 @@ def check(
             # What the validator strips no source gives: the source the claim credits does not say it.
             verdict = "misattributed" if credited and how != "mark" else "unsupported"
         elif support >= SUPPORT_THRESHOLD or (
-            support >= GOAL_THRESHOLD
-            and (_FLOW.match(written) or (not credited and (unit.line in task or _LACKING.match(written))))
+            support >= GOAL_THRESHOLD and _restates(written, how, unit, task)
         ):
             verdict = "supported"
         elif credited:

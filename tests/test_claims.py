@@ -229,6 +229,8 @@ def test_the_task_section_restates_the_question_in_other_words(spec):
     assert GOAL_THRESHOLD == 0.5
     claim = "Scanned family photos become sharp, vivid and free of smudges."
     assert verdicts(spec, f"## 1. Task\n\n{claim}\n") == {}
+    marked = claim.replace(".", " [cite: 2].")  # a chat citation mark names no source
+    assert verdicts(spec, f"## 1. Task\n\n{marked}\n") == {}
     assert verdicts(spec, f"## 2. Workflow\n\n{claim}\n")[claim][:2] == ("unsupported", 0.5)
     # Four of nine is not half; a claim that credits a source is read against it as anywhere.
     less = "Scanned family photos become sharp, vivid, glossy and free of smudges."
