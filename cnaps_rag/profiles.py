@@ -50,9 +50,7 @@ def claim_words(text: str, written: list[str], cjk: bool) -> set[str]:
     (:func:`roots` of :func:`~cnaps_rag.words.content_words`, in one pass without CJK characters)."""
     if cjk:
         return roots(content_words(text))
-    found = set(map(word_root, written))
-    found.discard(None)
-    return found  # type: ignore[return-value]  # None, the one non-root, is gone
+    return {root for root in map(word_root, written) if root}
 
 
 def split_name(text: str) -> str:

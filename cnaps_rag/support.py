@@ -21,11 +21,11 @@ names a source):
    ("text-to-speech (TTS)") is no word of the claim.
 4. **Verdict.** *Supported* at :data:`SUPPORT_THRESHOLD` or more; at :data:`GOAL_THRESHOLD`, where
    the answer restates the prompt in its own words: a line saying what flows into or out of a step,
-   and a claim crediting no source that stands in the section saying what the user wants or says
-   what the provided models lack.
-   Else *misattributed* when it credits a source (the claim is not in the source it credits),
-   *general* when it credits none, names no model and is a textbook statement by its subject
-   (:func:`cnaps_rag.claims.is_general`), *unsupported* otherwise. A unit that holds an item the
+   and a claim crediting no source (or only a chat mark) that stands in the section saying what the
+   user wants or says what the provided models lack. Else *misattributed* when it credits a source
+   (the claim is not in the source it credits), *general* when it credits none, names no model and
+   is a textbook statement by its subject (:func:`cnaps_rag.claims.is_general`), *unsupported*
+   otherwise. A unit that holds an item the
    validator strips (a model name or URL no source gives) is unsupported whatever its words, and
    misattributed when it credits a source.
 """
@@ -69,8 +69,8 @@ SUPPORT_THRESHOLD = 0.75
 EVALUATIVE_WEIGHT = 2.0
 """Extra weight of a word of praise (``data/evaluative_words.txt``) that the credited source lacks."""
 GOAL_THRESHOLD = 0.5
-"""The support that a claim in the answer's task section (where it says what the user wants) needs
-when it credits no source: it restates the question in the answer's own words."""
+"""The support that a claim restating the prompt in the answer's own words needs (:func:`_restates`:
+the user's goal in the task section, what the provided models lack, a step's input or output)."""
 SPECIFIC_WEIGHT = 2.0
 """Extra weight of a missing word written as a name (an acronym, CamelCase, a capital inside a
 sentence): a specific model, dataset or method the prompt does not give."""
@@ -214,7 +214,8 @@ class _TaskLines:
 
 
 _LACKING = re.compile(
-    r"^(?=.*\b(?:no|none|not|lack|lacks|cannot|without|neither)\b).*\b(?:provided|listed|list|recommended|available|given)\b",
+    r"^(?=.*\b(?:no|none|not|lack|lacks|cannot|without|neither)\b)"  # a negation, and
+    r".*\b(?:provided|listed|list|recommended|available|given)\b",  # the prompt's list
     re.I,
 )
 """A claim about what the prompt's list of models lacks ("none of the provided models …", "no …
