@@ -6,7 +6,8 @@ Run from the repository's root::
         --knob cnaps_rag.support.SUPPORT_THRESHOLD=0.6,0.7,0.75,0.8 [--knob ...] [--by flags_right]
 
 Each ``--knob MODULE.NAME=V1,V2,…`` is a module constant and the values to try (Python literals;
-``True,False`` switches a rule); with several knobs every combination is tried. For each system,
+``on,off`` switches a rule written as a pattern: as it is, or matching nothing); with several knobs
+every combination is tried. For each system,
 the combination that does best on the *other* systems' units pooled (by ``--by``: balanced
 accuracy by default, ties to flags right, then to the first listed) is applied to it; the table
 shows that system's figures under the combination picked on all systems (*dev*) beside those under
@@ -21,6 +22,7 @@ import argparse
 import ast
 import importlib
 import itertools
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +33,9 @@ from eval.faithfulness import Tally, read_labels, tally
 
 MODULES = ("cnaps_rag.words", "cnaps_rag.profiles", "cnaps_rag.claims", "cnaps_rag.support")
 """Modules whose cached functions are cleared when a knob changes (their results may depend on it)."""
+ON, OFF = "on", "off"
+"""Values that switch a rule written as a pattern (``_FLOW=on,off``): as it is, or matching nothing."""
+NEVER = re.compile(r"(?!)")
 FIGURES = (
     ("BA", "balanced_accuracy"),
     ("caught", "unsupported_caught"),
@@ -47,8 +52,11 @@ def parse_knob(text: str) -> tuple[str, str, list[Any]]:
     module, _, name = path.rpartition(".")
     if not module or not values:
         raise ValueError(f"{text!r}: expected MODULE.NAME=V1,V2,…")
-    literals = []
+    literals: list[Any] = []
     for value in values.split(","):
+        if value in (ON, OFF):
+            literals.append(value)
+            continue
         try:
             literals.append(ast.literal_eval(value))
         except (ValueError, SyntaxError):
@@ -65,18 +73,27 @@ def _clear_caches() -> None:
                 value.cache_clear()
 
 
+def _value(current: Any, value: Any, where: str) -> Any:
+    """Return what a knob's ``value`` sets a constant that is now ``current`` to."""
+    if value not in (ON, OFF):
+        return value
+    if not isinstance(current, re.Pattern):
+        raise ValueError(f"{where} is no pattern: it has no on and off")
+    return current if value == ON else NEVER
+
+
 @contextmanager
 def knobs(setting: dict[tuple[str, str], Any]) -> Iterator[None]:
     """Set module constants for the duration (and clear the caches that may hold their effect)."""
     old = {}
-    for (module, name), value in setting.items():
-        target = importlib.import_module(module)
-        if not hasattr(target, name):
-            raise ValueError(f"{module} has no {name}")
-        old[module, name] = getattr(target, name)
-        setattr(target, name, value)
-    _clear_caches()
     try:
+        for (module, name), value in setting.items():
+            target = importlib.import_module(module)
+            if not hasattr(target, name):
+                raise ValueError(f"{module} has no {name}")
+            old[module, name] = getattr(target, name)
+            setattr(target, name, _value(old[module, name], value, f"{module}.{name}"))
+        _clear_caches()
         yield
     finally:
         for (module, name), value in old.items():

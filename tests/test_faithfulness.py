@@ -97,5 +97,16 @@ def test_leave_one_system_out_picks_each_knob_without_the_held_out_system(capsys
         heldout.parse_knob("SUPPORT_THRESHOLD")
     with pytest.raises(ValueError, match="no Python literal"):
         heldout.parse_knob("cnaps_rag.support.SUPPORT_THRESHOLD=high")
+    # A rule written as a pattern switches on and off; a constant that is none has neither.
+    switch = heldout.parse_knob("cnaps_rag.support._FLOW=on,off")
+    assert switch[2] == ["on", "off"]
+    with heldout.knobs({("cnaps_rag.support", "_FLOW"): "off"}):
+        assert support._FLOW.match("Output: a photo") is None
+    assert support._FLOW.match("Output: a photo")
+    with (
+        pytest.raises(ValueError, match="no pattern"),
+        heldout.knobs({("cnaps_rag.support", "GOAL_THRESHOLD"): "off"}),
+    ):
+        pass
     heldout.print_report(report)
     assert "| a | SUPPORT_THRESHOLD=0.75 | 1.00 → 1.00 |" in capsys.readouterr().out
