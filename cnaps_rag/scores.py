@@ -27,26 +27,15 @@
 
 Grounding
 ---------
-The answer is cut into units (sentences, list items, table rows, headings) and each unit with
-the shape of a claim is checked against the sources it credits, in their own words
-(:mod:`cnaps_rag.claims` says which units make no claim; :mod:`cnaps_rag.support` how a claim
-is checked and what each verdict means). ``claims`` counts the claims; ``unsupported`` lists
-those the prompt does not support, each with its span in the scored markdown and ``why`` (which
-source was read, what was not found in it); ``misattributed`` those among them that credit a
-source (by marker, link, name, or the heading, label or pronoun they stand under) that does not
-say it; ``general`` the textbook statements that credit no source and name no model.
-
-``score(markdown, spec, checker=...)`` has a model read the flagged claims (or all) against the
-sources they credit (:mod:`cnaps_rag.claim_check`, off by default): its verdicts replace the word
-check's, and its reason is in ``why``.
-
-By default a general statement counts on neither side: ``grounding`` is (claims − general −
-unsupported) / (claims − general). With ``strict=True`` general statements are unsupported (they
-are in ``unsupported`` too) and ``grounding`` is (claims − unsupported) / claims.
-
-How it agrees with careful readers: ``python -m eval.faithfulness
-../shared/faithfulness/dev_labels.jsonl`` (``eval/README.md`` has the figures and the methods
-measured). Content words and their stems: :mod:`cnaps_rag.words`.
+Each unit of the answer with the shape of a claim is checked against the sources it credits, in
+their own words (:mod:`cnaps_rag.claims`: which units claim; :mod:`cnaps_rag.support`: how a claim
+is checked, each verdict). ``unsupported`` lists the claims the prompt does not support, with their
+spans and ``why``; ``misattributed`` those among them that credit a source that does not say them;
+``general`` the textbook statements that credit no source and name no model. ``checker=`` has a
+model read the flagged claims (:mod:`cnaps_rag.claim_check`, off by default). A general statement
+counts on neither side: ``grounding`` is (claims − general − unsupported) / (claims − general);
+with ``strict=True`` it is unsupported too and ``grounding`` is (claims − unsupported) / claims.
+Agreement with careful readers: ``python -m eval.faithfulness LABELS`` (``eval/README.md``).
 """
 
 from __future__ import annotations
@@ -161,11 +150,12 @@ def _grounding(
     allow: AllowList,
     found: Found,
     links: list[tuple[int, int]],
+    marks: list[tuple[int, int]],
     strict: bool,
     checker: ClaimReader | None,
 ) -> tuple[int, list[Sentence], list[Sentence], list[Sentence]]:
     """Return the number of claims, and the unsupported, misattributed and general ones."""
-    checks = check(text, spec, allow, found, links)
+    checks = check(text, spec, allow, found, links, marks)
     if checker is not None:
         checks = review(checks, text, spec, checker)
     table = profiles(spec)
@@ -226,7 +216,10 @@ def score(
 
     structure, sections_found, empty_sections = _structure(text, spec)
 
-    claims, unsupported, misattributed, general = _grounding(text, spec, allow, found, links, strict, checker)
+    marks = citation_spans(text)
+    claims, unsupported, misattributed, general = _grounding(
+        text, spec, allow, found, links, marks, strict, checker
+    )
     # Without strict, general statements count on neither side (with it, they are unsupported).
     judged = claims if strict else claims - len(general)
     grounding = (judged - len(unsupported)) / judged if judged else 1.0
@@ -250,5 +243,5 @@ def score(
         misattributed=misattributed,
         general=general,
         violations=validation.counts(),
-        citation_marks=len(citation_spans(text)),
+        citation_marks=len(marks),
     )

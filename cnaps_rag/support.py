@@ -6,29 +6,35 @@ names a source):
 1. **Which sources it credits.** A source marker (``[S2]``), a link that the prompt gives for a
    source, or a name of the source (:mod:`cnaps_rag.profiles` says which names); else, for a unit
    with a chat citation mark (``[cite: 3]``), some source; else, for a unit that opens with a
-   pronoun ("It", "Its", "This model"), what the unit before it credited; else the sources named by
-   the bold label or lead-in it stands under (or the list item it is nested in), else by its heading.
+   pronoun ("It", "Its", "This model", also after a clause), what the unit before it credited;
+   else the sources named by the bold label or lead-in it stands under (or the list item it is
+   nested in), else by its heading.
 2. **What it may say.** A unit that credits sources may use the words of those sources only
    (:class:`~cnaps_rag.profiles.Profile`: the identifier read as task, architecture, data and style,
    the title, the summary, the link path), plus the user's question and instructions, the sources'
-   names, and the background and workflow words any answer may use. A unit that credits none may use
-   the words of every source.
+   names, and the background and workflow words any answer may use; a related paper (no recommended
+   model) is about something else, so a claim crediting only related papers may not take the
+   question's topic words without them. A unit that credits none may use the words of every source.
 3. **Support.** The share of its distinct content words found there, where a word of praise
    (``data/evaluative_words.txt``) its sources do not use weighs :data:`EVALUATIVE_WEIGHT` more and a
    missing word written as a name :data:`SPECIFIC_WEIGHT` more; an acronym defined in place
    ("text-to-speech (TTS)") is no word of the claim.
-4. **Verdict.** *Supported* at :data:`SUPPORT_THRESHOLD` or more. Else *misattributed* when it
-   credits a source (the claim is not in the source it credits), *general* when it credits none,
-   names no model and is a textbook statement by its subject (:func:`cnaps_rag.claims.is_general`),
-   *unsupported* otherwise. A unit that holds an item the validator strips (a model name or URL no
-   source gives) is unsupported whatever its words.
+4. **Verdict.** *Supported* at :data:`SUPPORT_THRESHOLD` or more; at :data:`GOAL_THRESHOLD`, where
+   the answer restates the prompt in its own words: a line saying what flows into or out of a step,
+   and a claim crediting no source (or only a chat mark) that stands in the section saying what the
+   user wants or says what the provided models lack. Else *misattributed* when it credits a source
+   (the claim is not in the source it credits), *general* when it credits none, names no model and
+   is a textbook statement by its subject (:func:`cnaps_rag.claims.is_general`), *unsupported*
+   otherwise. A unit that holds an item the
+   validator strips (a model name or URL no source gives) is unsupported whatever its words, and
+   misattributed when it credits a source.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
@@ -46,7 +52,7 @@ from .profiles import (
 )
 from .spec import PromptSpec
 from .text import blanked_spans
-from .validation import NOT_COVERED, Found, citation_spans
+from .validation import NOT_COVERED, Found
 from .words import (
     CJK_CHAR,
     background_words,
@@ -62,6 +68,9 @@ SUPPORT_THRESHOLD = 0.75
 """Share of a claim's distinct content words (less the penalties below) that must be found."""
 EVALUATIVE_WEIGHT = 2.0
 """Extra weight of a word of praise (``data/evaluative_words.txt``) that the credited source lacks."""
+GOAL_THRESHOLD = 0.5
+"""The support that a claim restating the prompt in the answer's own words needs (:func:`_restates`:
+the user's goal in the task section, what the provided models lack, a step's input or output)."""
 SPECIFIC_WEIGHT = 2.0
 """Extra weight of a missing word written as a name (an acronym, CamelCase, a capital inside a
 sentence): a specific model, dataset or method the prompt does not give."""
@@ -71,11 +80,12 @@ Verdict = Literal["supported", "unsupported", "misattributed", "general"]
 
 _MARKER = re.compile(r"\[(S\d+)\]")
 _PRONOUN = re.compile(
-    r"^\W*(?:it|its|it's|they|their|both"
+    r"^\W*(?:[^,.;:]{1,60}, )?(?:it|its|it's|they|their|both"
     r"|(?:this|the|that|these)(?: [\w-]+){0,2} (?:model|network|paper|method|approach|framework|tool)s?)\b",
     re.I,
 )
-"""A unit that opens so speaks of what the unit before it named."""
+"""A unit that opens so (perhaps after a clause: "Unlike X, it …") speaks of what the unit before it
+named."""
 
 
 class Check(NamedTuple):
@@ -179,6 +189,54 @@ class _Spans(Generic[_T]):
         return found
 
 
+class _TaskLines:
+    """The lines of the answer's section that says what task the user is doing (none when the
+    prompt asks for no such section or the answer has no heading for it), found when first asked."""
+
+    def __init__(self, layout: Layout, spec: PromptSpec) -> None:
+        self.layout, self.spec = layout, spec
+        self.lines: range | None = None
+
+    def __contains__(self, line: int) -> bool:
+        if self.lines is None:
+            self.lines = self._find()
+        return line in self.lines
+
+    def _find(self) -> range:
+        number = next((section.number for section in self.spec.sections if section.key == "task"), None)
+        start = None
+        for heading in self.layout.numbered_headings() if number is not None else ():
+            if start is None:
+                start = heading.line if heading.number == number else None
+            elif heading.number.isdigit() and heading.number != number:
+                return range(start, heading.line)
+        return range(start, len(self.layout.lines)) if start is not None else range(0)
+
+
+_LACKING = re.compile(
+    r"^(?=.*\b(?:no|none|not|lack|lacks|cannot|without|neither)\b)"  # a negation, and
+    r".*\b(?:provided|listed|list|recommended|available|given)\b",  # the prompt's list
+    re.I,
+)
+"""A claim about what the prompt's list of models lacks ("none of the provided models …", "no …
+model is available", "not a model from the list"): the answer reads the list, as a reader can
+(:data:`GOAL_THRESHOLD`)."""
+
+
+_FLOW = re.compile(r"^\W*(?:input|output)s?\b[\w ]{0,20}?\W*:", re.I)
+"""A line that says what flows into or out of a step ("**Output:** a sharp photo"): the data the
+question and the task's input and output describe, in the answer's words (:data:`GOAL_THRESHOLD`)."""
+
+
+def _restates(written: str, how: str, unit: Unit, task: _TaskLines) -> bool:
+    """Return whether a claim restates the prompt in the answer's words (:data:`GOAL_THRESHOLD`): a
+    step's input or output, or, crediting no source (a chat mark names none), the user's goal in the
+    task section or what the provided models lack."""
+    return bool(_FLOW.match(written)) or (
+        how in ("", "mark") and (unit.line in task or _LACKING.match(written) is not None)
+    )
+
+
 _SILENT = frozenset({"diagram", "rule", "no words", "question", "transition", "table header"})
 """Shapes of units that neither claim nor name what the units after them are about."""
 
@@ -245,6 +303,11 @@ class _Allowed:
     """Background, workflow and the sources' name words: what any claim may use."""
     question: frozenset[str]
     """The question's and instructions' words."""
+    topic: frozenset[str]
+    """The question's words that neither the instructions nor :attr:`base` hold: what the user asks
+    about, which a related paper (on another topic) does not speak of unless in its own words."""
+    related: frozenset[str]
+    """IDs of the related papers (the sources that are no recommended model)."""
     everything: frozenset[str]
     """All of the above and every source's words: what a claim crediting no source may use."""
     sources: frozenset[str]
@@ -259,23 +322,31 @@ class _Prompt:
     order: tuple[str, ...]
     finder: SourceNames
     allowed: _Allowed
+    said: dict[frozenset[str], tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
+    """What a claim crediting each set of sources may say (:func:`_may_say`), as answers ask."""
 
 
 @lru_cache(maxsize=256)
 def _prompt(question: str, instructions: tuple[str, ...], sources: tuple[Fields, ...]) -> _Prompt:
     """Return what checking an answer to this prompt needs (cached by the strings it reads)."""
     table = profile_table(sources)
-    return _Prompt(table, tuple(table), SourceNames(table), _allowed(question, instructions, table))
+    related = frozenset(fields[0] for fields in sources if fields[1] == "related")
+    return _Prompt(table, tuple(table), SourceNames(table), _allowed(question, instructions, table, related))
 
 
-def _allowed(question_text: str, instructions: tuple[str, ...], table: dict[str, Profile]) -> _Allowed:
+def _allowed(
+    question_text: str, instructions: tuple[str, ...], table: dict[str, Profile], related: frozenset[str]
+) -> _Allowed:
     names = tuple(name_text(p.name) for p in table.values()) + tuple(
         key for p in table.values() for key in sorted(p.aliases)
     )
     common = _common(question_text, instructions, names)
     question = frozenset(roots(content_words("\n".join([question_text, *instructions]))))
     sources = frozenset().union(*(p.words for p in table.values()))
-    return _Allowed(common - question, question, common | sources, sources)
+    base = common - question
+    topic = frozenset(roots(content_words(question_text))) - base
+    topic -= frozenset(roots(content_words("\n".join(instructions))))
+    return _Allowed(base, question, topic, related, common | sources, sources)
 
 
 def _may_say(
@@ -285,6 +356,9 @@ def _may_say(
     if not credited:
         return allowed.everything, allowed.sources
     own = frozenset().union(*(table[sid].words for sid in credited))
+    if credited <= allowed.related:
+        # A related paper is about something else: the user's topic is in its claims only in its words.
+        return allowed.base | (allowed.question - allowed.topic) | own, own
     return allowed.base | allowed.question | own, own
 
 
@@ -296,8 +370,8 @@ def _judge(
 ) -> tuple[float, set[str]]:
     """Return a claim's support (:data:`SUPPORT_THRESHOLD` says what is enough) and its words not found."""
     found, own = may_say
-    missing = {word for word in words if word not in found}
-    praise = {word for word in words if word in praising and word not in own}
+    missing = words - found
+    praise = (words & praising) - own
     penalty = len(missing) + EVALUATIVE_WEIGHT * len(praise)
     if missing:
         penalty += SPECIFIC_WEIGHT * len(_specific(written, missing))
@@ -310,14 +384,15 @@ def check(
     allow: AllowList,
     found: Found,
     link_spans: list[tuple[int, int]],
+    marks: list[tuple[int, int]],
 ) -> list[Check]:
     """Return the verdict on each claim of ``text`` (LF newlines), in order.
 
     ``found`` is what :func:`cnaps_rag.validation.find_items` finds in ``text``; ``link_spans`` the
-    spans of its links and link targets, blanked (with citation marks) before words are read.
+    spans of its links and link targets, and ``marks`` those of its chat citation marks
+    (:func:`cnaps_rag.validation.citation_spans`), blanked before words are read.
     """
     layout = Layout(text)
-    marks = citation_spans(text)
     # Links and chat citation marks are no prose: blanked before units are cut and words read;
     # source markers ([S2]) too, once they have said which source a unit credits.
     shaped = blanked_spans(text, sorted([*link_spans, *marks]))
@@ -342,7 +417,8 @@ def check(
     cjk = CJK_CHAR.search(blanked) is not None
     every = set(table)
     credits = _Credits(text, layout)
-    said: dict[frozenset[str], tuple[frozenset[str], frozenset[str]]] = {}
+    task = _TaskLines(layout, spec)
+    said = prompt.said
     praising = evaluative_words()
     checks: list[Check] = []
     for unit in units(shaped, layout, spec.question):
@@ -376,8 +452,11 @@ def check(
         named_model = bool(mentions.over(unit))
         verdict: Verdict
         if bad is not None:
-            verdict = "unsupported"
-        elif support >= SUPPORT_THRESHOLD:
+            # What the validator strips no source gives: the source the claim credits does not say it.
+            verdict = "misattributed" if credited and how != "mark" else "unsupported"
+        elif support >= SUPPORT_THRESHOLD or (
+            support >= GOAL_THRESHOLD and _restates(written, how, unit, task)
+        ):
             verdict = "supported"
         elif credited:
             # A chat citation mark says that some source is credited, not which: its claim is
@@ -389,7 +468,7 @@ def check(
             verdict = "unsupported"
         if verdict != "supported":
             # Shown as written ("artifacts"), not as the roots compared ("artifac").
-            missing = {w.lower() for w in words_of(written) if word_root(w) in missing} or missing
+            missing = {word for word in tokens if word_root(word) in missing} or missing
         checks.append(
             Check(
                 unit.start,

@@ -143,11 +143,11 @@ def _malformed(record: Any) -> str | None:
     return None
 
 
-def measure(
+def tally(
     records: list[dict[str, Any]], *, strict: bool = False, checker: ClaimReader | None = None
-) -> dict[str, Any]:
-    """Return per-system and overall agreement of :func:`cnaps_rag.scores` with the labels
-    (``checker``: a model that reads the flagged claims, :mod:`cnaps_rag.claim_check`)."""
+) -> tuple[dict[str, Tally], list[str], list[dict[str, Any]]]:
+    """Return the counts of each system, the records that could not be measured and why, and the
+    units the score gets wrong."""
     systems: dict[str, Tally] = defaultdict(Tally)
     errors: list[str] = []
     misses: list[dict[str, Any]] = []
@@ -167,31 +167,40 @@ def measure(
         flagged = [(item.start, item.end) for item in scores.unsupported]
         misattributed = [(item.start, item.end) for item in scores.misattributed]
         general = [(item.start, item.end) for item in scores.general]
-        tally = systems[record["system"]]
-        tally.groundings.append(scores.grounding)
+        counts = systems[record["system"]]
+        counts.groundings.append(scores.grounding)
         units = record["units"]
         for unit, span in zip(units, unit_spans(markdown, [u["text"] for u in units]), strict=True):
             label = unit["label"]
             if strict and label == "G":
                 label = "U"
-            tally.labels[label] += 1
+            counts.labels[label] += 1
             is_flagged = span is not None and covered(span, flagged) >= HALF
-            tally.flagged[label] += is_flagged
+            counts.flagged[label] += is_flagged
             mis_flag = span is not None and covered(span, misattributed) >= HALF
-            tally.mis_labelled += bool(unit.get("misattributed"))
-            tally.mis_flagged += mis_flag
-            tally.mis_both += mis_flag and bool(unit.get("misattributed"))
+            counts.mis_labelled += bool(unit.get("misattributed"))
+            counts.mis_flagged += mis_flag
+            counts.mis_both += mis_flag and bool(unit.get("misattributed"))
             reported_general = span is not None and covered(span, general) >= HALF
-            tally.general_labelled += unit["label"] == "G"
-            tally.general_reported += reported_general
-            tally.general_both += reported_general and unit["label"] == "G"
+            counts.general_labelled += unit["label"] == "G"
+            counts.general_reported += reported_general
+            counts.general_both += reported_general and unit["label"] == "G"
             wrong = (label == "U" and not is_flagged) or (label in ("S", "N") and is_flagged)
             if wrong:
                 misses.append({"id": record.get("id"), "system": record["system"], "label": label,
                                "text": unit["text"], "flagged": is_flagged})  # fmt: skip
+    return systems, errors, misses
+
+
+def measure(
+    records: list[dict[str, Any]], *, strict: bool = False, checker: ClaimReader | None = None
+) -> dict[str, Any]:
+    """Return per-system and overall agreement of :func:`cnaps_rag.scores` with the labels
+    (``checker``: a model that reads the flagged claims, :mod:`cnaps_rag.claim_check`)."""
+    systems, errors, misses = tally(records, strict=strict, checker=checker)
     total = Tally()
-    for tally in systems.values():
-        total.add(tally)
+    for counts in systems.values():
+        total.add(counts)
     rows = {name: systems[name].row() for name in sorted(systems)}
     means = [rows[name]["mean_grounding"] for name in rows]
     labelled = [rows[name]["labelled_supported"] for name in rows]
@@ -238,6 +247,25 @@ def print_report(report: dict[str, Any], *, details: bool = False) -> None:
             print(f"  {kind} {miss['label']} [{miss['system']}] {miss['text'][:140]!r}")
 
 
+def read_labels(path: Path) -> list[Any] | None:
+    """Return the records of a labels file (saying on stderr which lines are no JSON), or None
+    when it cannot be read."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            print(f"error: {path}:{number}: not JSON ({exc.msg})", file=sys.stderr)
+    return records
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -263,22 +291,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc.one_line()}", file=sys.stderr)
             return 2
         checker = ClaimChecker(backend, which=args.claim_check)
-    try:
-        lines = args.labels.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        print(f"error: cannot read {args.labels}: {exc.strerror or exc}", file=sys.stderr)
+    records = read_labels(args.labels)
+    if records is None:
         return 2
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            print(f"error: {args.labels}:{number}: not JSON ({exc.msg})", file=sys.stderr)
-            continue
-        if not args.systems or record.get("system") in args.systems:
-            records.append(record)
+    records = [r for r in records if not args.systems or r.get("system") in args.systems]
     report = measure(records, strict=args.strict, checker=checker)
     if checker is not None:
         print(checker.line(), file=sys.stderr)

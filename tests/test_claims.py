@@ -14,7 +14,7 @@ from cnaps_rag import parse_prompt, score
 from cnaps_rag.claims import LEAD_IN_WORDS, units
 from cnaps_rag.markdown import Layout
 from cnaps_rag.profiles import profiles
-from cnaps_rag.support import EVALUATIVE_WEIGHT, SPECIFIC_WEIGHT, SUPPORT_THRESHOLD
+from cnaps_rag.support import EVALUATIVE_WEIGHT, GOAL_THRESHOLD, SPECIFIC_WEIGHT, SUPPORT_THRESHOLD
 from cnaps_rag.words import ROOT_LENGTH, roots
 
 PROMPT = """You are an AI scientist.
@@ -149,6 +149,7 @@ def test_the_identifier_says_task_architecture_and_training_data(spec):
         ("", "[S1] predicts a crack mask.", ["S1"]),  # a source marker
         ("", "[the paper](https://arxiv.org/abs/2204.04676) fills the masked regions.", ["S1"]),  # a link
         ("NAFNet deblurs the photos. ", "It predicts a crack mask first.", ["S1"]),  # a pronoun
+        ("NAFNet deblurs the photos. ", "Unlike older tools, it predicts a crack mask.", ["S1"]),
         ("### NAFNet\n\n", "- Repairs cracks from pairs of damaged and clean scans.", ["S1"]),  # a heading
         ("**NAFNet:**\n", "- Repairs cracks from pairs of damaged and clean scans.", ["S1"]),  # a bold label
         ("NAFNet works as follows:\n", "- Repairs cracks from pairs of damaged and clean scans.", ["S1"]),
@@ -188,6 +189,13 @@ def test_a_model_the_summary_names_names_its_paper(spec):
     assert flagged(spec, "SegFormer predicts the crack mask.", "### NAFNet\n\n") is None
 
 
+def test_a_related_paper_speaks_of_the_users_topic_only_in_its_own_words(spec):
+    # scratched, family: the question's words, which Lumen (a related paper) does not use.
+    assert flagged(spec, "Lumen repairs scratched family photos.")[:2] == ("misattributed", 0.4)
+    assert flagged(spec, "NAFNet deblurs scratched family photos.") is None  # the recommended model
+    assert flagged(spec, "Lumen repairs cracks in scanned prints.") is None  # scanned: Lumen's word too
+
+
 def test_a_claim_crediting_no_source_may_use_every_sources_words(spec):
     assert flagged(spec, "Cracks are repaired from pairs of damaged and clean scans.") is None
     verdict, _, sources = flagged(spec, "Dashcam footage is stabilised with optical flow.")
@@ -198,6 +206,9 @@ def test_an_item_the_validator_strips_makes_its_claim_unsupported(spec):
     result = score("## 2. Workflow\n\nReal-ESRGAN sharpens the photos.\n", spec)
     [item] = result.unsupported
     assert "Real-ESRGAN" in item.why and not result.misattributed
+    # Credited to NAFNet, which does not give it either: misattributed.
+    result = score("## 2. Workflow\n\nNAFNet deblurs the photos with Real-ESRGAN.\n", spec)
+    assert result.misattributed == result.unsupported and "Real-ESRGAN" in result.misattributed[0].why
 
 
 def test_workflow_words_need_no_source(spec):
@@ -210,6 +221,44 @@ def test_workflow_words_need_no_source(spec):
 
 def test_support_threshold():
     assert SUPPORT_THRESHOLD == 0.75
+
+
+def test_the_task_section_restates_the_question_in_other_words(spec):
+    # In the section saying what the user wants, a claim crediting no source needs half its words
+    # found (scanned, family, photo, sharp of 8: become, vivid, free, smudges are not); elsewhere 3/4.
+    assert GOAL_THRESHOLD == 0.5
+    claim = "Scanned family photos become sharp, vivid and free of smudges."
+    assert verdicts(spec, f"## 1. Task\n\n{claim}\n") == {}
+    marked = claim.replace(".", " [cite: 2].")  # a chat citation mark names no source
+    assert verdicts(spec, f"## 1. Task\n\n{marked}\n") == {}
+    assert verdicts(spec, f"## 2. Workflow\n\n{claim}\n")[claim][:2] == ("unsupported", 0.5)
+    # Four of nine is not half; a claim that credits a source is read against it as anywhere.
+    less = "Scanned family photos become sharp, vivid, glossy and free of smudges."
+    assert verdicts(spec, f"## 1. Task\n\n{less}\n")[less][0] == "unsupported"
+    named = "NAFNet makes old family photos sharp, vivid and free of smudges."  # 5 of 8
+    assert verdicts(spec, f"## 1. Task\n\n{named}\n")[named][0] == "misattributed"
+
+
+def test_what_the_provided_models_lack_is_read_from_the_list(spec):
+    # Crediting no source and saying what the list lacks: half its words, as a restated goal.
+    assert flagged(spec, "None of the provided models restores colour film negatives.") is None
+    assert flagged(spec, "No model from the list restores colour film negatives.") is None
+    said = flagged(spec, "Each of the provided models restores colour film negatives.")
+    assert said[:2] == ("unsupported", pytest.approx(4 / 6, abs=1e-4))
+    less = flagged(spec, "None of the provided models restores film negatives, slides or tintypes.")
+    assert less[0] == "unsupported" and less[1] < GOAL_THRESHOLD
+    assert flagged(spec, "Lumen is not provided with colour film negatives.")[0] == "misattributed"
+
+
+def test_what_flows_in_or_out_of_a_step_needs_half_its_words(spec):
+    # Under NAFNet's label: sharp, family, photo of 6 found (output is a workflow word); the same
+    # words under another field label are read at 3/4, and 3 of 7 is not half.
+    before = "**NAFNet:**\n"
+    assert flagged(spec, "- **Output:** Sharp family photos, vivid and free of smudges.", before) is None
+    said = flagged(spec, "- **Result:** Sharp family photos, vivid and free of smudges.", before)
+    assert said[0] == "misattributed" and GOAL_THRESHOLD < said[1] < SUPPORT_THRESHOLD
+    less = flagged(spec, "- **Output:** Sharp photos, vivid, glossy and free of smudges.", before)
+    assert less[0] == "misattributed" and less[1] < GOAL_THRESHOLD
 
 
 def test_three_of_four_words_found_is_enough(spec):

@@ -77,3 +77,36 @@ def test_a_broken_record_is_reported_and_the_rest_measured():
     assert set(report["systems"]) == {"b"}
     names = [e.split(": ")[0] for e in report["errors"]]
     assert names == ["no-units", '["not", "a", "record"]', "bad-label", "bad-prompt"]
+
+
+def test_leave_one_system_out_picks_each_knob_without_the_held_out_system(capsys):
+    from eval import heldout
+
+    knob = heldout.parse_knob("cnaps_rag.support.SUPPORT_THRESHOLD=0.01,0.75")
+    assert knob == ("cnaps_rag.support", "SUPPORT_THRESHOLD", [0.01, 0.75])
+    grid = [{("cnaps_rag.support", "SUPPORT_THRESHOLD"): value} for value in knob[2]]
+    report = heldout.held_out([record("a"), record("b")], grid)
+    # At 0.01 nothing is flagged (balanced accuracy 0.5); at 0.75 every unit is judged right.
+    for row in report["systems"].values():
+        assert row["held_out_pick"] == grid[1] and row["held_out"]["balanced_accuracy"] == 1.0
+    assert report["held_out"]["flags_right"] == 1.0
+    from cnaps_rag import support
+
+    assert support.SUPPORT_THRESHOLD == 0.75  # set back
+    with pytest.raises(ValueError, match=r"MODULE\.NAME"):
+        heldout.parse_knob("SUPPORT_THRESHOLD")
+    with pytest.raises(ValueError, match="no Python literal"):
+        heldout.parse_knob("cnaps_rag.support.SUPPORT_THRESHOLD=high")
+    # A rule written as a pattern switches on and off; a constant that is none has neither.
+    switch = heldout.parse_knob("cnaps_rag.support._FLOW=on,off")
+    assert switch[2] == ["on", "off"]
+    with heldout.knobs({("cnaps_rag.support", "_FLOW"): "off"}):
+        assert support._FLOW.match("Output: a photo") is None
+    assert support._FLOW.match("Output: a photo")
+    with (
+        pytest.raises(ValueError, match="no pattern"),
+        heldout.knobs({("cnaps_rag.support", "GOAL_THRESHOLD"): "off"}),
+    ):
+        pass
+    heldout.print_report(report)
+    assert "| a | SUPPORT_THRESHOLD=0.75 | 1.00 → 1.00 |" in capsys.readouterr().out
