@@ -3,8 +3,8 @@
 ``python -m eval.same snapshot OUT.json`` writes what the package gives on the real dev set
 (``../shared/real-answers/``, read at run time): the guided markdown of its 40 prompts (the
 embedded model; ``--no-model`` leaves it out), ``validate``'s text and violations and
-``score``'s JSON for all 115 answers, and the eval report (``report.json`` and ``report.md``
-of ``cnaps-rag eval`` on both files, with the run's own timings taken out). Take a snapshot
+``score``'s JSON for all 115 answers, and the eval report (``report.json``, ``report.md`` and ``report.html``
+of ``cnaps-rag eval`` on both files and on ``results_dev/``, with the run's own timings taken out). Take a snapshot
 before a change and one after, then ``python -m eval.same compare BEFORE.json AFTER.json``:
 it prints each output that differs and exits 1 if any does.
 """
@@ -58,20 +58,14 @@ def snapshot(model: bool) -> dict[str, str]:
                 out[f"guided {prompt_id}"] = cnaps_rag.answer(prompt).markdown
             except cnaps_rag.CnapsRagError as error:
                 out[f"guided {prompt_id}"] = f"error: {error}"
-    with tempfile.TemporaryDirectory() as folder:
-        command = [
-            sys.executable,
-            "-m",
-            "cnaps_rag.cli",
-            "eval",
-            *(str(REAL / n) for n in FILES),
-            "-o",
-            folder,
-        ]
-        subprocess.run(command, check=True, capture_output=True)
-        for name in ("report.json", "report.md"):
-            text = (Path(folder) / name).read_text(encoding="utf-8").replace(folder, "OUT")
-            out[f"eval {name}"] = _SPEED_LINE.sub("", _RUN_FIGURES.sub(r"\1_", text))
+    runs = {"": [str(REAL / n) for n in FILES], "results_dev ": [str(REAL / "results_dev")]}
+    for label, inputs in runs.items():
+        with tempfile.TemporaryDirectory() as folder:
+            command = [sys.executable, "-m", "cnaps_rag.cli", "eval", *inputs, "-o", folder]
+            subprocess.run(command, check=True, capture_output=True)
+            for name in ("report.json", "report.md", "report.html"):
+                text = (Path(folder) / name).read_text(encoding="utf-8").replace(folder, "OUT")
+                out[f"eval {label}{name}"] = _SPEED_LINE.sub("", _RUN_FIGURES.sub(r"\1_", text))
     return out
 
 
