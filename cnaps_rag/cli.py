@@ -82,7 +82,7 @@ def _chat_format(command: argparse.ArgumentParser | argparse._ArgumentGroup) -> 
 
 def _backend_options(command: argparse.ArgumentParser) -> None:
     from .backends import BACKENDS
-    from .backends.providers import PROVIDERS
+    from .backends.openai import PROVIDERS
 
     group = command.add_argument_group("model")
     group.add_argument(

@@ -42,7 +42,7 @@ def resolve_backend(
     """Return ``backend`` itself, or a new one by registry name.
 
     ``model`` is a GGUF path for ``local`` and a model name for ``openai``; ``provider`` (a row of
-    :data:`~cnaps_rag.backends.providers.PROVIDERS`) is for ``openai``, ``chat_format`` for ``local``.
+    :data:`~cnaps_rag.backends.openai.PROVIDERS`) is for ``openai``, ``chat_format`` for ``local``.
     ``timeout`` bounds one generation (local) or one request (openai), in seconds.
     """
     if not isinstance(backend, str):
