@@ -192,7 +192,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import ResultsFields, evaluate, load_prompt_index, write_report
+    from .backends import make_backend
+    from .evaluation import Judge, ResultsFields, evaluate, load_prompt_index, write_report
     from .evaluation.report import iter_report_json, iter_report_markdown
 
     prompts = None
@@ -200,24 +201,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         prompts = load_prompt_index(args.prompts, id_field=args.id_field, prompt_field=args.prompt_field)
     judges = []
     if args.judge or args.judge_model or args.judge_base_url:
-        from .backends import make_backend
-        from .evaluation import Judge
-
         # Several --judge-model: a panel, each judge cached on its own (the model is in the key).
         for model in args.judge_model or [None]:
-            backend = make_backend(
-                "openai",
-                model=model,
-                base_url=args.judge_base_url,
-                n_ctx=args.judge_n_ctx,
-                timeout=args.judge_timeout,
-            )
+            options = {"n_ctx": args.judge_n_ctx, "timeout": args.judge_timeout}
+            backend = make_backend("openai", model=model, base_url=args.judge_base_url, **options)
             judges.append(Judge(backend, cache_dir=None if args.no_judge_cache else args.judge_cache))
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: give at least 1")
     checker = None
     if args.claim_model or args.claim_base_url:
-        from .backends import make_backend
         from .claim_check import ClaimChecker
 
         backend = make_backend(
@@ -226,6 +218,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cache = None if args.no_claim_cache else args.claim_cache
         checker = ClaimChecker(backend, which=args.claim_check, cache_dir=cache)
     options = {
+        # Untyped: ClaimChecker.model is a read-only property where support.ClaimReader declares a field.
         "claim_checker": checker,
         "judge": judges or None,
         "jobs": args.jobs or os.cpu_count() or 1,
@@ -243,10 +236,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     # In pieces: the report of a large run is hundreds of MB as one string.
     for piece in iter_report_json(report) if args.json else iter_report_markdown(report):
         sys.stdout.write(piece)
-    if report.run is not None and not args.quiet:
-        print(f"cnaps-rag: {report.run.line()}", file=sys.stderr)
-    if checker is not None and not args.quiet:
-        print(f"cnaps-rag: {checker.line()}", file=sys.stderr)
+    for line in (report.run, checker):
+        if line is not None and not args.quiet:
+            print(f"cnaps-rag: {line.line()}", file=sys.stderr)
     return 0
 
 

@@ -64,18 +64,15 @@ class DoctorReport(BaseModel):
     repack_reason: str | None
     smoke: Smoke
     card: ModelCard | None = None
-    """What the GGUF's metadata says: its chat template, and whether it is a base model."""
     chat_format: str | None = None
-    """The --chat-format given, if any."""
 
     @property
     def ok(self) -> bool:
-        """Return whether ``answer`` can run this model: it generates, and it has a chat format."""
+        """Whether ``answer`` can run this model: it generates, and it has a chat format."""
         promptable = self.card is None or self.card.has_chat_template or self.chat_format is not None
         return self.smoke.ok and promptable
 
     def lines(self) -> list[str]:
-        """Return the report as the lines ``cnaps-rag doctor`` prints."""
         size = (
             f" ({self.model_bytes / 1e6:.0f} MB{', embedded' if self.embedded else ''})"
             if self.model_bytes
@@ -105,12 +102,10 @@ class DoctorReport(BaseModel):
 
 
 def _cpu_name() -> str:
-    try:
+    with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or platform.machine()
 
 
@@ -121,16 +116,16 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _signal_name(returncode: int) -> str:
-    try:
-        return signal.Signals(-returncode).name
-    except ValueError:
-        return f"signal {-returncode}"
-
-
 def crash_hint(returncode: int, stage: str, repack: bool | None) -> tuple[str, str]:
     """Return (error, fix) for a model process that died with ``returncode`` at ``stage``."""
-    name = _signal_name(returncode) if returncode < 0 else f"exit code {returncode}"
+    if returncode >= 0:
+        name = f"exit code {returncode}"
+    else:
+        name = (
+            signal.Signals(-returncode).name
+            if -returncode in signal.valid_signals()
+            else f"signal {-returncode}"
+        )
     error = f"the model process crashed inside llama.cpp ({name}) at {stage}"
     if returncode == -signal.SIGILL or stage == "import":
         return error, (
@@ -148,10 +143,9 @@ def crash_hint(returncode: int, stage: str, repack: bool | None) -> tuple[str, s
 def run_smoke(
     model: Path, repack: str | None, timeout: float = SMOKE_SECONDS, python: str = sys.executable
 ) -> tuple[Smoke, dict[str, Any]]:
-    """Load ``model`` and generate one token in a child process; return the outcome and what it said.
+    """Load ``model`` and generate one token in a child process (``python -m cnaps_rag.doctor MODEL``).
 
-    ``python`` is the interpreter that runs the child (``python -m cnaps_rag.doctor MODEL``).
-    """
+    Return the outcome and what the child said."""
     env = dict(os.environ)
     if repack:
         env[REPACK_ENV] = repack
@@ -170,10 +164,8 @@ def run_smoke(
     seconds = time.perf_counter() - started
     said: dict[str, Any] = {}
     for line in child.stdout.splitlines():
-        try:
+        with contextlib.suppress(ValueError):
             said.update(json.loads(line))
-        except ValueError:
-            continue
     stage = str(said.get("stage", "import"))
     if child.returncode == 0 and stage == "done":
         return Smoke(ok=True, stage=stage, seconds=seconds, text=str(said.get("text", ""))), said
@@ -188,10 +180,8 @@ def run_smoke(
 def doctor(
     model: str | Path | None = None, repack: str | None = None, chat_format: str | None = None
 ) -> DoctorReport:
-    """Return the doctor's report on this machine and ``model`` (default: the local backend's).
-
-    ``chat_format`` is the llama-cpp-python chat format ``answer`` would be given (``--chat-format``).
-    """
+    """Return the doctor's report on this machine and ``model`` (default: the local backend's), prompted
+    with ``chat_format`` (``--chat-format``) where given."""
     from . import __version__
     from .backends.local import check_chat_format, is_embedded_model, model_file
 

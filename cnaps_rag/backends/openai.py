@@ -64,13 +64,9 @@ not supported with this model. Use 'max_completion_tokens' instead.") or a value
 
 
 def provider(name: str) -> Provider:
-    """Return the provider called ``name``; raise ConfigError for an unknown one."""
-    try:
-        return PROVIDERS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown provider {name!r}", hint=f"choose one of {', '.join(PROVIDERS)}"
-        ) from None
+    if name not in PROVIDERS:
+        raise ConfigError(f"unknown provider {name!r}", hint=f"choose one of {', '.join(PROVIDERS)}")
+    return PROVIDERS[name]
 
 
 @contextlib.contextmanager
@@ -109,14 +105,12 @@ def normalize_provider_errors(
         ) from None
     except openai.APIStatusError as exc:
         status = exc.status_code
-        message = (
-            f"{where} is rate limiting (429)"
-            if status == 429
-            else f"{where} answered {status}: {clean(exc.message)}"
-        )
+        limited = status == 429
         raise BackendError(
-            message,
-            retryable=status >= 500 or status in (408, 429),
+            f"{where} is rate limiting (429)"
+            if limited
+            else f"{where} answered {status}: {clean(exc.message)}",
+            retryable=limited or status >= 500 or status == 408,
             status_code=status,
             retry_after=_retry_after(exc.response),
         ) from None
@@ -135,9 +129,8 @@ def redact(text: str, secret: str | None) -> str:
 
 
 def _display_url(url: str) -> str:
-    return re.sub(
-        r"//[^/@\s]*@", "//***@", url
-    )  # credentials in a URL (https://user:key@host) are never shown
+    # Credentials in a URL (https://user:key@host) are never shown.
+    return re.sub(r"//[^/@\s]*@", "//***@", url)
 
 
 def _bad_base_url(base_url: str | None, why: str) -> ConfigError:
