@@ -49,7 +49,6 @@ class BatchSummary(BaseModel):
     interrupted: bool = False
 
     def line(self) -> str:
-        """Return the summary as one line for the terminal."""
         text = (
             f"{self.answered} answered, {self.failed} failed, {self.skipped} skipped of {self.inputs}; "
             f"{self.violations_stripped} violations stripped; {self.seconds:.1f}s -> {self.output}"

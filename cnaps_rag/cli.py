@@ -137,6 +137,13 @@ def _untrusted_summaries(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _verdict_cache(group: argparse._ArgumentGroup, name: str, keys: str, folder: str = "") -> None:
+    default = f".cnaps-rag-cache/{folder or name}"
+    help_text = f"folder caching verdicts by {keys} (default: {default})"
+    group.add_argument(f"--{name}-cache", default=default, help=help_text)
+    group.add_argument(f"--no-{name}-cache", action="store_true", help="neither read nor write the cache")
+
+
 def _backend(args: argparse.Namespace) -> Backend:
     """Return the backend the model options ask for, built (and checked) before any prompt is read."""
     from .backends import resolve_backend
@@ -254,7 +261,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the ``cnaps-rag`` command."""
     parser = argparse.ArgumentParser(
         prog="cnaps-rag",
         description="Grounded answers to CNAPS-AI 'AI scientist' prompts.",
@@ -348,12 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=8192,
         help="the judge model's context window in tokens (default: 8192)",
     )
-    judging.add_argument(
-        "--judge-cache",
-        default=".cnaps-rag-cache/judge",
-        help="folder caching verdicts by prompt, answer, model and rubric (default: .cnaps-rag-cache/judge)",
-    )
-    judging.add_argument("--no-judge-cache", action="store_true", help="neither read nor write the cache")
+    _verdict_cache(judging, "judge", "prompt, answer, model and rubric")
     judging.add_argument(
         "--judge-limit", type=int, help="judge only the first N scored answers of each system (a judge costs)"
     )
@@ -380,12 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="flagged",
         help="the claims it reads: those the word check flags (it can clear them) or all (default: flagged)",
     )
-    claims.add_argument(
-        "--claim-cache",
-        default=".cnaps-rag-cache/claims",
-        help="folder caching verdicts by claim, sources, model and prompt (default: .cnaps-rag-cache/claims)",
-    )
-    claims.add_argument("--no-claim-cache", action="store_true", help="neither read nor write the cache")
+    _verdict_cache(claims, "claim", "claim, sources, model and prompt", folder="claims")
     claims.add_argument(
         "--claim-timeout", type=float, default=600.0, help="seconds one verdict may take (default: 600)"
     )
@@ -406,7 +402,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     # A crash inside llama.cpp kills Python silently; this at least shows where it happened.

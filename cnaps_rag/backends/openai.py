@@ -277,10 +277,9 @@ class OpenAIBackend:
             "json_object_schema": {"type": "json_object", "schema": schema},
             "plain_json": None,
         }
-        *modes, last = self.structured_modes
-        return [(mode, formats[mode]) for mode in modes if mode not in self.refused_modes] + [
-            (last, formats[last])
-        ]
+        *tried, last = self.structured_modes
+        modes = [mode for mode in tried if mode not in self.refused_modes] + [last]
+        return [(mode, formats[mode]) for mode in modes]
 
     def complete(self, request: Request) -> Completion:
         if request.schema is None:
