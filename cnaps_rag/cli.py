@@ -14,9 +14,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from . import __version__
+from .backends.native import RepackSetting
 from .errors import CnapsRagError, ConfigError, PromptError
 from .files import read_bytes
 from .parse import load_prompt_file
@@ -392,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     checkup.add_argument("--model", help="a GGUF file (default: the embedded model, or $CNAPS_RAG_MODEL)")
     checkup.add_argument(
         "--repack",
-        choices=["auto", "on", "off"],
+        choices=get_args(RepackSetting),
         help="llama.cpp weight repacking (default: $CNAPS_RAG_REPACK or auto)",
     )
     _chat_format(checkup)

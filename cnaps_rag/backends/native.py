@@ -16,7 +16,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 from ..errors import ConfigError
 
@@ -61,7 +61,7 @@ def system_info() -> str:
 def repack_setting(value: str | None = None) -> RepackSetting:
     """Return the repack setting: ``value``, else ``$CNAPS_RAG_REPACK``, else ``auto``."""
     chosen = (value or os.environ.get(REPACK_ENV) or "auto").strip().lower()
-    if chosen not in ("auto", "on", "off"):
+    if chosen not in get_args(RepackSetting):
         raise ConfigError(
             f"unknown weight-repacking setting {chosen!r}",
             hint=f"set {REPACK_ENV} (or repack=) to auto, on or off",
