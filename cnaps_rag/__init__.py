@@ -33,25 +33,18 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and readers
 
 __version__ = "0.1.0"
 
-_EXPORTS: dict[str, str] = {
-    "AllowList": "allowlist",
-    "Answer": "pipeline",
-    "answer": "pipeline",
-    "BatchSummary": "batch",
-    "answer_batch": "batch",
-    "evaluate": "evaluation",
-    "load_prompt_file": "parse",
-    "parse_prompt": "parse",
-    "parse_prompts": "parse",
-    "Scores": "scores",
-    "score": "scores",
-    "PromptSpec": "spec",
-    "Source": "spec",
-    "Validation": "validation",
-    "Violation": "validation",
-    "validate": "validation",
+_MODULES = {
+    "allowlist": ["AllowList"],
+    "batch": ["BatchSummary", "answer_batch"],
+    "evaluation": ["evaluate"],
+    "parse": ["load_prompt_file", "parse_prompt", "parse_prompts"],
+    "pipeline": ["Answer", "answer"],
+    "scores": ["Scores", "score"],
+    "spec": ["PromptSpec", "Source"],
+    "validation": ["Validation", "Violation", "validate"],
 }
-"""Public name -> the module (in this package) that defines it."""
+"""The module (in this package) that defines each lazily imported public name."""
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "BackendError",

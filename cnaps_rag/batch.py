@@ -1,33 +1,37 @@
 """Answer a whole dataset: many inputs in, one JSONL record per prompt out.
 
-Inputs are prompt files (one or several prompts each), folders of them, and JSONL
-or JSON datasets (fields ``id`` and ``prompt`` by default). Each record is written
-whole, flushed and fsynced as soon as its prompt is done, so an interrupted run
-loses at most the prompts in flight and never leaves a torn line; a run resumes by
-default, skipping ids already in the output. A prompt that fails becomes a record
-with ``error`` and the batch goes on.
+Each record is written whole, flushed and fsynced as soon as its prompt is done, so an
+interrupted run loses at most the prompts in flight and never leaves a torn line; a run resumes
+by default, skipping ids already in the output. A prompt that fails becomes a record with
+``error`` and the batch goes on. ``cnaps-rag eval`` reads these records (and other tools') as
+plain objects, looking only for the fields it needs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from .backends import Backend, resolve_backend
-from .errors import ConfigError
+from .errors import ConfigError, one_line
+from .files import json_lines
 from .inputs import InputRecord, iter_inputs
-from .pipeline import Strategy, answer, check_options
-from .records import AnswerRecord, JsonlWriter, done_ids
+from .pipeline import Answer, AnswerMeta, Strategy, answer, check_options
+from .validation import Violation
+
+MD_NAME_CHARS = 120
+"""The longest markdown file stem: a file name may hold 255 bytes, an id any number."""
 
 
 class BatchSummary(BaseModel):
@@ -45,7 +49,6 @@ class BatchSummary(BaseModel):
     interrupted: bool = False
 
     def line(self) -> str:
-        """Return the summary as one line for the terminal."""
         text = (
             f"{self.answered} answered, {self.failed} failed, {self.skipped} skipped of {self.inputs}; "
             f"{self.violations_stripped} violations stripped; {self.seconds:.1f}s -> {self.output}"
@@ -53,8 +56,86 @@ class BatchSummary(BaseModel):
         return text + (" (interrupted)" if self.interrupted else "")
 
 
-def _running_marker(out_path: Path) -> Path:
-    return out_path.with_name(out_path.name + ".running")
+class AnswerRecord(BaseModel):
+    """One line of a batch's output: an answer (``error`` null), or why there is none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    markdown: str | None = None
+    draft: str | None = None
+    violations: list[Violation] = []
+    cited: list[str] = []
+    meta: AnswerMeta | None = None
+    prompt: str | None = None
+    """The prompt's raw text, so that the record can be evaluated on its own."""
+    error: str | None = None
+    error_type: str | None = None
+    origin: str | None = None
+    """Where a failed prompt was read (path, or path:line)."""
+
+    @classmethod
+    def of_answer(cls, result: Answer, prompt: str) -> AnswerRecord:
+        return cls(
+            id=result.id,
+            markdown=result.markdown,
+            draft=result.draft,
+            violations=result.validation.violations,
+            cited=result.cited,
+            meta=result.meta,
+            prompt=prompt,
+        )
+
+    @classmethod
+    def failure(cls, record_id: str, origin: str, exc: BaseException) -> AnswerRecord:
+        return cls(id=record_id, error=one_line(exc), error_type=type(exc).__name__, origin=origin)
+
+
+class JsonlWriter:
+    """Appends whole records to a JSONL file, one write, flush and fsync each; safe across threads."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.stat().st_size:
+            # A kill during a write can leave a partial last line: cut it so every line is JSON.
+            with path.open("rb+") as file:
+                data = file.read()
+                if not data.endswith(b"\n"):
+                    file.truncate(data.rfind(b"\n") + 1)
+        self._file = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def write(self, record: AnswerRecord) -> None:
+        """Append one record as one line: an answer's fields, or a failure's, and always ``error``."""
+        if record.error is None:
+            data = record.model_dump(mode="json", exclude={"error_type", "origin"})
+        else:
+            data = record.model_dump(mode="json", include={"id", "error", "error_type", "origin"})
+        line = json.dumps(data, ensure_ascii=False) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def done_ids(path: Path) -> set[str]:
+    """Return the ids already recorded in a JSONL output (answered or failed)."""
+    if not path.exists():
+        return set()
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    return {str(value["id"]) for _, value, _ in json_lines(text) if isinstance(value, dict) and "id" in value}
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """While active, an OS error (no permission, a file where a folder should be) is a ConfigError."""
+    try:
+        yield
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write there ({exc.strerror or exc})") from None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -68,25 +149,14 @@ def _pid_alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def _writing(path: Path) -> Iterator[None]:
-    """While active, an OS error (no permission, a file where a folder should be) is a ConfigError."""
-    try:
-        yield
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot write there ({exc.strerror or exc})") from None
-
-
-@contextlib.contextmanager
 def claimed(out_path: Path, on_note: Callable[[str], None] | None = None) -> Iterator[None]:
-    """Mark ``out_path`` as being written by this process while the block runs.
+    """Mark ``out_path`` as being written by this process (``OUTPUT.running``, its pid) while the block runs.
 
-    A batch leaves ``OUTPUT.running`` (its pid) while it runs and removes it when it
-    ends, whatever the ending. A marker left by a process that no longer exists means
-    that run was killed, or crashed inside the native model library (which prints
-    nothing): ``on_note`` gets a note that says so and points to ``cnaps-rag doctor``. A marker of a live
-    process means another batch is appending to the same file, which is refused.
+    A marker left by a process that no longer exists means that run was killed, or crashed inside
+    the native model library (which prints nothing): ``on_note`` gets a note that says so. A marker
+    of a live process means another batch is appending to the same file, which is refused.
     """
-    marker = _running_marker(out_path)
+    marker = out_path.with_name(out_path.name + ".running")
     try:
         pid = int(marker.read_text(encoding="utf-8").split()[0])
     except (OSError, ValueError, IndexError):
@@ -97,12 +167,12 @@ def claimed(out_path: Path, on_note: Callable[[str], None] | None = None) -> Ite
                 f"{out_path}: another batch (pid {pid}) is writing to it",
                 hint=f"wait for it, or remove {marker} if that process is not a batch",
             )
-        note = (
-            f"the last run on {out_path} (pid {pid}) stopped without finishing: it was killed, or the "
-            "model crashed (a native crash prints only 'Segmentation fault'); run `cnaps-rag doctor` to check"
-        )
         if on_note is not None:
-            on_note(note)
+            on_note(
+                f"the last run on {out_path} (pid {pid}) stopped without finishing: it was killed, "
+                "or the model crashed (a native crash prints only 'Segmentation fault'); "
+                "run `cnaps-rag doctor` to check"
+            )
     with _writing(out_path):
         marker.parent.mkdir(parents=True, exist_ok=True)  # a new folder for the output
         marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
@@ -112,19 +182,12 @@ def claimed(out_path: Path, on_note: Callable[[str], None] | None = None) -> Ite
         marker.unlink(missing_ok=True)
 
 
-MD_NAME_CHARS = 120
-"""The longest markdown file stem: a file name may hold 255 bytes, an id any number."""
-
-
 def _safe_name(record_id: str) -> str:
     name = re.sub(r"[^A-Za-z0-9._#-]+", "_", record_id).strip("._") or "prompt"
     if len(name) > MD_NAME_CHARS:  # cut, and kept apart from other ids cut alike
         digest = hashlib.sha256(record_id.encode("utf-8")).hexdigest()[:12]
         name = f"{name[:MD_NAME_CHARS]}-{digest}"
     return name
-
-
-# --------------------------------------------------------------------------- run
 
 
 def answer_batch(
@@ -146,14 +209,13 @@ def answer_batch(
     max_wait: float = 30.0,
     on_note: Callable[[str], None] | None = None,
 ) -> BatchSummary:
-    """Answer every prompt in ``inputs`` into the JSONL file ``output``; return the summary.
+    """Answer every prompt in ``inputs`` (see :func:`cnaps_rag.inputs.iter_inputs`) into the JSONL ``output``.
 
-    ``workers`` > 1 sends that many prompts at once (useful with a hosted backend;
-    the local model answers one at a time). ``resume`` skips ids already in the
-    output; without it the output is started afresh. ``progress`` defaults to a bar
-    when stderr is a terminal. ``attempts`` and ``max_wait`` bound the retries of each
-    generation (see :func:`cnaps_rag.pipeline.answer`). ``on_note`` is called, before any
-    prompt is answered, with a note on a previous run on this output that died.
+    ``workers`` > 1 sends that many prompts at once (useful with a hosted backend; the local model
+    answers one at a time). ``resume`` skips ids already in the output; without it the output is
+    started afresh. ``progress`` defaults to a bar when stderr is a terminal. ``attempts`` and
+    ``max_wait`` bound the retries of each generation (see :func:`cnaps_rag.pipeline.answer`).
+    ``on_note`` is called, before any prompt is answered, with a note on a previous run that died.
     """
     started = time.perf_counter()
     check_options(strategy, max_tokens)  # once, not as the same failure on every prompt
@@ -190,7 +252,11 @@ def answer_batch(
                 continue
             todo.append(record)
 
-        bar = _progress_bar(len(todo), progress)
+        show = sys.stderr.isatty() if progress is None else progress
+        if show:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(todo), unit="prompt", file=sys.stderr)
 
         def run_one(record: InputRecord) -> AnswerRecord:
             assert record.spec is not None
@@ -208,7 +274,7 @@ def answer_batch(
                     md_file.write_text(result.markdown, encoding="utf-8")
             except Exception as exc:  # one prompt's failure, even an unforeseen one, must not end the batch
                 return AnswerRecord.failure(record.id, record.origin, exc)
-            return AnswerRecord.of_answer(result, record.spec)
+            return AnswerRecord.of_answer(result, record.spec.raw)
 
         def finish(line: AnswerRecord) -> None:
             writer.write(line)
@@ -217,7 +283,7 @@ def answer_batch(
             else:
                 summary.answered += 1
                 summary.violations_stripped += len(line.violations)
-            if bar is not None:
+            if show:
                 bar.update(1)
 
         try:
@@ -227,10 +293,9 @@ def answer_batch(
             else:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
                     pending: set[Future[AnswerRecord]] = set()
-                    queue = iter(todo)
-                    for record in queue:
+                    for record in todo:
                         pending.add(pool.submit(run_one, record))
-                        if len(pending) >= workers * 2:
+                        if len(pending) >= workers * 2:  # a bounded queue: an interrupt waits on few
                             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                             for future in finished:
                                 finish(future.result())
@@ -240,16 +305,7 @@ def answer_batch(
             summary.interrupted = True
         finally:
             writer.close()
-            if bar is not None:
+            if show:
                 bar.close()
             summary.seconds = round(time.perf_counter() - started, 3)
         return summary
-
-
-def _progress_bar(total: int, progress: bool | None) -> Any:
-    show = sys.stderr.isatty() if progress is None else progress
-    if not show:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="prompt", file=sys.stderr)

@@ -14,9 +14,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from . import __version__
+from .backends.native import RepackSetting
 from .errors import CnapsRagError, ConfigError, PromptError
 from .files import read_bytes
 from .parse import load_prompt_file
@@ -82,7 +83,7 @@ def _chat_format(command: argparse.ArgumentParser | argparse._ArgumentGroup) -> 
 
 def _backend_options(command: argparse.ArgumentParser) -> None:
     from .backends import BACKENDS
-    from .backends.providers import PROVIDERS
+    from .backends.openai import PROVIDERS
 
     group = command.add_argument_group("model")
     group.add_argument(
@@ -135,6 +136,13 @@ def _untrusted_summaries(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow no link that only a summary gives (for datasets whose summaries may be hostile)",
     )
+
+
+def _verdict_cache(group: argparse._ArgumentGroup, name: str, keys: str, folder: str = "") -> None:
+    default = f".cnaps-rag-cache/{folder or name}"
+    help_text = f"folder caching verdicts by {keys} (default: {default})"
+    group.add_argument(f"--{name}-cache", default=default, help=help_text)
+    group.add_argument(f"--no-{name}-cache", action="store_true", help="neither read nor write the cache")
 
 
 def _backend(args: argparse.Namespace) -> Backend:
@@ -192,7 +200,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import ResultsFields, evaluate, load_prompt_index, write_report
+    from .backends import make_backend
+    from .evaluation import Judge, ResultsFields, evaluate, load_prompt_index, write_report
     from .evaluation.report import iter_report_json, iter_report_markdown
 
     prompts = None
@@ -200,24 +209,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         prompts = load_prompt_index(args.prompts, id_field=args.id_field, prompt_field=args.prompt_field)
     judges = []
     if args.judge or args.judge_model or args.judge_base_url:
-        from .backends import make_backend
-        from .evaluation import Judge
-
         # Several --judge-model: a panel, each judge cached on its own (the model is in the key).
         for model in args.judge_model or [None]:
-            backend = make_backend(
-                "openai",
-                model=model,
-                base_url=args.judge_base_url,
-                n_ctx=args.judge_n_ctx,
-                timeout=args.judge_timeout,
-            )
+            options = {"n_ctx": args.judge_n_ctx, "timeout": args.judge_timeout}
+            backend = make_backend("openai", model=model, base_url=args.judge_base_url, **options)
             judges.append(Judge(backend, cache_dir=None if args.no_judge_cache else args.judge_cache))
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: give at least 1")
     checker = None
     if args.claim_model or args.claim_base_url:
-        from .backends import make_backend
         from .claim_check import ClaimChecker
 
         backend = make_backend(
@@ -226,6 +226,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cache = None if args.no_claim_cache else args.claim_cache
         checker = ClaimChecker(backend, which=args.claim_check, cache_dir=cache)
     options = {
+        # Untyped: ClaimChecker.model is a read-only property where support.ClaimReader declares a field.
         "claim_checker": checker,
         "judge": judges or None,
         "jobs": args.jobs or os.cpu_count() or 1,
@@ -243,10 +244,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     # In pieces: the report of a large run is hundreds of MB as one string.
     for piece in iter_report_json(report) if args.json else iter_report_markdown(report):
         sys.stdout.write(piece)
-    if report.run is not None and not args.quiet:
-        print(f"cnaps-rag: {report.run.line()}", file=sys.stderr)
-    if checker is not None and not args.quiet:
-        print(f"cnaps-rag: {checker.line()}", file=sys.stderr)
+    for line in (report.run, checker):
+        if line is not None and not args.quiet:
+            print(f"cnaps-rag: {line.line()}", file=sys.stderr)
     return 0
 
 
@@ -262,7 +262,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the ``cnaps-rag`` command."""
     parser = argparse.ArgumentParser(
         prog="cnaps-rag",
         description="Grounded answers to CNAPS-AI 'AI scientist' prompts.",
@@ -356,12 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=8192,
         help="the judge model's context window in tokens (default: 8192)",
     )
-    judging.add_argument(
-        "--judge-cache",
-        default=".cnaps-rag-cache/judge",
-        help="folder caching verdicts by prompt, answer, model and rubric (default: .cnaps-rag-cache/judge)",
-    )
-    judging.add_argument("--no-judge-cache", action="store_true", help="neither read nor write the cache")
+    _verdict_cache(judging, "judge", "prompt, answer, model and rubric")
     judging.add_argument(
         "--judge-limit", type=int, help="judge only the first N scored answers of each system (a judge costs)"
     )
@@ -388,12 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="flagged",
         help="the claims it reads: those the word check flags (it can clear them) or all (default: flagged)",
     )
-    claims.add_argument(
-        "--claim-cache",
-        default=".cnaps-rag-cache/claims",
-        help="folder caching verdicts by claim, sources, model and prompt (default: .cnaps-rag-cache/claims)",
-    )
-    claims.add_argument("--no-claim-cache", action="store_true", help="neither read nor write the cache")
+    _verdict_cache(claims, "claim", "claim, sources, model and prompt", folder="claims")
     claims.add_argument(
         "--claim-timeout", type=float, default=600.0, help="seconds one verdict may take (default: 600)"
     )
@@ -404,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     checkup.add_argument("--model", help="a GGUF file (default: the embedded model, or $CNAPS_RAG_MODEL)")
     checkup.add_argument(
         "--repack",
-        choices=["auto", "on", "off"],
+        choices=get_args(RepackSetting),
         help="llama.cpp weight repacking (default: $CNAPS_RAG_REPACK or auto)",
     )
     _chat_format(checkup)
@@ -414,7 +403,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     # A crash inside llama.cpp kills Python silently; this at least shows where it happened.

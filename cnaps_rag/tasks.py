@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import Literal
+from typing import Any, Literal
 
 from .spec import Source
 
@@ -29,7 +29,7 @@ Basis = Literal["code", "title", "summary", "unknown"]
 
 @dataclass(frozen=True)
 class Task:
-    """One task of the lexicon: what it is, what a model for it takes and gives, its usual steps."""
+    """One task of the lexicon (data/tasks.json): what it is, what a model for it takes and gives."""
 
     key: str
     name: str
@@ -68,61 +68,35 @@ class Identifier:
     architecture: str | None
     training_data: str | None
     host: str | None = None
-    """A model hub the identifier names (``HuggingFace``)."""
+    """A model hub the identifier names (``HuggingFace``), and the account that published it."""
     owner: str | None = None
-    """The hub account that published the model."""
     style: str | None = None
     """The style name of a fine-tuned checkpoint (``Realisian``, ``candy``): not a task."""
 
 
 @dataclass(frozen=True)
 class TaskResult:
-    """A model's task and what it was read from."""
-
     task: Task | None
     basis: Basis
     evidence: str | None = None
     """The task code, or the title/summary words that named the task."""
 
 
-def _load() -> tuple[tuple[Task, ...], tuple[str, ...], tuple[str, ...]]:
-    data = json.loads(files("cnaps_rag").joinpath("data", "tasks.json").read_text(encoding="utf-8"))
-    tasks = tuple(
-        Task(
-            key=t["key"],
-            name=t["name"],
-            family=t["family"],
-            kind=t["kind"],
-            stage=t["stage"],
-            codes=tuple(t["codes"]),
-            keywords=tuple(t["keywords"]),
-            title_terms=tuple(t["title_terms"]),
-            refine=tuple(t["refine"].items()),
-            bases=tuple(t["bases"]),
-            input=t["input"],
-            output=t["output"],
-            steps=tuple(t["steps"]),
-            describe=t["describe"],
-        )
-        for t in data["tasks"]
-    )
-    return tasks, tuple(data["hosts"]), tuple(data["owners"])
+def _task(row: dict[str, Any]) -> Task:
+    lists = {k: tuple(v) for k, v in row.items() if isinstance(v, list)}
+    return Task(**{**row, **lists, "refine": tuple(row["refine"].items())})
 
 
-TASKS, _HOSTS, _OWNERS = _load()
+_DATA = json.loads(files("cnaps_rag").joinpath("data", "tasks.json").read_text(encoding="utf-8"))
+TASKS = tuple(_task(row) for row in _DATA["tasks"])
+_OWNERS: tuple[str, ...] = tuple(_DATA["owners"])
 _BY_CODE = {code.lower(): task for task in TASKS for code in task.codes}
 _BY_KEY = {task.key: task for task in TASKS}
-_HOST_KEYS = {host.lower() for host in _HOSTS}
+_HOST_KEYS = {host.lower() for host in _DATA["hosts"]}
 
 
 def task_by_code(code: str) -> Task | None:
-    """Return the task an identifier's task code stands for, or None."""
     return _BY_CODE.get(code.lower())
-
-
-def task_by_key(key: str) -> Task:
-    """Return the task with this key; raise KeyError if there is none."""
-    return _BY_KEY[key]
 
 
 def _refined(task: Task, rest: list[str]) -> tuple[Task, str | None]:
@@ -148,7 +122,6 @@ def _hub_parts(rest: list[str]) -> tuple[str, str | None, str | None]:
 
 
 def parse_identifier(name: str) -> Identifier:
-    """Return the parts of a model identifier; parts it lacks are None."""
     parts = [p for p in name.strip().split("-") if p]
     if " " in name.strip() or len(parts) < 2:
         return Identifier(name, None, None, None, None)
@@ -243,5 +216,5 @@ def model_task(source: Source | str) -> TaskResult:
 
 
 def tasks_in_question(question: str) -> list[Task]:
-    """Return every task whose keywords occur in the question, most specific first."""
+    """Return every task whose keywords occur in the question, most specific first (file order)."""
     return [task for task in TASKS if task.keywords and _keywords_pattern(task).search(question)]

@@ -43,7 +43,9 @@ from typing import Any
 
 from cnaps_rag import PromptError, parse_prompt
 from cnaps_rag.spec import PromptSpec, Source
-from cnaps_rag.tasks import TASKS, Task, model_task, task_by_key
+from cnaps_rag.tasks import TASKS, Task, model_task
+
+TASKS_BY_KEY = {task.key: task for task in TASKS}
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "real-answers"
@@ -80,13 +82,13 @@ def load_model_labels(path: Path = LABELS / "model_tasks.json") -> dict[str, lis
     for name, value in data["labels"].items():
         keys = [] if value is None else [value] if isinstance(value, str) else list(value)
         for key in keys:
-            task_by_key(key)  # a typo in a label is an error, not a silent "wrong"
+            TASKS_BY_KEY[key]  # a typo in a label is an error, not a silent "wrong"
         labels[name] = keys
     return labels
 
 
 def _accepts(keys: list[str], task: Task) -> bool:
-    return any(task.key == key or task.family == task_by_key(key).family for key in keys)
+    return any(task.key == key or task.family == TASKS_BY_KEY[key].family for key in keys)
 
 
 def _term(term: str) -> re.Pattern[str]:

@@ -150,7 +150,41 @@ def test_a_base_url_no_request_could_reach_is_a_config_error(url):
     assert "pw" not in info.value.one_line()
 
 
-def test_worker_threads_sharing_a_backend_each_walk_the_modes_and_learn_a_refusal_once():
+SLOT = {"type": "object", "properties": {"sentence": {"type": "string"}}, "required": ["sentence"]}
+
+
+def refuses_json_schema(body):
+    """A server like llama-cpp-python's: no json_schema; and a prompt saying "too long" fails in any form."""
+    if "too long" in body["messages"][0]["content"]:
+        raise LookupError("the prompt is too long")
+    if body.get("response_format", {}).get("type") == "json_schema":
+        raise LookupError("response_format json_schema is not supported")
+    return '{"sentence": "Hello."}'
+
+
+def test_a_refused_structured_mode_is_asked_once_then_remembered():
+    """Without --provider, a server refusing json_schema costs one extra request, not one per request."""
+    from cnaps_rag.backends import OpenAIBackend, Request
+    from cnaps_rag.errors import BackendError
+    from eval.recorded import RecordedServer
+
+    def ask(content):
+        return Request(messages=[{"role": "user", "content": content}], max_tokens=20, schema=SLOT)
+
+    with RecordedServer(refuses_json_schema) as server:
+        backend = OpenAIBackend(model="m", base_url=server.url)
+        with pytest.raises(BackendError, match="400"):
+            backend.complete(ask("This prompt is too long."))
+        assert len(server.requests) == 3 and not backend.refused_modes, "no form passed: nothing learned"
+        completions = [backend.complete(ask("Say hello.")) for _ in range(3)]
+        formats = [body["response_format"]["type"] for body in server.requests[3:]]
+    assert {c.mode for c in completions} == {"json_object_schema"}
+    assert formats == ["json_schema", "json_object", "json_object", "json_object"]
+    assert backend.refused_modes == {"json_schema"}
+    assert backend.structured_modes == ("json_schema", "json_object_schema", "plain_json")
+
+
+def test_worker_threads_sharing_a_backend_learn_each_refusal_once():
     """Eight requests at once: json_schema refused (as llama.cpp's server does), max_tokens refused."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -160,21 +194,20 @@ def test_worker_threads_sharing_a_backend_each_walk_the_modes_and_learn_a_refusa
     def reply(body):
         if "max_tokens" in body:
             raise LookupError("Unsupported parameter: 'max_tokens' is not supported with this model.")
-        if body.get("response_format", {}).get("type") == "json_schema":
-            raise LookupError("response_format json_schema is not supported")
-        return '{"sentence": "Hello."}'
+        return refuses_json_schema(body)
 
-    schema = {"type": "object", "properties": {"sentence": {"type": "string"}}, "required": ["sentence"]}
-    request = Request(messages=[{"role": "user", "content": "Say hello."}], max_tokens=20, schema=schema)
+    request = Request(messages=[{"role": "user", "content": "Say hello."}], max_tokens=20, schema=SLOT)
     with RecordedServer(reply) as server:
         backend = OpenAIBackend(model="m", base_url=server.url)
-        modes = backend.structured_modes
         with ThreadPoolExecutor(8) as pool:
             completions = list(pool.map(lambda _: backend.complete(request), range(8)))
-    assert {c.mode for c in completions} == {"json_object_schema"}
+        after = backend.complete(request)
+        last = server.requests[-1]
+    assert {c.mode for c in completions} | {after.mode} == {"json_object_schema"}
     assert {c.text for c in completions} == {'{"sentence": "Hello."}'}
-    assert backend.structured_modes == modes, "the modes were decided when the backend was made"
     assert backend.token_field == "max_completion_tokens", "every thread's refusal made the one change"
+    assert backend.refused_modes == {"json_schema"}
+    assert last["response_format"]["type"] == "json_object" and "max_completion_tokens" in last
 
 
 def test_a_plain_json_reply_that_is_no_json_is_re_asked_once_by_the_caller():

@@ -9,8 +9,8 @@ import pytest
 from conftest import PROMPTS, QueueBackend
 
 from cnaps_rag import BackendError, answer_batch
+from cnaps_rag.batch import JsonlWriter, done_ids
 from cnaps_rag.inputs import iter_inputs
-from cnaps_rag.records import JsonlWriter, done_ids
 
 GOOD = ["000_d18f79af084974a4.txt", "004_3b145cd2937caf5f.txt", "v04_no_related.txt"]
 

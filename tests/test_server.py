@@ -22,6 +22,7 @@ def test_guided_answer_through_the_server(llama_server, local_backend):
     # llama.cpp's server refuses json_schema (with a 500) and takes json_object with a schema.
     assert hosted.meta.structured_mode == "json_object_schema"
     assert backend.structured_modes == ("json_schema", "json_object_schema", "plain_json"), "decided up front"
+    assert backend.refused_modes == {"json_schema"}, "remembered: the next schema request asks once"
     assert all(heading in hosted.markdown for heading in HEADINGS)
     assert hosted.cited == ["S1", "S2", "S3", "S4"]
     assert hosted.meta.prompt_tokens > 100 and hosted.meta.completion_tokens > 10

@@ -1,9 +1,7 @@
 """What every backend shares: the request, the completion, and the interface.
 
-A backend turns a :class:`Request` (chat messages, an optional JSON schema, a token
-budget) into a :class:`Completion`. What a backend can do is said by attributes
-(``in_process``, ``n_ctx``, ``is_embedded``), so the pipeline asks the backend instead
-of checking its class; each is read somewhere, so a fake sets no flag nothing reads.
+What a backend can do is said by attributes (``in_process``, ``n_ctx``, ``is_embedded``), so the
+pipeline asks the backend instead of checking its class; each is read somewhere.
 """
 
 from __future__ import annotations
@@ -18,8 +16,6 @@ StructuredMode = Literal["grammar", "json_schema", "json_object_schema", "plain_
 
 @dataclass
 class Request:
-    """What a backend is asked to generate."""
-
     messages: list[dict[str, str]]
     max_tokens: int = 128
     temperature: float = 0.0
@@ -30,8 +26,6 @@ class Request:
 
 @dataclass
 class Completion:
-    """What a backend generated, with its token counts."""
-
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -39,8 +33,6 @@ class Completion:
 
 
 class Backend(Protocol):
-    """The interface every backend implements: one method and a few capabilities."""
-
     name: ClassVar[str]
     in_process: ClassVar[bool]
     """True when the model runs in this process: parallel requests would only queue on it (batch)."""

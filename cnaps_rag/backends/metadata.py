@@ -29,7 +29,7 @@ _INSTRUCT_WORDS = ("instruct", "chat", "-it", " it", "sft", "dpo", "rlhf")
 
 @dataclass(frozen=True)
 class ModelCard:
-    """What a GGUF's metadata says about how to prompt the model."""
+    """What a GGUF's metadata says about how to prompt the model (read by ``cnaps-rag doctor``)."""
 
     name: str | None
     finetune: str | None
@@ -39,11 +39,9 @@ class ModelCard:
     """True when nothing in the metadata marks the model as instruction-tuned."""
 
     def fix(self) -> str:
-        """Return what to do about a model that has no chat template."""
         return BASE_HINT if self.base_model else FORMAT_HINT
 
     def lines(self, chat_format: str | None = None) -> list[str]:
-        """Return what a person needs to know, one line each (for ``cnaps-rag doctor``)."""
         if chat_format is not None:
             template = f"chat template: chat format {chat_format!r} (--chat-format)"
         elif self.has_chat_template:
@@ -109,7 +107,6 @@ def read_metadata(path: Path) -> dict[str, Any]:
 
 
 def model_card(path: Path) -> ModelCard:
-    """Return what the metadata of the GGUF at ``path`` says about prompting it."""
     metadata = read_metadata(path)
     name = metadata.get("general.name")
     finetune = metadata.get("general.finetune")

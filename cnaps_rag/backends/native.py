@@ -15,9 +15,8 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple, get_args
 
 from ..errors import ConfigError
 
@@ -34,10 +33,7 @@ NATIVE_BUILD_FIX = (
 _PATCH_LOCK = threading.Lock()
 
 
-@dataclass(frozen=True)
-class RepackDecision:
-    """Whether llama.cpp may repack weights, and why."""
-
+class RepackDecision(NamedTuple):
     repack: bool
     reason: str
 
@@ -65,7 +61,7 @@ def system_info() -> str:
 def repack_setting(value: str | None = None) -> RepackSetting:
     """Return the repack setting: ``value``, else ``$CNAPS_RAG_REPACK``, else ``auto``."""
     chosen = (value or os.environ.get(REPACK_ENV) or "auto").strip().lower()
-    if chosen not in ("auto", "on", "off"):
+    if chosen not in get_args(RepackSetting):
         raise ConfigError(
             f"unknown weight-repacking setting {chosen!r}",
             hint=f"set {REPACK_ENV} (or repack=) to auto, on or off",
@@ -76,14 +72,12 @@ def repack_setting(value: str | None = None) -> RepackSetting:
 def decide_repack(
     setting: RepackSetting, *, embedded: bool, flags: frozenset[str], built_with: str = ""
 ) -> RepackDecision:
-    """Return whether llama.cpp may repack weights for a model.
+    """Return whether llama.cpp may repack weights for a model: ``on`` and ``off`` are the user's word.
 
-    ``on`` and ``off`` are the user's word. ``auto`` turns repacking off where the CPU
-    reports AMX (``flags`` from /proc/cpuinfo, or ``AMX_INT8 = 1`` in llama.cpp's
-    system info ``built_with``), because it crashes there; and always for the embedded
-    model, whose Q4_1 weights llama.cpp repacks only for AMX, so turning it off costs
-    nothing elsewhere (see the README's troubleshooting figures). A larger GGUF on a CPU
-    without AMX keeps repacking, which speeds up Q4_0 and Q8_0 weights.
+    ``auto`` turns repacking off where the CPU reports AMX (``flags`` from /proc/cpuinfo, or
+    ``AMX_INT8 = 1`` in llama.cpp's ``built_with`` system info), because it crashes there; and
+    for the embedded model, whose Q4_1 weights llama.cpp repacks only for AMX (so it costs nothing
+    elsewhere). A larger GGUF on a CPU without AMX keeps repacking (faster Q4_0 and Q8_0).
     """
     if setting != "auto":
         return RepackDecision(setting == "on", f"set to {setting} ({REPACK_ENV} or the repack option)")

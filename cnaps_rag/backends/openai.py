@@ -1,8 +1,7 @@
-"""The hosted backend: any OpenAI-compatible chat server, through the openai client.
+"""The hosted backend: any OpenAI-compatible chat server, through the openai client (imported lazily).
 
-``openai`` is imported only when a backend is built. Provider exceptions become the
-package's errors in one place (:func:`normalize_provider_errors`), each saying whether
-trying again can help.
+Every provider and serving engine in :data:`PROVIDERS` speaks that API; ``--provider NAME`` picks
+the row (its URL, key variable and structured output modes), and ``--base-url`` wins over its URL.
 """
 
 from __future__ import annotations
@@ -20,15 +19,42 @@ from ..errors import BackendError, ConfigError, TimeLimitError
 from ..schemas import openai_strict
 from ..text import shorten
 from .base import Completion, Request, StructuredMode, check_timeout
-from .providers import Provider, provider
 
-DEFAULT_N_CTX = 8192
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    base_url: str
+    key_env: str
+    needs_key: bool
+    """False for servers on your own machine, which take a key only when started with one."""
+    structured_modes: tuple[StructuredMode, ...]
+    """The ``response_format`` forms it holds a reply to, tried in this order (``plain_json``:
+    the schema in the instructions only; a reply that is no JSON is re-asked by the caller)."""
+    default_model: str | None = None
+
+
+_ROWS = (
+    Provider("openai", "https://api.openai.com/v1", "OPENAI_API_KEY", True, ("json_schema", "plain_json"),
+             default_model="gpt-4o-mini"),
+    # Anthropic's OpenAI-compatible endpoint ignores response_format: instructions only.
+    Provider("anthropic", "https://api.anthropic.com/v1/", "ANTHROPIC_API_KEY", True, ("plain_json",)),
+    Provider("gemini", "https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY", True,
+             ("json_schema", "plain_json")),
+    Provider("ollama", "http://localhost:11434/v1", "OLLAMA_API_KEY", False, ("json_schema", "plain_json")),
+    Provider("vllm", "http://localhost:8000/v1", "VLLM_API_KEY", False, ("json_schema", "plain_json")),
+    # llama.cpp's llama-server and llama-cpp-python's server both take a json_object with a schema
+    # (a grammar); llama-cpp-python's refuses json_schema. Neither checks the model's name.
+    Provider("llamacpp", "http://localhost:8080/v1", "LLAMA_API_KEY", False,
+             ("json_object_schema", "json_schema", "plain_json"), default_model="local"),
+)  # fmt: skip
+PROVIDERS: dict[str, Provider] = {row.name: row for row in _ROWS}
+DEFAULT_MODES: tuple[StructuredMode, ...] = ("json_schema", "json_object_schema", "plain_json")
+"""The structured output modes tried, in order, on a server of no known provider."""
 DEFAULT_TIMEOUT = 600.0
 """Seconds one request may take: the openai client's own default. A capable answer of 2,000
 tokens from a CPU server takes minutes (the embedded model on llama.cpp's server: 78 s on 2 cores
 under load), so the 60 s this once was timed out every attempt."""
-DEFAULT_MODES: tuple[StructuredMode, ...] = ("json_schema", "json_object_schema", "plain_json")
-"""The structured output modes tried, in order, on a server of no known provider."""
 TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
 OPTIONAL_PARAMETERS = ("temperature", "seed")
 _REFUSED_PARAMETER = re.compile(r"[Uu]nsupported (?:parameter|value): '(\w+)'")
@@ -37,20 +63,21 @@ not supported with this model. Use 'max_completion_tokens' instead.") or a value
 ("Unsupported value: 'temperature' does not support 0 with this model...")."""
 
 
+def provider(name: str) -> Provider:
+    if name not in PROVIDERS:
+        raise ConfigError(f"unknown provider {name!r}", hint=f"choose one of {', '.join(PROVIDERS)}")
+    return PROVIDERS[name]
+
+
 @contextlib.contextmanager
 def normalize_provider_errors(
-    base_url: str | None,
-    secret: str | None = None,
-    *,
-    key_env: str = "OPENAI_API_KEY",
-    timeout: float = DEFAULT_TIMEOUT,
+    base_url: str | None, secret: str | None, key_env: str, timeout: float
 ) -> Iterator[None]:
     """Turn the openai client's exceptions into BackendError / ConfigError with hints.
 
-    Rate limits, server errors, timeouts, dropped connections and unreadable replies
-    are retryable; a bad key or a bad request is not. ``secret`` (the API key) is
-    removed from every message, since some servers echo the credentials they got.
-    ``key_env`` is the variable a refused key came from, ``timeout`` the request's limit.
+    Rate limits, server errors, timeouts, dropped connections and unreadable replies are
+    retryable; a bad key or a bad request is not. ``secret`` (the API key) is removed from every
+    message, since some servers echo the credentials they got.
     """
     import openai
 
@@ -66,13 +93,6 @@ def normalize_provider_errors(
             f"{where} refused the API key ({exc.status_code}): {clean(exc.message, 160)}",
             hint=f"set {key_env} to a valid key",
         ) from None
-    except openai.RateLimitError as exc:
-        raise BackendError(
-            f"{where} is rate limiting (429)",
-            retryable=True,
-            status_code=429,
-            retry_after=_retry_after(exc.response),
-        ) from None
     except openai.APITimeoutError:
         raise TimeLimitError(
             f"{where} sent no reply within {timeout:g} s", seconds=timeout, retryable=True
@@ -84,17 +104,21 @@ def normalize_provider_errors(
             hint="is the server running? check --base-url",
         ) from None
     except openai.APIStatusError as exc:
-        retryable = exc.status_code >= 500 or exc.status_code == 408
+        status = exc.status_code
+        limited = status == 429
         raise BackendError(
-            f"{where} answered {exc.status_code}: {clean(exc.message)}",
-            retryable=retryable,
-            status_code=exc.status_code,
+            f"{where} is rate limiting (429)"
+            if limited
+            else f"{where} answered {status}: {clean(exc.message)}",
+            retryable=limited or status >= 500 or status == 408,
+            status_code=status,
             retry_after=_retry_after(exc.response),
         ) from None
     except (openai.APIError, ValueError) as exc:
         # A body that is cut short or is not JSON: the next try may be whole.
-        message = f"{where} sent an unreadable reply: {clean(str(exc), 160)}"
-        raise BackendError(message, retryable=True) from None
+        raise BackendError(
+            f"{where} sent an unreadable reply: {clean(str(exc), 160)}", retryable=True
+        ) from None
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -136,18 +160,26 @@ def _retry_after(response: Any) -> float | None:
         return None
 
 
+def _rejects_format(exc: BackendError) -> bool:
+    """Return whether a server refused the response_format itself (so the next mode may work).
+
+    OpenAI-style servers answer 400 or 422; llama.cpp's server answers 500 with a validation
+    error naming ``response_format``.
+    """
+    if exc.status_code in (400, 422):
+        return True
+    return exc.status_code == 500 and ("response_format" in exc.message or "json_schema" in exc.message)
+
+
 @dataclass
 class OpenAIBackend:
     """Any OpenAI-compatible chat server, through the openai client.
 
-    The client's own retries are off (``max_retries=0``): tenacity, in the pipeline,
-    decides on ``BackendError.retryable`` so the two do not multiply. The structured output
-    modes are decided when the backend is made (:attr:`structured_modes`): a ``provider``
-    (:data:`~cnaps_rag.backends.providers.PROVIDERS`) says which it accepts, its URL and its key;
-    without one, ``json_schema``, else ``json_object`` with a ``schema`` (llama.cpp's server),
-    else plain JSON instructions. Each request walks them in order, so batch worker threads
-    sharing the backend never see one another's half-made choice.
-    ``timeout`` is the most seconds one request may take (a retryable :class:`TimeLimitError`).
+    The client's own retries are off (``max_retries=0``): tenacity, in the draft caller, decides
+    on ``BackendError.retryable`` so the two do not multiply. :attr:`structured_modes` are decided
+    when the backend is made (the ``provider``'s, else :data:`DEFAULT_MODES`); what a server
+    refuses (a mode, a parameter) is learned under a lock, judged against what each request sent,
+    and skipped from then on, since batch worker threads share the backend.
     """
 
     name: ClassVar[str] = "openai"
@@ -159,21 +191,18 @@ class OpenAIBackend:
     timeout: float = DEFAULT_TIMEOUT
     client: Any = None
     structured_modes: tuple[StructuredMode, ...] = ()
-    """The ``response_format`` forms a request with a schema tries, in order (set from ``provider``)."""
-    n_ctx: int = DEFAULT_N_CTX
+    n_ctx: int = 8192
     """The server model's context window; servers do not report it, so it is a setting."""
     token_field: str | None = None
-    """The request field that caps the reply: ``max_completion_tokens`` for OpenAI's own API
-    (its reasoning models refuse ``max_tokens``), else ``max_tokens`` (llama.cpp's server
-    ignores the newer name). A server that refuses one gets the other from then on."""
+    """``max_completion_tokens`` for OpenAI's own API (its reasoning models refuse ``max_tokens``),
+    else ``max_tokens`` (llama.cpp's server ignores the newer name); a refused one is swapped."""
     refused: set[str] = field(default_factory=set)
-    """Optional request parameters (temperature, seed) the server refused; left out from then on.
-    What a server refuses is learned under a lock and judged against what each request sent,
-    so two threads refused at once make one change, not two."""
-    _learning: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    """Optional request parameters (temperature, seed) the server refused."""
+    refused_modes: set[StructuredMode] = field(default_factory=set)
+    """Structured modes the server refused while a later one passed on the same request."""
     provider: str | None = None
-    """A row of :data:`~cnaps_rag.backends.providers.PROVIDERS` (``openai``, ``vllm``, ...), or None:
-    ``$OPENAI_BASE_URL``, else OpenAI, with ``$OPENAI_API_KEY``."""
+    """A row of :data:`PROVIDERS`, or None: ``$OPENAI_BASE_URL``, else OpenAI, with ``$OPENAI_API_KEY``."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         row = provider(self.provider) if self.provider is not None else None
@@ -183,88 +212,62 @@ class OpenAIBackend:
         self.model = self.model or os.environ.get("CNAPS_RAG_OPENAI_MODEL", "") or default_model or ""
         if not self.model:
             raise ConfigError(f"the {self.provider} provider needs a model name", hint="pass --model NAME")
+        self.key_env = row.key_env if row else "OPENAI_API_KEY"
+        self.api_key = self.api_key or getattr(self.client, "api_key", None) or os.environ.get(self.key_env)
         if self.client is None:
             _check_base_url(self.base_url)
-            key = self.api_key or os.environ.get(self._key_env(row))
-            if not key:
-                if row is not None and row.needs_key:
-                    raise ConfigError(f"the {row.name} provider needs an API key", hint=f"set {row.key_env}")
-                if row is None and self.base_url is None:
-                    raise ConfigError(
-                        "the openai backend needs an API key",
-                        hint="set OPENAI_API_KEY, or pass --base-url for a local server",
-                    )
-                key = "not-needed"  # local servers ignore the key, the client insists on one
+            if not self.api_key and row is not None and row.needs_key:
+                raise ConfigError(f"the {row.name} provider needs an API key", hint=f"set {row.key_env}")
+            if not self.api_key and row is None and self.base_url is None:
+                raise ConfigError(
+                    "the openai backend needs an API key",
+                    hint="set OPENAI_API_KEY, or pass --base-url for a local server",
+                )
             try:
                 import openai
             except ImportError:
                 raise ConfigError("the openai package is not installed", hint="pip install openai") from None
             try:
                 self.client = openai.OpenAI(
-                    api_key=key, base_url=self.base_url, max_retries=0, timeout=self.timeout
+                    # local servers ignore the key, the client insists on one
+                    api_key=self.api_key or "not-needed",
+                    base_url=self.base_url,
+                    max_retries=0,
+                    timeout=self.timeout,
                 )
             except Exception as exc:  # httpx's InvalidURL (not a ValueError) for a bad host or port
                 raise _bad_base_url(self.base_url, str(exc)) from None
-        if not self.structured_modes:
-            self.structured_modes = row.structured_modes if row else DEFAULT_MODES
+        self.structured_modes = self.structured_modes or (row.structured_modes if row else DEFAULT_MODES)
         if self.token_field is None:
             official = self.base_url is None or "api.openai.com" in self.base_url
             self.token_field = "max_completion_tokens" if official else "max_tokens"
 
-    @staticmethod
-    def _key_env(row: Provider | None) -> str:
-        return row.key_env if row else "OPENAI_API_KEY"
-
-    def _row(self) -> Provider | None:
-        return provider(self.provider) if self.provider is not None else None
-
-    def _secret(self) -> str | None:
-        return (
-            self.api_key
-            or getattr(self.client, "api_key", None)
-            or os.environ.get(self._key_env(self._row()))
-        )
-
     def _create(self, request: Request, response_format: dict[str, Any] | None) -> Any:
         # A server that refuses a parameter by name is asked again without it, once per parameter.
         for _ in range(len(OPTIONAL_PARAMETERS) + 2):
-            token_field, refused = str(self.token_field), set(self.refused)
             kwargs: dict[str, Any] = {"model": self.model, "messages": request.messages}
-            kwargs[token_field] = request.max_tokens
+            kwargs[str(self.token_field)] = request.max_tokens
             optional = {"temperature": request.temperature, "seed": request.seed}
-            kwargs.update({k: v for k, v in optional.items() if k not in refused})
+            kwargs.update({k: v for k, v in optional.items() if k not in self.refused})
             if response_format is not None:
                 kwargs["response_format"] = response_format
             try:
-                with normalize_provider_errors(
-                    self.base_url, self._secret(), key_env=self._key_env(self._row()), timeout=self.timeout
-                ):
+                with normalize_provider_errors(self.base_url, self.api_key, self.key_env, self.timeout):
                     return self.client.chat.completions.create(**kwargs)
             except BackendError as exc:
-                if not self._adapt(exc, kwargs):
+                refused = _REFUSED_PARAMETER.search(exc.message) if exc.status_code == 400 else None
+                name = refused.group(1) if refused else ""
+                if name not in kwargs or name not in TOKEN_FIELDS + OPTIONAL_PARAMETERS:
                     raise
+                with self._lock:
+                    if name == self.token_field:
+                        self.token_field = next(f for f in TOKEN_FIELDS if f != name)
+                    elif name in OPTIONAL_PARAMETERS:
+                        self.refused.add(name)
         raise BackendError(f"{self.model} refused every form of the request", hint="check --model")
 
-    def _adapt(self, exc: BackendError, sent: dict[str, Any]) -> bool:
-        """Return whether ``sent`` can be sent again without what the server refused in ``exc``."""
-        if exc.status_code != 400:
-            return False
-        refused = _REFUSED_PARAMETER.search(exc.message)
-        if refused is None or refused.group(1) not in sent:
-            return False
-        name = refused.group(1)
-        with self._learning:
-            if name in TOKEN_FIELDS:
-                if self.token_field == name:
-                    self.token_field = next(f for f in TOKEN_FIELDS if f != name)
-                return True
-            if name in OPTIONAL_PARAMETERS:
-                self.refused.add(name)
-                return True
-        return False
-
     def _formats(self, schema: dict[str, Any]) -> list[tuple[StructuredMode, dict[str, Any] | None]]:
-        """Return each of :attr:`structured_modes` with the ``response_format`` it sends for ``schema``."""
+        """Return each mode to try (the last is always tried) with the ``response_format`` it sends."""
         formats: dict[StructuredMode, dict[str, Any] | None] = {
             # OpenAI's strict mode refuses some keywords (maxLength) and needs closed objects.
             "json_schema": {
@@ -274,28 +277,31 @@ class OpenAIBackend:
             "json_object_schema": {"type": "json_object", "schema": schema},
             "plain_json": None,
         }
-        return [(mode, formats[mode]) for mode in self.structured_modes]
+        *tried, last = self.structured_modes
+        modes = [mode for mode in tried if mode not in self.refused_modes] + [last]
+        return [(mode, formats[mode]) for mode in modes]
 
     def complete(self, request: Request) -> Completion:
         if request.schema is None:
             return self._completion(self._create(request, None), "text")
         formats = self._formats(request.schema)
-        for number, (mode, response_format) in enumerate(formats, 1):
+        for number, (_, response_format) in enumerate(formats, 1):
             try:
                 response = self._create(request, response_format)
+                break
             except BackendError as exc:
-                if number < len(formats) and _rejects_format(exc):
-                    continue  # the server refused this form: the next one may do
-                raise
-            # A plain_json reply that is no JSON is re-asked by the caller (draft/caller.py), as any is.
-            return self._completion(response, mode)
-        raise BackendError("the server accepted no structured output mode")
+                if number == len(formats) or not _rejects_format(exc):
+                    raise  # else the server refused this form: the next one may do
+        # Remembered only now: another form of the same request passed, so those forms were refused.
+        with self._lock:
+            self.refused_modes.update(refused for refused, _ in formats[: number - 1])
+        # A plain_json reply that is no JSON is re-asked by the caller (draft/caller.py), as any is.
+        return self._completion(response, formats[number - 1][0])
 
     @staticmethod
     def _completion(response: Any, mode: StructuredMode) -> Completion:
         try:
-            choice = response.choices[0]
-            text = choice.message.content or ""
+            text = response.choices[0].message.content or ""
         except (AttributeError, IndexError, TypeError):
             raise BackendError("the server's reply has no message", retryable=True) from None
         usage = getattr(response, "usage", None)
@@ -305,15 +311,3 @@ class OpenAIBackend:
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             mode=mode,
         )
-
-
-def _rejects_format(exc: BackendError) -> bool:
-    """Return whether a server refused the response_format itself (so the next mode may work).
-
-    OpenAI-style servers answer 400 or 422; llama.cpp's server answers 500 with a
-    validation error naming ``response_format``.
-    """
-    status = exc.status_code
-    if status in (400, 422):
-        return True
-    return status == 500 and ("response_format" in exc.message or "json_schema" in exc.message)

@@ -26,7 +26,6 @@ def _model_argument(argv: list[str]) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run llama_cpp.server with the repacking decision applied; return its exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         from llama_cpp.server.__main__ import main as serve
