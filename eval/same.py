@@ -3,9 +3,10 @@
 ``python -m eval.same snapshot OUT.json`` writes what the package gives on the real dev set
 (``../shared/real-answers/``, read at run time): the guided markdown of its 40 prompts (the
 embedded model; ``--no-model`` leaves it out), ``validate``'s text and violations and
-``score``'s JSON for all 115 answers, and the eval report (``report.json``, ``report.md`` and ``report.html``
-of ``cnaps-rag eval`` on both files and on ``results_dev/``, with the run's own timings taken out). Take a snapshot
-before a change and one after, then ``python -m eval.same compare BEFORE.json AFTER.json``:
+``score``'s JSON for all 115 answers, and the eval report (``report.json``, ``report.md`` and
+``report.html`` of ``cnaps-rag eval`` on both files and on ``results_dev/``, with the run's own
+timings taken out). Take a snapshot before a change and one after, then
+``python -m eval.same compare BEFORE.json AFTER.json``:
 it prints each output that differs and exits 1 if any does.
 """
 
