@@ -14,8 +14,10 @@ import pytest
 from conftest import PROMPTS, QueueBackend, prompt
 
 from cnaps_rag import AllowList, answer
-from cnaps_rag.draft import HEADINGS
 from cnaps_rag.links import find_links
+from cnaps_rag.spec import SECTIONS3
+
+HEADINGS = [section.heading for section in SECTIONS3]
 
 CASES = {
     "000_d18f79af084974a4": ("single-image super-resolution", False),

@@ -14,8 +14,7 @@ from conftest import ROOT, QueueBackend, prompt
 
 from cnaps_rag import answer, answer_batch
 from cnaps_rag.backends import LocalBackend, Request
-from cnaps_rag.draft.capable import expected_sections
-from cnaps_rag.draft.sources import sources_text
+from cnaps_rag.draft.render import sources_text
 from cnaps_rag.errors import NotAnAnswerError
 from cnaps_rag.repetition import (
     LOOP_SHARE,
@@ -49,7 +48,7 @@ RIVER = [
 def capable_messages(name: str = "000_d18f79af084974a4") -> list[dict[str, str]]:
     spec = prompt(name)
     return load_template("capable").messages(
-        headings="\n".join(expected_sections(spec)),
+        headings="\n".join(section.heading for section in spec.sections),
         question=spec.question,
         instructions="\n".join(f"- {line}" for line in spec.instructions) or "- (none given)",
         sources=sources_text(spec, 100_000)[0],

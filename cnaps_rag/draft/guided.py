@@ -1,14 +1,11 @@
-"""The ``guided`` strategy (first prompt format): a scaffold built from the prompt, one model-filled slot.
+"""The ``guided`` strategy, for the embedded 135M model: a scaffold built from the prompt, one slot.
 
-Meant for the embedded 135M model, which cannot write a good free-form answer. Each model's
-task comes from the model (its task code, else its own title or summary:
-:func:`cnaps_rag.tasks.model_task`), never from the question; the question's task is found
-separately and a mismatch is said plainly. The input -> model -> output pipeline comes from the
-task lexicon; section 3 lists every source with its exact links, the summary sentence closest
-to the question and, for a recommended model, what its task does for the question. The model
-only chooses which of the question's own sentences says what the user wants
-(:func:`goal_sentence`), a few-shot generation held to those sentences by the grammar. The
-second format's scaffold is :mod:`cnaps_rag.draft.workflow`.
+Each model's task comes from the model (its task code, else its own title or summary), never
+from the question; a mismatch is said plainly. The pipeline comes from the task lexicon, and the
+sources section lists each source's exact links, the summary sentence closest to the question
+and what its task does for the question. The model only chooses which of the question's own
+sentences says what the user wants (:func:`goal_sentence`). The second format's scaffold is
+:mod:`.workflow`.
 """
 
 from __future__ import annotations
@@ -16,11 +13,9 @@ from __future__ import annotations
 import json
 
 from pydantic import create_model
-from rapidfuzz import fuzz
 
 from ..backends import Request
 from ..errors import DraftFormatError
-from ..links import find_links
 from ..names import in_lexicon, is_not_model
 from ..schemas import json_schema, one_of
 from ..spec import PromptSpec, Source
@@ -28,38 +23,17 @@ from ..tasks import Identifier, Task, TaskResult, tasks_in_question
 from ..templates import load_template
 from ..text import CHARS_PER_TOKEN, sentences, shorten
 from .caller import Caller
-from .fit import TaskFit, task_fit
-from .plan import request_for, served_clause
-from .render import render, source_line
-from .result import Draft
+from .plan import TaskFit, best_finding, request_for, served_clause, task_fit
+from .render import Draft, render, source_line
+from .workflow import render_workflow
 
 SLOT_MAX_TOKENS = 64
 """Token budget of one slot when the caller gives none: a slot is one short sentence."""
-SLOT_CHARS = 160
-"""The longest slot sentence the schema allows."""
 QUESTION_CHARS = 600
 """The longest question a guided slot quotes; longer ones are cut (and the cut recorded)."""
-FINDING_CHARS = (30, 400)
-"""Shortest and longest summary sentence quoted as a finding: shorter are fragments, longer run-ons."""
 GOAL_TEMPLATE = "guided_goal"
 GOAL_JSON_TOKENS = 16
 """Tokens of the JSON around the chosen sentence (``{"sentence": "..."}``)."""
-
-
-def best_finding(source: Source, question: str) -> str | None:
-    """Return the summary sentence closest to the question (token-set similarity), or None."""
-    if not source.summary:
-        return None
-    shortest, longest = FINDING_CHARS
-    # The summary's own links are untrusted: never quote a sentence that carries one.
-    candidates = [
-        s
-        for s in sentences(" ".join(source.summary.split()))
-        if shortest <= len(s) <= longest and not find_links(s)
-    ]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda s: fuzz.token_set_ratio(question.lower(), s.lower()))
 
 
 def _describe_training(part: str | None) -> str:
@@ -118,22 +92,6 @@ def goal_sentence(call: Caller, question: str, max_tokens: int) -> str:
         return str(call.parsed(request, choice).sentence)  # type: ignore[attr-defined]
     except DraftFormatError:
         return question
-
-
-def goal_line(goal: str) -> str:
-    """Return the answer's line that quotes what the user wants, in the user's own words."""
-    return f"In the user's words: “{goal}”"
-
-
-def user_goal(spec: PromptSpec, call: Caller, max_tokens: int) -> tuple[str, list[str]]:
-    """Return the line quoting what the user wants (either format), and any warning on the way."""
-    warnings = []
-    question = shorten(spec.question, QUESTION_CHARS)
-    if question != spec.question:
-        warnings.append(
-            f"question shortened from {len(spec.question)} to {QUESTION_CHARS} characters for the model"
-        )
-    return goal_line(goal_sentence(call, question, max_tokens)), warnings
 
 
 def _task_section(fit: TaskFit, goal: str) -> list[str]:
@@ -202,10 +160,24 @@ def _sources_section(spec: PromptSpec, fit: TaskFit) -> list[str]:
 
 
 def draft_guided(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
-    """Return the guided draft of an answer to ``spec``; ``max_tokens`` is each slot's budget."""
+    """Return the guided draft of an answer to ``spec``; ``max_tokens`` is the slot's budget."""
     budget = max_tokens or SLOT_MAX_TOKENS
-    goal, warnings = user_goal(spec, call, budget)
-    fit = task_fit(spec)
-    markdown = render([_task_section(fit, goal), _workflow_section(fit), _sources_section(spec, fit)])
+    warnings = []
+    question = shorten(spec.question, QUESTION_CHARS)
+    if question != spec.question:
+        warnings.append(
+            f"question shortened from {len(spec.question)} to {QUESTION_CHARS} characters for the model"
+        )
+    goal = f"In the user's words: “{goal_sentence(call, question, budget)}”"
+    if spec.format == "workflow":
+        markdown = render_workflow(spec, goal)
+    else:
+        fit = task_fit(spec)
+        bodies = {
+            "task": _task_section(fit, goal),
+            "workflow": _workflow_section(fit),
+            "sources": _sources_section(spec, fit),
+        }
+        markdown = render(spec.sections, bodies)
     versions = [load_template(GOAL_TEMPLATE).version]
     return Draft(markdown=markdown, template_versions=versions, max_tokens=budget, warnings=warnings)
