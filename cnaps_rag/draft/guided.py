@@ -23,7 +23,7 @@ from ..tasks import Identifier, Task, TaskResult, tasks_in_question
 from ..templates import load_template
 from ..text import CHARS_PER_TOKEN, sentences, shorten
 from .caller import Caller
-from .plan import TaskFit, best_finding, request_for, served_clause, task_fit
+from .plan import TaskFit, best_finding, request_for, scale_phrase, served_clause, task_fit
 from .render import Draft, render, source_line
 from .workflow import render_workflow
 
@@ -36,36 +36,28 @@ GOAL_JSON_TOKENS = 16
 """Tokens of the JSON around the chosen sentence (``{"sentence": "..."}``)."""
 
 
-def _describe_training(part: str | None) -> str:
-    if not part:
-        return ""
-    if is_not_model(part):
-        return f", trained on {part}"
-    if in_lexicon(part):
-        return f", with {part} as its backbone"
-    return f", variant {part}"
-
-
-def _workflow_lines(source: Source, ident: Identifier, found: TaskResult) -> list[str]:
+def _model_lines(source: Source, ident: Identifier, found: TaskResult) -> list[str]:
     # The model's own task (code, title or summary), never the question's: see tasks.model_task.
     task = found.task
-    lines = [f"**{source.name}** [{source.id}]"]
     if task is None:
-        lines.append("- The sources do not say which task this model performs.")
-        return lines
-    architecture = ident.architecture or source.name
-    scale = ""
-    if ident.scale:
-        arbitrary = ident.scale.lower() in {"any", "arbitrary"}
-        scale = " at an arbitrary scale" if arbitrary else f" at scale {ident.scale}"
-    steps = "; ".join(task.steps)
-    detail = f"{task.name}{scale}{_describe_training(ident.training_data)}"
+        return [
+            f"**{source.name}** [{source.id}]",
+            "- The sources do not say which task this model performs.",
+        ]
+    detail = task.name + (f" {scale_phrase(ident)}" if ident.scale else "")
+    part = ident.training_data
+    if part and is_not_model(part):
+        detail += f", trained on {part}"
+    elif part:
+        detail += f", with {part} as its backbone" if in_lexicon(part) else f", variant {part}"
     if found.basis != "code":
         detail += f", as its {found.basis} says"
-    lines.append(f"- **Input:** {task.input}.")
-    lines.append(f"- **Model:** {architecture} ({detail}): {steps}.")
-    lines.append(f"- **Output:** {task.output}.")
-    return lines
+    return [
+        f"**{source.name}** [{source.id}]",
+        f"- **Input:** {task.input}.",
+        f"- **Model:** {ident.architecture or source.name} ({detail}): {'; '.join(task.steps)}.",
+        f"- **Output:** {task.output}.",
+    ]
 
 
 def goal_sentence(call: Caller, question: str, max_tokens: int) -> str:
@@ -102,8 +94,7 @@ def _task_section(fit: TaskFit, goal: str) -> list[str]:
     elif first_task:
         lines.append(f"The recommended model addresses **{first_task.name}**. {first_task.describe}")
     if fit.fits is False and fit.question_task:
-        known = zip(fit.recommended, fit.found, strict=True)
-        names = ", ".join(source.name for (source, _), found in known if found.task)
+        names = ", ".join(source.name for source, _, found in fit.models if found.task)
         tasks = ", ".join(sorted({task.name for task in fit.model_tasks}))
         lines.append(
             f"Note: the recommended model ({names}) is built for {tasks}, not {fit.question_task.name}, "
@@ -112,26 +103,9 @@ def _task_section(fit: TaskFit, goal: str) -> list[str]:
     return lines
 
 
-def _workflow_section(fit: TaskFit) -> list[str]:
-    if not fit.recommended:
-        return ["The prompt recommends no model."]
-    lines: list[str] = []
-    for (source, ident), found in zip(fit.recommended, fit.found, strict=True):
-        if lines:
-            lines.append("")
-        lines += _workflow_lines(source, ident, found)
-    return lines
-
-
-def _relevance(task: Task | None, question: str, asked: list[Task]) -> str | None:
-    """Return what a recommended model of ``task`` does for the question, from its task alone.
-
-    ``asked`` are the question's tasks. A generated "how this source helps" sentence was wrong
-    in half the labelled dev answers (eval/labels/slots.json): the gate cannot check it, so the
-    line is written from the task (no generation).
-    """
-    if task is None:
-        return None
+def _relevance(task: Task, question: str, asked: list[Task]) -> str:
+    """Return what a recommended model of ``task`` does for the question, from its task alone: a
+    generated "how this source helps" sentence was wrong in half the labelled dev answers."""
     if not asked:
         return f"it does {task.name}."
     if task.family not in {t.family for t in asked}:
@@ -142,20 +116,16 @@ def _relevance(task: Task | None, question: str, asked: list[Task]) -> str | Non
 
 def _sources_section(spec: PromptSpec, fit: TaskFit) -> list[str]:
     asked = tasks_in_question(spec.question)
-    model_tasks = {
-        source.id: found.task for (source, _), found in zip(fit.recommended, fit.found, strict=True)
-    }
+    model_tasks = {source.id: found.task for source, _, found in fit.models}
     lines = []
     for source in spec.sources:
         lines.append(source_line(source))
         finding = best_finding(source, spec.question)
         if finding:
             lines.append(f"  - Finding: {finding}")
-        relevance = (
-            _relevance(model_tasks[source.id], spec.question, asked) if source.id in model_tasks else None
-        )
-        if relevance:
-            lines.append(f"  - Relevance: {relevance}")
+        task = model_tasks.get(source.id)
+        if task:
+            lines.append(f"  - Relevance: {_relevance(task, spec.question, asked)}")
     return lines
 
 
@@ -173,11 +143,12 @@ def draft_guided(spec: PromptSpec, call: Caller, max_tokens: int | None = None) 
         markdown = render_workflow(spec, goal)
     else:
         fit = task_fit(spec)
-        bodies = {
-            "task": _task_section(fit, goal),
-            "workflow": _workflow_section(fit),
-            "sources": _sources_section(spec, fit),
-        }
+        workflow: list[str] = []
+        for model in fit.models:
+            workflow += ["", *_model_lines(*model)] if workflow else _model_lines(*model)
+        sources = _sources_section(spec, fit)
+        no_model = ["The prompt recommends no model."]
+        bodies = {"task": _task_section(fit, goal), "workflow": workflow or no_model, "sources": sources}
         markdown = render(spec.sections, bodies)
     versions = [load_template(GOAL_TEMPLATE).version]
     return Draft(markdown=markdown, template_versions=versions, max_tokens=budget, warnings=warnings)

@@ -158,30 +158,37 @@ def request_for(task: Task, goal: tuple[Task, ...] | list[Task]) -> str:
 
 @dataclass(frozen=True)
 class TaskFit:
-    """The question's task, the recommended sources with their identifiers and tasks, and whether they fit."""
+    """The question's task, each recommended model with its identifier and own task, and whether they
+    fit: a recommended model's task is the question's (None when either is unknown)."""
 
     question_task: Task | None
-    recommended: list[tuple[Source, Identifier]]
+    models: list[tuple[Source, Identifier, TaskResult]]
     fits: bool | None
-    """Whether a recommended model's task is the question's (None when either is unknown)."""
-    found: list[TaskResult]
 
     @property
     def model_tasks(self) -> list[Task]:
-        return [result.task for result in self.found if result.task]
+        return [found.task for _, _, found in self.models if found.task]
 
 
 def task_fit(spec: PromptSpec) -> TaskFit:
     asked = tasks_in_question(spec.question)
     question_task = asked[0] if asked else None
-    recommended = [(s, parse_identifier(s.name)) for s in spec.recommended]
-    found = [model_task(s) for s in spec.recommended]
-    model_tasks = [result.task for result in found if result.task]
-    fits = None
-    if asked and model_tasks:
-        families = {t.family for t in asked}
-        fits = any(t.family in families for t in model_tasks)
-        if fits:
-            # Name the task as the model's own variant of it: video super-resolution, not SISR.
-            question_task = next(t for t in model_tasks if t.family in families)
-    return TaskFit(question_task, recommended, fits, found)
+    fit = TaskFit(
+        question_task, [(s, parse_identifier(s.name), model_task(s)) for s in spec.recommended], None
+    )
+    if not asked or not fit.model_tasks:
+        return fit
+    families = {t.family for t in asked}
+    fits = any(t.family in families for t in fit.model_tasks)
+    if fits:
+        # Name the task as the model's own variant of it: video super-resolution, not SISR.
+        question_task = next(t for t in fit.model_tasks if t.family in families)
+    return TaskFit(question_task, fit.models, fits)
+
+
+def scale_phrase(ident: Identifier) -> str:
+    if not ident.scale:
+        return ""
+    return (
+        "at an arbitrary scale" if ident.scale.lower() in {"any", "arbitrary"} else f"at scale {ident.scale}"
+    )

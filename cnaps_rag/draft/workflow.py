@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from ..spec import PromptSpec
 from ..tasks import Identifier
-from .plan import LeftOut, Module, Plan, Step, best_finding, plan_workflow, request_for, served_clause
+from .plan import (
+    LeftOut,
+    Module,
+    Plan,
+    Step,
+    best_finding,
+    plan_workflow,
+    request_for,
+    scale_phrase,
+    served_clause,
+)
 from .render import render, source_line
 
 
@@ -35,8 +45,7 @@ def describe_identifier(ident: Identifier) -> str:
     elif ident.architecture:
         parts.append(ident.architecture)
     if ident.scale:
-        arbitrary = ident.scale.lower() in {"any", "arbitrary"}
-        parts.append("at an arbitrary scale" if arbitrary else f"at scale {ident.scale}")
+        parts.append(scale_phrase(ident))
     if ident.training_data:
         parts.append(f"variant {ident.training_data}")
     return ", ".join(parts)
