@@ -89,12 +89,11 @@ def answer(
     attempts: int = 4,
     max_wait: float = 30.0,
 ) -> Answer:
-    """Return a grounded answer to one prompt.
+    """Return a grounded answer to one prompt (its text or a parsed spec).
 
-    ``prompt`` is the prompt text or a parsed spec. ``backend`` is ``"local"`` (the
-    embedded model, or the GGUF at ``model``), ``"openai"`` (``model`` on ``base_url``)
-    or a backend object. ``strategy`` defaults to ``guided`` for the embedded model and
-    ``capable`` otherwise. Retryable backend errors are retried ``attempts`` times in all.
+    ``backend`` is ``"local"`` (the embedded model, or the GGUF at ``model``), ``"openai"``
+    (``model`` on ``base_url``) or a backend object. ``strategy`` defaults to ``guided`` for the
+    embedded model and ``capable`` otherwise. Retryable errors are tried ``attempts`` times in all.
     """
     started = time.perf_counter()
     check_options(strategy, max_tokens)
