@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .draft import STRATEGIES
 from .errors import CnapsRagError, ConfigError, PromptError
 from .files import read_bytes
 from .parse import load_prompt_file
@@ -111,7 +112,7 @@ def _backend_options(command: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--strategy",
-        choices=["guided", "capable", "free"],
+        choices=STRATEGIES,
         help="guided: scaffold plus short model slots (default for the embedded model); "
         "capable: the model writes the whole answer, citing sources by ID, checked and asked once more "
         "where it breaks a rule (default otherwise); free: three short JSON fields",

@@ -7,13 +7,14 @@ links, and the validator strips whatever else the draft names without a source.
 from __future__ import annotations
 
 import time
-from typing import Any, Literal, get_args
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from .allowlist import AllowList
 from .backends import Backend, resolve_backend
-from .draft import Caller, draft_capable, draft_free, draft_guided
+from .draft import STRATEGIES, Strategy, drafter
+from .draft.caller import Caller
 from .draft.plan import task_fit
 from .draft.render import DraftAttempt
 from .errors import ConfigError
@@ -22,9 +23,7 @@ from .parse import parse_prompt
 from .spec import PromptSpec
 from .validation import Validation, validate
 
-Strategy = Literal["guided", "capable", "free"]
-STRATEGIES: tuple[str, ...] = get_args(Strategy)
-DRAFTERS = {"guided": draft_guided, "capable": draft_capable, "free": draft_free}
+__all__ = ["STRATEGIES", "Answer", "AnswerMeta", "Strategy", "answer", "check_options"]
 
 
 class AnswerMeta(BaseModel):
@@ -103,7 +102,7 @@ def answer(
         strategy = "guided" if chosen.is_embedded else "capable"
     call = Caller(chosen, attempts=attempts, max_wait=max_wait)
     draft_started = time.perf_counter()
-    draft = DRAFTERS[strategy](spec, call, max_tokens)
+    draft = drafter(strategy)(spec, call, max_tokens)
     draft_time = time.perf_counter() - draft_started
     allow = AllowList.for_spec(spec)
     validate_started = time.perf_counter()

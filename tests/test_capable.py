@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from strict_schema import strict_problems
 
 from cnaps_rag import BackendError, answer, load_prompt_file
-from cnaps_rag.draft import Caller
+from cnaps_rag.draft.caller import Caller
 from cnaps_rag.draft.capable import CITED_HEADING, MARKER, render_capable
 from cnaps_rag.draft.free import free_draft_model
 from cnaps_rag.draft.render import source_line, summary_caps

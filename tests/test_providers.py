@@ -19,7 +19,7 @@ from cnaps_rag.backends import OpenAIBackend, Request, StructuredMode, resolve_b
 from cnaps_rag.backends.openai import _check_base_url
 from cnaps_rag.backends.providers import PROVIDERS, provider
 from cnaps_rag.cli import build_parser, main
-from cnaps_rag.draft import Caller
+from cnaps_rag.draft.caller import Caller
 from cnaps_rag.errors import TimeLimitError
 
 SCHEMA = {"type": "object", "properties": {"sentence": {"type": "string"}}, "required": ["sentence"]}
