@@ -163,27 +163,21 @@ def _diagram(plan: Plan) -> list[str]:
 
 
 def _module_lines(module: Module) -> list[str]:
-    task = module.task
-    what = describe_identifier(module.ident)
-    lines = [f"**{module.source.name}** [{module.source.id}]"]
-    lines.append(f"- **Task:** {task.name} (read from {_basis(module)}){': ' + what if what else ''}.")
-    lines.append(f"- **Input:** {task.input}.")
-    lines.append(f"- **Processing:** {'; '.join(task.steps)}.")
-    lines.append(f"- **Output:** {task.output}.")
-    return lines
-
-
-def _left_out_line(item: LeftOut) -> str:
-    return f"**{item.source.name}** [{item.source.id}] — not used: {item.reason}."
+    task, what = module.task, describe_identifier(module.ident)
+    return [
+        f"**{module.source.name}** [{module.source.id}]",
+        f"- **Task:** {task.name} (read from {_basis(module)}){': ' + what if what else ''}.",
+        f"- **Input:** {task.input}.",
+        f"- **Processing:** {'; '.join(task.steps)}.",
+        f"- **Output:** {task.output}.",
+    ]
 
 
 def _module_details(plan: Plan) -> list[str]:
     lines: list[str] = []
     for step in plan.steps:
         for module in step.modules:
-            if lines:
-                lines.append("")
-            lines += _module_lines(module)
+            lines += ["", *_module_lines(module)] if lines else _module_lines(module)
         if step.parallel:
             ids = ", ".join(m.source.id for m in step.modules)
             lines += [
@@ -193,9 +187,8 @@ def _module_details(plan: Plan) -> list[str]:
                 f"- **Output:** one {step.task.name} result, chosen among them or fused from them.",
             ]
     for item in plan.left_out:
-        if lines:
-            lines.append("")
-        lines.append(_left_out_line(item))
+        lines += [""] if lines else []
+        lines.append(f"**{item.source.name}** [{item.source.id}] — not used: {item.reason}.")
     return lines
 
 
