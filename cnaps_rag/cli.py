@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, get_args
 
 from . import __version__
 from .backends.native import RepackSetting
+from .draft import STRATEGIES
 from .errors import CnapsRagError, ConfigError, PromptError
 from .files import read_bytes
 from .parse import load_prompt_file
@@ -112,7 +113,7 @@ def _backend_options(command: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--strategy",
-        choices=["guided", "capable", "free"],
+        choices=STRATEGIES,
         help="guided: scaffold plus short model slots (default for the embedded model); "
         "capable: the model writes the whole answer, citing sources by ID, checked and asked once more "
         "where it breaks a rule (default otherwise); free: three short JSON fields",

@@ -1,29 +1,26 @@
-"""The block structure of a markdown answer: headings, list items, tables, fences, with their lines.
+"""The block structure of markdown: each line classified (heading, list item, table row, fence,
+code, text, blank), and an answer's numbered sections in every form real answers use
+(``## 1. Task``, ``**1. Task**``, plain ``1. What task…`` lines); every heading pattern lives here.
 
-One pass over the lines classifies each as blank, text, heading, list item, table row, fence
-marker or code (a line inside a fence, with the fence's info string, so ``mermaid`` diagrams
-are known). The validator uses it to remove the smallest unit that makes a claim and never
-edit inside code; the scorer uses it to find an answer's numbered sections in every form real
-answers use: ``## 1. Task``, ``### 1.``, ``**1. Task**`` and plain ``1. What task…`` lines.
-
-Why not markdown-it-py: it parses a real answer in about 0.9 ms per 2 KB (measured on the dev
-answers), the whole time budget of a validation; this scanner needs a few microseconds and
-``tests/test_markdown.py`` checks that it agrees with markdown-it-py on fences, tables and headings.
+Not markdown-it-py: it takes about 0.9 ms per 2 KB answer (the whole time budget of a validation);
+this scanner a few microseconds, and ``tests/test_markdown.py`` checks that the two agree.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple
 
 HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+", re.M)
-"""A markdown heading's marker, at a line start."""
 ITEM = re.compile(r"^[ \t]*(?:[-*+•]|\d+[.)])[ \t]+", re.M)
-"""A list item's marker (bullet or number), at a line start."""
 SECTION_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]*\**[ \t]*(\d+)[.)]")
 """A heading that starts with a section number (``## 1.``, ``### **2)``); group 1 is the number."""
+PROMPT_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]*(.*?)[ \t]*:?[ \t]*$")
+PROMPT_SECTION_HEADING = re.compile(r"^[ \t]*(#{2,3})[ \t]*(\d+|[A-Z])[.)][ \t]*(.+?)[ \t]*$")
+"""A prompt's headings: no space needed after the hashes (the prompts' own form), one that opens
+an instruction is ``##``/``###`` and numbered; group 2 is the number, group 3 the title."""
 MD_LINK = re.compile(
     r"\[([^\[\]\n]*)\]\(\s*<?([^()\s<>]*(?:\([^()\s]*\)[^()\s<>]*)*)>?(?:\s+\"[^\"\n]*\")?\s*\)"
 )
@@ -38,7 +35,7 @@ _NUMBERED = re.compile(
 """A numbered line's start; its title is the rest without :data:`_TITLE_END` (the first that can
 be). Two patterns: one that ran on to the line's end tried a title end after every character."""
 _NUMBERED_FIRST = frozenset("#*_0123456789ABCDEFGHPS")
-"""The characters a :data:`_NUMBERED` match can open with, after spaces and tabs."""
+"""What a :data:`_NUMBERED` match can open with, after spaces and tabs."""
 _TITLE_END = re.compile(r"[ \t]*(?:\*\*|__)?[ \t]*:?[ \t]*")
 _TITLE_END_CHARS = " \t*_:"
 
@@ -46,37 +43,34 @@ Kind = Literal["blank", "text", "heading", "item", "table", "fence", "code"]
 
 
 class Line(NamedTuple):
-    """One line of an answer and what it is (a named tuple: an answer has hundreds, made fast)."""
+    """One line: offsets (``end`` before the newline), kind, where its own text starts (after a
+    marker and indentation), indentation, and for fence and code lines the fence's info string."""
 
     start: int
     end: int
-    """Offsets in the text; ``end`` is before the newline."""
     kind: Kind
     content: int
-    """Offset where the line's own text starts, after a heading or list marker and indentation."""
     indent: int
     fence: str | None = None
-    """For ``fence`` and ``code`` lines: the fence's info string (``mermaid``, ``python``, or "")."""
 
 
 @dataclass(frozen=True)
-class NumberedHeading:
-    """A line that opens a numbered part of an answer (``## 1. Task``, ``**B. Diagram**``)."""
+class Part:
+    """A numbered section (``1``) or lettered part (``A``) of an answer, opened at ``line`` (an index
+    of :attr:`Layout.lines`); ``level`` 1-6 for a heading, 7 a bold line, 8 a plain numbered line."""
 
     line: int
-    """Index into :attr:`Layout.lines`."""
     number: str
-    """``1``, ``2``, ... or ``A``, ``B``, ..."""
     title: str
     level: int
-    """The heading level (1-6); 7 for a bold line, 8 for a plain numbered line."""
+    empty: bool = False
+    """Nothing but blank lines, unnumbered headings and filler lines follow it (:func:`answer_parts`)."""
 
 
 class Layout:
-    """The lines of a text, each classified, with a fast lookup from an offset to its line."""
+    """The lines of a text (with LF newlines), each classified, with a lookup from an offset to its line."""
 
     def __init__(self, text: str):
-        """Classify every line of ``text`` (which should have LF newlines)."""
         self.text = text
         self.lines: list[Line] = []
         add = self.lines.append
@@ -134,15 +128,12 @@ class Layout:
         return bool(self.lines) and self.lines[-1].kind == "table"
 
     def line_index(self, offset: int) -> int:
-        """Return the index of the line that holds ``offset``."""
         return max(0, bisect.bisect_right(self._starts, offset) - 1)
 
     def line_at(self, offset: int) -> Line:
-        """Return the line that holds ``offset``."""
         return self.lines[self.line_index(offset)]
 
     def in_code(self, offset: int) -> bool:
-        """Return whether ``offset`` is inside a fenced block (or on its fence lines)."""
         return self.line_at(offset).kind in ("code", "fence")
 
     def item_block_end(self, index: int) -> int:
@@ -167,13 +158,10 @@ class Layout:
             following += 1
         return following
 
-    def numbered_headings(self) -> list[NumberedHeading]:
-        """Return every line that may open a numbered section or part, in order.
-
-        Markdown headings (``## 1. Task``, ``### B. Diagram``), lines that are bold as a whole
-        (``**1. Task**``) and plain numbered lines at the left margin (``1. What task…``); the
-        last are ambiguous with list items, so callers match their titles against what they expect.
-        """
+    def numbered_headings(self) -> list[Part]:
+        """Return every line that may open a numbered section or part, in order: markdown headings,
+        whole-line bold headings and plain numbered lines at the left margin (ambiguous with list
+        items: :func:`answer_parts` keeps those that repeat an expected title)."""
         found = []
         for index, line in enumerate(self.lines):
             if line.kind not in ("heading", "text", "item") or line.indent > 1:
@@ -194,7 +182,7 @@ class Layout:
             else:
                 continue
             title = _title(raw, match.end()).strip().strip("*_ ").rstrip(":").strip()
-            found.append(NumberedHeading(index, match.group("number"), title, level))
+            found.append(Part(index, match.group("number"), title, level))
         return found
 
 
@@ -208,19 +196,14 @@ def _title(raw: str, start: int) -> str:
     return raw[start:end]
 
 
+def numbered_sections(layout: Layout) -> list[tuple[int, int]]:
+    """Return (offset, number) of each markdown heading that opens a numbered section."""
+    found = layout.numbered_headings()
+    return [(layout.lines[h.line].start, int(h.number)) for h in found if h.level <= 6 and h.number.isdigit()]
+
+
 def is_heading(line: str) -> bool:
-    """Return whether ``line`` is a markdown heading."""
     return HEADING.match(line) is not None
-
-
-@dataclass(frozen=True)
-class Part:
-    """A numbered section (``1``, ``2``) or lettered part (``A``, ``B``) of an answer."""
-
-    number: str
-    title: str
-    empty: bool
-    """True when nothing but blank lines, unnumbered headings and ``filler`` lines follow it."""
 
 
 _TITLE_WORD = re.compile(r"[^\W\d_]{3,}")
@@ -233,12 +216,9 @@ def _title_words(text: str) -> set[str]:
 def answer_parts(text: str, expected: dict[str, list[str]] | None = None, filler: str = "") -> list[Part]:
     """Return the answer's numbered sections and lettered parts, in order, in every heading form.
 
-    Markdown headings and whole-line bold headings always count. A plain numbered line
-    (``1. What task is the user trying to perform?``) counts only when it repeats one of the
-    ``expected`` titles for its number (two thirds of its words, at least two), since any
-    numbered list looks the same. A section runs to the next numbered section, a part to the
-    next section or part; it is empty when it holds only blank lines, unnumbered headings or
-    the ``filler`` line.
+    A plain numbered line counts only when it repeats one of the ``expected`` titles for its
+    number (two thirds of its words, at least two), since any numbered list looks the same. A
+    section runs to the next section, a part to the next section or part.
     """
     layout = Layout(text)
     expected = expected or {}
@@ -265,12 +245,12 @@ def answer_parts(text: str, expected: dict[str, list[str]] | None = None, filler
                 continue
             empty = False
             break
-        parts.append(Part(heading.number, heading.title, empty))
+        parts.append(replace(heading, empty=empty))
     return parts
 
 
 def in_order(required: list[str], found: list[str]) -> int:
-    """Return how many of ``required`` appear in ``found`` in the same order (longest common subsequence)."""
+    """Return how many of ``required`` appear in ``found`` in order (longest common subsequence)."""
     previous = [0] * (len(found) + 1)
     for want in required:
         current = [0]

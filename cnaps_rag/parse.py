@@ -1,14 +1,8 @@
 """Parse dataset prompts into :class:`PromptSpec`: the question and the sources it allows.
 
-The dataset has two prompt formats, parsed into the same :class:`PromptSpec`:
-
-- ``sections3``: "A user has asked the following question:", three numbered instructions,
-  ``Model:`` / ``Paper:`` / ``GitHub:`` / ``Summary:`` blocks;
-- ``workflow``: "A user asks:", the instructions as markdown headings (``## 1. Core Task``,
-  ``## 2. CNAPS-style Workflow`` with parts ``### A.``, ``### B.``), sources as ``- **NAME**``
-  bullets with indented ``Paper:`` / ``GitHub:`` lines. These prompts carry debris: a copy of an
-  older prompt with every line commented out by ``#`` and a stray ``#`` after ``Answer:``.
-  Debris is dropped before parsing; it never counts as a second prompt.
+Two formats (:data:`cnaps_rag.spec.PromptFormat`). The second carries debris: a copy of an older
+prompt with every line commented out by ``#``, and a stray ``#`` after ``Answer:``; debris is
+dropped before parsing and never counts as a second prompt.
 """
 
 from __future__ import annotations
@@ -20,7 +14,8 @@ from pathlib import Path
 
 from .errors import PromptError
 from .files import read_bytes
-from .spec import PromptFormat, PromptSpec, Section, Source
+from .markdown import PROMPT_HEADING, PROMPT_SECTION_HEADING
+from .spec import SECTIONS3, PromptFormat, PromptSpec, Section, Source
 from .text import normalize_newlines, trim_url_tail
 
 _START = re.compile(r"^[ \t]*You are an (?:expert )?AI scientist", re.M | re.I)
@@ -29,23 +24,16 @@ _QUESTION_MARKER = re.compile(r"asked the following question\s*:?", re.I)
 _ASKS_MARKER = re.compile(r"^[ \t]*A user asks[ \t]*:?", re.M | re.I)
 # A line commented out with a single '#' (markdown headings have two or more): debris.
 _DEBRIS = re.compile(r"^[ \t]*#(?!#)(?:[ \t].*)?$")
-_SECTION_HEADING = re.compile(r"^[ \t]*(#{2,3})[ \t]*(\d+|[A-Z])[.)][ \t]*(.+?)[ \t]*$")
 _BULLET = re.compile(r"^[ \t]*[-*+][ \t]+\*\*(.+?)\*\*[ \t]*:?[ \t]*$")
 _RULE = re.compile(r"^[ \t]*(?:-{3,}|\*{3,}|_{3,})[ \t]*$")
 # Opening quote -> closing quotes that may end the question.
 _QUOTES = {'"': '"”', "“": '”"', "„": '“”"', "«": "»", "「": "」", "『": "』", "'": "'’"}
 _INSTRUCTION = re.compile(r"^[ \t]*(\d+)[.)][ \t]+(.+?)\s*$")
-_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]*(.*?)[ \t]*:?[ \t]*$")
 _FIELD = re.compile(r"^[ \t]*(Model|Paper|GitHub|Github|Code|Summary)[ \t]*:[ \t]?(.*)$", re.I)
 
 
 def read_prompt_bytes(data: bytes) -> tuple[str, list[str]]:
-    """Return ``data`` decoded as text plus warnings about how it was decoded.
-
-    UTF-8 (with or without BOM) first; bytes that are not UTF-8 fall back to
-    cp1252, then latin-1, and say so. Whether the text is a prompt at all (empty,
-    binary) is :func:`_as_text`'s check, for bytes and text alike.
-    """
+    """Return ``data`` decoded (UTF-8, else cp1252, else latin-1, said in a warning) and the warnings."""
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
@@ -88,7 +76,6 @@ def _split_prompts(text: str) -> list[str]:
 
 
 def _without_debris(text: str) -> str:
-    """Return ``text`` without the lines commented out by a single '#'."""
     return "\n".join(line for line in text.split("\n") if not _DEBRIS.match(line))
 
 
@@ -136,7 +123,7 @@ def _question(text: str, prompt_format: PromptFormat = "sections3") -> str:
     return question
 
 
-def _sources(lines: list[str], bullets: bool = False) -> list[Source]:
+def _sources(lines: list[str], bullets: bool) -> list[Source]:
     """Return the sources listed in ``lines``: ``Model:`` blocks, or ``- **NAME**`` bullets if ``bullets``."""
     sources: list[dict[str, str | None]] = []
     role = "recommended"
@@ -149,7 +136,7 @@ def _sources(lines: list[str], bullets: bool = False) -> list[Source]:
             sources.append(current)
             field = "name"
             continue
-        heading = _HEADING.match(line)
+        heading = PROMPT_HEADING.match(line)
         if heading:
             title = heading.group(1).lower()
             if "related" in title or "paper" in title:
@@ -200,14 +187,8 @@ def _content_id(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:16]
 
 
-# The answer's sections for each format. The second format's prompts are cut short after part B
-# (their commented-out older copy holds the third instruction), so the layout is known here and
-# the prompt's own headings only rename the sections they show.
-SECTIONS3 = (
-    Section(key="task", number="1", title="What the user is trying to do", level=2),
-    Section(key="workflow", number="2", title="How the model works (input → model → output)", level=2),
-    Section(key="sources", number="3", title="Supporting papers and tools", level=2),
-)
+# The second format's prompts are cut short after part B (their commented-out older copy holds
+# the third instruction), so the layout is known here; the prompt's headings only rename sections.
 _WORKFLOW_SECTIONS = (
     Section(key="task", number="1", title="Core Task", level=2),
     Section(key="workflow", number="2", title="CNAPS-style Workflow", level=2),
@@ -223,24 +204,22 @@ _WORKFLOW_INSTRUCTIONS = {
 
 
 def _prompt_format(text: str) -> PromptFormat:
-    """Return ``workflow`` when the prompt's instructions are markdown headings or it says 'A user asks:'."""
     live = _without_debris(text)
     if _ASKS_MARKER.search(live):
         return "workflow"
     for line in live.split("\n"):
-        if _HEADING.match(line) and "recommend" in line.lower():
+        if PROMPT_HEADING.match(line) and "recommend" in line.lower():
             break
-        if _SECTION_HEADING.match(line):
+        if PROMPT_SECTION_HEADING.match(line):
             return "workflow"
     return "sections3"
 
 
 def _workflow_instructions(lines: list[str], debris: list[str]) -> tuple[list[Section], list[str]]:
-    """Return the sections and instructions of a second-format prompt, from its headings."""
     found: dict[str, tuple[str, list[str]]] = {}
     current: list[str] | None = None
     for line in lines:
-        heading = _SECTION_HEADING.match(line)
+        heading = PROMPT_SECTION_HEADING.match(line)
         if heading:
             title = re.sub(r"\s*\([^)]*\)\s*$", "", heading.group(3)).strip().rstrip(":")
             current = []
@@ -288,7 +267,7 @@ def _parse_one(text: str, prompt_id: str | None, warnings: list[str]) -> PromptS
         (i for i, line in enumerate(lines) if _FIELD.match(line) or (bullets and _BULLET.match(line))), None
     )
     sources_start = next(
-        (i for i, line in enumerate(lines) if _HEADING.match(line) and "recommend" in line.lower()),
+        (i for i, line in enumerate(lines) if PROMPT_HEADING.match(line) and "recommend" in line.lower()),
         first_source,
     )
     if first_source is None or sources_start is None:
@@ -330,9 +309,8 @@ def _as_text(text: str | bytes) -> tuple[str, list[str]]:
 
 
 def parse_prompt(text: str | bytes, *, prompt_id: str | None = None) -> PromptSpec:
-    """Return the :class:`PromptSpec` of one dataset prompt.
+    """Return the :class:`PromptSpec` of one dataset prompt (its id a hash of its content unless given).
 
-    ``prompt_id`` names it; without one the id is a hash of its content.
     Raises :class:`PromptError` when the text is not such a prompt, or holds several.
     """
     decoded, warnings = _as_text(text)
@@ -346,11 +324,8 @@ def parse_prompt(text: str | bytes, *, prompt_id: str | None = None) -> PromptSp
 
 
 def parse_prompts(text: str | bytes, *, id_prefix: str | None = None) -> list[PromptSpec]:
-    """Return every prompt in ``text``, a dump of prompts back to back.
-
-    With ``id_prefix`` the ids are ``{id_prefix}`` for a single prompt and
-    ``{id_prefix}#{n}`` (n from 1) for several; otherwise content hashes.
-    """
+    """Return every prompt in ``text``, a dump of prompts back to back; with ``id_prefix`` the ids are
+    ``{id_prefix}`` for a single prompt and ``{id_prefix}#{n}`` (n from 1) for several."""
     decoded, warnings = _as_text(text)
     chunks = _split_prompts(decoded)
     if not chunks:

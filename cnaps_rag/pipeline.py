@@ -1,31 +1,29 @@
-"""Answer one prompt: parse -> draft -> validate, with everything needed to audit the answer.
+"""Answer one prompt: parse -> allow-list -> draft -> validate, with everything needed to audit it.
 
-parse (:mod:`cnaps_rag.parse`) -> allow-list -> draft (:mod:`cnaps_rag.draft`, ``guided``
-or ``free``) -> validate (:mod:`cnaps_rag.validation`). The model refers to sources by ID and
-never types a URL: the renderer writes each source's exact links, so citations are right by
-construction, and the validator strips whatever else the draft names without a source.
+The model refers to sources by ID and never types a URL: the renderer writes each source's exact
+links, and the validator strips whatever else the draft names without a source.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Literal, get_args
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from .allowlist import AllowList
 from .backends import Backend, resolve_backend
-from .draft import Caller, draft_capable, draft_free, draft_guided, draft_workflow
-from .draft.fit import task_fit
-from .draft.result import DraftAttempt
+from .draft import STRATEGIES, Strategy, drafter
+from .draft.caller import Caller
+from .draft.plan import task_fit
+from .draft.render import DraftAttempt
 from .errors import ConfigError
 from .links import find_links
 from .parse import parse_prompt
 from .spec import PromptSpec
 from .validation import Validation, validate
 
-Strategy = Literal["guided", "capable", "free"]
-STRATEGIES: tuple[str, ...] = get_args(Strategy)
+__all__ = ["STRATEGIES", "Answer", "AnswerMeta", "Strategy", "answer", "check_options"]
 
 
 class AnswerMeta(BaseModel):
@@ -44,15 +42,13 @@ class AnswerMeta(BaseModel):
     generations: int = 0
     retries: int = 0
     timings: dict[str, float] = {}
-    """Seconds spent: draft, validate, total."""
     question_task: str | None = None
     model_tasks: list[str] = []
     fits: bool | None = None
     """Whether the recommended model's task is the question's task (None when either is unknown)."""
     warnings: list[str] = []
     drafts: list[DraftAttempt] = []
-    """Every draft the model wrote and the problems found in each (``capable``: one, or two when
-    it was asked once more); the one the answer was made from has ``kept``."""
+    """``capable``'s drafts (one, or two when it asked once more); the answer's has ``kept``."""
 
 
 class Answer(BaseModel):
@@ -62,9 +58,8 @@ class Answer(BaseModel):
 
     id: str
     markdown: str
-    """The final answer, after validation."""
+    """The final answer, after validation (``draft``: before)."""
     draft: str
-    """The rendered answer before validation."""
     validation: Validation
     cited: list[str]
     """IDs of the sources whose links the final answer gives."""
@@ -72,10 +67,8 @@ class Answer(BaseModel):
 
 
 def check_options(strategy: str | None, max_tokens: int | None) -> None:
-    """Raise ConfigError for a strategy that is none of :data:`STRATEGIES` or a token budget below 1.
-
-    llama.cpp reads a budget of 0 or less as "until the context is full", so it is refused here.
-    """
+    """Raise ConfigError for an unknown strategy or a token budget below 1 (which llama.cpp
+    reads as "until the context is full")."""
     if strategy is not None and strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}", hint=f"use one of {', '.join(STRATEGIES)}")
     if max_tokens is not None and max_tokens < 1:
@@ -95,12 +88,11 @@ def answer(
     attempts: int = 4,
     max_wait: float = 30.0,
 ) -> Answer:
-    """Return a grounded answer to one prompt.
+    """Return a grounded answer to one prompt (its text or a parsed spec).
 
-    ``prompt`` is the prompt text or a parsed spec. ``backend`` is ``"local"`` (the
-    embedded model, or the GGUF at ``model``), ``"openai"`` (``model`` on ``base_url``)
-    or a backend object. ``strategy`` defaults to ``guided`` for the embedded model and
-    ``capable`` otherwise. Retryable backend errors are retried ``attempts`` times in all.
+    ``backend`` is ``"local"`` (the embedded model, or the GGUF at ``model``), ``"openai"``
+    (``model`` on ``base_url``) or a backend object. ``strategy`` defaults to ``guided`` for the
+    embedded model and ``capable`` otherwise. Retryable errors are tried ``attempts`` times in all.
     """
     started = time.perf_counter()
     check_options(strategy, max_tokens)
@@ -110,12 +102,7 @@ def answer(
         strategy = "guided" if chosen.is_embedded else "capable"
     call = Caller(chosen, attempts=attempts, max_wait=max_wait)
     draft_started = time.perf_counter()
-    if strategy == "guided":
-        # The second prompt format asks for its own sections: a plan-built scaffold follows them.
-        drafter = draft_workflow if spec.format == "workflow" else draft_guided
-    else:
-        drafter = draft_capable if strategy == "capable" else draft_free
-    draft = drafter(spec, call, max_tokens)
+    draft = drafter(strategy)(spec, call, max_tokens)
     draft_time = time.perf_counter() - draft_started
     allow = AllowList.for_spec(spec)
     validate_started = time.perf_counter()

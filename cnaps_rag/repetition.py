@@ -1,17 +1,11 @@
 """Whether a model's reply is an answer at all, or repeats the prompt, the rules, or itself.
 
-A base model, or a model prompted without its chat template, continues the text it is given:
-its "answer" is the system rules, the question and the sources copied back, or one line over
-and over. The validator would pass such a draft (it holds only sourced names), so the
-``capable`` strategy checks each draft here, and the local backend runs the same check while
-it generates, to stop early (:class:`RepetitionCheck`).
-
-A reply is measured in runs of :data:`RUN_WORDS` words: the share of its words inside a run
-that also stands in the system message, in the prompt (system and user turns; a re-ask's
-earlier draft is the model's own), or earlier in the reply itself. Of the 115 real answers of
-hosted models in ``../shared/real-answers``, the one most copied from its prompt has 0.46 of its
-words in such runs (summaries and links quoted), the most self-repeated 0.08; an echoed prompt
-has over 0.9. ``tests/test_repetition.py`` measures both and pins the limits between them.
+A base model, or one prompted without its chat template, continues its prompt. The validator
+would pass such a draft, so ``capable`` checks each draft here and the local backend checks
+while it generates. A reply is measured in runs of :data:`RUN_WORDS` words: the share of its
+words inside a run that also stands in the system message, the prompt, or earlier in the reply.
+Of the 115 real hosted answers, the most copied from its prompt has 0.46 (summaries and links
+quoted), the most self-repeated 0.08; an echoed prompt over 0.9 (``tests/test_repetition.py``).
 """
 
 from __future__ import annotations
@@ -20,18 +14,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 RUN_WORDS = 8
-"""Words in a run: long enough that a shared run is copied, not said alike by chance."""
+"""Long enough that a shared run is copied, not said alike by chance."""
 MIN_WORDS = 30
 """A shorter reply is not judged here (a missing section says what is wrong with it)."""
-RULES_SHARE = 0.5
-"""A reply this much of whose words are in runs of the system message repeats the rules."""
-PROMPT_SHARE = 0.7
-"""A reply this much of whose words are in runs of the prompt repeats the prompt."""
-LOOP_SHARE = 0.5
-"""A reply this much of whose words are in runs it already wrote repeats itself."""
+RULES_SHARE, PROMPT_SHARE, LOOP_SHARE = 0.5, 0.7, 0.5
+"""From these shares of its words in runs of the rules, the prompt, itself, a reply repeats them."""
 WATCH_MIN_WORDS = 120
-"""While a reply is generated it is judged only from this many words on: an answer may open by
-quoting the question, which alone is most of its first few lines."""
+"""While generating, judge from this many words on: an answer may open by quoting the question."""
 
 _WORD = re.compile(r"\w+")
 
@@ -70,7 +59,7 @@ class RepetitionCheck:
         self.prompt = {run for text in prompt for run in _runs(_words(text))}
 
     def shares(self, reply: str) -> tuple[float, float, float]:
-        """Return the shares of ``reply``'s words in runs of the rules, of the prompt, and of itself."""
+        """Return the shares of ``reply``'s words in runs of the rules, the prompt, and itself."""
         words = _words(reply)
         runs = list(_runs(words))
         return (
@@ -93,10 +82,4 @@ class RepetitionCheck:
         return None
 
     def while_generating(self, partial: str) -> str | None:
-        """Return why the reply begun as ``partial`` is no answer, judged from :data:`WATCH_MIN_WORDS` on."""
         return self(partial) if len(_words(partial)) >= WATCH_MIN_WORDS else None
-
-
-def not_an_answer(reply: str, messages: Sequence[Mapping[str, str]]) -> str | None:
-    """Return why ``reply`` to ``messages`` is no answer, or None (see :class:`RepetitionCheck`)."""
-    return RepetitionCheck(messages)(reply)

@@ -1,10 +1,10 @@
-"""Data read from a dataset prompt: the question and the sources it allows."""
+"""Data read from a dataset prompt: the question, the sources it allows, the sections it asks for."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Source(BaseModel):
@@ -23,7 +23,6 @@ class Source(BaseModel):
 
     @property
     def urls(self) -> list[str]:
-        """Return the source's own links (Paper, then GitHub)."""
         return [u for u in (self.paper_url, self.github_url) if u]
 
 
@@ -34,7 +33,7 @@ PromptFormat = Literal["sections3", "workflow"]
 
 
 class Section(BaseModel):
-    """One section the prompt asks the answer to have."""
+    """One section the prompt asks the answer to have (``level`` 3: a part of the section before)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -42,15 +41,20 @@ class Section(BaseModel):
     """What the section is for: ``task``, ``workflow``, ``sources`` (first format); ``task``,
     ``workflow``, ``overview``, ``diagram``, ``modules``, ``justification`` (second format)."""
     number: str
-    """``1``, ``2``, ``3`` for a section, ``A``, ``B``, ``C`` for a part of one."""
     title: str
     level: int
-    """2 for a section, 3 for a part of the section before it."""
 
     @property
     def heading(self) -> str:
-        """Return the markdown heading an answer gives this section (``## 1. Core Task``)."""
         return f"{'#' * self.level} {self.number}. {self.title}"
+
+
+SECTIONS3 = (
+    Section(key="task", number="1", title="What the user is trying to do", level=2),
+    Section(key="workflow", number="2", title="How the model works (input → model → output)", level=2),
+    Section(key="sources", number="3", title="Supporting papers and tools", level=2),
+)
+"""The first format's sections."""
 
 
 class PromptSpec(BaseModel):
@@ -65,15 +69,13 @@ class PromptSpec(BaseModel):
     raw: str
     warnings: list[str] = []
     format: PromptFormat = "sections3"
-    sections: list[Section] = []
+    sections: list[Section] = Field(default_factory=lambda: list(SECTIONS3))
     """The sections the prompt asks for, in order (parts follow their section)."""
 
     @property
     def recommended(self) -> list[Source]:
-        """Return the recommended models, in prompt order."""
         return [s for s in self.sources if s.role == "recommended"]
 
     @property
     def related(self) -> list[Source]:
-        """Return the related papers, in prompt order."""
         return [s for s in self.sources if s.role == "related"]

@@ -1,10 +1,8 @@
 """Prompt templates: text files in prompts/, loaded as package data and substituted strictly.
 
-A template's first line may be ``#version: NAME``; that version is recorded with
-every answer. A template may hold chat turns, each opened by a line ``--- user``,
-``--- assistant`` or ``--- system`` (few-shot examples are turns). Variables are
-``$name``; a variable the caller does not supply is a
-:class:`TemplateError`, and so is one it supplies that the template does not use.
+A template's first line may be ``#version: NAME``, recorded with every answer. Chat turns open
+with a line ``--- user``, ``--- assistant`` or ``--- system``. A ``$name`` the caller does not
+supply is a :class:`TemplateError`, and so is one it supplies that the template does not use.
 """
 
 from __future__ import annotations
@@ -20,32 +18,20 @@ from .errors import TemplateError
 
 @dataclass(frozen=True)
 class Template:
-    """A prompt template and its version."""
-
     name: str
     version: str
     body: str
 
-    @property
-    def variables(self) -> set[str]:
-        """Return the names of the variables the template uses."""
-        return {
-            m.group("named") or m.group("braced")
-            for m in string.Template.pattern.finditer(self.body)
-            if m.group("named") or m.group("braced")
-        }
-
     def render(self, **values: object) -> str:
         """Return the template with every variable substituted; raise TemplateError on a mismatch."""
-        missing = self.variables - values.keys()
-        extra = values.keys() - self.variables
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"missing {sorted(missing)}")
-            if extra:
-                parts.append(f"unused {sorted(extra)}")
-            raise TemplateError(f"template {self.name!r}: {', '.join(parts)}")
+        found = string.Template.pattern.finditer(self.body)
+        variables = {m.group("named") or m.group("braced") for m in found} - {None}
+        missing, unused = variables - values.keys(), values.keys() - variables
+        problems = [
+            f"{what} {sorted(names)}" for what, names in (("missing", missing), ("unused", unused)) if names
+        ]
+        if problems:
+            raise TemplateError(f"template {self.name!r}: {', '.join(problems)}")
         return string.Template(self.body).substitute({k: str(v) for k, v in values.items()})
 
     def messages(self, **values: object) -> list[dict[str, str]]:
@@ -57,8 +43,8 @@ class Template:
         if turns[0].strip():
             raise TemplateError(f"template {self.name!r}: text before the first '--- role' line")
         return [
-            {"role": role, "content": content.strip()}
-            for role, content in zip(turns[1::2], turns[2::2], strict=True)
+            {"role": role, "content": body.strip()}
+            for role, body in zip(turns[1::2], turns[2::2], strict=True)
         ]
 
 

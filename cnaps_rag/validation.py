@@ -38,7 +38,7 @@ from rapidfuzz import fuzz, process
 
 from .allowlist import AllowList
 from .links import Link, find_links, url_key
-from .markdown import HEADING, MD_LINK, SECTION_HEADING, Layout
+from .markdown import HEADING, MD_LINK, SECTION_HEADING, Layout, numbered_sections
 from .names import NameMention, find_model_names, is_function_word, name_key
 from .spec import PromptSpec
 from .tasks import task_by_code
@@ -603,17 +603,6 @@ def citation_spans(text: str) -> list[tuple[int, int]]:
 # ---------------------------------------------------------------------------- finding
 
 
-def _sections(layout: Layout) -> list[tuple[int, int]]:
-    """Return (offset, section number) of each numbered heading."""
-    result = []
-    for line in layout.lines:
-        if line.kind == "heading":
-            match = SECTION_HEADING.match(layout.text[line.start : line.end])
-            if match:
-                result.append((line.start, int(match.group(1))))
-    return result
-
-
 def _section_at(sections: list[tuple[int, int]], position: int) -> int | None:
     current = None
     for offset, number in sections:
@@ -674,7 +663,7 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
     def structure() -> tuple[Layout, list[tuple[int, int]]]:
         if not lazy:
             layout = Layout(text)
-            lazy.append((layout, _sections(layout)))
+            lazy.append((layout, numbered_sections(layout)))
         return lazy[0]
 
     def record(kind: Kind, value: str, start: int, end: int, action: Action, **extra: object) -> None:

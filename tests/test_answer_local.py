@@ -14,8 +14,10 @@ import pytest
 from conftest import PROMPTS, QueueBackend, prompt
 
 from cnaps_rag import AllowList, answer
-from cnaps_rag.draft import HEADINGS
 from cnaps_rag.links import find_links
+from cnaps_rag.spec import SECTIONS3
+
+HEADINGS = [section.heading for section in SECTIONS3]
 
 CASES = {
     "000_d18f79af084974a4": ("single-image super-resolution", False),
@@ -94,7 +96,7 @@ def test_metadata_records_how_the_answer_was_made(local_backend):
 
 @pytest.mark.model
 def test_the_answer_quotes_the_sentence_the_model_chose(local_backend):
-    from cnaps_rag.draft import Caller
+    from cnaps_rag.draft.caller import Caller
     from cnaps_rag.draft.guided import goal_sentence
 
     spec = prompt("000_d18f79af084974a4")
@@ -134,7 +136,7 @@ def test_cli_answer_prints_markdown():
 
 @pytest.mark.model
 def test_the_goal_line_quotes_one_of_the_questions_own_sentences(local_backend):
-    from cnaps_rag.draft import Caller
+    from cnaps_rag.draft.caller import Caller
     from cnaps_rag.draft.guided import goal_sentence
     from cnaps_rag.text import sentences
 

@@ -18,11 +18,10 @@ from pydantic import BaseModel, Field
 from strict_schema import strict_problems
 
 from cnaps_rag import BackendError, answer, load_prompt_file
-from cnaps_rag.draft import Caller
-from cnaps_rag.draft.capable import CITED_HEADING, MARKER, render_capable, render_markers
+from cnaps_rag.draft.caller import Caller
+from cnaps_rag.draft.capable import CITED_HEADING, MARKER, render_capable
 from cnaps_rag.draft.free import free_draft_model
-from cnaps_rag.draft.render import source_line
-from cnaps_rag.draft.sources import summary_caps
+from cnaps_rag.draft.render import source_line, summary_caps
 from cnaps_rag.errors import DraftFormatError, TimeLimitError
 from cnaps_rag.markdown import Layout
 from cnaps_rag.schemas import json_schema, openai_strict
@@ -164,7 +163,7 @@ def test_markers_become_the_sources_exact_links_except_in_code():
         "Deblurring [S1] and companions [S2, S4].\n\n"
         "```\n[Photo] --> [S1 model]\n[S2]\n```\nBad [S7]. [S3](x)\n"
     )
-    rendered, cited, unknown = render_markers(text, spec)
+    rendered, cited, unknown = render_capable(text, spec)
     assert rendered.startswith(
         "Deblurring [S1](https://cg.postech.ac.kr/Research/MSSNet/MSSNet.pdf) and companions "
         "[S2](http://arxiv.org/pdf/2406.17117v2.pdf), [S4](http://arxiv.org/pdf/2309.04502v1.pdf).\n"

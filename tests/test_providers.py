@@ -18,7 +18,7 @@ from cnaps_rag import ConfigError, answer_batch
 from cnaps_rag.backends import OpenAIBackend, Request, StructuredMode, resolve_backend
 from cnaps_rag.backends.openai import PROVIDERS, _check_base_url, provider
 from cnaps_rag.cli import build_parser, main
-from cnaps_rag.draft import Caller
+from cnaps_rag.draft.caller import Caller
 from cnaps_rag.errors import TimeLimitError
 
 SCHEMA = {"type": "object", "properties": {"sentence": {"type": "string"}}, "required": ["sentence"]}

@@ -14,8 +14,7 @@ from conftest import ROOT, QueueBackend, prompt
 
 from cnaps_rag import answer, answer_batch
 from cnaps_rag.backends import LocalBackend, Request
-from cnaps_rag.draft.capable import expected_sections
-from cnaps_rag.draft.sources import sources_text
+from cnaps_rag.draft.render import sources_text
 from cnaps_rag.errors import NotAnAnswerError
 from cnaps_rag.repetition import (
     LOOP_SHARE,
@@ -24,7 +23,6 @@ from cnaps_rag.repetition import (
     RULES_SHARE,
     WATCH_MIN_WORDS,
     RepetitionCheck,
-    not_an_answer,
 )
 from cnaps_rag.templates import load_template
 
@@ -49,7 +47,7 @@ RIVER = [
 def capable_messages(name: str = "000_d18f79af084974a4") -> list[dict[str, str]]:
     spec = prompt(name)
     return load_template("capable").messages(
-        headings="\n".join(expected_sections(spec)),
+        headings="\n".join(section.heading for section in spec.sections),
         question=spec.question,
         instructions="\n".join(f"- {line}" for line in spec.instructions) or "- (none given)",
         sources=sources_text(spec, 100_000)[0],
@@ -75,7 +73,7 @@ def test_no_real_answer_is_caught_and_each_limit_keeps_its_margin():
         RepetitionCheck([{"role": "user", "content": r["prompt"]}]).shares(r["markdown"]) for r in records
     ]
     caught = [
-        r["id"] for r in records if not_an_answer(r["markdown"], [{"role": "user", "content": r["prompt"]}])
+        r["id"] for r in records if RepetitionCheck([{"role": "user", "content": r["prompt"]}])(r["markdown"])
     ]
     assert caught == []
     most_copied = max(prompt_share for _, prompt_share, _ in shares)
@@ -151,7 +149,7 @@ def test_the_local_model_is_stopped_once_it_copies_the_prompt(local_backend):
         {"role": "user", "content": passage},
     ]
     completion = local_backend.complete(Request(messages=messages, max_tokens=700))
-    assert "repeats the prompt" in str(not_an_answer(completion.text, messages))
+    assert "repeats the prompt" in str(RepetitionCheck(messages)(completion.text))
     # Stopped at the first look past WATCH_MIN_WORDS words, long before the passage or the budget ends.
     assert len(completion.text.split()) < len(passage.split()) / 2 and completion.completion_tokens < 300
 

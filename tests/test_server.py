@@ -7,9 +7,11 @@ from conftest import prompt
 
 from cnaps_rag import AllowList, BackendError, ConfigError, answer
 from cnaps_rag.backends import OpenAIBackend, Request
-from cnaps_rag.draft import HEADINGS
 from cnaps_rag.links import find_links
+from cnaps_rag.spec import SECTIONS3
 from eval.faults import free_port
+
+HEADINGS = [section.heading for section in SECTIONS3]
 
 pytestmark = pytest.mark.server
 

@@ -1,20 +1,27 @@
 """Draft an answer with a model: the ``guided``, ``capable`` or ``free`` strategy, then render it.
 
-Every strategy returns a :class:`Draft`; :func:`cnaps_rag.pipeline.answer` validates it.
-``caller`` retries backend calls and counts their cost, ``fit`` says whether the
-recommended model does what the question asks, and ``render`` writes the markdown with
-each source's exact links. ``workflow`` is the guided scaffold of the second prompt format,
-built from ``plan`` (which models serve the goal, in which order).
+Each strategy is a module here with a ``draft_NAME`` function returning a
+:class:`~cnaps_rag.draft.render.Draft`, imported on use so that the CLI can list the strategies
+without loading them; :func:`cnaps_rag.pipeline.answer` validates the draft.
 """
 
 from __future__ import annotations
 
-from .caller import Caller
-from .capable import draft_capable
-from .free import draft_free
-from .guided import draft_guided
-from .render import HEADINGS
-from .result import Draft
-from .workflow import draft_workflow
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal, get_args
 
-__all__ = ["HEADINGS", "Caller", "Draft", "draft_capable", "draft_free", "draft_guided", "draft_workflow"]
+if TYPE_CHECKING:
+    from ..spec import PromptSpec
+    from .caller import Caller
+    from .render import Draft
+
+Strategy = Literal["guided", "capable", "free"]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+
+
+def drafter(strategy: str) -> Callable[[PromptSpec, Caller, int | None], Draft]:
+    """Return the strategy's ``draft_NAME(spec, call, max_tokens)``."""
+    drafts: Callable[[PromptSpec, Caller, int | None], Draft]
+    drafts = getattr(importlib.import_module(f".{strategy}", __name__), f"draft_{strategy}")
+    return drafts

@@ -1,16 +1,15 @@
 """Call a backend with retries, parse its JSON reply, and add up what the calls cost.
 
-A retry carries its evidence: a reply that breaks the schema is answered with the parse error
-(the model is told what was wrong instead of being sent the same request again), and the error
-raised when the retry budget is spent says how many attempts were made and what the last reply
-was (:attr:`cnaps_rag.errors.BackendError.attempts`, ``last_reply``).
+A reply that breaks the schema is answered with the parse error (``prompts/format_retry.txt``),
+so the model is told what was wrong; once the budget is spent, the last error is raised built
+again with how many attempts were made and the last reply (:meth:`BackendError.after`).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_random_exponential
@@ -49,10 +48,7 @@ class Caller:
         self.backend = backend
         self.attempts = attempts
         self.max_wait = max_wait
-        self.prompt_tokens = 0
-        self.completion_tokens = 0
-        self.generations = 0
-        self.retries = 0
+        self.prompt_tokens = self.completion_tokens = self.generations = self.retries = 0
         self.mode: str | None = None
 
     def _wait(self, state: RetryCallState) -> float:
@@ -65,8 +61,7 @@ class Caller:
     def _should_retry(self, state: RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, DraftFormatError):
-            # The next attempt sends the parse error back, so even a deterministic backend
-            # gets another request, and may give another reply.
+            # The next attempt sends the parse error back: even a deterministic backend may answer otherwise.
             return state.attempt_number < FORMAT_ATTEMPTS
         return isinstance(exc, CnapsRagError) and exc.retryable
 
@@ -79,62 +74,46 @@ class Caller:
         self.mode = completion.mode
         return completion
 
-    def _retrying(self) -> Retrying:
-        return Retrying(
+    def _call(self, request: Request, model: type[BaseModel] | None) -> Any:
+        tries = 0
+        last_reply: str | None = None
+        current = request
+
+        def once() -> Any:
+            nonlocal tries, last_reply, current
+            tries += 1
+            last_reply = self.complete(current).text
+            if model is None:
+                return last_reply
+            try:
+                return parse_json(last_reply, model)
+            except DraftFormatError as exc:
+                current = format_retry(request, last_reply, exc.message)
+                raise
+
+        retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=self._wait,
             retry=self._should_retry,
             reraise=True,
             before_sleep=lambda _state: setattr(self, "retries", self.retries + 1),
         )
-
-    def text(self, request: Request) -> str:
-        """Return the model's reply to ``request`` as text; retry retryable backend errors.
-
-        When the retry budget is spent, raises the last BackendError built again with ``attempts``.
-        """
-        tries = 0
-
-        def once() -> str:
-            nonlocal tries
-            tries += 1
-            return self.complete(request).text
-
         try:
-            return self._retrying()(once)
-        except BackendError as exc:
-            raise exc.after(tries, None) from None
-
-    def parsed(self, request: Request, model: type[Model]) -> Model:
-        """Return the reply parsed as ``model``; retry what :meth:`_should_retry` allows.
-
-        A reply that does not parse is answered with the parse error (``prompts/format_retry.txt``)
-        on the next attempt. When the budget is spent, the last error is raised built again with
-        ``attempts`` and ``last_reply`` (:meth:`cnaps_rag.errors.BackendError.after`).
-        """
-        tries = 0
-        last_reply: str | None = None
-        current = request
-
-        def once() -> Model:
-            nonlocal tries, last_reply, current
-            tries += 1
-            reply = self.complete(current).text
-            last_reply = reply
-            try:
-                return parse_json(reply, model)
-            except DraftFormatError as exc:
-                current = format_retry(request, reply, exc.message)
-                raise
-
-        try:
-            return self._retrying()(once)
+            return retrying(once)
         except BackendError as exc:
             raise exc.after(tries, last_reply) from None
+
+    def text(self, request: Request) -> str:
+        """Return the model's reply to ``request`` as text; retry retryable backend errors."""
+        return str(self._call(request, None))
+
+    def parsed(self, request: Request, model: type[Model]) -> Model:
+        """Return the reply parsed as ``model``; a reply that does not parse is asked for again."""
+        result: Model = self._call(request, model)
+        return result
 
 
 def format_retry(request: Request, reply: str, error: str) -> Request:
     """Return ``request`` followed by the model's unusable ``reply`` and what was wrong with it."""
-    template = load_template("format_retry")
-    turns = [{"role": "assistant", "content": reply}, *template.messages(error=error)]
+    turns = [{"role": "assistant", "content": reply}, *load_template("format_retry").messages(error=error)]
     return replace(request, messages=[*request.messages, *turns])

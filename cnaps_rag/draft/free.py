@@ -1,8 +1,7 @@
-"""The ``free`` strategy: the model writes the prose of all three sections, citing sources by ID.
+"""The ``free`` strategy: one JSON-constrained generation gives the prose of the sections, citing by ID.
 
-For servers that must be held to a schema (``capable`` is the default for hosted and larger
-models). One JSON-constrained generation gives the task, the workflow and a note per source;
-the renderer adds each source's exact links.
+For servers that must be held to a schema; the renderer adds each source's exact links, and
+the second format's diagram and module details come from the plan (:mod:`.workflow`).
 """
 
 from __future__ import annotations
@@ -16,11 +15,9 @@ from ..schemas import json_schema, one_of
 from ..spec import PromptSpec
 from ..templates import load_template
 from .caller import Caller
-from .fit import task_fit
-from .render import clean_slot, render, source_line
-from .result import Draft
-from .sources import sources_text, summaries_budget
-from .workflow import render_free
+from .plan import task_fit
+from .render import Draft, clean_slot, render, source_line, sources_text, summaries_budget
+from .workflow import render_workflow
 
 FREE_MAX_TOKENS = 700
 """Token budget of the one free generation when the caller gives none: three short sections."""
@@ -28,7 +25,8 @@ PROMPT_TOKENS = 500
 """Tokens the free prompt takes besides the summaries: instructions, schema and question (about 400
 on the example prompts; the rest is room for the sources' name lines and the chat template)."""
 TASK_CHARS, WORKFLOW_CHARS, NOTE_CHARS = 400, 900, 300
-"""The longest task, workflow and source note the schema allows."""
+
+# The docstrings below are the schema's descriptions, which the model reads.
 
 
 class SourceNote(BaseModel):
@@ -62,30 +60,27 @@ def free_draft_model(spec: PromptSpec) -> type[FreeDraft]:
 
 
 def draft_free(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
-    """Return the free draft of an answer to ``spec``, fitted to the backend's context window."""
     budget = max_tokens or FREE_MAX_TOKENS
     model = free_draft_model(spec)
     schema = json_schema(model)
     listed, warnings = sources_text(spec, summaries_budget(call.backend.n_ctx, budget + PROMPT_TOKENS))
-    fit_note = ""
-    if task_fit(spec).fits is False:
-        fit_note = " Say plainly that the recommended model is built for another task."
+    fit_note = (
+        " Say plainly that the recommended model is built for another task."
+        if task_fit(spec).fits is False
+        else ""
+    )
     template = load_template("free")
     messages = template.messages(
         schema=json.dumps(schema), question=spec.question, sources=listed, fit_note=fit_note
     )
     reply = call.parsed(Request(messages=messages, max_tokens=budget, schema=schema), model)
-    # A blank note would be an empty list item.
-    notes = {item.id: clean_slot(item.note) for item in reply.sources if item.note.strip()}
+    notes = {item.id: clean_slot(item.note) for item in reply.sources if item.note.strip()}  # no empty items
     if spec.format == "workflow":
-        # The second format's own sections: diagram and module details come from the plan.
-        markdown = render_free(spec, reply.task, reply.workflow, notes)
+        markdown = render_workflow(spec, prose={"task": reply.task, "overview": reply.workflow}, notes=notes)
     else:
-        source_lines = []
+        sources = []
         for source in spec.sources:
-            source_lines.append(source_line(source))
-            if notes.get(source.id):
-                source_lines.append(f"  - {notes[source.id]}")
-        markdown = render([[reply.task.strip()], [reply.workflow.strip()], source_lines])
-    versions = [template.version]
-    return Draft(markdown=markdown, template_versions=versions, max_tokens=budget, warnings=warnings)
+            sources += [source_line(source), *([f"  - {notes[source.id]}"] if notes.get(source.id) else [])]
+        bodies = {"task": [reply.task.strip()], "workflow": [reply.workflow.strip()], "sources": sources}
+        markdown = render(spec.sections, bodies)
+    return Draft(markdown, [template.version], max_tokens=budget, warnings=warnings)

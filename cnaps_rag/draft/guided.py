@@ -1,14 +1,11 @@
-"""The ``guided`` strategy (first prompt format): a scaffold built from the prompt, one model-filled slot.
+"""The ``guided`` strategy, for the embedded 135M model: a scaffold built from the prompt, one slot.
 
-Meant for the embedded 135M model, which cannot write a good free-form answer. Each model's
-task comes from the model (its task code, else its own title or summary:
-:func:`cnaps_rag.tasks.model_task`), never from the question; the question's task is found
-separately and a mismatch is said plainly. The input -> model -> output pipeline comes from the
-task lexicon; section 3 lists every source with its exact links, the summary sentence closest
-to the question and, for a recommended model, what its task does for the question. The model
-only chooses which of the question's own sentences says what the user wants
-(:func:`goal_sentence`), a few-shot generation held to those sentences by the grammar. The
-second format's scaffold is :mod:`cnaps_rag.draft.workflow`.
+Each model's task comes from the model (its task code, else its own title or summary), never
+from the question; a mismatch is said plainly. The pipeline comes from the task lexicon, and the
+sources section lists each source's exact links, the summary sentence closest to the question
+and what its task does for the question. The model only chooses which of the question's own
+sentences says what the user wants (:func:`goal_sentence`). The second format's scaffold is
+:mod:`.workflow`.
 """
 
 from __future__ import annotations
@@ -16,11 +13,9 @@ from __future__ import annotations
 import json
 
 from pydantic import create_model
-from rapidfuzz import fuzz
 
 from ..backends import Request
 from ..errors import DraftFormatError
-from ..links import find_links
 from ..names import in_lexicon, is_not_model
 from ..schemas import json_schema, one_of
 from ..spec import PromptSpec, Source
@@ -28,70 +23,41 @@ from ..tasks import Identifier, Task, TaskResult, tasks_in_question
 from ..templates import load_template
 from ..text import CHARS_PER_TOKEN, sentences, shorten
 from .caller import Caller
-from .fit import TaskFit, task_fit
-from .plan import request_for, served_clause
-from .render import render, source_line
-from .result import Draft
+from .plan import TaskFit, best_finding, request_for, scale_phrase, served_clause, task_fit
+from .render import Draft, render, source_line
+from .workflow import render_workflow
 
 SLOT_MAX_TOKENS = 64
 """Token budget of one slot when the caller gives none: a slot is one short sentence."""
-SLOT_CHARS = 160
-"""The longest slot sentence the schema allows."""
 QUESTION_CHARS = 600
 """The longest question a guided slot quotes; longer ones are cut (and the cut recorded)."""
-FINDING_CHARS = (30, 400)
-"""Shortest and longest summary sentence quoted as a finding: shorter are fragments, longer run-ons."""
 GOAL_TEMPLATE = "guided_goal"
 GOAL_JSON_TOKENS = 16
 """Tokens of the JSON around the chosen sentence (``{"sentence": "..."}``)."""
 
 
-def best_finding(source: Source, question: str) -> str | None:
-    """Return the summary sentence closest to the question (token-set similarity), or None."""
-    if not source.summary:
-        return None
-    shortest, longest = FINDING_CHARS
-    # The summary's own links are untrusted: never quote a sentence that carries one.
-    candidates = [
-        s
-        for s in sentences(" ".join(source.summary.split()))
-        if shortest <= len(s) <= longest and not find_links(s)
-    ]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda s: fuzz.token_set_ratio(question.lower(), s.lower()))
-
-
-def _describe_training(part: str | None) -> str:
-    if not part:
-        return ""
-    if is_not_model(part):
-        return f", trained on {part}"
-    if in_lexicon(part):
-        return f", with {part} as its backbone"
-    return f", variant {part}"
-
-
-def _workflow_lines(source: Source, ident: Identifier, found: TaskResult) -> list[str]:
+def _model_lines(source: Source, ident: Identifier, found: TaskResult) -> list[str]:
     # The model's own task (code, title or summary), never the question's: see tasks.model_task.
     task = found.task
-    lines = [f"**{source.name}** [{source.id}]"]
     if task is None:
-        lines.append("- The sources do not say which task this model performs.")
-        return lines
-    architecture = ident.architecture or source.name
-    scale = ""
-    if ident.scale:
-        arbitrary = ident.scale.lower() in {"any", "arbitrary"}
-        scale = " at an arbitrary scale" if arbitrary else f" at scale {ident.scale}"
-    steps = "; ".join(task.steps)
-    detail = f"{task.name}{scale}{_describe_training(ident.training_data)}"
+        return [
+            f"**{source.name}** [{source.id}]",
+            "- The sources do not say which task this model performs.",
+        ]
+    detail = task.name + (f" {scale_phrase(ident)}" if ident.scale else "")
+    part = ident.training_data
+    if part and is_not_model(part):
+        detail += f", trained on {part}"
+    elif part:
+        detail += f", with {part} as its backbone" if in_lexicon(part) else f", variant {part}"
     if found.basis != "code":
         detail += f", as its {found.basis} says"
-    lines.append(f"- **Input:** {task.input}.")
-    lines.append(f"- **Model:** {architecture} ({detail}): {steps}.")
-    lines.append(f"- **Output:** {task.output}.")
-    return lines
+    return [
+        f"**{source.name}** [{source.id}]",
+        f"- **Input:** {task.input}.",
+        f"- **Model:** {ident.architecture or source.name} ({detail}): {'; '.join(task.steps)}.",
+        f"- **Output:** {task.output}.",
+    ]
 
 
 def goal_sentence(call: Caller, question: str, max_tokens: int) -> str:
@@ -120,22 +86,6 @@ def goal_sentence(call: Caller, question: str, max_tokens: int) -> str:
         return question
 
 
-def goal_line(goal: str) -> str:
-    """Return the answer's line that quotes what the user wants, in the user's own words."""
-    return f"In the user's words: “{goal}”"
-
-
-def user_goal(spec: PromptSpec, call: Caller, max_tokens: int) -> tuple[str, list[str]]:
-    """Return the line quoting what the user wants (either format), and any warning on the way."""
-    warnings = []
-    question = shorten(spec.question, QUESTION_CHARS)
-    if question != spec.question:
-        warnings.append(
-            f"question shortened from {len(spec.question)} to {QUESTION_CHARS} characters for the model"
-        )
-    return goal_line(goal_sentence(call, question, max_tokens)), warnings
-
-
 def _task_section(fit: TaskFit, goal: str) -> list[str]:
     lines = [goal]
     first_task = next(iter(fit.model_tasks), None)
@@ -144,8 +94,7 @@ def _task_section(fit: TaskFit, goal: str) -> list[str]:
     elif first_task:
         lines.append(f"The recommended model addresses **{first_task.name}**. {first_task.describe}")
     if fit.fits is False and fit.question_task:
-        known = zip(fit.recommended, fit.found, strict=True)
-        names = ", ".join(source.name for (source, _), found in known if found.task)
+        names = ", ".join(source.name for source, _, found in fit.models if found.task)
         tasks = ", ".join(sorted({task.name for task in fit.model_tasks}))
         lines.append(
             f"Note: the recommended model ({names}) is built for {tasks}, not {fit.question_task.name}, "
@@ -154,26 +103,9 @@ def _task_section(fit: TaskFit, goal: str) -> list[str]:
     return lines
 
 
-def _workflow_section(fit: TaskFit) -> list[str]:
-    if not fit.recommended:
-        return ["The prompt recommends no model."]
-    lines: list[str] = []
-    for (source, ident), found in zip(fit.recommended, fit.found, strict=True):
-        if lines:
-            lines.append("")
-        lines += _workflow_lines(source, ident, found)
-    return lines
-
-
-def _relevance(task: Task | None, question: str, asked: list[Task]) -> str | None:
-    """Return what a recommended model of ``task`` does for the question, from its task alone.
-
-    ``asked`` are the question's tasks. A generated "how this source helps" sentence was wrong
-    in half the labelled dev answers (eval/labels/slots.json): the gate cannot check it, so the
-    line is written from the task (no generation).
-    """
-    if task is None:
-        return None
+def _relevance(task: Task, question: str, asked: list[Task]) -> str:
+    """Return what a recommended model of ``task`` does for the question, from its task alone: a
+    generated "how this source helps" sentence was wrong in half the labelled dev answers."""
     if not asked:
         return f"it does {task.name}."
     if task.family not in {t.family for t in asked}:
@@ -184,28 +116,39 @@ def _relevance(task: Task | None, question: str, asked: list[Task]) -> str | Non
 
 def _sources_section(spec: PromptSpec, fit: TaskFit) -> list[str]:
     asked = tasks_in_question(spec.question)
-    model_tasks = {
-        source.id: found.task for (source, _), found in zip(fit.recommended, fit.found, strict=True)
-    }
+    model_tasks = {source.id: found.task for source, _, found in fit.models}
     lines = []
     for source in spec.sources:
         lines.append(source_line(source))
         finding = best_finding(source, spec.question)
         if finding:
             lines.append(f"  - Finding: {finding}")
-        relevance = (
-            _relevance(model_tasks[source.id], spec.question, asked) if source.id in model_tasks else None
-        )
-        if relevance:
-            lines.append(f"  - Relevance: {relevance}")
+        task = model_tasks.get(source.id)
+        if task:
+            lines.append(f"  - Relevance: {_relevance(task, spec.question, asked)}")
     return lines
 
 
 def draft_guided(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
-    """Return the guided draft of an answer to ``spec``; ``max_tokens`` is each slot's budget."""
+    """Return the guided draft of an answer to ``spec``; ``max_tokens`` is the slot's budget."""
     budget = max_tokens or SLOT_MAX_TOKENS
-    goal, warnings = user_goal(spec, call, budget)
-    fit = task_fit(spec)
-    markdown = render([_task_section(fit, goal), _workflow_section(fit), _sources_section(spec, fit)])
+    warnings = []
+    question = shorten(spec.question, QUESTION_CHARS)
+    if question != spec.question:
+        warnings.append(
+            f"question shortened from {len(spec.question)} to {QUESTION_CHARS} characters for the model"
+        )
+    goal = f"In the user's words: “{goal_sentence(call, question, budget)}”"
+    if spec.format == "workflow":
+        markdown = render_workflow(spec, goal)
+    else:
+        fit = task_fit(spec)
+        workflow: list[str] = []
+        for model in fit.models:
+            workflow += ["", *_model_lines(*model)] if workflow else _model_lines(*model)
+        sources = _sources_section(spec, fit)
+        no_model = ["The prompt recommends no model."]
+        bodies = {"task": _task_section(fit, goal), "workflow": workflow or no_model, "sources": sources}
+        markdown = render(spec.sections, bodies)
     versions = [load_template(GOAL_TEMPLATE).version]
     return Draft(markdown=markdown, template_versions=versions, max_tokens=budget, warnings=warnings)

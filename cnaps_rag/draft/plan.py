@@ -1,15 +1,10 @@
-"""Plan a workflow from the prompt alone: which recommended models serve the goal, in which order.
+"""Which task the question asks about, which the recommended models do, and the workflow they make.
 
-A model's task comes from the model (:func:`cnaps_rag.tasks.model_task`), the goal from the
-question (:func:`cnaps_rag.tasks.tasks_in_question`). A model is used when its task is one the
-question asks for (same family); when the question names no task the lexicon knows, every model
-with a known task is used. The others are left out with a one-line reason; a model whose task
-is unknown is never placed in the workflow.
-
-Order follows from the tasks: models of one task are parallel variants, merged by a selection
-or fusion step; ``transform`` tasks chain by stage (noise and weather out before deblurring,
-before enhancement, before enlarging, before restyling); ``analyse`` tasks (segmentation,
-pose, detection) branch off the chain's result and join the output.
+A model's task comes from the model (:func:`cnaps_rag.tasks.model_task`), never from the question.
+A model is used when its task is one the question asks for (same family), or, when the question
+names no task the lexicon knows, when its task is known; the others are left out with a reason.
+Models of one task are parallel variants merged by a selection or fusion step; ``transform``
+tasks chain by stage; ``analyse`` tasks (segmentation, pose, detection) branch off the chain.
 """
 
 from __future__ import annotations
@@ -17,12 +12,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz
+
+from ..links import find_links
 from ..spec import PromptSpec, Source
-from ..tasks import Identifier, Task, model_task, parse_identifier, tasks_in_question
+from ..tasks import Identifier, Task, TaskResult, model_task, parse_identifier, tasks_in_question
 from ..text import sentences, shorten
 
 CLAUSE_CHARS = 140
 """The longest stretch of the question quoted as what a module serves."""
+FINDING_CHARS = (30, 400)
+"""Shortest and longest summary sentence quoted as a finding: shorter are fragments, longer run-ons."""
 # Punctuation only: a keyword may hold "and" ("indoor and outdoor").
 _CLAUSE_BREAK = re.compile(r"\s*[,;:—–]\s*")
 
@@ -35,9 +35,8 @@ class Module:
     ident: Identifier
     task: Task
     basis: str
-    """Where the task was read: ``code``, ``title`` or ``summary``."""
+    """Where the task was read: ``code``, ``title`` or ``summary``; ``evidence``: the code or words."""
     evidence: str | None = None
-    """The task code, or the words of the title or summary that named the task."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,6 @@ class Step:
 
     @property
     def parallel(self) -> bool:
-        """Return whether the step runs several variants side by side."""
         return len(self.modules) > 1
 
 
@@ -73,23 +71,20 @@ class Plan:
 
     @property
     def steps(self) -> tuple[Step, ...]:
-        """Return every step, the chain's first, then the branches."""
         return self.chain + self.branches
 
     @property
     def modules(self) -> list[Module]:
-        """Return the modules the workflow uses, in workflow order."""
         return [module for step in self.steps for module in step.modules]
 
     @property
     def input(self) -> str | None:
-        """Return what flows in: the first step's input."""
         first = self.chain[0] if self.chain else (self.branches[0] if self.branches else None)
         return first.task.input if first else None
 
     @property
     def output(self) -> str | None:
-        """Return what comes out of the chain (the branches add their own outputs)."""
+        """What comes out of the chain (the branches add their own outputs)."""
         return self.chain[-1].task.output if self.chain else None
 
 
@@ -101,7 +96,6 @@ def _reason(task: Task | None, goal: tuple[Task, ...]) -> str:
 
 
 def plan_workflow(spec: PromptSpec) -> Plan:
-    """Return the workflow plan for ``spec``'s recommended models and question."""
     goal = tuple(tasks_in_question(spec.question))
     families = {task.family for task in goal}
     used: list[Module] = []
@@ -140,6 +134,18 @@ def served_clause(question: str, task: Task) -> str | None:
     return None
 
 
+def best_finding(source: Source, question: str) -> str | None:
+    """Return the summary sentence closest to the question (token-set similarity), or None."""
+    shortest, longest = FINDING_CHARS
+    # The summary's own links are untrusted: never quote a sentence that carries one.
+    candidates = [
+        s
+        for s in sentences(" ".join((source.summary or "").split()))
+        if shortest <= len(s) <= longest and not find_links(s)
+    ]
+    return max(candidates, key=lambda s: fuzz.token_set_ratio(question.lower(), s.lower()), default=None)
+
+
 def request_for(task: Task, goal: tuple[Task, ...] | list[Task]) -> str:
     """Return how a model's task meets the question's: "which the question asks for", or the
     question's own variant when they differ within a family (a low-light enhancer for a
@@ -148,3 +154,41 @@ def request_for(task: Task, goal: tuple[Task, ...] | list[Task]) -> str:
         return "which the question asks for"
     kin = [t.name for t in goal if t.family == task.family]
     return f"serving the question's request for {' and '.join(kin)}" if kin else "which the question asks for"
+
+
+@dataclass(frozen=True)
+class TaskFit:
+    """The question's task, each recommended model with its identifier and own task, and whether they
+    fit: a recommended model's task is the question's (None when either is unknown)."""
+
+    question_task: Task | None
+    models: list[tuple[Source, Identifier, TaskResult]]
+    fits: bool | None
+
+    @property
+    def model_tasks(self) -> list[Task]:
+        return [found.task for _, _, found in self.models if found.task]
+
+
+def task_fit(spec: PromptSpec) -> TaskFit:
+    asked = tasks_in_question(spec.question)
+    question_task = asked[0] if asked else None
+    fit = TaskFit(
+        question_task, [(s, parse_identifier(s.name), model_task(s)) for s in spec.recommended], None
+    )
+    if not asked or not fit.model_tasks:
+        return fit
+    families = {t.family for t in asked}
+    fits = any(t.family in families for t in fit.model_tasks)
+    if fits:
+        # Name the task as the model's own variant of it: video super-resolution, not SISR.
+        question_task = next(t for t in fit.model_tasks if t.family in families)
+    return TaskFit(question_task, fit.models, fits)
+
+
+def scale_phrase(ident: Identifier) -> str:
+    if not ident.scale:
+        return ""
+    return (
+        "at an arbitrary scale" if ident.scale.lower() in {"any", "arbitrary"} else f"at scale {ident.scale}"
+    )

@@ -1,24 +1,27 @@
-"""The guided scaffold for the second prompt format: the prompt's own sections, built from a plan.
+"""The guided scaffold of the second prompt format, built from the plan (:mod:`.plan`).
 
-``## 1. Core Task`` (the goal and its sub-goals), ``## 2. CNAPS-style Workflow`` with
-``### A. High-Level Overview``, ``### B. Visual Flow Diagram`` (a text diagram whose boxes are
-the models used: arrows, parallel branches and their merge) and ``### C. Module Details`` (each
-module's task, input and output), and ``## 3. Justification`` with each source's exact links.
-Headings come from :attr:`PromptSpec.sections`; which models are used and in which order from
-:func:`cnaps_rag.draft.plan.plan_workflow`. Everything but the one-sentence goal is written
-from the prompt and the task lexicon, so no sentence claims what the sources do not say.
+Core Task (the goal and its sub-goals), the workflow's overview, a text diagram whose boxes are
+the models used (arrows, parallel branches and their merge), each module's task, input and output,
+and a justification with each source's exact links: all written from the prompt and the task
+lexicon, so no sentence claims what the sources do not say.
 """
 
 from __future__ import annotations
 
-from ..spec import PromptSpec, Section
+from ..spec import PromptSpec
 from ..tasks import Identifier
-from ..templates import load_template
-from .caller import Caller
-from .guided import GOAL_TEMPLATE, SLOT_MAX_TOKENS, best_finding, user_goal
-from .plan import LeftOut, Module, Plan, Step, plan_workflow, request_for, served_clause
-from .render import source_line
-from .result import Draft
+from .plan import (
+    LeftOut,
+    Module,
+    Plan,
+    Step,
+    best_finding,
+    plan_workflow,
+    request_for,
+    scale_phrase,
+    served_clause,
+)
+from .render import render, source_line
 
 
 def _label(module: Module) -> str:
@@ -32,7 +35,7 @@ def _basis(module: Module) -> str:
 
 
 def describe_identifier(ident: Identifier) -> str:
-    """Return what the parts of an identifier say besides the task, as a phrase ("" when nothing)."""
+    """Return what the parts of an identifier say besides the task ("" when nothing)."""
     parts = []
     if ident.host:
         by = f" by {ident.owner}" if ident.owner else ""
@@ -42,14 +45,10 @@ def describe_identifier(ident: Identifier) -> str:
     elif ident.architecture:
         parts.append(ident.architecture)
     if ident.scale:
-        arbitrary = ident.scale.lower() in {"any", "arbitrary"}
-        parts.append("at an arbitrary scale" if arbitrary else f"at scale {ident.scale}")
+        parts.append(scale_phrase(ident))
     if ident.training_data:
         parts.append(f"variant {ident.training_data}")
     return ", ".join(parts)
-
-
-# --------------------------------------------------------------------------- sections
 
 
 def _core_task(plan: Plan, goal_sentence: str) -> list[str]:
@@ -164,27 +163,21 @@ def _diagram(plan: Plan) -> list[str]:
 
 
 def _module_lines(module: Module) -> list[str]:
-    task = module.task
-    what = describe_identifier(module.ident)
-    lines = [f"**{module.source.name}** [{module.source.id}]"]
-    lines.append(f"- **Task:** {task.name} (read from {_basis(module)}){': ' + what if what else ''}.")
-    lines.append(f"- **Input:** {task.input}.")
-    lines.append(f"- **Processing:** {'; '.join(task.steps)}.")
-    lines.append(f"- **Output:** {task.output}.")
-    return lines
-
-
-def _left_out_line(item: LeftOut) -> str:
-    return f"**{item.source.name}** [{item.source.id}] — not used: {item.reason}."
+    task, what = module.task, describe_identifier(module.ident)
+    return [
+        f"**{module.source.name}** [{module.source.id}]",
+        f"- **Task:** {task.name} (read from {_basis(module)}){': ' + what if what else ''}.",
+        f"- **Input:** {task.input}.",
+        f"- **Processing:** {'; '.join(task.steps)}.",
+        f"- **Output:** {task.output}.",
+    ]
 
 
 def _module_details(plan: Plan) -> list[str]:
     lines: list[str] = []
     for step in plan.steps:
         for module in step.modules:
-            if lines:
-                lines.append("")
-            lines += _module_lines(module)
+            lines += ["", *_module_lines(module)] if lines else _module_lines(module)
         if step.parallel:
             ids = ", ".join(m.source.id for m in step.modules)
             lines += [
@@ -194,21 +187,19 @@ def _module_details(plan: Plan) -> list[str]:
                 f"- **Output:** one {step.task.name} result, chosen among them or fused from them.",
             ]
     for item in plan.left_out:
-        if lines:
-            lines.append("")
-        lines.append(_left_out_line(item))
+        lines += [""] if lines else []
+        lines.append(f"**{item.source.name}** [{item.source.id}] — not used: {item.reason}.")
     return lines
 
 
-def _justification(spec: PromptSpec, plan: Plan, notes: dict[str, str] | None = None) -> list[str]:
-    """Return each source with its links, its use in the plan and its finding; ``notes`` (a
-    model's note per source ID) go right under the source they are about."""
+def _justification(spec: PromptSpec, plan: Plan, notes: dict[str, str]) -> list[str]:
+    """Return each source with its links, a model's note on it, its use in the plan and its finding."""
     used = {module.source.id: module for module in plan.modules}
     left = {item.source.id: item for item in plan.left_out}
     lines = []
     for source in spec.sources:
         lines.append(source_line(source))
-        if notes and notes.get(source.id):
+        if notes.get(source.id):
             lines.append(f"  - {notes[source.id]}")
         if source.id in used:
             module = used[source.id]
@@ -223,47 +214,20 @@ def _justification(spec: PromptSpec, plan: Plan, notes: dict[str, str] | None = 
     return lines
 
 
-def render_sections(sections: list[Section], bodies: dict[str, list[str]]) -> str:
-    """Return the markdown answer: each section's heading, a blank line, its body's lines."""
-    lines: list[str] = []
-    for section in sections:
-        lines += [section.heading, ""]
-        body = bodies.get(section.key, [])
-        if body:
-            lines += [*body, ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def render_free(spec: PromptSpec, task: str, overview: str, notes: dict[str, str]) -> str:
-    """Return a free-strategy answer to a second-format prompt in the prompt's own sections.
-
-    The model's prose (``task``, ``overview``, a note per source ID) goes into the Core Task,
-    the High-Level Overview and the Justification; the diagram and the module details come
-    from the plan, so their boxes and tasks are the models' own.
-    """
-    plan = plan_workflow(spec)
-    bodies = {
-        "task": [task.strip()] if task.strip() else _core_task(plan, ""),
-        "overview": [overview.strip()] if overview.strip() else _overview(plan),
-        "diagram": _diagram(plan),
-        "modules": _module_details(plan),
-        "justification": _justification(spec, plan, notes),
-    }
-    return render_sections(spec.sections, bodies)
-
-
-def draft_workflow(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
-    """Return the guided draft of a second-format answer; ``max_tokens`` is the goal slot's budget."""
-    budget = max_tokens or SLOT_MAX_TOKENS
-    goal, warnings = user_goal(spec, call, budget)
+def render_workflow(
+    spec: PromptSpec, goal: str = "", prose: dict[str, str] | None = None, notes: dict[str, str] | None = None
+) -> str:
+    """Return a second-format answer; a model's ``prose`` (``task``, ``overview``) replaces those
+    sections' scaffold, and its ``notes`` (per source ID) go under the sources they are about."""
     plan = plan_workflow(spec)
     bodies = {
         "task": _core_task(plan, goal),
         "overview": _overview(plan),
         "diagram": _diagram(plan),
         "modules": _module_details(plan),
-        "justification": _justification(spec, plan),
+        "justification": _justification(spec, plan, notes or {}),
     }
-    markdown = render_sections(spec.sections, bodies)
-    versions = [load_template(GOAL_TEMPLATE).version]
-    return Draft(markdown=markdown, template_versions=versions, max_tokens=budget, warnings=warnings)
+    for key, text in (prose or {}).items():
+        if text.strip():
+            bodies[key] = [text.strip()]
+    return render(spec.sections, bodies)
