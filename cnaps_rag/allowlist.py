@@ -202,37 +202,64 @@ def _code_path_parts(url: str) -> list[str]:
     return segments
 
 
-class _NameBuilder:
-    """Collects allowed name keys with the spelling shown for each, and identifier part order."""
+def _allowed_names(spec: PromptSpec, trusted_raw: str, code_links: list[str]) -> AllowedNames:
+    """Return the names a prompt allows: every model-like name in its text (``trusted_raw``, without
+    injected sentences), each source's name and every run of its identifier parts
+    (``Deblur-MSSNet-GoPro`` allows ``MSSNet``), the owner/repository parts of its code links
+    (``github.com/AnswerDotAI/ModernBERT`` allows ``ModernBERT``), the bare family of any version
+    (``MobileNet`` for ``MobileNetV2``), CamelCase initials (``SD1`` for ``StableDiffusionV1``) and
+    the acronyms of capitalised title phrases (``DDPM`` for "Denoising Diffusion Probabilistic
+    Models")."""
+    names: dict[str, str] = {}  # key -> the spelling shown in reports: the first one found
+    followers: dict[str, set[str]] = {}
 
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.followers: dict[str, set[str]] = {}
-
-    def add(self, key: str, shown: str) -> None:
+    def add(key: str, shown: str) -> None:
         if key:
-            self.names.setdefault(key, shown)
+            names.setdefault(key, shown)
 
-    def add_with_family(self, text: str) -> None:
+    def add_with_family(text: str) -> None:
         key = name_key(text)
-        self.add(key, text)
+        add(key, text)
         family = _VERSION_TAIL.sub("", key)  # MobileNet for MobileNetV2
         if family != key and len(family) >= 3 and not family[-1].isdigit():
-            self.add(family, text)
+            add(family, text)
         prefix = _PREFIX_BEFORE_DIGIT.match(key)
         if prefix:  # Swin2SR allows Swin (Swin Transformer)
-            self.add(prefix.group(1), text)
+            add(prefix.group(1), text)
         for abbreviation in _initials(text):  # StableDiffusionV1 allows SD1, SDV1
-            self.add(abbreviation, text)
+            add(abbreviation, text)
 
-    def add_identifier(self, name: str, split: str) -> None:
-        """Allow every run of an identifier's parts (Deblur-MIMO-UNet-GoPro: MIMO-UNet)."""
+    def add_identifier(name: str, split: str) -> None:
         parts = [p for p in re.split(split, name) if p]
-        for first in range(len(parts)):
+        for first in range(len(parts)):  # every run of parts: MIMO-UNet in Deblur-MIMO-UNet-GoPro
             for last in range(first + 1, len(parts) + 1):
-                self.add_with_family("-".join(parts[first:last]))
+                add_with_family("-".join(parts[first:last]))
         for before, after in itertools.pairwise(name_key(p) for p in parts):
-            self.followers.setdefault(before, set()).add(after)
+            followers.setdefault(before, set()).add(after)
+
+    link_spans = [(link.start, link.end) for link in find_links(trusted_raw)]
+    for mention in find_model_names(trusted_raw, skip=link_spans):
+        add_with_family(mention.text)
+        for family in [mention.family, *families(mention.key)]:
+            if family:
+                add(family, mention.text)
+    for source in spec.sources:
+        add(name_key(source.name), source.name)
+        if _IDENTIFIER.match(source.name):
+            add_identifier(source.name, "-")
+            # Parts joined by underscores are parts too (pedestrian_gender_recognition).
+            for part in source.name.split("-"):
+                if "_" in part:
+                    add_identifier(part, "_")
+    for url in code_links:
+        for segment in _code_path_parts(url):
+            add_identifier(segment, r"[-_.]+")
+    for match in _TITLE_RUN.finditer(trusted_raw):
+        for acronym in _title_acronyms(match.group(0).split()):
+            add(acronym, match.group(0))
+    return AllowedNames(
+        MappingProxyType(names), MappingProxyType({key: frozenset(keys) for key, keys in followers.items()})
+    )
 
 
 @dataclass(frozen=True)
@@ -258,13 +285,7 @@ class AllowList:
 
         URLs: the ``Paper:`` and ``GitHub:`` values, and a URL in a summary ("Code is available
         at …") unless it stands in a sentence that gives orders or ``untrusted_summaries`` is
-        set. Names: every model-like name anywhere in the prompt (without injected sentences),
-        each source's name and every run of its identifier parts (``Deblur-MSSNet-GoPro``
-        allows ``MSSNet``), the owner/repository parts of its code links
-        (``github.com/AnswerDotAI/ModernBERT`` allows ``ModernBERT``), the bare family of any
-        version (``MobileNet`` for ``MobileNetV2``), CamelCase initials (``SD1`` for
-        ``StableDiffusionV1``) and the acronyms of capitalised title phrases (``DDPM`` for
-        "Denoising Diffusion Probabilistic Models").
+        set. Names: see :func:`_allowed_names`.
         """
         urls: dict[str, str] = {}
         url_sources: dict[str, list[str]] = {}
@@ -273,47 +294,24 @@ class AllowList:
                 urls.setdefault(url_key(url), url)
                 url_sources.setdefault(url_key(url), []).append(source.id)
         trusted_raw = spec.raw
+        summary_urls: set[str] = set()
+        code_links = [url for source in spec.sources for url in source.urls]
         for source in spec.sources:
+            trusted = []
             for sentence in sentences(source.summary or ""):
                 if is_injection(sentence):
                     trusted_raw = trusted_raw.replace(sentence, " " * len(sentence))
-        summary_urls: set[str] = set()
-        code_links = [url for source in spec.sources for url in source.urls]
-        if not untrusted_summaries:
-            for source in spec.sources:
-                summary = "\n".join(s for s in sentences(source.summary or "") if not is_injection(s))
-                for link in find_links(summary):
-                    if link.key and link.key not in urls:
-                        urls[link.key] = link.text
-                        summary_urls.add(link.key)
-                        url_sources.setdefault(link.key, []).append(source.id)
-                    code_links.append(link.text)
-
-        builder = _NameBuilder()
-        link_spans = [(link.start, link.end) for link in find_links(trusted_raw)]
-        for mention in find_model_names(trusted_raw, skip=link_spans):
-            builder.add_with_family(mention.text)
-            for family in [mention.family, *families(mention.key)]:
-                if family:
-                    builder.add(family, mention.text)
-        for source in spec.sources:
-            builder.add(name_key(source.name), source.name)
-            if _IDENTIFIER.match(source.name):
-                builder.add_identifier(source.name, "-")
-                # Parts joined by underscores are parts too (pedestrian_gender_recognition).
-                for part in source.name.split("-"):
-                    if "_" in part:
-                        builder.add_identifier(part, "_")
-        for url in code_links:
-            for segment in _code_path_parts(url):
-                builder.add_identifier(segment, r"[-_.]+")
-        for match in _TITLE_RUN.finditer(trusted_raw):
-            for acronym in _title_acronyms(match.group(0).split()):
-                builder.add(acronym, match.group(0))
-        followers = {key: frozenset(keys) for key, keys in builder.followers.items()}
+                else:
+                    trusted.append(sentence)
+            for link in [] if untrusted_summaries else find_links("\n".join(trusted)):
+                if link.key and link.key not in urls:
+                    urls[link.key] = link.text
+                    summary_urls.add(link.key)
+                    url_sources.setdefault(link.key, []).append(source.id)
+                code_links.append(link.text)
         return cls(
             urls=MappingProxyType(urls),
-            names=AllowedNames(MappingProxyType(builder.names), MappingProxyType(followers)),
+            names=_allowed_names(spec, trusted_raw, code_links),
             url_sources=MappingProxyType({k: tuple(v) for k, v in url_sources.items()}),
             summary_urls=frozenset(summary_urls),
         )
