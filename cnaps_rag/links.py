@@ -102,7 +102,7 @@ _PLAIN_HTTP = re.compile(
 def _plain_http(chunk: str) -> list[tuple[int, int]] | None:
     """Return the span of the one plain http(s) URL a run holds, or None when linkify must decide.
 
-    Kept (issue 19): linkify-it takes ~80 µs a call, and without this validate takes 1.4x as
+    Kept (issue 19): linkify-it takes ~80 µs a call, and without this validate takes 1.2-1.4x as
     long on the real dev answers. For the runs it takes, it gives linkify's answer (tests
     compare the two on the real answers, the fixtures, the link suite and generated runs).
     """
