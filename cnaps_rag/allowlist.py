@@ -276,8 +276,6 @@ class AllowList:
     names: AllowedNames
     url_sources: Mapping[str, tuple[str, ...]]
     """URL key -> ids of the sources that give it."""
-    summary_urls: frozenset[str] = frozenset()
-    """Keys of the allowed URLs that only a summary gives."""
 
     @classmethod
     def from_spec(cls, spec: PromptSpec, *, untrusted_summaries: bool = False) -> AllowList:
@@ -294,7 +292,6 @@ class AllowList:
                 urls.setdefault(url_key(url), url)
                 url_sources.setdefault(url_key(url), []).append(source.id)
         trusted_raw = spec.raw
-        summary_urls: set[str] = set()
         code_links = [url for source in spec.sources for url in source.urls]
         for source in spec.sources:
             trusted = []
@@ -306,14 +303,12 @@ class AllowList:
             for link in [] if untrusted_summaries else find_links("\n".join(trusted)):
                 if link.key and link.key not in urls:
                     urls[link.key] = link.text
-                    summary_urls.add(link.key)
                     url_sources.setdefault(link.key, []).append(source.id)
                 code_links.append(link.text)
         return cls(
             urls=MappingProxyType(urls),
             names=_allowed_names(spec, trusted_raw, code_links),
             url_sources=MappingProxyType({k: tuple(v) for k, v in url_sources.items()}),
-            summary_urls=frozenset(summary_urls),
         )
 
     @classmethod
