@@ -7,37 +7,16 @@ import itertools
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 from rapidfuzz import fuzz, process
 
 from .links import find_links, url_key
-from .names import (
-    LEXICON_KEYS,
-    NameMention,
-    digit_runs,
-    families,
-    family_key,
-    find_model_names,
-    in_lexicon,
-    initials,
-    is_generic,
-    name_key,
-    part_is_model,
-    title_acronyms,
-    unversioned,
-)
+from .names import LEXICON_KEYS, NameMention, families, find_model_names, is_generic, name_key, part_is_model
 from .spec import PromptSpec
 from .text import sentences
-
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._]*(?:-[A-Za-z0-9+._]+)+$")
-_CODE_HOSTS = ("github.com", "huggingface.co", "gitlab.com")
-_RUN_SPLIT = re.compile(r"[-_.]+")
-_TITLE_RUN = re.compile(
-    r"(?:\b[A-Z][A-Za-z]*(?:-[A-Z][A-Za-z]*)*\b[ \t]+){1,7}\b[A-Z][A-Za-z]*(?:-[A-Z][A-Za-z]*)*\b"
-)
-_PREFIX_BEFORE_DIGIT = re.compile(r"^([a-z]{3,})\d")
 
 # A summary is untrusted text: a sentence in it that gives the reader orders is an injection,
 # and the names and links it carries are not sources.
@@ -54,14 +33,44 @@ def is_injection(sentence: str) -> bool:
     return _INJECTION.search(sentence) is not None
 
 
-def _without_injections(spec: PromptSpec) -> str:
-    """Return the prompt text with every summary sentence that reads as an injected order blanked out."""
-    raw = spec.raw
-    for source in spec.sources:
-        for sentence in sentences(source.summary or ""):
-            if is_injection(sentence):
-                raw = raw.replace(sentence, " " * len(sentence))
-    return raw
+# ------------------------------------------------------------------- other spellings of a name
+# Keys a prompt's name is allowed under as well as its own: without its version, its initials,
+# a title's acronym.
+
+_VERSION_TAIL = re.compile(r"v?\d+(?:\.\d+)*[a-z]?$")
+_V_BEFORE_DIGIT = re.compile(r"(?<=[a-z])v(?=\d)")
+_CAMEL_WORD = re.compile(r"[A-Z][a-z]+")
+
+
+def _unversioned(key: str) -> str:
+    """Return ``key`` with a ``v`` before a version number dropped: ``stablediffusionv15`` -> ``...15``."""
+    return _V_BEFORE_DIGIT.sub("", key)
+
+
+def _initials(part: str) -> list[str]:
+    """Return the keys of a CamelCase part's abbreviations: ``sd1`` and ``sdv1`` for StableDiffusionV1."""
+    version = re.search(r"[Vv]?\d+(?:\.\d+)*$", part)
+    base = part[: version.start()] if version else part
+    words = _CAMEL_WORD.findall(base)
+    if len(words) < 2 or sum(map(len, words)) != len(base):
+        return []
+    letters = "".join(w[0] for w in words).lower()
+    if not version:
+        return [letters]
+    tail = version.group(0).lower()
+    return [letters + tail, letters + tail.lstrip("v")]
+
+
+def _title_acronyms(words: list[str]) -> list[str]:
+    """Return the keys of the acronyms of a run of capitalised words: ``ddpm`` for "Denoising
+    Diffusion Probabilistic Models"; a last word ``Network`` also gives ``…net``."""
+    pieces = [p for w in words for p in w.split("-") if p]
+    if len(pieces) < 2:
+        return []
+    letters = "".join(p[0] for p in pieces).lower()
+    return (
+        [letters, letters[:-1] + "net"] if pieces[-1].lower() in ("network", "networks", "net") else [letters]
+    )
 
 
 # ------------------------------------------------------------------- the matching policy
@@ -77,51 +86,31 @@ class NameMatch:
 
 
 _SPLIT_PARTS = re.compile(r"[\s\-_/]+")
-_CHECKED_SIZE = 4096
-"""Verdicts an allow-list remembers before it starts again."""
+_CHECKED_SIZE = 4096  # verdicts an allow-list remembers before it starts again
 
 
+@dataclass(frozen=True)
 class AllowedNames:
     """The model names a prompt allows, and the rule for matching a mention against them.
 
-    Immutable: the mapping is read-only, so an allow-list shared through a cache cannot be
-    changed by one caller for the next.
+    Immutable (read-only mappings): an allow-list shared through a cache cannot be changed by
+    one caller for the next.
     """
 
-    __slots__ = ("_checked", "_followers", "_names", "_unversioned")
-    _names: Mapping[str, str]
-    _followers: Mapping[str, frozenset[str]]
-    _unversioned: frozenset[str]
-    _checked: dict[tuple[str, str], NameMatch]
+    names: Mapping[str, str]
+    """Each allowed key, with the spelling shown in reports."""
+    followers: Mapping[str, frozenset[str]]
+    """An identifier part's key -> the keys of the parts that follow it in a source identifier
+    (``mssnet`` -> ``realblurj``), so that a shortening of one (``MSSNet-J``) is recognised."""
+    # Verdicts already given, by (key, text): answers name the same models again and again.
+    _checked: dict[tuple[str, str], NameMatch] = field(default_factory=dict, repr=False, compare=False)
 
-    def __init__(self, names: Mapping[str, str], followers: Mapping[str, frozenset[str]] | None = None):
-        """``names`` maps each allowed key to the spelling shown in reports.
-
-        ``followers`` maps an identifier part's key to the keys of the parts that follow it in
-        a source identifier (``mssnet`` -> ``realblurj``), so that a shortening of one
-        (``MSSNet-J``) is recognised.
-        """
-        frozen = MappingProxyType(dict(names))
-        object.__setattr__(self, "_names", frozen)
-        object.__setattr__(self, "_followers", MappingProxyType(dict(followers or {})))
-        object.__setattr__(self, "_unversioned", frozenset(unversioned(key) for key in frozen))
-        # Verdicts already given, by (key, text): answers name the same models again and again.
-        # Not state a caller can see: a verdict depends only on the mention and the names.
-        object.__setattr__(self, "_checked", {})
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"AllowedNames is immutable (cannot set {name})")
-
-    @property
-    def names(self) -> Mapping[str, str]:
-        """Return the allowed keys, each with the spelling shown in reports (read-only)."""
-        return self._names
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._names
+    @cached_property
+    def _unversioned(self) -> frozenset[str]:
+        return frozenset(_unversioned(key) for key in self.names)
 
     def _allows_key(self, key: str) -> bool:
-        return key in self._names or unversioned(key) in self._unversioned
+        return key in self.names or _unversioned(key) in self._unversioned
 
     def _allows_parts(self, text: str, *, listed: bool = False) -> bool:
         """Return whether a compound's model parts are all allowed and at least one is.
@@ -138,24 +127,16 @@ class AllowedNames:
         previous = ""
         for part in parts:
             key = name_key(part)
+            following = self.followers.get(previous, ()) if previous else ()
             if self._allows_key(key):
                 allowed = True
             elif (
-                previous
-                and len(part) <= 2
+                len(part) <= 2
                 and part[0].isupper()
-                and any(
-                    following.startswith(key) or following.endswith(key)
-                    for following in self._followers.get(previous, ())
-                )
+                and any(f.startswith(key) or f.endswith(key) for f in following)
             ):
                 allowed = True  # MSSNet-J for MSSNet-RealBlurJ
-            elif (
-                previous
-                and part is parts[-1]
-                and len(key) >= 4
-                and any(following.startswith(key) for following in self._followers.get(previous, ()))
-            ):
+            elif part is parts[-1] and len(key) >= 4 and any(f.startswith(key) for f in following):
                 allowed = True  # Txt2Img-StableDiff, cut at a line's end in a box diagram
             elif is_generic(part):
                 pass
@@ -182,43 +163,38 @@ class AllowedNames:
         return verdict
 
     def _check(self, key: str, text: str) -> NameMatch:
-        """Return the verdict on a mention of ``text`` (key ``key``); :meth:`check` says the rules."""
-        if self._allows_key(key):
-            return NameMatch(True, self._names.get(key, text), 100.0)
-        if self._allows_parts(text, listed=in_lexicon(text)):
-            return NameMatch(True, text, 100.0)
+        if self._allows_key(key) or self._allows_parts(text, listed=name_key(text) in LEXICON_KEYS):
+            return NameMatch(True, self.names.get(key, text), 100.0)
         words = text.split()
         expansion = len(words) > 1 and all(w[:1].isupper() for w in words)
-        if expansion and any(acronym in self._names for acronym in title_acronyms(words)):
+        if expansion and any(acronym in self.names for acronym in _title_acronyms(words)):
             return NameMatch(True, text, 100.0)
-        if not self._names:
+        if not self.names:
             return NameMatch(False, None, 0.0)
-        best = process.extractOne(key, list(self._names), scorer=fuzz.ratio)
+        best = process.extractOne(key, list(self.names), scorer=fuzz.ratio)
         assert best is not None
-        nearest_key, score = best[0], float(best[1])
+        nearest, score = best[0], float(best[1])
         same_version = (
-            digit_runs(key) == digit_runs(nearest_key)
-            and key[-2:] == nearest_key[-2:]
-            and key.count("+") == nearest_key.count("+")
+            re.findall(r"\d+", key) == re.findall(r"\d+", nearest)
+            and key[-2:] == nearest[-2:]
+            and key.count("+") == nearest.count("+")
         )
-        return NameMatch(score >= 90 and same_version, self._names[nearest_key], round(score, 1))
+        return NameMatch(score >= 90 and same_version, self.names[nearest], round(score, 1))
 
 
 # ------------------------------------------------------------------- building an allow-list
 
-
-def _runs(parts: list[str]) -> Iterable[str]:
-    """Yield every run of consecutive parts, joined by hyphens (Deblur-MIMO-UNet-GoPro: MIMO-UNet)."""
-    for first in range(len(parts)):
-        for last in range(first + 1, len(parts) + 1):
-            yield "-".join(parts[first:last])
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._]*(?:-[A-Za-z0-9+._]+)+$")
+_TITLE_RUN = re.compile(
+    r"(?:\b[A-Z][A-Za-z]*(?:-[A-Z][A-Za-z]*)*\b[ \t]+){1,7}\b[A-Z][A-Za-z]*(?:-[A-Z][A-Za-z]*)*\b"
+)
+_PREFIX_BEFORE_DIGIT = re.compile(r"^([a-z]{3,})\d")
 
 
 def _code_path_parts(url: str) -> list[str]:
     """Return the owner and repository parts of a code-host link (github.com/VainF/DeepLabV3Plus-Pytorch)."""
-    text = re.sub(r"^[a-z]+://", "", url.strip(), flags=re.I).removeprefix("www.")
-    host, _, path = text.partition("/")
-    if host.lower() not in _CODE_HOSTS:
+    host, _, path = re.sub(r"^[a-z]+://", "", url.strip(), flags=re.I).removeprefix("www.").partition("/")
+    if host.lower() not in ("github.com", "huggingface.co", "gitlab.com"):
         return []
     segments = [s for s in path.split("/")[:2] if s]
     if len(segments) == 2:
@@ -226,36 +202,64 @@ def _code_path_parts(url: str) -> list[str]:
     return segments
 
 
-class _NameBuilder:
-    """Collects allowed name keys with the spelling shown for each, and identifier part order."""
+def _allowed_names(spec: PromptSpec, trusted_raw: str, code_links: list[str]) -> AllowedNames:
+    """Return the names a prompt allows: every model-like name in its text (``trusted_raw``, without
+    injected sentences), each source's name and every run of its identifier parts
+    (``Deblur-MSSNet-GoPro`` allows ``MSSNet``), the owner/repository parts of its code links
+    (``github.com/AnswerDotAI/ModernBERT`` allows ``ModernBERT``), the bare family of any version
+    (``MobileNet`` for ``MobileNetV2``), CamelCase initials (``SD1`` for ``StableDiffusionV1``) and
+    the acronyms of capitalised title phrases (``DDPM`` for "Denoising Diffusion Probabilistic
+    Models")."""
+    names: dict[str, str] = {}  # key -> the spelling shown in reports: the first one found
+    followers: dict[str, set[str]] = {}
 
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.followers: dict[str, set[str]] = {}
-
-    def add(self, key: str, shown: str) -> None:
+    def add(key: str, shown: str) -> None:
         if key:
-            self.names.setdefault(key, shown)
+            names.setdefault(key, shown)
 
-    def add_with_family(self, text: str) -> None:
+    def add_with_family(text: str) -> None:
         key = name_key(text)
-        self.add(key, text)
-        family = family_key(key)
-        if family:
-            self.add(family, text)
+        add(key, text)
+        family = _VERSION_TAIL.sub("", key)  # MobileNet for MobileNetV2
+        if family != key and len(family) >= 3 and not family[-1].isdigit():
+            add(family, text)
         prefix = _PREFIX_BEFORE_DIGIT.match(key)
         if prefix:  # Swin2SR allows Swin (Swin Transformer)
-            self.add(prefix.group(1), text)
-        for abbreviation in initials(text):  # StableDiffusionV1 allows SD1, SDV1
-            self.add(abbreviation, text)
+            add(prefix.group(1), text)
+        for abbreviation in _initials(text):  # StableDiffusionV1 allows SD1, SDV1
+            add(abbreviation, text)
 
-    def add_identifier(self, name: str, split: re.Pattern[str]) -> None:
-        parts = [p for p in split.split(name) if p]
-        for run in _runs(parts):
-            self.add_with_family(run)
-        keys = [name_key(p) for p in parts]
-        for before, after in itertools.pairwise(keys):
-            self.followers.setdefault(before, set()).add(after)
+    def add_identifier(name: str, split: str) -> None:
+        parts = [p for p in re.split(split, name) if p]
+        for first in range(len(parts)):  # every run of parts: MIMO-UNet in Deblur-MIMO-UNet-GoPro
+            for last in range(first + 1, len(parts) + 1):
+                add_with_family("-".join(parts[first:last]))
+        for before, after in itertools.pairwise(name_key(p) for p in parts):
+            followers.setdefault(before, set()).add(after)
+
+    link_spans = [(link.start, link.end) for link in find_links(trusted_raw)]
+    for mention in find_model_names(trusted_raw, skip=link_spans):
+        add_with_family(mention.text)
+        for family in [mention.family, *families(mention.key)]:
+            if family:
+                add(family, mention.text)
+    for source in spec.sources:
+        add(name_key(source.name), source.name)
+        if _IDENTIFIER.match(source.name):
+            add_identifier(source.name, "-")
+            # Parts joined by underscores are parts too (pedestrian_gender_recognition).
+            for part in source.name.split("-"):
+                if "_" in part:
+                    add_identifier(part, "_")
+    for url in code_links:
+        for segment in _code_path_parts(url):
+            add_identifier(segment, r"[-_.]+")
+    for match in _TITLE_RUN.finditer(trusted_raw):
+        for acronym in _title_acronyms(match.group(0).split()):
+            add(acronym, match.group(0))
+    return AllowedNames(
+        MappingProxyType(names), MappingProxyType({key: frozenset(keys) for key, keys in followers.items()})
+    )
 
 
 @dataclass(frozen=True)
@@ -272,8 +276,6 @@ class AllowList:
     names: AllowedNames
     url_sources: Mapping[str, tuple[str, ...]]
     """URL key -> ids of the sources that give it."""
-    summary_urls: frozenset[str] = frozenset()
-    """Keys of the allowed URLs that only a summary gives."""
 
     @classmethod
     def from_spec(cls, spec: PromptSpec, *, untrusted_summaries: bool = False) -> AllowList:
@@ -281,73 +283,42 @@ class AllowList:
 
         URLs: the ``Paper:`` and ``GitHub:`` values, and a URL in a summary ("Code is available
         at …") unless it stands in a sentence that gives orders or ``untrusted_summaries`` is
-        set. Names: every model-like name anywhere in the prompt (without injected sentences),
-        each source's name and every run of its identifier parts (``Deblur-MSSNet-GoPro``
-        allows ``MSSNet``), the owner/repository parts of its code links
-        (``github.com/AnswerDotAI/ModernBERT`` allows ``ModernBERT``), the bare family of any
-        version (``MobileNet`` for ``MobileNetV2``), CamelCase initials (``SD1`` for
-        ``StableDiffusionV1``) and the acronyms of capitalised title phrases (``DDPM`` for
-        "Denoising Diffusion Probabilistic Models").
+        set. Names: see :func:`_allowed_names`.
         """
         urls: dict[str, str] = {}
         url_sources: dict[str, list[str]] = {}
         for source in spec.sources:
             for url in source.urls:
-                key = url_key(url)
-                urls.setdefault(key, url)
-                url_sources.setdefault(key, []).append(source.id)
-        trusted_raw = _without_injections(spec)
-        summary_urls: set[str] = set()
+                urls.setdefault(url_key(url), url)
+                url_sources.setdefault(url_key(url), []).append(source.id)
+        trusted_raw = spec.raw
         code_links = [url for source in spec.sources for url in source.urls]
-        if not untrusted_summaries:
-            for source in spec.sources:
-                summary = "\n".join(s for s in sentences(source.summary or "") if not is_injection(s))
-                for link in find_links(summary):
-                    if link.key and link.key not in urls:
-                        urls[link.key] = link.text
-                        summary_urls.add(link.key)
-                        url_sources.setdefault(link.key, []).append(source.id)
-                    code_links.append(link.text)
-
-        builder = _NameBuilder()
-        link_spans = [(link.start, link.end) for link in find_links(trusted_raw)]
-        for mention in find_model_names(trusted_raw, skip=link_spans):
-            builder.add_with_family(mention.text)
-            for family in [mention.family, *families(mention.key)]:
-                if family:
-                    builder.add(family, mention.text)
         for source in spec.sources:
-            builder.add(name_key(source.name), source.name)
-            if _IDENTIFIER.match(source.name):
-                builder.add_identifier(source.name, re.compile(r"-"))
-                # Parts joined by underscores are parts too (pedestrian_gender_recognition).
-                for part in source.name.split("-"):
-                    if "_" in part:
-                        builder.add_identifier(part, re.compile(r"_"))
-        for url in code_links:
-            for segment in _code_path_parts(url):
-                builder.add_identifier(segment, _RUN_SPLIT)
-        for match in _TITLE_RUN.finditer(trusted_raw):
-            for acronym in title_acronyms(match.group(0).split()):
-                builder.add(acronym, match.group(0))
+            trusted = []
+            for sentence in sentences(source.summary or ""):
+                if is_injection(sentence):
+                    trusted_raw = trusted_raw.replace(sentence, " " * len(sentence))
+                else:
+                    trusted.append(sentence)
+            for link in [] if untrusted_summaries else find_links("\n".join(trusted)):
+                if link.key and link.key not in urls:
+                    urls[link.key] = link.text
+                    url_sources.setdefault(link.key, []).append(source.id)
+                code_links.append(link.text)
         return cls(
             urls=MappingProxyType(urls),
-            names=AllowedNames(builder.names, {k: frozenset(v) for k, v in builder.followers.items()}),
+            names=_allowed_names(spec, trusted_raw, code_links),
             url_sources=MappingProxyType({k: tuple(v) for k, v in url_sources.items()}),
-            summary_urls=frozenset(summary_urls),
         )
 
     @classmethod
     def for_spec(cls, spec: PromptSpec, *, untrusted_summaries: bool = False) -> AllowList:
         """Return the allow-list of a prompt, built once per distinct prompt content.
 
-        Building scans the whole prompt and takes most of a validate call; answers to
-        one prompt are often checked many times (draft, final, eval), so it is cached
-        by content, which keeps validate a pure function of its arguments. What is
-        cached is immutable.
+        Building takes most of a validate call, and answers to one prompt are checked many
+        times (draft, final, eval); the cache is keyed by the strings :meth:`from_spec` reads,
+        so validate stays a pure function of its arguments.
         """
-        # The key is what from_spec reads (the text and the sources): a tuple of the strings
-        # themselves, whose hashes Python keeps, instead of a JSON dump of the spec (14 us).
         sources = tuple((s.id, s.role, s.name, s.paper_url, s.github_url, s.summary) for s in spec.sources)
         key = (spec.raw, sources, untrusted_summaries)
         allow = _CACHE.get(key)
@@ -360,8 +331,8 @@ class AllowList:
         return allow
 
     def cited_sources(self, spec: PromptSpec, keys: Iterable[str]) -> list[str]:
-        """Return the IDs of ``spec``'s sources (of this allow-list) at least one of whose links has
-        a key among ``keys``, in prompt order: what an answer citing those links cites."""
+        """Return the IDs of ``spec``'s sources at least one of whose links has a key among
+        ``keys``, in prompt order: what an answer citing those links cites."""
         ids = {sid for key in keys for sid in self.url_sources.get(key, ())}
         return [source.id for source in spec.sources if source.id in ids]
 

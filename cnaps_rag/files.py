@@ -11,11 +11,9 @@ from typing import Any, BinaryIO
 
 from .errors import CnapsRagError, PromptError
 
-_COMMENT = re.compile(r"(?:^|(?<=\s))#")
-
 
 @contextlib.contextmanager
-def user_file(path: Path, what: str = "file", error: type[CnapsRagError] = PromptError) -> Iterator[None]:
+def _user_file(path: Path, what: str, error: type[CnapsRagError]) -> Iterator[None]:
     """While active, an OS error on ``path`` becomes ``error`` saying why (``what`` it should be)."""
     article = "an" if what[:1].lower() in "aeiou" else "a"
     try:
@@ -29,15 +27,13 @@ def user_file(path: Path, what: str = "file", error: type[CnapsRagError] = Promp
 
 
 def read_bytes(path: str | Path, what: str = "file", error: type[CnapsRagError] = PromptError) -> bytes:
-    """Return the bytes of ``path``; raise ``error`` saying why it cannot be read (``what`` it should be)."""
     path = Path(path)
-    with user_file(path, what, error):
+    with _user_file(path, what, error):
         return path.read_bytes()
 
 
 def open_binary(path: Path, what: str = "file", error: type[CnapsRagError] = PromptError) -> BinaryIO:
-    """Return ``path`` open for reading bytes, with :func:`read_bytes`' errors (for streaming)."""
-    with user_file(path, what, error):
+    with _user_file(path, what, error):
         return path.open("rb")
 
 
@@ -49,11 +45,14 @@ def data_lines(filename: str) -> list[str]:
     from importlib.resources import files
 
     text = files("cnaps_rag").joinpath("data", filename).read_text(encoding="utf-8")
-    return [entry for line in text.splitlines() if (entry := _COMMENT.split(line, 1)[0].strip())]
+    return [
+        entry
+        for line in text.splitlines()
+        if (entry := re.split(r"(?:^|(?<=\s))#", line, maxsplit=1)[0].strip())
+    ]
 
 
 def data_words(filename: str) -> list[str]:
-    """Return the words of a list in ``cnaps_rag/data/`` (the entries of :func:`data_lines`, split)."""
     return [word for entry in data_lines(filename) for word in entry.split()]
 
 

@@ -1,8 +1,5 @@
-"""Plain-text helpers every step shares: newlines, sentences, shortening, code fences, URL tails.
-
-Each exists once here so that the parser, the validator, the scorer and the drafting agree
-on what a line, a sentence and the end of a URL are.
-"""
+"""Plain-text helpers shared so that the parser, the validator, the scorer and the drafting agree on
+what a line, a sentence and the end of a URL are."""
 
 from __future__ import annotations
 
@@ -10,19 +7,17 @@ import re
 from collections.abc import Iterator
 
 # A sentence ends at ., ! or ? before white space and more text, or at a CJK full stop
-# (Chinese and Japanese put no space after it).
+# (Chinese and Japanese put no space after it); not at a dot after one of these words.
 _SENTENCE_END = re.compile(r"[.!?](?=\s+\S)|[。！？]")
-ABBREVIATIONS = frozenset({"e.g", "i.e", "vs", "al", "cf", "fig", "eq", "no", "approx", "etc", "resp", "z.b"})
-"""Words (lower-case, without their final dot) after which a dot does not end a sentence."""
+_ABBREVIATIONS = frozenset(
+    {"e.g", "i.e", "vs", "al", "cf", "fig", "eq", "no", "approx", "etc", "resp", "z.b"}
+)
 
 CHARS_PER_TOKEN = 3
 """A cautious count of characters per token for English prose, to turn token budgets into characters."""
-URL_TAIL = ".,;:!?\"'*_"
-"""Characters that end a sentence or markdown emphasis around a URL rather than the URL itself."""
 
 
 def normalize_newlines(text: str) -> str:
-    """Return ``text`` with CRLF and lone CR made LF (offsets then refer to this text)."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -36,7 +31,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterato
     for match in _SENTENCE_END.finditer(text, start, end):
         before = text[start : match.start()].split()
         word = before[-1].lower().lstrip("(") if before else ""
-        if match.group(0) == "." and (word in ABBREVIATIONS or (len(word) == 1 and word.isalpha())):
+        if match.group(0) == "." and (word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())):
             continue
         yield start, match.end()
         start = match.end()
@@ -80,16 +75,13 @@ def strip_code_fence(text: str) -> str:
 
 
 def trim_url_tail(raw: str) -> str:
-    """Return ``raw`` without the trailing punctuation that is prose (:data:`URL_TAIL`).
+    """Return ``raw`` without the trailing punctuation or emphasis that is prose, not URL.
 
     A closing parenthesis stays when it balances one inside the URL
     (``wikipedia.org/wiki/Bokeh_(photography)``).
     """
-    while raw:
-        if raw[-1] in URL_TAIL or (raw[-1] == ")" and raw.count("(") < raw.count(")")):
-            raw = raw[:-1]
-        else:
-            break
+    while raw and (raw[-1] in ".,;:!?\"'*_" or (raw[-1] == ")" and raw.count("(") < raw.count(")"))):
+        raw = raw[:-1]
     return raw
 
 

@@ -142,7 +142,7 @@ def test_scheme_shaped_peer_cases_are_links_to_the_validator(text):
 
 
 def _linkify_spans(chunk):
-    return [(m.index, m.last_index) for m in _linkify().match(chunk) or []]
+    return [(m.index, m.last_index) for m in _linkify()[0].match(chunk) or []]
 
 
 _URL_PIECES = st.sampled_from(
@@ -276,41 +276,6 @@ def test_link_hints_mark_the_same_runs_as_the_plain_pattern(text):
         return {len(text[: m.start()].split(" ")) for m in pattern.finditer(text)}
 
     assert runs(_HINT) == runs(re.compile(r"//|@|\.[^\W\d_]{2}|\d\.\d"))
-
-
-def _runs_without_a_link_shape(texts):
-    from cnaps_rag.links import _LINK_SHAPE
-
-    return [run for text in texts for run in text.split() if not _LINK_SHAPE.search(run)]
-
-
-@settings(max_examples=400, deadline=None)
-@given(
-    st.lists(
-        st.sampled_from(["1", "25", "255", ".", ":", "/", "-", "v", "a", "x.", "é", "(", ")", "%"]),
-        max_size=14,
-    )
-)
-def test_linkify_finds_nothing_in_a_run_without_a_link_shape(pieces):
-    for run in _runs_without_a_link_shape(["".join(pieces)]):
-        assert _linkify_spans(run) == [], run
-
-
-def test_linkify_finds_nothing_in_real_runs_without_a_link_shape():
-    texts = [
-        json.loads(line)["answer"]
-        for line in (ROOT / "fixtures" / "labelled" / "answers.jsonl")
-        .read_text(encoding="utf-8")
-        .splitlines()
-    ]
-    suite = URL_CASES / "links.txt"
-    texts += [suite.read_text(encoding="utf-8")] if suite.exists() else []
-    for name in ("format1_dev.jsonl", "format2_dev.jsonl"):
-        if (URL_CASES.parent / "real-answers" / name).exists():
-            texts += (URL_CASES.parent / "real-answers" / name).read_text(encoding="utf-8").splitlines()
-    runs = [run for run in _runs_without_a_link_shape(t.replace("\\n", " ") for t in texts) if "." in run]
-    assert len(runs) > 50
-    assert [run for run in runs if _linkify_spans(run)] == []
 
 
 def _hint_runs_plain(text):

@@ -269,7 +269,7 @@ def test_cached_allow_list_cannot_be_changed(real_spec):
     with pytest.raises(TypeError):
         allow.names.names["realesrgan"] = "Real-ESRGAN"  # type: ignore[index]
     with pytest.raises(AttributeError):
-        allow.names._names = {}  # type: ignore[misc]
+        allow.names.names = {}  # type: ignore[misc]
     assert AllowList.for_spec(real_spec) is allow
     result = validate(real_answer(three="- See https://evil.example.com/x"), real_spec)
     assert "evil.example.com" not in result.text
