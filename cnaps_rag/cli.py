@@ -226,20 +226,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
         cache = None if args.no_claim_cache else args.claim_cache
         checker = ClaimChecker(backend, which=args.claim_check, cache_dir=cache)
-    options = {
-        # Untyped: ClaimChecker.model is a read-only property where support.ClaimReader declares a field.
-        "claim_checker": checker,
-        "judge": judges or None,
-        "jobs": args.jobs or os.cpu_count() or 1,
-        "results_fields": ResultsFields.parse(args.results_field or []),
-        "judge_limit": args.judge_limit,
-        "judge_workers": args.judge_workers,
-        "id_field": args.id_field,
-        "prompt_field": args.prompt_field,
-        "system_field": args.system_field,
-        "untrusted_summaries": args.untrusted_summaries,
-    }
-    report = evaluate(args.answers, prompts, **options)
+    report = evaluate(
+        args.answers,
+        prompts,
+        claim_checker=checker,
+        judge=judges or None,
+        jobs=args.jobs or os.cpu_count() or 1,
+        results_fields=ResultsFields.parse(args.results_field or []),
+        judge_limit=args.judge_limit,
+        judge_workers=args.judge_workers,
+        id_field=args.id_field,
+        prompt_field=args.prompt_field,
+        system_field=args.system_field,
+        untrusted_summaries=args.untrusted_summaries,
+    )
     if args.output is not None:
         write_report(report, args.output)
     # In pieces: the report of a large run is hundreds of MB as one string.

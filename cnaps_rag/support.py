@@ -489,7 +489,9 @@ class ClaimReader(Protocol):
 
     which: Literal["flagged", "all"]
     """The claims it reads: those the deterministic check flags, or all."""
-    model: str
+
+    @property
+    def model(self) -> str: ...
 
     def verdict(self, claim: str, spec: PromptSpec, credited: Sequence[str]) -> tuple[bool, str] | None:
         """Return whether the sources ``credited`` (IDs; none: all) say ``claim`` and why, or None

@@ -294,7 +294,7 @@ class EvalReport(Closed):
     counts: dict[str, int]  # records, scored, failed, unscorable, with_draft, broken_lines
     metrics: list[MetricRow]
     violations: dict[str, dict[str, int]]  # {"final": {"url": n, "model": m}, "draft": {...}}
-    rows: SkipValidation[Sequence[Row]]  # a run keeps them on disk (rowstore.RowStore)
+    rows: SkipValidation[Sequence[Row]]  # a run keeps them on disk (run.RowStore)
     broken_lines: list[BrokenLine]
     systems: list[SystemSummary] = []
     ranking: dict[str, list[str]] = {}  # metric -> the systems by final mean, best first
