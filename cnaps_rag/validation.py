@@ -20,9 +20,9 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from rapidfuzz import fuzz, process
@@ -332,12 +332,12 @@ def _fill_empty_sections(lines: list[str]) -> str:
     return "\n".join(out)
 
 
-def _remove_units(text: str, units: Iterable[tuple[Action, int, int]], layout: Layout) -> str:
-    """Return ``text`` (whose layout is ``layout``) with each (action, start, end) unit removed and
-    the debris tidied on the lines an edit touched."""
+def _remove_units(text: str, violations: list[Violation], layout: Layout) -> str:
+    """Return ``text`` (whose layout is ``layout``) with each violation's unit removed and the
+    debris tidied on the lines an edit touched."""
     edits = _Edits()
-    for action, start, end in units:
-        _edit_for(text, layout, action, start, end, edits)
+    for violation in violations:
+        _edit_for(text, layout, violation.action, violation.start, violation.end, edits)
     touched: set[int] = set()  # line numbers in the cleaned text
     shift = 0
     for start, end, replacement in sorted(edits.items):
@@ -545,7 +545,7 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
             sections = numbered_sections(layout)
         return layout
 
-    def record(kind: Kind, value: str, start: int, end: int, action: Action, **extra: object) -> None:
+    def record(kind: Kind, value: str, start: int, end: int, action: Action, **extra: Any) -> None:
         structure()
         section = None
         for offset, number in sections:
@@ -553,7 +553,7 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
                 break
             section = number
         violations.append(
-            Violation(kind=kind, value=value, start=start, end=end, section=section, action=action, **extra)  # type: ignore[arg-type]
+            Violation(kind=kind, value=value, start=start, end=end, section=section, action=action, **extra)
         )
 
     found = find_items(text)
@@ -706,7 +706,7 @@ def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries
         # Lines of the text before that held nothing: the same line after holds nothing either.
         lines = text.split("\n")
         before = set(lines) - {lines[text.count("\n", 0, v.start)] for v in found}
-        text = _remove_units(text, [(v.action, v.start, v.end) for v in found], layout or Layout(text))
+        text = _remove_units(text, found, layout or Layout(text))
         new_lines = "\n".join(line for line in text.split("\n") if line not in before)
         if new_lines and _find_violations(new_lines, allow)[0]:
             found, layout, _ = _find_violations(text, allow)
