@@ -29,7 +29,7 @@ from rapidfuzz import fuzz, process
 
 from .allowlist import AllowList
 from .links import Link, find_links, url_key
-from .markdown import HEADING, MD_LINK, SECTION_HEADING, Layout, Line, numbered_sections
+from .markdown import HEADING, MD_LINK, SECTION_HEADING, Layout, Line
 from .names import NameMention, find_model_names, is_function_word, name_key
 from .spec import PromptSpec
 from .tasks import task_by_code
@@ -542,7 +542,11 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
         nonlocal layout, sections
         if layout is None:
             layout = Layout(text)
-            sections = numbered_sections(layout)
+            sections = [  # (offset, number) of each markdown heading that opens a numbered section
+                (layout.lines[part.line].start, int(part.number))
+                for part in layout.numbered_headings()
+                if part.level <= 6 and part.number.isdigit()
+            ]
         return layout
 
     def record(kind: Kind, value: str, start: int, end: int, action: Action, **extra: Any) -> None:
