@@ -76,14 +76,13 @@ def _question(text: str, prompt_format: PromptFormat = "sections3") -> str:
         )
     rest = text[marker.end() :].lstrip()
     paragraph = rest.split("\n\n", 1)[0].strip()
-    if paragraph and paragraph[0] in _QUOTES:
-        closers = _QUOTES[paragraph[0]]
-        end = max(paragraph.rfind(c) for c in closers)
+    quoted = bool(paragraph) and paragraph[0] in _QUOTES
+    if quoted:
+        end = max(paragraph.rfind(closer) for closer in _QUOTES[paragraph[0]])
         question = paragraph[1:end] if end > 0 else paragraph[1:]
     else:
         question = paragraph
     question = " ".join(question.split())
-    quoted = bool(paragraph) and paragraph[0] in _QUOTES
     # An unquoted paragraph is the question only if it is not the prompt's next part.
     if (
         not question

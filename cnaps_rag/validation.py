@@ -78,8 +78,7 @@ def _sentence(text: str, line: Line, position: int) -> tuple[int, int, bool]:
         start = label.end()
     for sentence_start, sentence_end in sentence_spans(text, start, end):
         if sentence_end > position:
-            while sentence_start < sentence_end and text[sentence_start] in " \t":
-                sentence_start += 1
+            sentence_start = sentence_end - len(text[sentence_start:sentence_end].lstrip(" \t"))
             start, end = sentence_start, sentence_end
             break
     return start, end, not text[line.content : start].strip() and not text[end : line.end].strip()
@@ -187,9 +186,7 @@ def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, 
         return _item_span(text, layout, layout.line_index(start))  # the item was a label for this link
     connector = _CONNECTOR.search(text[line.start : start].rstrip(" \t"))
     if connector and line.kind != "table":
-        start = line.start + connector.start()
-        while start > line.start and text[start - 1] in " \t":
-            start -= 1
+        start = line.start + len(text[line.start : line.start + connector.start()].rstrip(" \t"))
     return start, end
 
 
@@ -213,8 +210,7 @@ def _name_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int,
         opening, closing = around
         rest = text[opening + 1 : start] + " " + text[end:closing]
         if not _LIST_SEPARATOR.search(rest) and not find_model_names(rest):
-            while opening > line.content and text[opening - 1] in " \t":
-                opening -= 1
+            opening = line.content + len(text[line.content : opening].rstrip(" \t"))
             return opening, closing + 1
     while start > line.start and end < line.end and text[start - 1] == text[end] and text[end] in "*_`":
         start, end = start - 1, end + 1
@@ -254,11 +250,9 @@ def _edit_for(text: str, layout: Layout, action: Action, start: int, end: int, e
             edits.add(line.start, min(line.end + 1, len(text)))
             return
         # Take the space between sentences with it, so no line starts or ends with a stray space.
-        while sentence_end < line.end and text[sentence_end] in " \t":
-            sentence_end += 1
+        sentence_end = line.end - len(text[sentence_end : line.end].lstrip(" \t"))
         if sentence_end == line.end:
-            while sentence_start > line.content and text[sentence_start - 1] in " \t":
-                sentence_start -= 1
+            sentence_start = line.content + len(text[line.content : sentence_start].rstrip(" \t"))
         edits.add(sentence_start, sentence_end)
 
 
@@ -574,7 +568,12 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
         judged_labels.append((md.start, md.end))
         label, target = text[md.start + 1 : md.label_end], text[md.target_start : md.target_end]
         nearest, score = _nearest(md.key, allow.urls)
-        kept = bool(label.strip()) and _is_clean(label, allow) and not structure().in_code(md.start)
+        kept = (  # the label stays when it says nothing unsourced itself
+            bool(label.strip())
+            and all(link.key in allow.urls for link in find_links(label))
+            and all(allow.names.check(m).allowed for m in find_model_names(label))
+            and not structure().in_code(md.start)
+        )
         action: Action = "kept_link_text" if kept else "removed_link"
         record(
             "url",
@@ -661,12 +660,6 @@ def _label_unit(
         return "removed_name"
     unit = _url_unit(text, layout, link.start, link.end)
     return "removed_link" if unit == "removed_url" else unit
-
-
-def _is_clean(fragment: str, allow: AllowList) -> bool:
-    if any(link.key not in allow.urls for link in find_links(fragment)):
-        return False
-    return all(allow.names.check(m).allowed for m in find_model_names(fragment))
 
 
 def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries: bool = False) -> Validation:
