@@ -280,10 +280,8 @@ def _tidy(text: str, touched: set[int]) -> str:
         raw = text[line.start : line.end]
         if index in touched and line.kind in ("text", "item"):
             # The marker and indentation stay as they are; only the line's own text is tidied.
-            prefix, body = (
-                text[line.start : line.content],
-                _EMPTY_BRACKETS.sub("", text[line.content : line.end]),
-            )
+            prefix = text[line.start : line.content]
+            body = _EMPTY_BRACKETS.sub("", text[line.content : line.end])
             children = index + 1 < len(layout.lines) and layout.lines[index + 1].indent > line.indent
             if line.kind == "item" and _EMPTY_ITEM.match(prefix + body) and not children:
                 continue  # only a marker or a label is left, and no nested lines it labels
@@ -315,14 +313,9 @@ def _fill_empty_sections(lines: list[str]) -> str:
         if "#" not in line[:8] or not SECTION_HEADING.match(line):
             continue
         level = _heading_level(line)
-        for following in itertools.islice(lines, index + 1, None):
-            if HEADING.match(following) and _heading_level(following) <= level:
-                out.extend(["", NOT_COVERED])  # the section ends with no text in it
-                break
-            if following.strip():
-                break
-        else:
-            out.extend(["", NOT_COVERED])
+        following = next((other for other in itertools.islice(lines, index + 1, None) if other.strip()), "")
+        if not following or (HEADING.match(following) and _heading_level(following) <= level):
+            out.extend(["", NOT_COVERED])  # the section ends with no text in it
     return "\n".join(out)
 
 
