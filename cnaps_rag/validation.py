@@ -466,13 +466,8 @@ def _may_cite(text: str) -> bool:
     return "[cite" in text or "†" in text  # every mark holds one: most answers skip the pattern
 
 
-def clean_citations(text: str) -> tuple[str, int]:
-    """Return ``text`` without chat-interface citation marks, and how many there were."""
-    return _CITATION.subn("", text) if _may_cite(text) else (text, 0)
-
-
 def citation_spans(text: str) -> list[tuple[int, int]]:
-    """Return where :func:`clean_citations` finds a citation mark in ``text``, in order."""
+    """Return where :func:`validate` finds a citation mark in ``text``, in order."""
     return [match.span() for match in _CITATION.finditer(text)] if _may_cite(text) else []
 
 
@@ -668,7 +663,8 @@ def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries
         if isinstance(spec, AllowList)
         else AllowList.for_spec(spec, untrusted_summaries=untrusted_summaries)
     )
-    text, citations = clean_citations(normalize_newlines(markdown))
+    text = normalize_newlines(markdown)
+    text, citations = _CITATION.subn("", text) if _may_cite(text) else (text, 0)
     spans = invisible_spans(text)
     violations = [
         Violation(
