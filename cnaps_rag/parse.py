@@ -37,10 +37,9 @@ def _split_prompts(text: str) -> list[str]:
     cuts = {0, len(text)}
     cuts.update(m.start() for m in _START.finditer(text))
     cuts.update(m.end() for m in _END.finditer(text))
-    bounds = sorted(cuts)
     chunks: list[str] = []
-    for a, b in itertools.pairwise(bounds):
-        chunk = text[a:b]
+    for start, end in itertools.pairwise(sorted(cuts)):
+        chunk = text[start:end]
         if not chunk.strip():
             continue
         if not _without_debris(chunk).strip():

@@ -96,9 +96,8 @@ def _parentheses(text: str, start: int, end: int, line: Line) -> tuple[int, int]
 def _item_span(text: str, layout: Layout, index: int) -> tuple[int, int]:
     """Return the span of the list item at line ``index``, its nested lines included."""
     block_end = layout.item_block_end(index)
-    return layout.lines[index].start, layout.lines[block_end].start if block_end < len(layout.lines) else len(
-        text
-    )
+    end = layout.lines[block_end].start if block_end < len(layout.lines) else len(text)
+    return layout.lines[index].start, end
 
 
 def _name_unit(
