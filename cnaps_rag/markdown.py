@@ -39,6 +39,7 @@ _NUMBERED_FIRST = frozenset("#*_0123456789ABCDEFGHPS")
 _TITLE_END = re.compile(r"[ \t]*(?:\*\*|__)?[ \t]*:?[ \t]*")
 _TITLE_END_CHARS = " \t*_:"
 
+
 Kind = Literal["blank", "text", "heading", "item", "table", "fence", "code"]
 
 
@@ -77,7 +78,6 @@ class Layout:
         fence: tuple[str, str] | None = None  # (marker, info) of the open fence
         offset = 0
         raw_lines = text.split("\n")
-        count = len(raw_lines)
         for index, raw in enumerate(raw_lines):
             start = offset
             end = offset = start + len(raw)
@@ -109,7 +109,11 @@ class Layout:
                 if heading:
                     add(Line(start, end, "heading", start + heading.end(), indent, None))
                     continue
-            if "|" in raw and self._is_table_row(raw, raw_lines, index, count):
+            # A table row: it or the next row is a delimiter row, or a table row comes before it.
+            if "|" in raw and (
+                any("-" in row and _TABLE_DELIMITER.match(row) for row in raw_lines[index : index + 2])
+                or (self.lines and self.lines[-1].kind == "table")
+            ):
                 add(Line(start, end, "table", start + indent, indent, None))
                 continue
             if first in "-*+•" or first.isdigit():
@@ -119,13 +123,6 @@ class Layout:
                     continue
             add(Line(start, end, "text", start + indent, indent, None))
         self._starts = [line.start for line in self.lines]
-
-    def _is_table_row(self, raw: str, raw_lines: list[str], index: int, count: int) -> bool:
-        if _TABLE_DELIMITER.match(raw) and "-" in raw:
-            return True
-        if index + 1 < count and _TABLE_DELIMITER.match(raw_lines[index + 1]) and "-" in raw_lines[index + 1]:
-            return True  # a header row
-        return bool(self.lines) and self.lines[-1].kind == "table"
 
     def line_index(self, offset: int) -> int:
         return max(0, bisect.bisect_right(self._starts, offset) - 1)
@@ -194,12 +191,6 @@ def _title(raw: str, start: int) -> str:
     while not _TITLE_END.fullmatch(raw, end):
         end += 1
     return raw[start:end]
-
-
-def numbered_sections(layout: Layout) -> list[tuple[int, int]]:
-    """Return (offset, number) of each markdown heading that opens a numbered section."""
-    found = layout.numbered_headings()
-    return [(layout.lines[h.line].start, int(h.number)) for h in found if h.level <= 6 and h.number.isdigit()]
 
 
 def is_heading(line: str) -> bool:

@@ -32,38 +32,14 @@ _INSTRUCTION = re.compile(r"^[ \t]*(\d+)[.)][ \t]+(.+?)\s*$")
 _FIELD = re.compile(r"^[ \t]*(Model|Paper|GitHub|Github|Code|Summary)[ \t]*:[ \t]?(.*)$", re.I)
 
 
-def read_prompt_bytes(data: bytes) -> tuple[str, list[str]]:
-    """Return ``data`` decoded (UTF-8, else cp1252, else latin-1, said in a warning) and the warnings."""
-    try:
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError as exc:
-        where = exc.start
-    for encoding in ("cp1252", "latin-1"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return text, [f"not UTF-8 (first bad byte at offset {where}); decoded as {encoding}"]
-    raise PromptError("the prompt is not decodable text")  # pragma: no cover - latin-1 decodes all
-
-
-def _looks_binary(text: str) -> bool:
-    sample = text[:4096]
-    if not sample:
-        return False
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\t\f\v")
-    return controls / len(sample) > 0.05
-
-
 def _split_prompts(text: str) -> list[str]:
     """Return the prompts of a dump: they start at 'You are an AI scientist' or follow 'Answer:'."""
     cuts = {0, len(text)}
     cuts.update(m.start() for m in _START.finditer(text))
     cuts.update(m.end() for m in _END.finditer(text))
-    bounds = sorted(cuts)
     chunks: list[str] = []
-    for a, b in itertools.pairwise(bounds):
-        chunk = text[a:b]
+    for start, end in itertools.pairwise(sorted(cuts)):
+        chunk = text[start:end]
         if not chunk.strip():
             continue
         if not _without_debris(chunk).strip():
@@ -99,14 +75,13 @@ def _question(text: str, prompt_format: PromptFormat = "sections3") -> str:
         )
     rest = text[marker.end() :].lstrip()
     paragraph = rest.split("\n\n", 1)[0].strip()
-    if paragraph and paragraph[0] in _QUOTES:
-        closers = _QUOTES[paragraph[0]]
-        end = max(paragraph.rfind(c) for c in closers)
+    quoted = bool(paragraph) and paragraph[0] in _QUOTES
+    if quoted:
+        end = max(paragraph.rfind(closer) for closer in _QUOTES[paragraph[0]])
         question = paragraph[1:end] if end > 0 else paragraph[1:]
     else:
         question = paragraph
     question = " ".join(question.split())
-    quoted = bool(paragraph) and paragraph[0] in _QUOTES
     # An unquoted paragraph is the question only if it is not the prompt's next part.
     if (
         not question
@@ -183,10 +158,6 @@ def _sources(lines: list[str], bullets: bool) -> list[Source]:
     return result
 
 
-def _content_id(text: str) -> str:
-    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:16]
-
-
 # The second format's prompts are cut short after part B (their commented-out older copy holds
 # the third instruction), so the layout is known here; the prompt's headings only rename sections.
 _WORKFLOW_SECTIONS = (
@@ -245,14 +216,12 @@ def _workflow_instructions(lines: list[str], debris: list[str]) -> tuple[list[Se
 
 
 def _no_sources(prompt_format: PromptFormat) -> PromptError:
-    if prompt_format == "workflow":
-        return PromptError(
-            "no sources: the prompt lists no '- **NAME**' bullets",
-            hint="a prompt needs '### Recommended AI Models:' with '- **NAME**' bullets and Paper: lines",
-        )
+    workflow = prompt_format == "workflow"
+    what = "'- **NAME**' bullets" if workflow else "'Model:' lines"
+    fields = "'- **NAME**' bullets and Paper: lines" if workflow else "Model:/Paper:/GitHub: lines"
     return PromptError(
-        "no sources: the prompt lists no 'Model:' lines",
-        hint="a prompt needs '### Recommended AI Models:' with Model:/Paper:/GitHub: lines",
+        f"no sources: the prompt lists no {what}",
+        hint=f"a prompt needs '### Recommended AI Models:' with {fields}",
     )
 
 
@@ -282,7 +251,7 @@ def _parse_one(text: str, prompt_id: str | None, warnings: list[str]) -> PromptS
     if not sources:  # Paper: or GitHub: lines, but no source that they belong to
         raise _no_sources(prompt_format)
     return PromptSpec(
-        id=prompt_id or _content_id(text),
+        id=prompt_id or hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:16],
         question=question,
         instructions=instructions,
         sources=sources,
@@ -293,19 +262,30 @@ def _parse_one(text: str, prompt_id: str | None, warnings: list[str]) -> PromptS
     )
 
 
-def _as_text(text: str | bytes) -> tuple[str, list[str]]:
-    if isinstance(text, bytes):
-        decoded, warnings = read_prompt_bytes(text)
+def _as_text(data: str | bytes) -> tuple[str, list[str]]:
+    """Return the prompt as text (bytes: UTF-8, else cp1252, else latin-1, said in a warning)."""
+    warnings: list[str] = []
+    if isinstance(data, str):
+        text = data
     else:
-        decoded, warnings = text, []
-    decoded = normalize_newlines(decoded).lstrip("\ufeff")
-    if not decoded.strip():
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            encoding = "cp1252"
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                encoding, text = "latin-1", data.decode("latin-1")  # latin-1 decodes every byte
+            warnings.append(f"not UTF-8 (first bad byte at offset {exc.start}); decoded as {encoding}")
+    text = normalize_newlines(text).lstrip("\ufeff")
+    if not text.strip():
         raise PromptError("the prompt is empty", hint="give a file holding a dataset prompt")
-    if "\x00" in decoded:
+    if "\x00" in text:
         raise PromptError("the prompt is binary data (it holds NUL bytes), not text")
-    if _looks_binary(decoded):
+    sample = text[:4096]
+    if sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\t\f\v") / len(sample) > 0.05:
         raise PromptError("the prompt is binary data, not text")
-    return decoded, warnings
+    return text, warnings
 
 
 def parse_prompt(text: str | bytes, *, prompt_id: str | None = None) -> PromptSpec:

@@ -20,16 +20,16 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from rapidfuzz import fuzz, process
 
 from .allowlist import AllowList
 from .links import Link, find_links, url_key
-from .markdown import HEADING, MD_LINK, SECTION_HEADING, Layout, Line, numbered_sections
+from .markdown import HEADING, MD_LINK, SECTION_HEADING, Layout, Line
 from .names import NameMention, find_model_names, is_function_word, name_key
 from .spec import PromptSpec
 from .tasks import task_by_code
@@ -78,8 +78,7 @@ def _sentence(text: str, line: Line, position: int) -> tuple[int, int, bool]:
         start = label.end()
     for sentence_start, sentence_end in sentence_spans(text, start, end):
         if sentence_end > position:
-            while sentence_start < sentence_end and text[sentence_start] in " \t":
-                sentence_start += 1
+            sentence_start = sentence_end - len(text[sentence_start:sentence_end].lstrip(" \t"))
             start, end = sentence_start, sentence_end
             break
     return start, end, not text[line.content : start].strip() and not text[end : line.end].strip()
@@ -97,9 +96,8 @@ def _parentheses(text: str, start: int, end: int, line: Line) -> tuple[int, int]
 def _item_span(text: str, layout: Layout, index: int) -> tuple[int, int]:
     """Return the span of the list item at line ``index``, its nested lines included."""
     block_end = layout.item_block_end(index)
-    return layout.lines[index].start, layout.lines[block_end].start if block_end < len(layout.lines) else len(
-        text
-    )
+    end = layout.lines[block_end].start if block_end < len(layout.lines) else len(text)
+    return layout.lines[index].start, end
 
 
 def _name_unit(
@@ -187,9 +185,7 @@ def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, 
         return _item_span(text, layout, layout.line_index(start))  # the item was a label for this link
     connector = _CONNECTOR.search(text[line.start : start].rstrip(" \t"))
     if connector and line.kind != "table":
-        start = line.start + connector.start()
-        while start > line.start and text[start - 1] in " \t":
-            start -= 1
+        start = line.start + len(text[line.start : line.start + connector.start()].rstrip(" \t"))
     return start, end
 
 
@@ -213,8 +209,7 @@ def _name_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int,
         opening, closing = around
         rest = text[opening + 1 : start] + " " + text[end:closing]
         if not _LIST_SEPARATOR.search(rest) and not find_model_names(rest):
-            while opening > line.content and text[opening - 1] in " \t":
-                opening -= 1
+            opening = line.content + len(text[line.content : opening].rstrip(" \t"))
             return opening, closing + 1
     while start > line.start and end < line.end and text[start - 1] == text[end] and text[end] in "*_`":
         start, end = start - 1, end + 1
@@ -254,11 +249,9 @@ def _edit_for(text: str, layout: Layout, action: Action, start: int, end: int, e
             edits.add(line.start, min(line.end + 1, len(text)))
             return
         # Take the space between sentences with it, so no line starts or ends with a stray space.
-        while sentence_end < line.end and text[sentence_end] in " \t":
-            sentence_end += 1
+        sentence_end = line.end - len(text[sentence_end : line.end].lstrip(" \t"))
         if sentence_end == line.end:
-            while sentence_start > line.content and text[sentence_start - 1] in " \t":
-                sentence_start -= 1
+            sentence_start = line.content + len(text[line.content : sentence_start].rstrip(" \t"))
         edits.add(sentence_start, sentence_end)
 
 
@@ -286,10 +279,8 @@ def _tidy(text: str, touched: set[int]) -> str:
         raw = text[line.start : line.end]
         if index in touched and line.kind in ("text", "item"):
             # The marker and indentation stay as they are; only the line's own text is tidied.
-            prefix, body = (
-                text[line.start : line.content],
-                _EMPTY_BRACKETS.sub("", text[line.content : line.end]),
-            )
+            prefix = text[line.start : line.content]
+            body = _EMPTY_BRACKETS.sub("", text[line.content : line.end])
             children = index + 1 < len(layout.lines) and layout.lines[index + 1].indent > line.indent
             if line.kind == "item" and _EMPTY_ITEM.match(prefix + body) and not children:
                 continue  # only a marker or a label is left, and no nested lines it labels
@@ -321,23 +312,18 @@ def _fill_empty_sections(lines: list[str]) -> str:
         if "#" not in line[:8] or not SECTION_HEADING.match(line):
             continue
         level = _heading_level(line)
-        for following in itertools.islice(lines, index + 1, None):
-            if HEADING.match(following) and _heading_level(following) <= level:
-                out.extend(["", NOT_COVERED])  # the section ends with no text in it
-                break
-            if following.strip():
-                break
-        else:
-            out.extend(["", NOT_COVERED])
+        following = next((other for other in itertools.islice(lines, index + 1, None) if other.strip()), "")
+        if not following or (HEADING.match(following) and _heading_level(following) <= level):
+            out.extend(["", NOT_COVERED])  # the section ends with no text in it
     return "\n".join(out)
 
 
-def _remove_units(text: str, units: Iterable[tuple[Action, int, int]], layout: Layout) -> str:
-    """Return ``text`` (whose layout is ``layout``) with each (action, start, end) unit removed and
-    the debris tidied on the lines an edit touched."""
+def _remove_units(text: str, violations: list[Violation], layout: Layout) -> str:
+    """Return ``text`` (whose layout is ``layout``) with each violation's unit removed and the
+    debris tidied on the lines an edit touched."""
     edits = _Edits()
-    for action, start, end in units:
-        _edit_for(text, layout, action, start, end, edits)
+    for violation in violations:
+        _edit_for(text, layout, violation.action, violation.start, violation.end, edits)
     touched: set[int] = set()  # line numbers in the cleaned text
     shift = 0
     for start, end, replacement in sorted(edits.items):
@@ -479,13 +465,8 @@ def _may_cite(text: str) -> bool:
     return "[cite" in text or "†" in text  # every mark holds one: most answers skip the pattern
 
 
-def clean_citations(text: str) -> tuple[str, int]:
-    """Return ``text`` without chat-interface citation marks, and how many there were."""
-    return _CITATION.subn("", text) if _may_cite(text) else (text, 0)
-
-
 def citation_spans(text: str) -> list[tuple[int, int]]:
-    """Return where :func:`clean_citations` finds a citation mark in ``text``, in order."""
+    """Return where :func:`validate` finds a citation mark in ``text``, in order."""
     return [match.span() for match in _CITATION.finditer(text)] if _may_cite(text) else []
 
 
@@ -542,10 +523,14 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
         nonlocal layout, sections
         if layout is None:
             layout = Layout(text)
-            sections = numbered_sections(layout)
+            sections = [  # (offset, number) of each markdown heading that opens a numbered section
+                (layout.lines[part.line].start, int(part.number))
+                for part in layout.numbered_headings()
+                if part.level <= 6 and part.number.isdigit()
+            ]
         return layout
 
-    def record(kind: Kind, value: str, start: int, end: int, action: Action, **extra: object) -> None:
+    def record(kind: Kind, value: str, start: int, end: int, action: Action, **extra: Any) -> None:
         structure()
         section = None
         for offset, number in sections:
@@ -553,7 +538,7 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
                 break
             section = number
         violations.append(
-            Violation(kind=kind, value=value, start=start, end=end, section=section, action=action, **extra)  # type: ignore[arg-type]
+            Violation(kind=kind, value=value, start=start, end=end, section=section, action=action, **extra)
         )
 
     found = find_items(text)
@@ -570,7 +555,12 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
         judged_labels.append((md.start, md.end))
         label, target = text[md.start + 1 : md.label_end], text[md.target_start : md.target_end]
         nearest, score = _nearest(md.key, allow.urls)
-        kept = bool(label.strip()) and _is_clean(label, allow) and not structure().in_code(md.start)
+        kept = (  # the label stays when it says nothing unsourced itself
+            bool(label.strip())
+            and all(link.key in allow.urls for link in find_links(label))
+            and all(allow.names.check(m).allowed for m in find_model_names(label))
+            and not structure().in_code(md.start)
+        )
         action: Action = "kept_link_text" if kept else "removed_link"
         record(
             "url",
@@ -659,12 +649,6 @@ def _label_unit(
     return "removed_link" if unit == "removed_url" else unit
 
 
-def _is_clean(fragment: str, allow: AllowList) -> bool:
-    if any(link.key not in allow.urls for link in find_links(fragment)):
-        return False
-    return all(allow.names.check(m).allowed for m in find_model_names(fragment))
-
-
 def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries: bool = False) -> Validation:
     """Return the answer with every unsourced URL and model name removed, and a report of each removal.
 
@@ -678,7 +662,8 @@ def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries
         if isinstance(spec, AllowList)
         else AllowList.for_spec(spec, untrusted_summaries=untrusted_summaries)
     )
-    text, citations = clean_citations(normalize_newlines(markdown))
+    text = normalize_newlines(markdown)
+    text, citations = _CITATION.subn("", text) if _may_cite(text) else (text, 0)
     spans = invisible_spans(text)
     violations = [
         Violation(
@@ -706,7 +691,7 @@ def validate(markdown: str, spec: PromptSpec | AllowList, *, untrusted_summaries
         # Lines of the text before that held nothing: the same line after holds nothing either.
         lines = text.split("\n")
         before = set(lines) - {lines[text.count("\n", 0, v.start)] for v in found}
-        text = _remove_units(text, [(v.action, v.start, v.end) for v in found], layout or Layout(text))
+        text = _remove_units(text, found, layout or Layout(text))
         new_lines = "\n".join(line for line in text.split("\n") if line not in before)
         if new_lines and _find_violations(new_lines, allow)[0]:
             found, layout, _ = _find_violations(text, allow)

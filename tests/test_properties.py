@@ -120,9 +120,9 @@ def _code_shape(text):
 def test_code_and_diagrams_keep_every_line(text):
     """Inside a fence only a URL or a name is removed: no line of code is lost or added."""
     from cnaps_rag.text import normalize_newlines
-    from cnaps_rag.validation import clean_citations
+    from cnaps_rag.validation import _CITATION
 
-    before = _code_shape(clean_citations(normalize_newlines(text))[0].rstrip("\n"))
+    before = _code_shape(_CITATION.sub("", normalize_newlines(text)).rstrip("\n"))
     assert _code_shape(validate(text, ALLOW).text.rstrip("\n")) == before
 
 
@@ -203,9 +203,9 @@ def test_token_shortcut_matches_the_plain_scan_on_the_fixture_answers():
     )
 )
 def test_citation_count_is_the_marks_found(pieces):
-    from cnaps_rag.validation import _CITATION, clean_citations
+    from cnaps_rag.validation import _CITATION
 
     text = "".join(pieces)
-    cleaned, count = clean_citations(text)
-    assert count == len(_CITATION.findall(text))
-    assert cleaned == _CITATION.sub("", text)
+    result = validate(text, ALLOW)
+    assert result.citations == len(_CITATION.findall(text))
+    assert result.text == validate(_CITATION.sub("", text), ALLOW).text
