@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -53,13 +53,6 @@ class ClaimReply(BaseModel):
     def _short_reason(cls, value: str) -> str:
         # A hosted model may ignore maxLength: the reason is kept, made one line and short.
         return shorten(" ".join(value.split()), REASON_CHARS, "…")
-
-
-class ClaimVerdict(NamedTuple):
-    """What the model said about one claim."""
-
-    supported: bool
-    reason: str
 
 
 def _shown(sources: Sequence[Source]) -> str:
@@ -100,7 +93,6 @@ class ClaimChecker(AskedModel):
 
     @property
     def version(self) -> str:
-        """Return the prompt's version (in every cache key)."""
         return self.template.version
 
     def line(self) -> str:
@@ -108,14 +100,14 @@ class ClaimChecker(AskedModel):
         failed = f", {self.failures} failed ({self.last_error})" if self.failures else ""
         return f"claim check ({self.model}): {self.requests} requests, {self.cache_hits} cache hits{failed}"
 
-    def verdict(self, claim: str, spec: PromptSpec, credited: Sequence[str]) -> ClaimVerdict | None:
-        """Return the model's verdict on ``claim`` against the sources ``credited`` (IDs; none: all
-        sources), from the cache where it is; None when the model could not be asked."""
+    def verdict(self, claim: str, spec: PromptSpec, credited: Sequence[str]) -> tuple[bool, str] | None:
+        """Return whether the sources ``credited`` (IDs; none: all) say ``claim`` and why, from the
+        cache where it is; None when the model could not be asked."""
         wanted = set(credited)
         sources = [s for s in spec.sources if s.id in wanted] or list(spec.sources)
         values = {"question": spec.question.strip(), "sources": _shown(sources), "claim": claim.strip()}
         key = cache_key(*values.values(), self.model, self.version)
-        cached = self.cached(key, lambda data: ClaimVerdict(bool(data["supported"]), str(data["reason"])))
+        cached = self.cached(key, lambda data: (bool(data["supported"]), str(data["reason"])))
         if cached is not None or self.given_up():
             return cached
         messages = self.template.messages(schema=json.dumps(self.schema), **values)
@@ -123,6 +115,7 @@ class ClaimChecker(AskedModel):
         reply, _ = self.ask(request, ClaimReply)
         if reply is None:
             return None
-        verdict = ClaimVerdict(reply.supported, reply.reason)
-        self.cache.write(key, {"key": key, "model": self.model, "version": self.version, **verdict._asdict()})
-        return verdict
+        self.cache.write(
+            key, {"key": key, "model": self.model, "version": self.version, **reply.model_dump()}
+        )
+        return reply.supported, reply.reason
