@@ -7,6 +7,7 @@ be written costs a rerun, nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -34,39 +35,9 @@ def cache_key(*parts: str) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
-class VerdictCache:
-    """JSON objects by key under ``folder`` (``folder/ab/abcdef….json``); None caches nothing."""
-
-    def __init__(self, folder: str | Path | None):
-        self.folder = Path(folder) if folder is not None else None
-
-    def read(self, key: str) -> dict[str, Any] | None:
-        """Return the object kept under ``key``; None when there is none or it cannot be read."""
-        if self.folder is None:
-            return None
-        try:
-            data = json.loads((self.folder / key[:2] / f"{key}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
-
-    def write(self, key: str, data: dict[str, Any]) -> bool:
-        """Keep ``data`` under ``key``; return False when it could not be written (or nothing is cached)."""
-        if self.folder is None:
-            return False
-        path = self.folder / key[:2] / f"{key}.json"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as file:
-                json.dump(data, file, sort_keys=True, ensure_ascii=False)
-            os.replace(file.name, path)
-        except OSError:
-            return False
-        return True
-
-
 class AskedModel:
-    """A model asked for verdicts through a :class:`VerdictCache`, counting what it did.
+    """A model asked for verdicts kept under ``cache_dir`` (``ab/abcdef….json``; None caches
+    nothing), counting what it did.
 
     The counters are shared by the threads that ask. A failure is counted and not cached; after
     :data:`GIVE_UP_AFTER` in a row no more is asked in this run (:meth:`given_up`).
@@ -74,7 +45,7 @@ class AskedModel:
 
     def __init__(self, backend: Backend, cache_dir: str | Path | None, attempts: int, max_wait: float):
         self.backend = backend
-        self.cache = VerdictCache(cache_dir)
+        self.folder = Path(cache_dir) if cache_dir is not None else None
         self.attempts = attempts
         self.max_wait = max_wait
         self._lock = threading.Lock()
@@ -92,12 +63,31 @@ class AskedModel:
         """Return what ``read`` makes of the object under ``key`` (a hit), or None when there is none
         or it is torn or foreign (``read`` raises): ask again and overwrite it."""
         try:
-            value = read(self.cache.read(key) or {})
+            value = read(self._read(key) or {})
         except (ValueError, KeyError, TypeError):
             return None
         with self._lock:
             self.cache_hits += 1
         return value
+
+    def _read(self, key: str) -> dict[str, Any] | None:
+        if self.folder is None:
+            return None
+        try:
+            data = json.loads((self.folder / key[:2] / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def store(self, key: str, data: dict[str, Any]) -> None:
+        if self.folder is None:
+            return
+        path = self.folder / key[:2] / f"{key}.json"
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as file:
+                json.dump(data, file, sort_keys=True, ensure_ascii=False)
+            os.replace(file.name, path)
 
     def given_up(self) -> bool:
         """Return whether no more is asked in this run."""

@@ -115,7 +115,5 @@ class ClaimChecker(AskedModel):
         reply, _ = self.ask(request, ClaimReply)
         if reply is None:
             return None
-        self.cache.write(
-            key, {"key": key, "model": self.model, "version": self.version, **reply.model_dump()}
-        )
+        self.store(key, {"key": key, "model": self.model, "version": self.version, **reply.model_dump()})
         return reply.supported, reply.reason

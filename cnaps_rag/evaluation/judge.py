@@ -119,7 +119,7 @@ class Judge(AskedModel):
             does_what_was_asked=reply.does_what_was_asked,
             shortened=shortened,
         )
-        self.cache.write(key, {"key": key, "judgment": judgment.model_dump(mode="json")})
+        self.store(key, {"key": key, "judgment": judgment.model_dump(mode="json")})
         return judgment, None
 
     def compare(self, spec: PromptSpec, answers: Sequence[tuple[str, str]]) -> tuple[str | None, str | None]:
@@ -150,5 +150,5 @@ class Judge(AskedModel):
             with self._lock:
                 self.failures += 1
             return None, f"ValueError: picked {reply.best!r}, not one of {', '.join(letters)}"
-        self.cache.write(key, {"key": key, "pick": reply.best, "reason": reply.reason})
+        self.store(key, {"key": key, "pick": reply.best, "reason": reply.reason})
         return shown[letters.index(reply.best)][0], None
