@@ -7,21 +7,70 @@ be written costs a rerun, nothing else.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from .backends import Backend, Request
+from .draft.caller import Caller
+from .errors import one_line
+
+GIVE_UP_AFTER = 5
+"""Failures in a row after which a model is asked no more in this run (a dead server, a bad key)."""
+Reply = TypeVar("Reply", bound=BaseModel)
+Value = TypeVar("Value")
 
 
-class VerdictCache:
-    """JSON objects by key under ``folder`` (``folder/ab/abcdef….json``); None caches nothing."""
+def cache_key(*parts: str) -> str:
+    """Return the cache key of a verdict: SHA-256 of what decides it (what is shown, model, version)."""
+    data = json.dumps(list(parts), ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
-    def __init__(self, folder: str | Path | None):
-        self.folder = Path(folder) if folder is not None else None
 
-    def read(self, key: str) -> dict[str, Any] | None:
-        """Return the object kept under ``key``; None when there is none or it cannot be read."""
+class AskedModel:
+    """A model asked for verdicts kept under ``cache_dir`` (``ab/abcdef….json``; None caches
+    nothing), counting what it did.
+
+    The counters are shared by the threads that ask. A failure is counted and not cached; after
+    :data:`GIVE_UP_AFTER` in a row no more is asked in this run (:meth:`given_up`).
+    """
+
+    def __init__(self, backend: Backend, cache_dir: str | Path | None, attempts: int, max_wait: float):
+        self.backend = backend
+        self.folder = Path(cache_dir) if cache_dir is not None else None
+        self.attempts = attempts
+        self.max_wait = max_wait
+        self._lock = threading.Lock()
+        self.requests = 0  # sent to the backend, retries included
+        self.cache_hits = 0
+        self.failures = 0
+        self.failed_in_a_row = 0
+        self.last_error = ""
+
+    @property
+    def model(self) -> str:
+        return self.backend.model
+
+    def cached(self, key: str, read: Callable[[dict[str, Any]], Value]) -> Value | None:
+        """Return what ``read`` makes of the object under ``key`` (a hit), or None when there is none
+        or it is torn or foreign (``read`` raises): ask again and overwrite it."""
+        try:
+            value = read(self._read(key) or {})
+        except (ValueError, KeyError, TypeError):
+            return None
+        with self._lock:
+            self.cache_hits += 1
+        return value
+
+    def _read(self, key: str) -> dict[str, Any] | None:
         if self.folder is None:
             return None
         try:
@@ -30,16 +79,34 @@ class VerdictCache:
             return None
         return data if isinstance(data, dict) else None
 
-    def write(self, key: str, data: dict[str, Any]) -> bool:
-        """Keep ``data`` under ``key``; return False when it could not be written (or nothing is cached)."""
+    def store(self, key: str, data: dict[str, Any]) -> None:
         if self.folder is None:
-            return False
+            return
         path = self.folder / key[:2] / f"{key}.json"
-        try:
+        with contextlib.suppress(OSError):
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as file:
                 json.dump(data, file, sort_keys=True, ensure_ascii=False)
             os.replace(file.name, path)
-        except OSError:
-            return False
-        return True
+
+    def given_up(self) -> bool:
+        """Return whether no more is asked in this run."""
+        return self.failed_in_a_row >= GIVE_UP_AFTER
+
+    def ask(self, request: Request, reply_type: type[Reply]) -> tuple[Reply | None, str | None]:
+        """Return the backend's reply parsed, or None and why not."""
+        # A caller per request: its counters are this request's alone, whatever runs beside it.
+        caller = Caller(self.backend, attempts=self.attempts, max_wait=self.max_wait)
+        try:
+            reply = caller.parsed(request, reply_type)
+        except Exception as exc:
+            with self._lock:
+                self.requests += caller.generations
+                self.failures += 1
+                self.failed_in_a_row += 1
+                self.last_error = one_line(exc)
+                return None, self.last_error
+        with self._lock:
+            self.requests += caller.generations
+            self.failed_in_a_row = 0
+        return reply, None

@@ -9,29 +9,23 @@ sources the claim credits as the prompt gives them (identifier or title, links, 
 source when the claim credits none) and the claim, on ``prompts/claim_check.txt``, and replies with a
 one-line reason and ``supported`` (structured output, :class:`ClaimReply`).
 
-Verdicts are cached on disk like the rubric judge's (:mod:`cnaps_rag.evaluation.judge`): one JSON file
-per key, the key a hash of (question, sources shown, claim, model, prompt version), so a rerun makes
-no request; a change to the prompt or to what the model is shown bumps the prompt's ``#version:``
-line. A failure (server down, a reply that is not the schema's JSON) leaves the deterministic verdict
-in place, is counted and not cached; after :data:`GIVE_UP_AFTER` failures in a row the checker asks no
-more in this run.
+Verdicts are cached like the rubric judge's (:class:`cnaps_rag.cache.AskedModel`), the key a hash
+of (question, sources shown, claim, model, prompt version): a change to the prompt or to what the
+model is shown bumps the prompt's ``#version:`` line. A failure leaves the deterministic verdict.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .backends import Backend, Request
-from .cache import VerdictCache
-from .draft.caller import Caller
-from .errors import ConfigError, one_line
+from .cache import AskedModel, cache_key
+from .errors import ConfigError
 from .schemas import json_schema
 from .spec import PromptSpec, Source
 from .templates import load_template
@@ -44,8 +38,6 @@ MAX_TOKENS = 160
 REASON_CHARS = 200
 SUMMARY_CHARS = 1500
 """The most of one source's summary shown (a claim credits one or two sources)."""
-GIVE_UP_AFTER = 5
-"""Failures in a row after which the checker asks no more in this run (a dead server, a bad key)."""
 
 
 class ClaimReply(BaseModel):
@@ -63,13 +55,6 @@ class ClaimReply(BaseModel):
         return shorten(" ".join(value.split()), REASON_CHARS, "…")
 
 
-class ClaimVerdict(NamedTuple):
-    """What the model said about one claim."""
-
-    supported: bool
-    reason: str
-
-
 def _shown(sources: Sequence[Source]) -> str:
     """Return the sources as the model is shown them: as the prompt lists them."""
     blocks = []
@@ -82,7 +67,7 @@ def _shown(sources: Sequence[Source]) -> str:
     return "\n\n".join(blocks) or "(none)"
 
 
-class ClaimChecker:
+class ClaimChecker(AskedModel):
     """Asks a model whether the sources a claim credits say it, caching every verdict on disk.
 
     ``which`` says which claims :func:`cnaps_rag.scores` asks about: ``"flagged"`` (those the
@@ -101,30 +86,13 @@ class ClaimChecker:
     ):
         if which not in ("flagged", "all"):
             raise ConfigError(f"claims to check: {which!r}", hint="choose flagged or all")
-        self.backend = backend
+        super().__init__(backend, cache_dir, attempts, max_wait)
         self.which = which
         self.template = load_template("claim_check")
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self.cache = VerdictCache(self.cache_dir)
         self.schema = json_schema(ClaimReply)
-        self.attempts = attempts
-        self.max_wait = max_wait
-        # Counters are shared by whatever threads score with this checker.
-        self._lock = threading.Lock()
-        self.requests = 0
-        self.cache_hits = 0
-        self.failures = 0
-        self.last_error = ""
-        self._failed_in_a_row = 0
-
-    @property
-    def model(self) -> str:
-        """Return the checking model's name."""
-        return self.backend.model
 
     @property
     def version(self) -> str:
-        """Return the prompt's version (in every cache key)."""
         return self.template.version
 
     def line(self) -> str:
@@ -132,46 +100,20 @@ class ClaimChecker:
         failed = f", {self.failures} failed ({self.last_error})" if self.failures else ""
         return f"claim check ({self.model}): {self.requests} requests, {self.cache_hits} cache hits{failed}"
 
-    def _cached(self, key: str) -> ClaimVerdict | None:
-        data = self.cache.read(key)
-        try:
-            return ClaimVerdict(bool(data["supported"]), str(data["reason"])) if data else None
-        except (KeyError, TypeError):
-            return None  # a foreign file: ask again and overwrite it
-
-    def _store(self, key: str, verdict: ClaimVerdict) -> None:
-        self.cache.write(key, {"key": key, "model": self.model, "version": self.version, **verdict._asdict()})
-
-    def verdict(self, claim: str, spec: PromptSpec, credited: Sequence[str]) -> ClaimVerdict | None:
-        """Return the model's verdict on ``claim`` against the sources ``credited`` (IDs; none: all
-        sources), from the cache where it is; None when the model could not be asked."""
+    def verdict(self, claim: str, spec: PromptSpec, credited: Sequence[str]) -> tuple[bool, str] | None:
+        """Return whether the sources ``credited`` (IDs; none: all) say ``claim`` and why, from the
+        cache where it is; None when the model could not be asked."""
         wanted = set(credited)
         sources = [s for s in spec.sources if s.id in wanted] or list(spec.sources)
         values = {"question": spec.question.strip(), "sources": _shown(sources), "claim": claim.strip()}
-        data = json.dumps([*values.values(), self.model, self.version], ensure_ascii=False)
-        key = hashlib.sha256(data.encode("utf-8")).hexdigest()
-        cached = self._cached(key)
-        if cached is not None:
-            with self._lock:
-                self.cache_hits += 1
+        key = cache_key(*values.values(), self.model, self.version)
+        cached = self.cached(key, lambda data: (bool(data["supported"]), str(data["reason"])))
+        if cached is not None or self.given_up():
             return cached
-        if self._failed_in_a_row >= GIVE_UP_AFTER:
-            return None
         messages = self.template.messages(schema=json.dumps(self.schema), **values)
         request = Request(messages=messages, max_tokens=MAX_TOKENS, schema=self.schema)
-        caller = Caller(self.backend, attempts=self.attempts, max_wait=self.max_wait)
-        try:
-            reply = caller.parsed(request, ClaimReply)
-        except Exception as exc:
-            with self._lock:
-                self.requests += caller.generations
-                self.failures += 1
-                self._failed_in_a_row += 1
-                self.last_error = one_line(exc)
+        reply, _ = self.ask(request, ClaimReply)
+        if reply is None:
             return None
-        with self._lock:
-            self.requests += caller.generations
-            self._failed_in_a_row = 0
-        verdict = ClaimVerdict(reply.supported, reply.reason)
-        self._store(key, verdict)
-        return verdict
+        self.store(key, {"key": key, "model": self.model, "version": self.version, **reply.model_dump()})
+        return reply.supported, reply.reason

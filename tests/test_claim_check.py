@@ -14,7 +14,8 @@ from conftest import QueueBackend
 from test_claims import PROMPT
 
 from cnaps_rag import BackendError, parse_prompt, score
-from cnaps_rag.claim_check import GIVE_UP_AFTER, ClaimChecker
+from cnaps_rag.cache import GIVE_UP_AFTER
+from cnaps_rag.claim_check import ClaimChecker
 from cnaps_rag.cli import main
 
 ANSWER = "## 2. Workflow\n\nNAFNet deblurs the photos.\nNAFNet relies on wavelet attention.\n"

@@ -9,7 +9,7 @@ from conftest import FIXTURES, PROMPTS
 
 from cnaps_rag import ConfigError, PromptError, validate
 from cnaps_rag.evaluation import evaluate, load_prompt_index, write_report
-from cnaps_rag.evaluation.report import report_html, report_markdown
+from cnaps_rag.evaluation.report import iter_report_html, report_markdown
 
 UPSCALE = "000_d18f79af084974a4"
 SKELETON = "## 1. Task\n\n{one}\n\n## 2. Workflow\n\n{two}\n\n## 3. Papers\n\n{three}\n"
@@ -225,7 +225,7 @@ def test_a_record_holding_unicode_line_separators_is_one_record(tmp_path, final_
     report = evaluate(path, load_prompt_index(PROMPTS))
     assert report.counts["scored"] == 1
     assert [(b.line, b.reason[:9]) for b in report.broken_lines] == [(2, "not JSON:")]
-    assert "\u2029 and\x85 more" in report_html(report)
+    assert "\u2029 and\x85 more" in "".join(iter_report_html(report))
 
 
 def test_a_prompt_file_named_by_many_records_is_read_once(tmp_path, monkeypatch, final_text):
@@ -310,7 +310,10 @@ def test_a_partial_structure_is_a_share_and_says_why(answers, tmp_path):
     assert inline.final_scores is not None and 0 < inline.final_scores.structure < 1
     markdown = report_markdown(report)
     assert "### `inline`\n\nStructure: numbered sections [1]." in markdown
-    assert "<p>Numbered sections found: [1].</p>" in report_html(report).split('id="answer-', 3)[-1]
+    assert (
+        "<p>Numbered sections found: [1].</p>"
+        in "".join(iter_report_html(report)).split('id="answer-', 3)[-1]
+    )
 
 
 def test_html_is_self_contained_and_escaped(answers, tmp_path):

@@ -8,8 +8,8 @@ import pytest
 from conftest import PROMPTS, QueueBackend, prompt
 
 from cnaps_rag import BackendError, ConfigError, validate
+from cnaps_rag.cache import cache_key
 from cnaps_rag.evaluation import Judge, evaluate, load_prompt_index, report_markdown
-from cnaps_rag.evaluation.judge import cache_key
 from cnaps_rag.evaluation.models import CRITERIA, JudgeReply
 from cnaps_rag.evaluation.panel import ranks, spearman
 

@@ -5,25 +5,18 @@ the answer's sentences the sources do not support, and whether it does what was 
 judge also picks the best of several answers (``prompts/judge_compare.txt``). Verdicts are cached
 by (prompt, answer, model, template version): a change to a template or to what the judge is
 shown (:meth:`Judge._shown`) bumps its ``#version:``. A failure is one line for the answer's row,
-not cached; after :data:`GIVE_UP_AFTER` in a row the judge asks no more in this run (a dead server
-costs seconds, not hours).
+not cached; after :data:`~cnaps_rag.cache.GIVE_UP_AFTER` in a row the judge asks no more in this
+run (a dead server costs seconds, not hours).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
-
-from pydantic import BaseModel
 
 from ..backends import Backend, Request
-from ..cache import VerdictCache
-from ..draft.caller import Caller
-from ..errors import one_line
+from ..cache import AskedModel, cache_key
 from ..markdown import is_heading
 from ..schemas import json_schema
 from ..spec import PromptSpec
@@ -36,18 +29,10 @@ JUDGE_MAX_TOKENS = 600  # five short reasons, a list of numbers, a verdict and i
 COMPARE_MAX_TOKENS = 200  # a one-line reason and a letter
 RUBRIC_TOKENS = 1000  # what the template and its schema take besides the prompt and the answer
 MIN_INPUT_CHARS = 2000  # the least room prompt and answer get together, however small the context
-GIVE_UP_AFTER = 5
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-Reply = TypeVar("Reply", bound=BaseModel)
 
 
-def cache_key(prompt: str, answer: str, model: str, version: str) -> str:
-    """Return the cache key of a verdict: SHA-256 of the prompt, the answer, the judge model, the version."""
-    data = json.dumps([prompt, answer, model, version], ensure_ascii=False)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
-
-
-class Judge:
+class Judge(AskedModel):
     """Judges answers with a model on the rubric, caching every verdict on disk.
 
     ``backend`` is any backend; its ``n_ctx`` decides how much of a long prompt and answer fit.
@@ -63,23 +48,12 @@ class Judge:
         attempts: int = 3,
         max_wait: float = 20.0,
     ):
-        self.backend = backend
-        self.model = backend.model
+        super().__init__(backend, cache_dir, attempts, max_wait)
         self.template = load_template("judge_rubric")
         self.rubric_version = self.template.version
-        self.cache = VerdictCache(cache_dir)
         self.max_tokens = max_tokens
         # Closed at every level (cnaps_rag.schemas); OpenAIBackend makes it OpenAI-strict on sending.
         self.schema = json_schema(JudgeReply)
-        self.attempts = attempts
-        self.max_wait = max_wait
-        # Counters are shared by the threads of an evaluation with judge workers.
-        self._lock = threading.Lock()
-        self.requests = 0  # sent to the backend, retries included
-        self.cache_hits = 0
-        self.failures = 0
-        self._failed_in_a_row = 0
-        self._last_error = ""
 
     def _prompt(self, spec: PromptSpec, max_tokens: int) -> tuple[str, int]:
         """Return the prompt as shown (at most half the room) and the room left for the answers."""
@@ -109,49 +83,25 @@ class Judge:
                 numbered += not heading
         return prompt, "\n".join(lines), numbered, prompt != spec.raw.strip()
 
-    def _ask(self, request: Request, reply_type: type[Reply]) -> tuple[Reply | None, str | None]:
-        """Return the backend's reply parsed, or None and why not, counting requests and failures."""
-        # A caller per request: its counters are this request's alone, whatever runs beside it.
-        caller = Caller(self.backend, attempts=self.attempts, max_wait=self.max_wait)
-        try:
-            return caller.parsed(request, reply_type), None
-        except Exception as exc:
-            with self._lock:
-                self.failures += 1
-            return None, one_line(exc)
-        finally:
-            with self._lock:
-                self.requests += caller.generations
-
-    def _count_hit(self) -> None:
-        with self._lock:
-            self.cache_hits += 1
-
     def judge(self, spec: PromptSpec, answer: str) -> tuple[Judgment | None, str | None]:
         """Return the verdict on ``answer`` to ``spec`` (from the cache where it is), or None and why not."""
         key = cache_key(spec.raw, answer, self.model, self.rubric_version)
-        try:
-            cached = Judgment.model_validate((self.cache.read(key) or {})["judgment"])
-            self._count_hit()
+        cached = self.cached(key, lambda data: Judgment.model_validate(data["judgment"]))
+        if cached is not None:
             return cached, None
-        except (ValueError, KeyError, TypeError):
-            pass  # none, or a torn or foreign file: judge again and overwrite it
-        if self._failed_in_a_row >= GIVE_UP_AFTER:
+        if self.given_up():
             # Each answer still gets its line; the cache keeps what was judged, so a rerun resumes.
             with self._lock:
                 self.failures += 1
-            reason = f"the judge failed on {self._failed_in_a_row} answers in a row ({self._last_error})"
+            reason = f"the judge failed on {self.failed_in_a_row} answers in a row ({self.last_error})"
             return None, f"not asked: {reason}"
         prompt, shown, count, shortened = self._shown(spec, answer)
         messages = self.template.messages(
             schema=json.dumps(self.schema), prompt=prompt, sentences=shown or "(an empty answer)"
         )
-        reply, error = self._ask(
+        reply, error = self.ask(
             Request(messages=messages, max_tokens=self.max_tokens, schema=self.schema), JudgeReply
         )
-        with self._lock:
-            self._failed_in_a_row = 0 if reply is not None else self._failed_in_a_row + 1
-            self._last_error = error or self._last_error
         if reply is None:
             return None, error
         unsupported = sorted({n for n in reply.unsupported_sentences if 1 <= n <= count})
@@ -169,7 +119,7 @@ class Judge:
             does_what_was_asked=reply.does_what_was_asked,
             shortened=shortened,
         )
-        self.cache.write(key, {"key": key, "judgment": judgment.model_dump(mode="json")})
+        self.store(key, {"key": key, "judgment": judgment.model_dump(mode="json")})
         return judgment, None
 
     def compare(self, spec: PromptSpec, answers: Sequence[tuple[str, str]]) -> tuple[str | None, str | None]:
@@ -179,10 +129,9 @@ class Judge:
         letters = list(LETTERS[: len(shown)])
         template = load_template("judge_compare")
         key = cache_key(spec.raw, json.dumps([text for _, text in shown]), self.model, template.version)
-        letter = (self.cache.read(key) or {}).get("pick")
-        if letter in letters:
-            self._count_hit()
-            return shown[letters.index(letter)][0], None
+        picked = self.cached(key, lambda data: letters.index(data["pick"]))
+        if picked is not None:
+            return shown[picked][0], None
         prompt, room = self._prompt(spec, COMPARE_MAX_TOKENS)
         room = max(200, room // max(1, len(shown)) - 40)
         blocks = [
@@ -192,7 +141,7 @@ class Judge:
         schema = json_schema(CompareReply)
         schema["properties"]["best"]["enum"] = letters
         messages = template.messages(schema=json.dumps(schema), prompt=prompt, answers="\n\n".join(blocks))
-        reply, error = self._ask(
+        reply, error = self.ask(
             Request(messages=messages, max_tokens=COMPARE_MAX_TOKENS, schema=schema), CompareReply
         )
         if reply is None:
@@ -201,5 +150,5 @@ class Judge:
             with self._lock:
                 self.failures += 1
             return None, f"ValueError: picked {reply.best!r}, not one of {', '.join(letters)}"
-        self.cache.write(key, {"key": key, "pick": reply.best, "reason": reply.reason})
+        self.store(key, {"key": key, "pick": reply.best, "reason": reply.reason})
         return shown[letters.index(reply.best)][0], None

@@ -155,7 +155,8 @@ def _page_template() -> Any:
 
 
 def iter_report_html(report: EvalReport) -> Iterator[str]:
-    """Yield the report's HTML page in pieces, each answer's text read from disk as its section is written."""
+    """Yield the report as one self-contained HTML page (no script, nothing loaded from a network) in
+    pieces, each answer's text read from disk as its section is written."""
     texts = report._texts
     answers = (
         (index + 1, row, *(texts.get(index) if texts is not None else (None, None)))
@@ -168,11 +169,6 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
         many=len(report.systems) > 1,
         several=several_files(report),
     )
-
-
-def report_html(report: EvalReport) -> str:
-    """Return the report as one self-contained HTML page (no script, nothing loaded from a network)."""
-    return "".join(iter_report_html(report))
 
 
 def write_report(report: EvalReport, out_dir: str | Path) -> list[Path]:
