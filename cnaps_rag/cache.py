@@ -62,8 +62,11 @@ class AskedModel:
     def cached(self, key: str, read: Callable[[dict[str, Any]], Value]) -> Value | None:
         """Return what ``read`` makes of the object under ``key`` (a hit), or None when there is none
         or it is torn or foreign (``read`` raises): ask again and overwrite it."""
+        data = self._read(key)
+        if data is None:
+            return None
         try:
-            value = read(self._read(key) or {})
+            value = read(data)
         except (ValueError, KeyError, TypeError):
             return None
         with self._lock:
