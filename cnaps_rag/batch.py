@@ -27,7 +27,7 @@ from .backends import Backend, resolve_backend
 from .errors import ConfigError, one_line
 from .files import json_lines
 from .inputs import InputRecord, iter_inputs
-from .pipeline import Answer, AnswerMeta, Strategy, answer, check_options
+from .pipeline import Answer, AnswerMeta, answer, check_options
 from .validation import Violation
 
 MD_NAME_CHARS = 120
@@ -197,7 +197,7 @@ def answer_batch(
     backend: str | Backend = "local",
     model: str | None = None,
     base_url: str | None = None,
-    strategy: Strategy | None = None,
+    strategy: str | None = None,
     max_tokens: int | None = None,
     workers: int = 1,
     resume: bool = True,
@@ -218,7 +218,7 @@ def answer_batch(
     ``on_note`` is called, before any prompt is answered, with a note on a previous run that died.
     """
     started = time.perf_counter()
-    check_options(strategy, max_tokens)  # once, not as the same failure on every prompt
+    strategy = check_options(strategy, max_tokens)  # once, not as the same failure on every prompt
     out_path = Path(output)
     if out_path.is_dir():
         raise ConfigError(f"{out_path}: is a folder, expected a JSONL file path")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, get_args
 
 from . import __version__
 from .backends.native import RepackSetting
-from .draft import STRATEGIES
+from .draft import FORMER_NAMES, STRATEGIES
 from .errors import CnapsRagError, ConfigError, PromptError
 from .files import read_bytes
 from .parse import load_prompt_file
@@ -113,13 +113,17 @@ def _backend_options(command: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--strategy",
-        choices=STRATEGIES,
-        help="guided: scaffold plus short model slots (default for the embedded model); "
-        "capable: the model writes the whole answer, citing sources by ID, checked and asked once more "
-        "where it breaks a rule (default otherwise); free: three short JSON fields",
+        choices=[*STRATEGIES, *FORMER_NAMES],
+        metavar="{" + ",".join(STRATEGIES) + "}",
+        help="scaffold: an answer built from the prompt, the model choosing one sentence (default for the "
+        "embedded model); capable: the model writes the whole answer, citing sources by ID, checked and "
+        "asked once more where it breaks a rule (default otherwise); fields: three short JSON fields "
+        "(guided and free, the former names, still work)",
     )
     group.add_argument(
-        "--max-tokens", type=int, help="token budget per generation (capable: 2000, free: 700, guided: 64)"
+        "--max-tokens",
+        type=int,
+        help="token budget per generation (capable: 2000, fields: 700, scaffold: 64)",
     )
 
 

@@ -7,13 +7,13 @@ links, and the validator strips whatever else the draft names without a source.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from .allowlist import AllowList
 from .backends import Backend, resolve_backend
-from .draft import STRATEGIES, Strategy, drafter
+from .draft import FORMER_NAMES, STRATEGIES, Strategy, drafter, strategy_named
 from .draft.caller import Caller
 from .draft.plan import task_fit
 from .draft.render import DraftAttempt
@@ -33,7 +33,8 @@ class AnswerMeta(BaseModel):
 
     backend: str
     model: str
-    strategy: Strategy
+    strategy: Annotated[Strategy, BeforeValidator(lambda name: FORMER_NAMES.get(name, name))]
+    """Read under a former name (``guided``, ``free``) from older records, too."""
     options: dict[str, Any] = {}
     template_version: str
     structured_mode: str | None = None
@@ -66,15 +67,14 @@ class Answer(BaseModel):
     meta: AnswerMeta
 
 
-def check_options(strategy: str | None, max_tokens: int | None) -> None:
-    """Raise ConfigError for an unknown strategy or a token budget below 1 (which llama.cpp
-    reads as "until the context is full")."""
-    if strategy is not None and strategy not in STRATEGIES:
-        raise ConfigError(f"unknown strategy {strategy!r}", hint=f"use one of {', '.join(STRATEGIES)}")
+def check_options(strategy: str | None, max_tokens: int | None) -> Strategy | None:
+    """Return the strategy named ``strategy`` (None: the backend's default); raise ConfigError for
+    an unknown strategy or a token budget below 1 (which llama.cpp reads as "until the context is full")."""
     if max_tokens is not None and max_tokens < 1:
         raise ConfigError(
             f"max_tokens must be 1 or more, not {max_tokens}", hint="pass --max-tokens N with N >= 1"
         )
+    return None if strategy is None else strategy_named(strategy)
 
 
 def answer(
@@ -83,7 +83,7 @@ def answer(
     backend: str | Backend = "local",
     model: str | None = None,
     base_url: str | None = None,
-    strategy: Strategy | None = None,
+    strategy: str | None = None,
     max_tokens: int | None = None,
     attempts: int = 4,
     max_wait: float = 30.0,
@@ -91,18 +91,19 @@ def answer(
     """Return a grounded answer to one prompt (its text or a parsed spec).
 
     ``backend`` is ``"local"`` (the embedded model, or the GGUF at ``model``), ``"openai"``
-    (``model`` on ``base_url``) or a backend object. ``strategy`` defaults to ``guided`` for the
-    embedded model and ``capable`` otherwise. Retryable errors are tried ``attempts`` times in all.
+    (``model`` on ``base_url``) or a backend object. ``strategy`` defaults to ``scaffold`` for the
+    embedded model and ``capable`` otherwise (the former names ``guided`` and ``free`` still name
+    ``scaffold`` and ``fields``). Retryable errors are tried ``attempts`` times in all.
     """
     started = time.perf_counter()
-    check_options(strategy, max_tokens)
+    chosen_strategy = check_options(strategy, max_tokens)
     spec = prompt if isinstance(prompt, PromptSpec) else parse_prompt(prompt)
     chosen = resolve_backend(backend, model=model, base_url=base_url)
-    if strategy is None:
-        strategy = "guided" if chosen.is_embedded else "capable"
+    if chosen_strategy is None:
+        chosen_strategy = "scaffold" if chosen.is_embedded else "capable"
     call = Caller(chosen, attempts=attempts, max_wait=max_wait)
     draft_started = time.perf_counter()
-    draft = drafter(strategy)(spec, call, max_tokens)
+    draft = drafter(chosen_strategy)(spec, call, max_tokens)
     draft_time = time.perf_counter() - draft_started
     allow = AllowList.for_spec(spec)
     validate_started = time.perf_counter()
@@ -112,7 +113,7 @@ def answer(
     meta = AnswerMeta(
         backend=chosen.name,
         model=chosen.model,
-        strategy=strategy,
+        strategy=chosen_strategy,
         # The budget each generation had, the strategy's default where the caller gave none.
         options={"max_tokens": draft.max_tokens, "attempts": attempts, "temperature": 0.0, "seed": 0},
         template_version="+".join(draft.template_versions),

@@ -11,7 +11,7 @@ Figures (``--only`` takes the group names in brackets):
   bare regular-expression URL scan of the same text;
 - [score] ``cnaps_rag.scores.score`` against the same scan ("not available" when it does not import);
 - [import] ``python -c "import cnaps_rag"`` against ``python -c pass``;
-- [answer] a guided answer with the embedded model against replaying its requests as raw
+- [answer] a scaffold answer with the embedded model against replaying its requests as raw
   llama-cpp-python calls, and against one raw free-form generation of the same length;
 - [constrained] JSON-schema-constrained decoding against unconstrained decoding of as many tokens;
 - [batch] a batch reusing llama.cpp's KV cache across prompts against a fresh context per request;
@@ -203,7 +203,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, bool]:
         "--eval-speed-answers", type=int, help="answers per --jobs run (default 4000, quick 1000)"
     )
     parser.add_argument("--serve-prompts", type=int, help="real prompts served (default 20, quick 4)")
-    parser.add_argument("--serve-strategy", choices=["guided", "capable", "free"], help="default guided")
+    parser.add_argument(
+        "--serve-strategy", choices=["scaffold", "capable", "fields"], help="default scaffold"
+    )
     parser.add_argument("--serve-max-tokens", type=int, help="token budget per generation in serve")
     parser.add_argument("--serve-repeat", type=int, help="batch-and-replay rounds per N (default 5)")
     args = parser.parse_args(argv)

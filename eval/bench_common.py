@@ -35,7 +35,7 @@ IMPORT_MAX_EXTRA_MS = 100.0  # issue 15 (issue 6 allowed 150)
 SCORE_REAL_MAX_MS_2KB = 2.0
 SCORE_REAL_MAX_RATIO = 600.0
 PIPELINE_MAX_OVERHEAD = 1.05
-GUIDED_MAX_RATIO = 1.5
+SCAFFOLD_MAX_RATIO = 1.5
 CONSTRAINED_MAX_RATIO = 1.2
 MEMORY_MAX_EXTRA_MB = 300.0
 MEMORY_FLAT_MB = 10.0
@@ -96,8 +96,8 @@ class Settings:
     serve_prompts: int = 20
     """Real dev prompts answered through llama.cpp's server at each concurrency."""
     serve_workers: tuple[int, ...] = (1, 2, 4)
-    serve_strategy: str = "guided"
-    """guided: the embedded model's own strategy, short requests (capable: minutes per prompt on 2 cores)."""
+    serve_strategy: str = "scaffold"
+    """scaffold: the embedded model's own strategy, short requests (capable: minutes a prompt on 2 cores)."""
     serve_max_tokens: int | None = None
     serve_repeat: int = 5
     """Batch-and-replay rounds per concurrency: on a shared machine one round's time varies by 1.5x."""

@@ -121,7 +121,7 @@ def peak_rss_of_batch(count: int, tmp: Path) -> dict[str, Any]:
         "-q",
         "--no-resume",
         "--strategy",
-        "guided",
+        "scaffold",
     ]
     run = peak_rss_of(
         command, log, progress=lambda: output.read_bytes().count(b"\n") if output.exists() else 0

@@ -16,9 +16,9 @@ from cnaps_rag import PromptSpec, load_prompt_file
 from cnaps_rag.backends import Completion, LocalBackend, Request
 from eval.bench_common import (
     CONSTRAINED_MAX_RATIO,
-    GUIDED_MAX_RATIO,
     PIPELINE_MAX_OVERHEAD,
     PROMPTS,
+    SCAFFOLD_MAX_RATIO,
     Figure,
     Settings,
     ratio_of,
@@ -94,7 +94,7 @@ class ModelBench:
             self.warm_up()
 
     def warm_up(self, tries: int = 6) -> list[float]:
-        """Repeat a guided request until its time settles; return the times.
+        """Repeat a scaffold request until its time settles; return the times.
 
         The first few calls after loading cost seconds more (llama.cpp and its threads
         warming up: 3-8 s on the 2-core test machine), which belongs to no figure.
@@ -102,7 +102,7 @@ class ModelBench:
         import cnaps_rag
 
         capture = CaptureBackend()
-        cnaps_rag.answer(self.specs[0] if self.specs else _first_spec(), backend=capture, strategy="guided")
+        cnaps_rag.answer(self.specs[0] if self.specs else _first_spec(), backend=capture, strategy="scaffold")
         request = capture.requests[0]
         times: list[float] = []
         for _ in range(tries):
@@ -149,17 +149,17 @@ class ModelBench:
         return seconds, produced, True
 
     def free_request(self, spec: PromptSpec, max_tokens: int) -> Request:
-        """Return the request the ``free`` strategy sends for ``spec`` (captured without the model)."""
+        """Return the request the ``fields`` strategy sends for ``spec`` (captured without the model)."""
         import cnaps_rag
 
         capture = CaptureBackend(n_ctx=self.recorder.n_ctx)
-        cnaps_rag.answer(spec, backend=capture, strategy="free")
+        cnaps_rag.answer(spec, backend=capture, strategy="fields")
         return replace(capture.requests[0], max_tokens=max_tokens)
 
-    # ----------------------------------------------------------------- answer, guided
+    # --------------------------------------------------------------- answer, scaffold
 
     def bench_answer(self) -> list[Figure]:
-        """Return the pipeline-overhead figure and the guided-versus-free-form figure."""
+        """Return the pipeline-overhead figure and the scaffold-versus-free-form figure."""
         import cnaps_rag
 
         rows = []
@@ -182,7 +182,7 @@ class ModelBench:
                     if step == "pipeline":
                         self.recorder.calls.clear()
                         started = time.perf_counter()
-                        result = cnaps_rag.answer(spec, backend=self.recorder, strategy="guided")
+                        result = cnaps_rag.answer(spec, backend=self.recorder, strategy="scaffold")
                         pipe_times.append(time.perf_counter() - started)
                         calls = list(self.recorder.calls)
                         in_model.append(sum(seconds for _, _, seconds in calls))
@@ -236,7 +236,7 @@ class ModelBench:
         }
         answer_figure = Figure(
             key="answer",
-            name="local answer (guided), pipeline overhead",
+            name="local answer (scaffold), pipeline overhead",
             measured=f"{pipe / n:.2f} s/prompt, {completion / pipe:.1f} completion tok/s",
             baseline=f"raw replay {raw / n:.2f} s/prompt",
             ratio=overhead,
@@ -259,24 +259,24 @@ class ModelBench:
                 "outside its model calls; the rest of the gap to the replay is machine noise"
             ),
         )
-        guided = ratio_of(pipe, free)
-        guided_figure = Figure(
-            key="guided",
-            name="guided strategy, whole answer",
+        scaffold = ratio_of(pipe, free)
+        scaffold_figure = Figure(
+            key="scaffold",
+            name="scaffold strategy, whole answer",
             measured=f"{pipe / n:.2f} s/prompt ({completion / n:.0f} tokens in "
             f"{sum(r['generations'] for r in rows) / n:.1f} calls)",
             baseline=f"one free-form generation, same tokens {free / n:.2f} s",
-            ratio=guided,
-            goal=f"≤ {GUIDED_MAX_RATIO:g}×",
-            met=guided is not None and guided <= GUIDED_MAX_RATIO,
+            ratio=scaffold,
+            goal=f"≤ {SCAFFOLD_MAX_RATIO:g}×",
+            met=scaffold is not None and scaffold <= SCAFFOLD_MAX_RATIO,
             details={
                 **common,
                 "free_form_s_per_prompt": round(free / n, 3),
                 "free_form_tokens_equal": all(r["free_form_tokens"] == r["completion_tokens"] for r in rows),
-                "free_form_prompt": "the free strategy's prompt for the same spec",
+                "free_form_prompt": "the fields strategy's prompt for the same spec",
             },
         )
-        return [answer_figure, guided_figure]
+        return [answer_figure, scaffold_figure]
 
     # ----------------------------------------------------------------- constrained
 
@@ -285,7 +285,7 @@ class ModelBench:
 
         for spec in self.specs:
             self.recorder.calls.clear()
-            cnaps_rag.answer(spec, backend=self.recorder, strategy="guided")
+            cnaps_rag.answer(spec, backend=self.recorder, strategy="scaffold")
             self.requests.extend(request for request, _, _ in self.recorder.calls)
             if len(self.requests) >= self.settings.constrained_requests:
                 break
@@ -368,7 +368,7 @@ class ModelBench:
                         [str(f) for f in files],
                         Path(tmp) / f"{mode}-{rep}.jsonl",
                         backend=backend,
-                        strategy="guided",
+                        strategy="scaffold",
                         resume=False,
                         progress=False,
                     )

@@ -2,7 +2,7 @@
 
 Each prompt of the fixtures meets one fault on its first request (and ``server_error``
 on every request for one prompt, to show a fault that outlasts the retry budget of 3
-tries). Answers use the guided strategy: five short requests a prompt.
+tries). Answers use the scaffold strategy: five short requests a prompt.
 Run: ``python -m eval.faults`` (starts llama.cpp's server on loopback; about a minute).
 """
 
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = ROOT / "fixtures" / "prompts"
 
 # prompt file -> fault on its first request; "always:" -> on every request. Each question but
-# v08's has two sentences, so the guided strategy sends a request for it (the choice of one).
+# v08's has two sentences, so the scaffold strategy sends a request for it (the choice of one).
 PLAN = {
     "000_d18f79af084974a4": "rate_limit",
     "v09_latin1": "server_error",
@@ -114,7 +114,7 @@ def serving(
 
 
 def _question_owner(body: dict[str, Any], questions: dict[str, str]) -> str | None:
-    # Guided sends the question sentence by sentence, so its first sentence identifies it; the
+    # Scaffold sends the question sentence by sentence, so its first sentence identifies it; the
     # few-shot turns never hold it, and a re-ask keeps it in an earlier turn.
     turns = [str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"]
     return next((name for name, first in questions.items() if any(first in t for t in turns)), None)
@@ -149,7 +149,7 @@ def run_faults(
 
     inputs = [PROMPTS / f"{name}.txt" for name in PLAN]
     output = workdir / "answers.jsonl"
-    # Guided slots are short, so a healthy request ends well within the timeout; a hang outlasts it.
+    # Scaffold slots are short, so a healthy request ends well within the timeout; a hang outlasts it.
     with FaultProxy(upstream, plan=plan, hang_seconds=12.0, retry_after=1.0) as proxy:
         # The llamacpp row asks in the server's own mode first, so a prompt's first request is the
         # one the plan's fault hits (without a provider, that would be a json_schema the server refuses).
@@ -157,7 +157,7 @@ def run_faults(
             model="smollm2", base_url=proxy.url, api_key=api_key, timeout=10.0, provider="llamacpp"
         )
         summary = answer_batch(
-            inputs, output, backend=backend, strategy="guided", attempts=3, max_wait=1.0, progress=False
+            inputs, output, backend=backend, strategy="scaffold", attempts=3, max_wait=1.0, progress=False
         )
     records = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     by_id = {record["id"]: record for record in records}

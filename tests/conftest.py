@@ -94,7 +94,7 @@ class QueueBackend:
 
     @staticmethod
     def default_reply(request):
-        """A well-formed reply for the request's schema (guided slot or free draft), or a capable draft."""
+        """A reply that fits the request's schema (scaffold slot, fields draft), else a capable draft."""
         import json
 
         if request.schema is None:
@@ -102,7 +102,7 @@ class QueueBackend:
             headings = [line for line in request.messages[0]["content"].splitlines() if line.startswith("#")]
             return "\n\n".join(f"{heading}\n\nThe sources cover this [S1]." for heading in headings) + "\n"
         properties = (request.schema or {}).get("properties", {})
-        if "enum" in properties.get("sentence", {}):  # the guided goal: one of the question's sentences
+        if "enum" in properties.get("sentence", {}):  # the scaffold's goal: one of the question's sentences
             return json.dumps({"sentence": properties["sentence"]["enum"][-1]}, ensure_ascii=False)
         if "workflow" in properties:
             ids = properties["sources"]["items"]["properties"]["id"]["enum"]

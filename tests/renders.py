@@ -14,8 +14,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"
 EXAMPLES = {"000": "000_d18f79af084974a4", "004": "004_3b145cd2937caf5f"}
-# guided asks the model only to choose among a question's sentences: 000's question has two.
-PROMPT_RENDERS = (("guided", "000"), ("capable", "004"), ("free", "004"))
+# scaffold asks the model only to choose among a question's sentences: 000's question has two.
+PROMPT_RENDERS = (("scaffold", "000"), ("capable", "004"), ("fields", "004"))
 
 
 def _dump(value: object) -> str:

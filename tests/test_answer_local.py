@@ -1,6 +1,6 @@
-"""The main job: grounded three-section answers from the guided template.
+"""The main job: grounded three-section answers from the scaffold strategy.
 
-The guided answer is built from the prompt; the embedded model only chooses which of the
+The scaffold answer is built from the prompt; the embedded model only chooses which of the
 question's sentences says what the user wants. What follows from the template is tested with a
 fake backend that makes that choice (unmarked, fast); what the real model does is marked
 ``model`` and asserts what depends on its generation.
@@ -33,7 +33,7 @@ CASES = {
 @pytest.fixture(scope="module")
 def answers():
     # The fake picks the question's last sentence, as the grammar lets the model pick any one.
-    return {name: answer(prompt(name), backend=QueueBackend(), strategy="guided") for name in CASES}
+    return {name: answer(prompt(name), backend=QueueBackend(), strategy="scaffold") for name in CASES}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -85,7 +85,7 @@ def test_metadata_records_how_the_answer_was_made(local_backend):
     result = answer(prompt("000_d18f79af084974a4"), backend=local_backend)  # two sentences: the model chooses
     meta = result.meta
     assert meta.backend == "local" and meta.model.endswith(".gguf")
-    assert meta.strategy == "guided" and meta.structured_mode == "grammar"
+    assert meta.strategy == "scaffold" and meta.structured_mode == "grammar"
     # One generation: the choice of the question's goal sentence (issue 11 item 5).
     assert meta.template_version == "guided-goal-1"
     assert meta.prompt_tokens > 100 and meta.completion_tokens > 10 and meta.generations == 1
@@ -97,7 +97,7 @@ def test_metadata_records_how_the_answer_was_made(local_backend):
 @pytest.mark.model
 def test_the_answer_quotes_the_sentence_the_model_chose(local_backend):
     from cnaps_rag.draft.caller import Caller
-    from cnaps_rag.draft.guided import goal_sentence
+    from cnaps_rag.draft.scaffold import goal_sentence
 
     spec = prompt("000_d18f79af084974a4")
     chosen = goal_sentence(Caller(local_backend, attempts=2, max_wait=1.0), spec.question, 64)
@@ -113,8 +113,8 @@ def test_same_prompt_same_answer(local_backend):
 
 @pytest.mark.model
 def test_free_strategy_runs_on_the_local_model(local_backend):
-    result = answer(prompt("004_3b145cd2937caf5f"), backend=local_backend, strategy="free", max_tokens=300)
-    assert result.meta.strategy == "free"
+    result = answer(prompt("004_3b145cd2937caf5f"), backend=local_backend, strategy="fields", max_tokens=300)
+    assert result.meta.strategy == "fields"
     assert all(heading in result.markdown for heading in HEADINGS)
     allow = AllowList.from_spec(prompt("004_3b145cd2937caf5f"))
     assert all(link.key in allow.urls for link in find_links(result.markdown))
@@ -137,7 +137,7 @@ def test_cli_answer_prints_markdown():
 @pytest.mark.model
 def test_the_goal_line_quotes_one_of_the_questions_own_sentences(local_backend):
     from cnaps_rag.draft.caller import Caller
-    from cnaps_rag.draft.guided import goal_sentence
+    from cnaps_rag.draft.scaffold import goal_sentence
     from cnaps_rag.text import sentences
 
     question = (

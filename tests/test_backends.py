@@ -75,7 +75,7 @@ def test_the_cli_loads_no_model_stack_for_parse_or_version():
         "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
         # cnaps_rag.draft itself is only the strategy registry the CLI lists; the strategies load late.
         "late = ('llama_cpp', 'openai', 'cnaps_rag.pipeline', 'cnaps_rag.draft.caller',"
-        " 'cnaps_rag.draft.guided')\n"
+        " 'cnaps_rag.draft.scaffold')\n"
         "print(any(m in sys.modules for m in late))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -175,7 +175,7 @@ def test_real_batch_with_the_embedded_model(dataset, tmp_path, local_backend):
     summary = answer_batch([dataset], out, backend=local_backend)
     assert summary.answered == 3 and summary.failed == 0
     for record in lines(out):
-        assert record["meta"]["strategy"] == "guided" and record["cited"]
+        assert record["meta"]["strategy"] == "scaffold" and record["cited"]
 
 
 def _dead_pid():

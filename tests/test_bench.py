@@ -109,7 +109,7 @@ def test_serve_without_llama_server_is_not_available_and_its_options_parse(monke
 
     monkeypatch.setenv("LLAMA_SERVER", str(tmp_path / "no-such-llama-server"))
     monkeypatch.setenv("PATH", str(tmp_path))
-    figures = bench_serve.bench_serve(2, (1, 2), "guided", None, 1)
+    figures = bench_serve.bench_serve(2, (1, 2), "scaffold", None, 1)
     assert [f.name for f in figures] == ["serve, batch --workers 1 / raw", "serve, batch --workers 2 / raw"]
     assert all(f.met is None and "llama-server not found" in f.note for f in figures)
     settings, _ = bench.parse_args(["--only", "serve", "--serve-prompts", "5", "--serve-strategy", "capable"])

@@ -20,7 +20,7 @@ from strict_schema import strict_problems
 from cnaps_rag import BackendError, answer, load_prompt_file
 from cnaps_rag.draft.caller import Caller
 from cnaps_rag.draft.capable import CITED_HEADING, MARKER, render_capable
-from cnaps_rag.draft.free import free_draft_model
+from cnaps_rag.draft.fields import fields_draft_model
 from cnaps_rag.draft.render import source_line, summary_caps
 from cnaps_rag.errors import DraftFormatError, TimeLimitError
 from cnaps_rag.markdown import Layout
@@ -38,7 +38,7 @@ def test_every_schema_the_package_sends_passes_openai_strict_rules():
     """Walk each schema a strategy sends, for every fixture prompt, through the strict rules."""
     checked = 0
     for spec in _fixture_specs():
-        for strategy in ("guided", "free"):
+        for strategy in ("scaffold", "fields"):
             backend = QueueBackend()
             answer(spec, backend=backend, strategy=strategy)
             for request in backend.history:
@@ -53,12 +53,12 @@ def test_every_schema_the_package_sends_passes_openai_strict_rules():
 
 def test_free_schema_has_the_prompts_ids_as_an_enum_and_one_note_each():
     spec = prompt("000_d18f79af084974a4")
-    schema = openai_strict(json_schema(free_draft_model(spec)))
+    schema = openai_strict(json_schema(fields_draft_model(spec)))
     sources = schema["properties"]["sources"]
     assert sources["items"]["properties"]["id"]["enum"] == ["S1", "S2", "S3", "S4"]
     assert sources["maxItems"] == 4
     assert schema["properties"]["task"] == {"type": "string", "description": "(at most 400 characters)"}
-    model = free_draft_model(spec)
+    model = fields_draft_model(spec)
     with pytest.raises(ValueError):
         model.model_validate({"task": "t", "workflow": "w", "sources": [{"id": "S9", "note": "n"}]})
     with pytest.raises(ValueError):
@@ -351,7 +351,7 @@ def test_cli_answer_with_the_openai_backend_gives_the_full_answer(tmp_path):
 
 
 def test_the_strict_schema_goes_over_the_wire_and_is_accepted():
-    """The free strategy's json_schema request, as the server receives it, passes the strict rules."""
+    """The fields strategy's json_schema request, as the server receives it, passes the strict rules."""
     spec = prompt("000_d18f79af084974a4")
 
     def reply(body):
@@ -361,7 +361,7 @@ def test_the_strict_schema_goes_over_the_wire_and_is_accepted():
     from eval.recorded import RecordedServer
 
     with RecordedServer(reply) as server:
-        result = answer(spec, backend="openai", base_url=server.url, model="m", strategy="free")
+        result = answer(spec, backend="openai", base_url=server.url, model="m", strategy="fields")
     assert result.meta.structured_mode == "json_schema"
     sent = server.requests[0]["response_format"]
     assert sent["type"] == "json_schema" and sent["json_schema"]["strict"] is True

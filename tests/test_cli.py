@@ -72,4 +72,6 @@ def test_bad_input_is_one_line_exit_2_no_traceback(args, message):
 
 def test_usage_error_is_exit_2():
     assert run("frobnicate").returncode == 2
+    unknown = run("answer", UPSCALE, "--strategy", "template")
+    assert unknown.returncode == 2 and "{scaffold,capable,fields}" in unknown.stderr
     assert run("--version").stdout.startswith("cnaps-rag ")

@@ -101,7 +101,7 @@ def test_bad_inputs_raise_prompt_error_saying_what_is_missing(name, message):
 
 
 def test_paper_lines_without_a_model_line_are_no_sources():
-    # Every later step needs a source; a spec without one crashed the free strategy's schema.
+    # Every later step needs a source; a spec without one crashed the fields strategy's schema.
     text = (PROMPTS / "000_d18f79af084974a4.txt").read_text(encoding="utf-8")
     without_models = "\n".join(line for line in text.splitlines() if not line.startswith("Model:"))
     assert "Paper:" in without_models

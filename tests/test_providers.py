@@ -183,7 +183,7 @@ def test_a_local_generation_past_the_time_limit_stops_and_the_model_goes_on(loca
 def test_the_llamacpp_provider_against_llama_cpps_server(llama_server, capsys, no_keys):
     code = main(
         ["answer", str(PROMPTS / "000_d18f79af084974a4.txt"), "--provider", "llamacpp", "--base-url",
-         llama_server, "--strategy", "free", "--max-tokens", "200", "--timeout", "300", "--json"]
+         llama_server, "--strategy", "fields", "--max-tokens", "200", "--timeout", "300", "--json"]
     )  # fmt: skip
     assert code == 0
     result = json.loads(capsys.readouterr().out)

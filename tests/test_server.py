@@ -18,8 +18,8 @@ pytestmark = pytest.mark.server
 
 def test_guided_answer_through_the_server(llama_server, local_backend):
     backend = OpenAIBackend(model="smollm2", base_url=llama_server)
-    # 000's question has two sentences: guided asks the model which one states the goal.
-    hosted = answer(prompt("000_d18f79af084974a4"), backend=backend, strategy="guided")
+    # 000's question has two sentences: scaffold asks the model which one states the goal.
+    hosted = answer(prompt("000_d18f79af084974a4"), backend=backend, strategy="scaffold")
     assert hosted.meta.backend == "openai" and hosted.meta.model == "smollm2"
     # llama.cpp's server refuses json_schema (with a 500) and takes json_object with a schema.
     assert hosted.meta.structured_mode == "json_object_schema"
@@ -32,11 +32,11 @@ def test_guided_answer_through_the_server(llama_server, local_backend):
 
 def test_free_answer_through_the_server(llama_server):
     spec = prompt("000_d18f79af084974a4")
-    # capable is now the hosted default (issue 13; tests/test_capable.py tests it): ask for free.
+    # capable is now the hosted default (issue 13; tests/test_capable.py tests it): ask for fields.
     result = answer(
-        spec, backend="openai", base_url=llama_server, model="smollm2", max_tokens=300, strategy="free"
+        spec, backend="openai", base_url=llama_server, model="smollm2", max_tokens=300, strategy="fields"
     )
-    assert result.meta.strategy == "free"
+    assert result.meta.strategy == "fields"
     allow = AllowList.from_spec(spec)
     assert all(link.key in allow.urls for link in find_links(result.markdown))
     assert all(heading in result.markdown for heading in HEADINGS)

@@ -20,7 +20,7 @@ def test_missing_and_unused_variables_are_errors():
 
 
 def test_every_template_has_a_version():
-    for name in ("guided_goal", "free", "capable", "capable_fix", "format_retry"):
+    for name in ("scaffold_goal", "fields", "capable", "capable_fix", "format_retry"):
         assert load_template(name).version not in ("", "unversioned")
 
 

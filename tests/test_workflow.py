@@ -1,8 +1,10 @@
-"""The second format's guided scaffold: which models serve the goal, in which order, and its sections."""
+"""The second format's scaffold: which models serve the goal, in which order, and its sections."""
 
 from __future__ import annotations
 
 import re
+
+import pytest
 
 from conftest import PROMPTS, QueueBackend, prompt
 
@@ -58,7 +60,7 @@ def test_a_style_name_does_not_make_a_model_serve_another_goal():
 
 def _guided(spec):
     backend = QueueBackend()
-    return answer(spec, backend=backend, strategy="guided"), backend
+    return answer(spec, backend=backend, strategy="scaffold"), backend
 
 
 def test_guided_answer_follows_the_prompts_sections_in_order():
@@ -129,7 +131,7 @@ def test_first_format_relevance_is_written_from_the_models_task():
 
 def test_free_strategy_follows_the_second_formats_sections_too():
     spec = prompt("workflow_format_example")
-    result = answer(spec, backend=QueueBackend(), strategy="free")
+    result = answer(spec, backend=QueueBackend(), strategy="fields")
     headings = [line for line in result.markdown.splitlines() if line.startswith("#")]
     assert headings == [section.heading for section in spec.sections]
     diagram = result.markdown.split("### B.")[1].split("### C.")[0]
@@ -167,5 +169,20 @@ def test_a_blank_free_note_gives_no_empty_list_item_in_either_format():
     for name in ("000_d18f79af084974a4", "workflow_format_example"):
         spec = prompt(name)
         reply = {"task": "A task.", "workflow": "A workflow.", "sources": [{"id": "S1", "note": "  "}]}
-        result = answer(spec, backend=QueueBackend([json.dumps(reply)]), strategy="free")
+        result = answer(spec, backend=QueueBackend([json.dumps(reply)]), strategy="fields")
         assert not [line for line in result.markdown.splitlines() if line.strip() in {"-", "- ."}]
+
+
+def test_strategies_answer_to_their_former_names_and_record_todays():
+    from cnaps_rag import ConfigError
+    from cnaps_rag.pipeline import AnswerMeta
+
+    spec = prompt("v05_three_models")
+    assert answer(spec, backend=QueueBackend(), strategy="guided").meta.strategy == "scaffold"
+    assert answer(spec, backend=QueueBackend(), strategy="free").meta.strategy == "fields"
+    with pytest.raises(ConfigError, match="unknown strategy 'template'") as info:
+        answer(spec, backend=QueueBackend(), strategy="template")
+    assert "scaffold, capable, fields" in info.value.one_line()
+    # A record written under a former name reads as today's.
+    meta = answer(spec, backend=QueueBackend()).meta.model_dump()
+    assert AnswerMeta.model_validate({**meta, "strategy": "guided"}).strategy == "scaffold"

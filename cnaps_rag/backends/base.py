@@ -40,7 +40,7 @@ class Backend(Protocol):
     n_ctx: int
     """The model's context window in tokens (prompt and reply together)."""
     is_embedded: bool
-    """True for the embedded 135M model, which gets the guided strategy by default."""
+    """True for the embedded 135M model, which gets the scaffold strategy by default."""
 
     def complete(self, request: Request) -> Completion:
         """Return the model's reply to ``request``; raise BackendError on failure."""

@@ -1,4 +1,4 @@
-"""Draft an answer with a model: the ``guided``, ``capable`` or ``free`` strategy, then render it.
+"""Draft an answer with a model: the ``scaffold``, ``capable`` or ``fields`` strategy, then render it.
 
 Each strategy is a module here with a ``draft_NAME`` function returning a
 :class:`~cnaps_rag.draft.render.Draft`, imported on use so that the CLI can list the strategies
@@ -9,15 +9,28 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, cast, get_args
+
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from ..spec import PromptSpec
     from .caller import Caller
     from .render import Draft
 
-Strategy = Literal["guided", "capable", "free"]
+Strategy = Literal["scaffold", "capable", "fields"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
+FORMER_NAMES: dict[str, Strategy] = {"guided": "scaffold", "free": "fields"}
+"""The names two strategies had first: still accepted, recorded under today's name."""
+
+
+def strategy_named(name: str) -> Strategy:
+    """Return the strategy called ``name`` (today's name or a former one); ConfigError if none is."""
+    if name in FORMER_NAMES:
+        return FORMER_NAMES[name]
+    if name not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {name!r}", hint=f"use one of {', '.join(STRATEGIES)}")
+    return cast(Strategy, name)
 
 
 def drafter(strategy: str) -> Callable[[PromptSpec, Caller, int | None], Draft]:

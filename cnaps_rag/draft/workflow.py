@@ -1,4 +1,4 @@
-"""The guided scaffold of the second prompt format, built from the plan (:mod:`.plan`).
+"""The scaffold of the second prompt format, built from the plan (:mod:`.plan`).
 
 Core Task (the goal and its sub-goals), the workflow's overview, a text diagram whose boxes are
 the models used (arrows, parallel branches and their merge), each module's task, input and output,

@@ -1,4 +1,4 @@
-"""The ``free`` strategy: one JSON-constrained generation gives the prose of the sections, citing by ID.
+"""The ``fields`` strategy: one JSON-constrained generation gives the prose of the sections, citing by ID.
 
 For servers that must be held to a schema; the renderer adds each source's exact links, and
 the second format's diagram and module details come from the plan (:mod:`.workflow`).
@@ -20,9 +20,9 @@ from .render import Draft, clean_slot, render, source_line, sources_text, summar
 from .workflow import render_workflow
 
 FREE_MAX_TOKENS = 700
-"""Token budget of the one free generation when the caller gives none: three short sections."""
+"""Token budget of the one fields generation when the caller gives none: three short sections."""
 PROMPT_TOKENS = 500
-"""Tokens the free prompt takes besides the summaries: instructions, schema and question (about 400
+"""Tokens the fields prompt takes besides the summaries: instructions, schema and question (about 400
 on the example prompts; the rest is room for the sources' name lines and the chat template)."""
 TASK_CHARS, WORKFLOW_CHARS, NOTE_CHARS = 400, 900, 300
 
@@ -30,7 +30,7 @@ TASK_CHARS, WORKFLOW_CHARS, NOTE_CHARS = 400, 900, 300
 
 
 class SourceNote(BaseModel):
-    """What one source contributes (``id`` is narrowed to the prompt's IDs by :func:`free_draft_model`)."""
+    """What one source contributes (``id`` is narrowed to the prompt's IDs by :func:`fields_draft_model`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -38,7 +38,7 @@ class SourceNote(BaseModel):
     note: str = Field(max_length=NOTE_CHARS)
 
 
-class FreeDraft(BaseModel):
+class FieldsDraft(BaseModel):
     """The model's reply: the prose of sections 1 and 2, and a note per source ID."""
 
     model_config = ConfigDict(extra="forbid")
@@ -48,20 +48,20 @@ class FreeDraft(BaseModel):
     sources: list[SourceNote] = []
 
 
-def free_draft_model(spec: PromptSpec) -> type[FreeDraft]:
-    """Return :class:`FreeDraft` narrowed to ``spec``: source IDs as an enum, at most one note each."""
+def fields_draft_model(spec: PromptSpec) -> type[FieldsDraft]:
+    """Return :class:`FieldsDraft` narrowed to ``spec``: source IDs as an enum, at most one note each."""
     ids = [s.id for s in spec.sources]
     note = create_model("SourceNote", __base__=SourceNote, id=(one_of(ids), ...))
     return create_model(
-        "FreeDraft",
-        __base__=FreeDraft,
+        "FieldsDraft",
+        __base__=FieldsDraft,
         sources=(list[note], Field(default=[], max_length=len(ids))),  # type: ignore[valid-type]
     )
 
 
-def draft_free(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
+def draft_fields(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
     budget = max_tokens or FREE_MAX_TOKENS
-    model = free_draft_model(spec)
+    model = fields_draft_model(spec)
     schema = json_schema(model)
     listed, warnings = sources_text(spec, summaries_budget(call.backend.n_ctx, budget + PROMPT_TOKENS))
     fit_note = (
@@ -69,7 +69,7 @@ def draft_free(spec: PromptSpec, call: Caller, max_tokens: int | None = None) ->
         if task_fit(spec).fits is False
         else ""
     )
-    template = load_template("free")
+    template = load_template("fields")
     messages = template.messages(
         schema=json.dumps(schema), question=spec.question, sources=listed, fit_note=fit_note
     )

@@ -1,4 +1,4 @@
-"""The ``guided`` strategy, for the embedded 135M model: a scaffold built from the prompt, one slot.
+"""The ``scaffold`` strategy, for the embedded 135M model: a scaffold built from the prompt, one slot.
 
 Each model's task comes from the model (its task code, else its own title or summary), never
 from the question; a mismatch is said plainly. The pipeline comes from the task lexicon, and the
@@ -30,8 +30,8 @@ from .workflow import render_workflow
 SLOT_MAX_TOKENS = 64
 """Token budget of one slot when the caller gives none: a slot is one short sentence."""
 QUESTION_CHARS = 600
-"""The longest question a guided slot quotes; longer ones are cut (and the cut recorded)."""
-GOAL_TEMPLATE = "guided_goal"
+"""The longest question a scaffold slot quotes; longer ones are cut (and the cut recorded)."""
+GOAL_TEMPLATE = "scaffold_goal"
 GOAL_JSON_TOKENS = 16
 """Tokens of the JSON around the chosen sentence (``{"sentence": "..."}``)."""
 
@@ -129,8 +129,8 @@ def _sources_section(spec: PromptSpec, fit: TaskFit) -> list[str]:
     return lines
 
 
-def draft_guided(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
-    """Return the guided draft of an answer to ``spec``; ``max_tokens`` is the slot's budget."""
+def draft_scaffold(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
+    """Return the scaffold draft of an answer to ``spec``; ``max_tokens`` is the slot's budget."""
     budget = max_tokens or SLOT_MAX_TOKENS
     warnings = []
     question = shorten(spec.question, QUESTION_CHARS)
