@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .backends.metadata import ModelCard, model_card
-from .backends.native import AMX_FLAGS, NATIVE_BUILD_FIX, REPACK_ENV, cpu_flags, repack_setting
+from .backends.native import AMX_FLAGS, NATIVE_BUILD_FIX, REPACK_ENV, cpu_flags, cpu_info, repack_setting
 from .errors import CnapsRagError
 
 SMOKE_PROMPT = "The three primary colours of light are red, green and"
@@ -97,14 +97,6 @@ class DoctorReport(BaseModel):
         elif not self.ok and self.card is not None:
             lines.append(f"fix: {self.card.fix()}")
         return lines
-
-
-def _cpu_name() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def _version(package: str) -> str | None:
@@ -205,7 +197,7 @@ def doctor(
         cnaps_rag=__version__,
         python=platform.python_version(),
         platform=f"{platform.system()} {platform.machine()}",
-        cpu=_cpu_name(),
+        cpu=cpu_info().get("model name") or platform.processor() or platform.machine(),
         amx=sorted(cpu_flags() & AMX_FLAGS),
         llama_cpp_python=_version("llama-cpp-python"),
         system_info=said.get("system_info"),

@@ -38,17 +38,22 @@ class RepackDecision(NamedTuple):
     reason: str
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """Return the CPU feature flags the kernel reports (empty where there is no /proc/cpuinfo)."""
+def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, str]:
+    """Return the first CPU's entries in /proc/cpuinfo (empty where there is none)."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
-        return frozenset()
+        return {}
+    info: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return frozenset(value.split())
-    return frozenset()
+        info.setdefault(key.strip(), value.strip())
+    return info
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    info = cpu_info(cpuinfo)
+    return frozenset((info.get("flags") or info.get("Features") or "").split())
 
 
 def system_info() -> str:
