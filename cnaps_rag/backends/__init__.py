@@ -1,8 +1,7 @@
-"""Model backends: one small interface (:class:`Backend`), two implementations, imported lazily.
+"""Model backends: one small interface (:class:`Backend`) and a registry of two.
 
-``local`` runs a GGUF file in-process with llama-cpp-python (the embedded SmolLM2-135M by
-default); ``openai`` talks to any OpenAI-compatible server. ``llama_cpp`` and ``openai`` are
-imported only when a backend of that kind is built or used.
+``local`` runs a GGUF file in-process with llama-cpp-python; ``openai`` talks to any
+OpenAI-compatible server. ``llama_cpp`` and ``openai`` are imported only when one is built.
 """
 
 from __future__ import annotations
