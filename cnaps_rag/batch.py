@@ -1,10 +1,9 @@
 """Answer a whole dataset: many inputs in, one JSONL record per prompt out.
 
-Each record is written whole, flushed and fsynced as soon as its prompt is done, so an
-interrupted run loses at most the prompts in flight and never leaves a torn line; a run resumes
-by default, skipping ids already in the output. A prompt that fails becomes a record with
-``error`` and the batch goes on. ``cnaps-rag eval`` reads these records (and other tools') as
-plain objects, looking only for the fields it needs.
+Each record is written whole and fsynced as soon as its prompt is done, so an interrupted run
+loses at most the prompts in flight and never leaves a torn line; a run resumes by default,
+skipping ids already in the output.
+A prompt that fails becomes a record with ``error`` and the batch goes on.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,8 +27,7 @@ from .backends import Backend, resolve_backend
 from .errors import ConfigError, one_line
 from .files import json_lines
 from .inputs import InputRecord, iter_inputs
-from .pipeline import Answer, AnswerMeta, answer, check_options
-from .validation import Violation
+from .pipeline import Answer, answer, check_options
 
 MD_NAME_CHARS = 120
 """The longest markdown file stem: a file name may hold 255 bytes, an id any number."""
@@ -56,39 +55,24 @@ class BatchSummary(BaseModel):
         return text + (" (interrupted)" if self.interrupted else "")
 
 
-class AnswerRecord(BaseModel):
-    """One line of a batch's output: an answer (``error`` null), or why there is none."""
+def answer_record(result: Answer, prompt: str) -> dict[str, Any]:
+    """Return one line of a batch's output for an answer; ``prompt`` (the raw text) lets it be
+    evaluated on its own."""
+    return {
+        "id": result.id,
+        "markdown": result.markdown,
+        "draft": result.draft,
+        "violations": [violation.model_dump(mode="json") for violation in result.validation.violations],
+        "cited": result.cited,
+        "meta": result.meta.model_dump(mode="json"),
+        "prompt": prompt,
+        "error": None,
+    }
 
-    model_config = ConfigDict(extra="forbid")
 
-    id: str
-    markdown: str | None = None
-    draft: str | None = None
-    violations: list[Violation] = []
-    cited: list[str] = []
-    meta: AnswerMeta | None = None
-    prompt: str | None = None
-    """The prompt's raw text, so that the record can be evaluated on its own."""
-    error: str | None = None
-    error_type: str | None = None
-    origin: str | None = None
-    """Where a failed prompt was read (path, or path:line)."""
-
-    @classmethod
-    def of_answer(cls, result: Answer, prompt: str) -> AnswerRecord:
-        return cls(
-            id=result.id,
-            markdown=result.markdown,
-            draft=result.draft,
-            violations=result.validation.violations,
-            cited=result.cited,
-            meta=result.meta,
-            prompt=prompt,
-        )
-
-    @classmethod
-    def failure(cls, record_id: str, origin: str, exc: BaseException) -> AnswerRecord:
-        return cls(id=record_id, error=one_line(exc), error_type=type(exc).__name__, origin=origin)
+def failure_record(record_id: str, origin: str, exc: BaseException) -> dict[str, Any]:
+    """Return one line of a batch's output for a prompt that has no answer (``origin``: where it was read)."""
+    return {"id": record_id, "error": one_line(exc), "error_type": type(exc).__name__, "origin": origin}
 
 
 class JsonlWriter:
@@ -105,13 +89,8 @@ class JsonlWriter:
         self._file = path.open("a", encoding="utf-8")
         self._lock = threading.Lock()
 
-    def write(self, record: AnswerRecord) -> None:
-        """Append one record as one line: an answer's fields, or a failure's, and always ``error``."""
-        if record.error is None:
-            data = record.model_dump(mode="json", exclude={"error_type", "origin"})
-        else:
-            data = record.model_dump(mode="json", include={"id", "error", "error_type", "origin"})
-        line = json.dumps(data, ensure_ascii=False) + "\n"
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock:
             self._file.write(line)
             self._file.flush()
@@ -211,11 +190,11 @@ def answer_batch(
 ) -> BatchSummary:
     """Answer every prompt in ``inputs`` (see :func:`cnaps_rag.inputs.iter_inputs`) into the JSONL ``output``.
 
-    ``workers`` > 1 sends that many prompts at once (useful with a hosted backend; the local model
-    answers one at a time). ``resume`` skips ids already in the output; without it the output is
-    started afresh. ``progress`` defaults to a bar when stderr is a terminal. ``attempts`` and
-    ``max_wait`` bound the retries of each generation (see :func:`cnaps_rag.pipeline.answer`).
-    ``on_note`` is called, before any prompt is answered, with a note on a previous run that died.
+    ``workers`` > 1 sends that many prompts at once (a hosted backend; the local model answers one
+    at a time). ``resume`` skips ids already in the output; without it the output is started afresh.
+    ``attempts`` and ``max_wait`` bound each generation's retries (:func:`cnaps_rag.pipeline.answer`).
+    ``progress`` defaults to a bar when stderr is a terminal. ``on_note`` gets a note on a previous
+    run that died, before any prompt is answered.
     """
     started = time.perf_counter()
     strategy = check_options(strategy, max_tokens)  # once, not as the same failure on every prompt
@@ -239,26 +218,24 @@ def answer_batch(
         with _writing(out_path):
             already = done_ids(out_path) if resume else set()
             writer = JsonlWriter(out_path)
-        seen: set[str] = set()
         todo: list[InputRecord] = []
         for record in records:
-            if record.id in already or record.id in seen:
+            if record.id in already:
                 summary.skipped += 1
                 continue
-            seen.add(record.id)
+            already.add(record.id)
             if record.exception is not None:
-                writer.write(AnswerRecord.failure(record.id, record.origin, record.exception))
+                writer.write(failure_record(record.id, record.origin, record.exception))
                 summary.failed += 1
                 continue
             todo.append(record)
 
+        from tqdm import tqdm
+
         show = sys.stderr.isatty() if progress is None else progress
-        if show:
-            from tqdm import tqdm
+        bar = tqdm(total=len(todo), unit="prompt", file=sys.stderr, disable=not show)
 
-            bar = tqdm(total=len(todo), unit="prompt", file=sys.stderr)
-
-        def run_one(record: InputRecord) -> AnswerRecord:
+        def run_one(record: InputRecord) -> dict[str, Any]:
             assert record.spec is not None
             try:
                 result = answer(
@@ -270,21 +247,21 @@ def answer_batch(
                     max_wait=max_wait,
                 )
                 if markdown_dir:
-                    md_file = markdown_dir / f"{_safe_name(record.id)}.md"
-                    md_file.write_text(result.markdown, encoding="utf-8")
+                    (markdown_dir / f"{_safe_name(record.id)}.md").write_text(
+                        result.markdown, encoding="utf-8"
+                    )
             except Exception as exc:  # one prompt's failure, even an unforeseen one, must not end the batch
-                return AnswerRecord.failure(record.id, record.origin, exc)
-            return AnswerRecord.of_answer(result, record.spec.raw)
+                return failure_record(record.id, record.origin, exc)
+            return answer_record(result, record.spec.raw)
 
-        def finish(line: AnswerRecord) -> None:
+        def finish(line: dict[str, Any]) -> None:
             writer.write(line)
-            if line.error is not None:
+            if line["error"] is not None:
                 summary.failed += 1
             else:
                 summary.answered += 1
-                summary.violations_stripped += len(line.violations)
-            if show:
-                bar.update(1)
+                summary.violations_stripped += len(line["violations"])
+            bar.update(1)
 
         try:
             if workers <= 1:
@@ -292,7 +269,7 @@ def answer_batch(
                     finish(run_one(record))
             else:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
-                    pending: set[Future[AnswerRecord]] = set()
+                    pending: set[Future[dict[str, Any]]] = set()
                     for record in todo:
                         pending.add(pool.submit(run_one, record))
                         if len(pending) >= workers * 2:  # a bounded queue: an interrupt waits on few
@@ -305,7 +282,6 @@ def answer_batch(
             summary.interrupted = True
         finally:
             writer.close()
-            if show:
-                bar.close()
+            bar.close()
             summary.seconds = round(time.perf_counter() - started, 3)
         return summary

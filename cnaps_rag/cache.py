@@ -59,33 +59,30 @@ class AskedModel:
     def model(self) -> str:
         return self.backend.model
 
+    def _path(self, key: str) -> Path | None:
+        return None if self.folder is None else self.folder / key[:2] / f"{key}.json"
+
     def cached(self, key: str, read: Callable[[dict[str, Any]], Value]) -> Value | None:
         """Return what ``read`` makes of the object under ``key`` (a hit), or None when there is none
         or it is torn or foreign (``read`` raises): ask again and overwrite it."""
-        data = self._read(key)
-        if data is None:
+        path = self._path(key)
+        if path is None:
             return None
         try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                return None
             value = read(data)
-        except (ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError):
             return None
         with self._lock:
             self.cache_hits += 1
         return value
 
-    def _read(self, key: str) -> dict[str, Any] | None:
-        if self.folder is None:
-            return None
-        try:
-            data = json.loads((self.folder / key[:2] / f"{key}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
-
     def store(self, key: str, data: dict[str, Any]) -> None:
-        if self.folder is None:
+        path = self._path(key)
+        if path is None:
             return
-        path = self.folder / key[:2] / f"{key}.json"
         with contextlib.suppress(OSError):
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as file:
@@ -93,7 +90,6 @@ class AskedModel:
             os.replace(file.name, path)
 
     def given_up(self) -> bool:
-        """Return whether no more is asked in this run."""
         return self.failed_in_a_row >= GIVE_UP_AFTER
 
     def ask(self, request: Request, reply_type: type[Reply]) -> tuple[Reply | None, str | None]:
@@ -101,15 +97,15 @@ class AskedModel:
         # A caller per request: its counters are this request's alone, whatever runs beside it.
         caller = Caller(self.backend, attempts=self.attempts, max_wait=self.max_wait)
         try:
-            reply = caller.parsed(request, reply_type)
+            reply, error = caller.parsed(request, reply_type), None
         except Exception as exc:
-            with self._lock:
-                self.requests += caller.generations
-                self.failures += 1
-                self.failed_in_a_row += 1
-                self.last_error = one_line(exc)
-                return None, self.last_error
+            reply, error = None, one_line(exc)
         with self._lock:
             self.requests += caller.generations
-            self.failed_in_a_row = 0
-        return reply, None
+            if error is None:
+                self.failed_in_a_row = 0
+            else:
+                self.failures += 1
+                self.failed_in_a_row += 1
+                self.last_error = error
+        return reply, error

@@ -28,12 +28,6 @@ if TYPE_CHECKING:
     from .backends import Backend
 
 
-def _read_text(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    return read_bytes(path).decode("utf-8", errors="replace")
-
-
 def _one_prompt(path: str) -> PromptSpec:
     specs = load_prompt_file(path)
     if len(specs) != 1:
@@ -59,7 +53,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .validation import validate
 
     spec = _one_prompt(args.prompt)
-    result = validate(_read_text(args.answer), spec, untrusted_summaries=args.untrusted_summaries)
+    text = (
+        sys.stdin.read() if args.answer == "-" else read_bytes(args.answer).decode("utf-8", errors="replace")
+    )
+    result = validate(text, spec, untrusted_summaries=args.untrusted_summaries)
     if args.json:
         _print_json(result.model_dump())
     else:
@@ -205,7 +202,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .backends import make_backend
+    from .backends import resolve_backend
     from .evaluation import Judge, ResultsFields, evaluate, load_prompt_index, write_report
     from .evaluation.report import iter_report_json, iter_report_markdown
 
@@ -216,8 +213,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.judge or args.judge_model or args.judge_base_url:
         # Several --judge-model: a panel, each judge cached on its own (the model is in the key).
         for model in args.judge_model or [None]:
-            options = {"n_ctx": args.judge_n_ctx, "timeout": args.judge_timeout}
-            backend = make_backend("openai", model=model, base_url=args.judge_base_url, **options)
+            backend = resolve_backend(
+                "openai",
+                model=model,
+                base_url=args.judge_base_url,
+                n_ctx=args.judge_n_ctx,
+                timeout=args.judge_timeout,
+            )
             judges.append(Judge(backend, cache_dir=None if args.no_judge_cache else args.judge_cache))
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: give at least 1")
@@ -225,7 +227,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.claim_model or args.claim_base_url:
         from .claim_check import ClaimChecker
 
-        backend = make_backend(
+        backend = resolve_backend(
             "openai", model=args.claim_model, base_url=args.claim_base_url, timeout=args.claim_timeout
         )
         cache = None if args.no_claim_cache else args.claim_cache

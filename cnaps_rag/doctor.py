@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .backends.metadata import ModelCard, model_card
-from .backends.native import AMX_FLAGS, NATIVE_BUILD_FIX, REPACK_ENV, cpu_flags, repack_setting
+from .backends.native import AMX_FLAGS, NATIVE_BUILD_FIX, REPACK_ENV, cpu_flags, cpu_info, repack_setting
 from .errors import CnapsRagError
 
 SMOKE_PROMPT = "The three primary colours of light are red, green and"
@@ -34,8 +34,7 @@ class Smoke(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ok: bool
-    stage: str
-    """The last stage the child reached: import, info, load, generate, done."""
+    stage: str  # the last stage the child reached: import, info, load, generate, done
     seconds: float
     text: str = ""
     error: str | None = None
@@ -43,8 +42,6 @@ class Smoke(BaseModel):
 
 
 class DoctorReport(BaseModel):
-    """The machine, the native library, the model, and the smoke generation."""
-
     model_config = ConfigDict(extra="forbid")
 
     cnaps_rag: str
@@ -99,21 +96,6 @@ class DoctorReport(BaseModel):
         return lines
 
 
-def _cpu_name() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def _version(package: str) -> str | None:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def crash_hint(returncode: int, stage: str, repack: bool | None) -> tuple[str, str]:
     """Return (error, fix) for a model process that died with ``returncode`` at ``stage``."""
     if returncode >= 0:
@@ -141,21 +123,13 @@ def crash_hint(returncode: int, stage: str, repack: bool | None) -> tuple[str, s
 def run_smoke(
     model: Path, repack: str | None, timeout: float = SMOKE_SECONDS, python: str = sys.executable
 ) -> tuple[Smoke, dict[str, Any]]:
-    """Load ``model`` and generate one token in a child process (``python -m cnaps_rag.doctor MODEL``).
-
-    Return the outcome and what the child said."""
-    env = dict(os.environ)
-    if repack:
-        env[REPACK_ENV] = repack
+    """Return the outcome of loading ``model`` and generating one token in a child process
+    (``python -m cnaps_rag.doctor MODEL``), and what the child said."""
+    env = {**os.environ, REPACK_ENV: repack} if repack else None
     started = time.perf_counter()
     try:
-        child = subprocess.run(
-            [python, "-m", "cnaps_rag.doctor", str(model)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-        )
+        command = [python, "-m", "cnaps_rag.doctor", str(model)]
+        child = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         seconds = time.perf_counter() - started
         return Smoke(ok=False, stage="generate", seconds=seconds, error=f"no token after {timeout:.0f} s"), {}
@@ -185,6 +159,9 @@ def doctor(
     setting = repack_setting(repack)
     if chat_format is not None:
         check_chat_format(chat_format)
+    llama_version = None
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        llama_version = metadata.version("llama-cpp-python")
     card: ModelCard | None = None
     path: Path | None = None
     with contextlib.suppress(CnapsRagError):
@@ -205,9 +182,9 @@ def doctor(
         cnaps_rag=__version__,
         python=platform.python_version(),
         platform=f"{platform.system()} {platform.machine()}",
-        cpu=_cpu_name(),
+        cpu=cpu_info().get("model name") or platform.processor() or platform.machine(),
         amx=sorted(cpu_flags() & AMX_FLAGS),
-        llama_cpp_python=_version("llama-cpp-python"),
+        llama_cpp_python=llama_version,
         system_info=said.get("system_info"),
         model=str(path) if path else None,
         model_bytes=path.stat().st_size if path and path.is_file() else None,

@@ -9,11 +9,8 @@ EVIDENCE_CHARS = 160
 
 
 class CnapsRagError(Exception):
-    """Root of every error cnaps-rag raises on purpose.
-
-    ``hint`` tells the user what to do about it; ``retryable`` tells the retry policy whether
-    trying again can help.
-    """
+    """Root of every error cnaps-rag raises on purpose: ``hint`` says what to do about it,
+    ``retryable`` whether trying again can help."""
 
     retryable: bool = False
 
@@ -45,10 +42,9 @@ class TemplateError(ConfigError):
 class BackendError(CnapsRagError):
     """The model backend failed: a server error, a timeout, an unusable draft.
 
-    Built with what it carries: the server's ``status_code`` and ``retry_after`` (seconds it asked
-    to wait) where a server answered, and, once retries are spent, how many ``attempts`` were made
-    and the model's ``last_reply``; the message then ends with that evidence (``reason`` is the
-    message without it).
+    Built with the server's ``status_code`` and ``retry_after`` (seconds) where a server answered,
+    and, once retries are spent, ``attempts`` and ``last_reply``, which end the message
+    (``reason`` is the message without them).
     """
 
     def __init__(
@@ -70,7 +66,7 @@ class BackendError(CnapsRagError):
         self.last_reply = last_reply
 
     def after(self, attempts: int, last_reply: str | None) -> Self:
-        """Return a copy of this error built with how many ``attempts`` were made and the last reply."""
+        """Return a copy of this error built with the ``attempts`` made and the last reply."""
         spent = type(self).__new__(type(self))  # with every field a subclass carries (seconds, reasons)
         spent.__dict__.update(self.__dict__)
         spent.attempts, spent.last_reply = attempts, last_reply
@@ -103,8 +99,7 @@ class NotAnAnswerError(BackendError):
 
     def __init__(self, message: str, *, reasons: list[str], **options: Any):
         super().__init__(message, **options)
-        self.reasons = reasons
-        """Why each draft is no answer, in the order they were written."""
+        self.reasons = reasons  # why each draft is no answer, in the order they were written
 
 
 class DraftFormatError(BackendError):

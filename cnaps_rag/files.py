@@ -59,8 +59,8 @@ def data_words(filename: str) -> list[str]:
 def json_lines(text: str) -> Iterator[tuple[int, Any, str | None]]:
     """Yield (line number, the JSON value, None) or (line number, None, why not) per non-blank line.
 
-    Lines end at ``\n`` only: a JSON string may hold U+2028, U+2029 or NEL raw (our own writer
-    keeps them), which ``str.splitlines`` would take for line ends and cut the record apart.
+    Lines end at ``\n`` only: ``str.splitlines`` would also cut at U+2028, U+2029 or NEL, which a
+    JSON string may hold raw (our own writer keeps them).
     """
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():

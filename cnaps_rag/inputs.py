@@ -35,16 +35,14 @@ class InputRecord:
     """One prompt to answer, or the error that says why it cannot be read."""
 
     id: str
-    origin: str
-    """Where it was read: a path, ``path:line`` for a dataset record."""
+    origin: str  # where it was read: a path, ``path:line`` for a dataset record
     spec: PromptSpec | None = None
     exception: CnapsRagError | None = None
-    named: bool = True
-    """False when the input gave no id and ``id`` was made from where it stands (``stem:line``)."""
+    named: bool = True  # False when the input gave no id and ``id`` is where it stands (``stem:line``)
 
 
 def _dataset_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    """Yield (line or position, the parsed object or the PromptError why not) for a dataset."""
+    """Yield (line or position, the parsed object or the PromptError why not)."""
     try:
         text = read_bytes(path, "dataset").decode("utf-8-sig", errors="replace")
     except PromptError as exc:
@@ -67,11 +65,8 @@ def _dataset_rows(path: Path) -> Iterator[tuple[int, Any]]:
 def dataset_record(
     row: Any, origin: str, fallback_id: str, *, id_field: str = "id", prompt_field: str = "prompt"
 ) -> list[InputRecord]:
-    """Return the prompts of one dataset record (several for a record holding a dump), or its error.
-
-    ``row`` is the parsed record (or the PromptError why it could not be parsed), ``origin``
-    where it stands (``path:line``) and ``fallback_id`` its id when it has no ``id_field``.
-    """
+    """Return the prompts of one dataset record (several for a record holding a dump), or its error;
+    ``row`` may be the PromptError why it could not be parsed."""
     if isinstance(row, PromptError):
         return [InputRecord(fallback_id, origin, exception=row, named=False)]
     if not isinstance(row, dict):

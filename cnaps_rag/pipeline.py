@@ -27,8 +27,6 @@ __all__ = ["STRATEGIES", "Answer", "AnswerMeta", "Strategy", "answer", "check_op
 
 
 class AnswerMeta(BaseModel):
-    """How an answer was made."""
-
     model_config = ConfigDict(extra="forbid")
 
     backend: str
@@ -53,8 +51,6 @@ class AnswerMeta(BaseModel):
 
 
 class Answer(BaseModel):
-    """A grounded answer and everything needed to audit it."""
-
     model_config = ConfigDict(extra="forbid")
 
     id: str

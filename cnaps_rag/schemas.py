@@ -21,12 +21,9 @@ STRICT_REFUSED = (
 
 
 def json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """Return ``model``'s JSON schema, self-contained and closed at every level.
-
-    ``$ref`` is inlined, ``title`` and ``default`` dropped, ``const`` made a one-value ``enum``,
-    and every object gets ``additionalProperties: false`` and all its properties in ``required``
-    (OpenAI's ``strict: true`` demands it; llama.cpp's grammar honours it).
-    """
+    """Return ``model``'s JSON schema, self-contained and closed at every level (OpenAI's ``strict:
+    true`` demands it; llama.cpp's grammar honours it): every object allows no other properties and
+    requires all its own."""
     raw = model.model_json_schema()
     return _closed(raw, raw.pop("$defs", {}))
 

@@ -282,11 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     checker = None
     if args.claim_model or args.claim_base_url:
         from cnaps_rag import CnapsRagError
-        from cnaps_rag.backends import make_backend
+        from cnaps_rag.backends import resolve_backend
         from cnaps_rag.claim_check import ClaimChecker
 
         try:
-            backend = make_backend("openai", model=args.claim_model, base_url=args.claim_base_url)
+            backend = resolve_backend("openai", model=args.claim_model, base_url=args.claim_base_url)
         except CnapsRagError as exc:
             print(f"error: {exc.one_line()}", file=sys.stderr)
             return 2

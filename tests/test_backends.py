@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from cnaps_rag import ConfigError
-from cnaps_rag.backends import BACKENDS, LocalBackend, embedded_model_path, make_backend
+from cnaps_rag.backends import BACKENDS, LocalBackend, embedded_model_path, resolve_backend
 
 
 def test_embedded_model_is_found_without_importing_its_package():
@@ -17,7 +17,7 @@ def test_embedded_model_is_found_without_importing_its_package():
 def test_registry_and_unknown_backend():
     assert set(BACKENDS) == {"local", "openai"}
     with pytest.raises(ConfigError, match="unknown backend") as info:
-        make_backend("nope")
+        resolve_backend("nope")
     assert "local" in (info.value.hint or "")
 
 

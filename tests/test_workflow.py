@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import PROMPTS, QueueBackend, prompt
 
 from cnaps_rag import answer, load_prompt_file, parse_prompt

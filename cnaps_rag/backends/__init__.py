@@ -1,8 +1,7 @@
-"""Model backends: one small interface (:class:`Backend`), two implementations, imported lazily.
+"""Model backends: one small interface (:class:`Backend`) and a registry of two.
 
-``local`` runs a GGUF file in-process with llama-cpp-python (the embedded SmolLM2-135M by
-default); ``openai`` talks to any OpenAI-compatible server. ``llama_cpp`` and ``openai`` are
-imported only when a backend of that kind is built or used.
+``local`` runs a GGUF file in-process with llama-cpp-python; ``openai`` talks to any
+OpenAI-compatible server. ``llama_cpp`` and ``openai`` are imported only when one is built.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from .openai import OpenAIBackend
 BACKENDS: dict[str, type] = {"local": LocalBackend, "openai": OpenAIBackend}
 
 __all__ = ["BACKENDS", "Backend", "Completion", "LocalBackend", "OpenAIBackend", "Request", "StructuredMode"]
-__all__ += ["embedded_model_path", "make_backend", "resolve_backend"]
+__all__ += ["embedded_model_path", "resolve_backend"]
 
 
 def resolve_backend(
@@ -28,28 +27,27 @@ def resolve_backend(
     provider: str | None = None,
     chat_format: str | None = None,
     timeout: float | None = None,
+    n_ctx: int | None = None,
 ) -> Backend:
     """Return ``backend`` itself, or a new one by registry name, refusing the other backend's options.
 
-    ``model`` is a GGUF path for ``local`` and a model name for ``openai``.
+    ``model`` is a GGUF path for ``local`` and a model name for ``openai``; None means the default.
     """
     if not isinstance(backend, str):
         return backend
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}", hint=f"choose one of {', '.join(BACKENDS)}")
+    options: dict[str, Any] = {"timeout": timeout, "n_ctx": n_ctx}
     if backend == "local":
         if provider is not None:
             raise ConfigError(
                 f"--provider {provider} is for the openai backend", hint="pass --backend openai"
             )
-        return make_backend(backend, model_path=model, chat_format=chat_format, timeout=timeout)
-    if chat_format is not None:
-        hint = "a server applies its own model's chat template"
-        raise ConfigError("--chat-format is for a local GGUF model", hint=hint)
-    return make_backend(backend, model=model, base_url=base_url, provider=provider, timeout=timeout)
-
-
-def make_backend(name: str = "local", **options: Any) -> Backend:
-    """Return a backend by registry name, built with ``options`` (None values are dropped)."""
-    if name not in BACKENDS:
-        raise ConfigError(f"unknown backend {name!r}", hint=f"choose one of {', '.join(BACKENDS)}")
-    backend: Backend = BACKENDS[name](**{k: v for k, v in options.items() if v is not None})
-    return backend
+        options.update(model_path=model, chat_format=chat_format)
+    else:
+        if chat_format is not None:
+            hint = "a server applies its own model's chat template"
+            raise ConfigError("--chat-format is for a local GGUF model", hint=hint)
+        options.update(model=model, base_url=base_url, provider=provider)
+    chosen: Backend = BACKENDS[backend](**{k: v for k, v in options.items() if v is not None})
+    return chosen

