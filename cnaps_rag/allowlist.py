@@ -76,6 +76,12 @@ def _title_acronyms(words: list[str]) -> list[str]:
 # ------------------------------------------------------------------- the matching policy
 
 
+def nearest(key: str, allowed: Mapping[str, str]) -> tuple[str, float] | None:
+    """Return the allowed key most like ``key`` and how alike (0-100, rapidfuzz ratio), if any."""
+    best = process.extractOne(key, list(allowed), scorer=fuzz.ratio) if allowed else None
+    return (best[0], float(best[1])) if best else None
+
+
 @dataclass(frozen=True)
 class NameMatch:
     """How a name compares with the allowed ones."""
@@ -169,17 +175,16 @@ class AllowedNames:
         expansion = len(words) > 1 and all(w[:1].isupper() for w in words)
         if expansion and any(acronym in self.names for acronym in _title_acronyms(words)):
             return NameMatch(True, text, 100.0)
-        if not self.names:
+        best = nearest(key, self.names)
+        if best is None:
             return NameMatch(False, None, 0.0)
-        best = process.extractOne(key, list(self.names), scorer=fuzz.ratio)
-        assert best is not None
-        nearest, score = best[0], float(best[1])
+        nearest_key, score = best
         same_version = (
-            re.findall(r"\d+", key) == re.findall(r"\d+", nearest)
-            and key[-2:] == nearest[-2:]
-            and key.count("+") == nearest.count("+")
+            re.findall(r"\d+", key) == re.findall(r"\d+", nearest_key)
+            and key[-2:] == nearest_key[-2:]
+            and key.count("+") == nearest_key.count("+")
         )
-        return NameMatch(score >= 90 and same_version, self.names[nearest], round(score, 1))
+        return NameMatch(score >= 90 and same_version, self.names[nearest_key], round(score, 1))
 
 
 # ------------------------------------------------------------------- building an allow-list

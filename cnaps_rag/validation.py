@@ -20,14 +20,12 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
-from rapidfuzz import fuzz, process
 
-from .allowlist import AllowList
+from .allowlist import AllowList, nearest
 from .links import Link, find_links, url_key
 from .markdown import HEADING, MD_LINK, SECTION_HEADING, Layout, Line
 from .names import NameMention, find_model_names, is_function_word, name_key
@@ -501,10 +499,9 @@ def _extra_mentions(
     return found
 
 
-def _nearest(key: str, allowed: Mapping[str, str]) -> tuple[str | None, float]:
-    """Return the allowed item whose key is most like ``key``, and how alike (0-100)."""
-    best = process.extractOne(key, list(allowed), scorer=fuzz.ratio) if allowed else None
-    return (allowed[best[0]], round(float(best[1]), 1)) if best else (None, 0.0)
+def _nearest_url(key: str, allow: AllowList) -> dict[str, Any]:
+    best = nearest(key, allow.urls)
+    return {"nearest": allow.urls[best[0]], "similarity": round(best[1], 1)} if best else {}
 
 
 def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layout | None, Found]:
@@ -554,7 +551,6 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
             continue
         judged_labels.append((md.start, md.end))
         label, target = text[md.start + 1 : md.label_end], text[md.target_start : md.target_end]
-        nearest, score = _nearest(md.key, allow.urls)
         kept = (  # the label stays when it says nothing unsourced itself
             bool(label.strip())
             and all(link.key in allow.urls for link in find_links(label))
@@ -563,14 +559,7 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
         )
         action: Action = "kept_link_text" if kept else "removed_link"
         record(
-            "url",
-            target,
-            md.target_start,
-            md.target_end,
-            action,
-            nearest=nearest,
-            similarity=score,
-            key=md.key,
+            "url", target, md.target_start, md.target_end, action, key=md.key, **_nearest_url(md.key, allow)
         )
         bad_links.append(Link(md.target_start, md.target_end, target, md.key))
     for link in found.links:
@@ -579,11 +568,8 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
             md.start <= link.start and link.end <= md.end for md in found.markdown_links
         ):
             continue
-        nearest, score = _nearest(link.key, allow.urls)
         action = _url_unit(text, structure(), link.start, link.end)
-        record(
-            "url", link.text, link.start, link.end, action, nearest=nearest, similarity=score, key=link.key
-        )
+        record("url", link.text, link.start, link.end, action, key=link.key, **_nearest_url(link.key, allow))
         bad_links.append(link)
 
     # A name in an unsourced link's label is judged with the label, above; in a sourced link's
