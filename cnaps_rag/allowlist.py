@@ -6,9 +6,9 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from types import MappingProxyType
 
 from rapidfuzz import fuzz, process
@@ -43,8 +43,7 @@ _CAMEL_WORD = re.compile(r"[A-Z][a-z]+")
 
 
 def _unversioned(key: str) -> str:
-    """Return ``key`` with a ``v`` before a version number dropped: ``stablediffusionv15`` -> ``...15``."""
-    return _V_BEFORE_DIGIT.sub("", key)
+    return _V_BEFORE_DIGIT.sub("", key)  # stablediffusionv15 -> stablediffusion15
 
 
 def _initials(part: str) -> list[str]:
@@ -92,7 +91,6 @@ class NameMatch:
 
 
 _SPLIT_PARTS = re.compile(r"[\s\-_/]+")
-_CHECKED_SIZE = 4096  # verdicts an allow-list remembers before it starts again
 
 
 @dataclass(frozen=True)
@@ -108,8 +106,6 @@ class AllowedNames:
     followers: Mapping[str, frozenset[str]]
     """An identifier part's key -> the keys of the parts that follow it in a source identifier
     (``mssnet`` -> ``realblurj``), so that a shortening of one (``MSSNet-J``) is recognised."""
-    # Verdicts already given, by (key, text): answers name the same models again and again.
-    _checked: dict[tuple[str, str], NameMatch] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def _unversioned(self) -> frozenset[str]:
@@ -160,13 +156,11 @@ class AllowedNames:
         Fuzzy matching tolerates a misspelling of an allowed name, never another version:
         the digits, the last two characters and any ``+`` must agree.
         """
-        memo = (mention.key, mention.text)
-        verdict = self._checked.get(memo)
-        if verdict is None:
-            if len(self._checked) >= _CHECKED_SIZE:
-                self._checked.clear()  # a bound, for a long run over one prompt's answers
-            verdict = self._checked[memo] = self._check(mention.key, mention.text)
-        return verdict
+        return self._verdicts(mention.key, mention.text)
+
+    @cached_property
+    def _verdicts(self) -> Callable[[str, str], NameMatch]:
+        return lru_cache(maxsize=4096)(self._check)  # answers name the same models again and again
 
     def _check(self, key: str, text: str) -> NameMatch:
         if self._allows_key(key) or self._allows_parts(text, listed=name_key(text) in LEXICON_KEYS):
