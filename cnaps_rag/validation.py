@@ -54,7 +54,10 @@ _CONNECTOR = re.compile(
     r"(?:\b(?:at|from|see|via|on|in|visit|here|under|link|url|code|repo|repository|paper)\s*:?\s*)$",
     re.I,
 )
-_LIST_SEPARATOR = re.compile(r"^[\s*_`]*(?:,|/|;|&|\+|\band\b|\bor\b|\bvs\.?)[\s*_`]*$", re.I)
+_SEPARATOR = r"(?:,|/|;|&|\+|\band\b|\bor\b)"
+_LIST_SEPARATOR = re.compile(rf"^[\s*_`]*(?:{_SEPARATOR}|\bvs\.?)[\s*_`]*$", re.I)
+_SEPARATOR_BEFORE = re.compile(rf"[ \t]*{_SEPARATOR}[ \t]*$")
+_SEPARATOR_AFTER = re.compile(rf"[ \t]*{_SEPARATOR}[ \t]*")
 _ITEM_LEAD = re.compile(r"[\s*_`\[\"'“(]*")
 _LABEL_ONLY = re.compile(r"^[\s*_`\[]*[\w][\w .-]{0,30}:[\s*_`]*$")
 # A label that opens a line (``**Input:**``, ``Model A:``) is a unit of its own, not part of
@@ -83,7 +86,6 @@ def _sentence(text: str, line: Line, position: int) -> tuple[int, int, bool]:
 
 
 def _parentheses(text: str, start: int, end: int, line: Line) -> tuple[int, int] | None:
-    """Return the offsets of the parentheses around ``start:end`` on ``line``, if any."""
     opening = text.rfind("(", line.start, start)
     if opening == -1 or text.find(")", opening, start) != -1:
         return None
@@ -92,7 +94,7 @@ def _parentheses(text: str, start: int, end: int, line: Line) -> tuple[int, int]
 
 
 def _item_span(text: str, layout: Layout, index: int) -> tuple[int, int]:
-    """Return the span of the list item at line ``index``, its nested lines included."""
+    """Return the span of the list item at line ``index``, nested lines included."""
     block_end = layout.item_block_end(index)
     end = layout.lines[block_end].start if block_end < len(layout.lines) else len(text)
     return layout.lines[index].start, end
@@ -185,10 +187,6 @@ def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, 
     if connector and line.kind != "table":
         start = line.start + len(text[line.start : line.start + connector.start()].rstrip(" \t"))
     return start, end
-
-
-_SEPARATOR_BEFORE = re.compile(r"[ \t]*(?:,|/|;|&|\+|\band|\bor)[ \t]*$")
-_SEPARATOR_AFTER = re.compile(r"[ \t]*(?:,|/|;|&|\+|and\b|or\b)[ \t]*")
 
 
 def _name_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, int]:
@@ -364,7 +362,6 @@ class Found:
 
 
 def find_items(text: str) -> Found:
-    """Return the links, markdown links and model names in ``text`` (one scan of each kind)."""
     links = find_links(text)
     markdown_links = [
         MarkdownLink(m.start(), m.end(), m.end(1), m.start(2), m.end(2), url_key(m.group(2)))
@@ -410,8 +407,7 @@ class Validation(BaseModel):
 
     @property
     def found(self) -> Found | None:
-        """Return what the first pass found in the text it read (the input after newline
-        normalisation and citation clean-up), so that the score need not find it again."""
+        """What the first pass found (in the input after newline and citation clean-up), for the score."""
         return self._found
 
     @property
@@ -419,8 +415,7 @@ class Validation(BaseModel):
         return not self.violations
 
     def counts(self) -> dict[str, int]:
-        """Return the number of violations of each kind (``url`` and ``model`` always, ``invisible``
-        when there was one)."""
+        """Return the number of violations of each kind (``url`` and ``model`` always)."""
         return {"url": 0, "model": 0} | Counter(violation.kind for violation in self.violations)
 
 
