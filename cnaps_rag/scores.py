@@ -29,7 +29,7 @@ from .allowlist import AllowList
 from .markdown import answer_parts, in_order
 from .profiles import profiles
 from .spec import PromptSpec
-from .support import Check, ClaimReader, check, review
+from .support import ClaimReader, check, review
 from .text import normalize_newlines
 from .validation import NOT_COVERED, Found, Validation, citation_spans, find_items, validate
 
@@ -124,36 +124,6 @@ def _structure(text: str, spec: PromptSpec) -> tuple[float, list[int], list[int]
     return present / len(required), numbers, empty
 
 
-def _grounding(
-    text: str,
-    spec: PromptSpec,
-    allow: AllowList,
-    found: Found,
-    links: list[tuple[int, int]],
-    marks: list[tuple[int, int]],
-    strict: bool,
-    checker: ClaimReader | None,
-) -> tuple[int, list[Sentence], list[Sentence], list[Sentence]]:
-    checks = check(text, spec, allow, found, links, marks)
-    if checker is not None:
-        checks = review(checks, text, spec, checker)
-    table = profiles(spec)
-
-    def item(c: Check) -> Sentence:
-        return Sentence(
-            text=text[c.start : c.end], start=c.start, end=c.end, support=c.support,
-            sources=list(c.sources), why=c.why(table),
-        )  # fmt: skip
-
-    flagged = [(c.verdict, item(c)) for c in checks if c.verdict != "supported"]
-    unsupported = [s for verdict, s in flagged if verdict in ("unsupported", "misattributed")]
-    misattributed = [s for verdict, s in flagged if verdict == "misattributed"]
-    general = [s for verdict, s in flagged if verdict == "general"]
-    if strict:
-        unsupported = sorted(unsupported + general, key=lambda s: s.start)
-    return len(checks), unsupported, misattributed, general
-
-
 def score(
     markdown: str,
     spec: PromptSpec,
@@ -196,9 +166,29 @@ def score(
     structure, sections_found, empty_sections = _structure(text, spec)
 
     marks = citation_spans(text)
-    claims, unsupported, misattributed, general = _grounding(
-        text, spec, allow, found, links, marks, strict, checker
-    )
+    checks = check(text, spec, allow, found, links, marks)
+    if checker is not None:
+        checks = review(checks, text, spec, checker)
+    table = profiles(spec)
+    unsupported: list[Sentence] = []  # misattributed ones too
+    misattributed: list[Sentence] = []
+    general: list[Sentence] = []
+    for c in checks:
+        if c.verdict == "supported":
+            continue
+        flag = Sentence(
+            text=text[c.start : c.end], start=c.start, end=c.end, support=c.support,
+            sources=list(c.sources), why=c.why(table),
+        )  # fmt: skip
+        if c.verdict == "general":
+            general.append(flag)
+        else:
+            unsupported.append(flag)
+            if c.verdict == "misattributed":
+                misattributed.append(flag)
+    if strict:
+        unsupported = sorted(unsupported + general, key=lambda s: s.start)
+    claims = len(checks)
     judged = claims if strict else claims - len(general)
     grounding = (judged - len(unsupported)) / judged if judged else 1.0
 
