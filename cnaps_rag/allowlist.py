@@ -95,11 +95,8 @@ _SPLIT_PARTS = re.compile(r"[\s\-_/]+")
 
 @dataclass(frozen=True)
 class AllowedNames:
-    """The model names a prompt allows, and the rule for matching a mention against them.
-
-    Immutable (read-only mappings): an allow-list shared through a cache cannot be changed by
-    one caller for the next.
-    """
+    """The model names a prompt allows (read-only, as :class:`AllowList`), and the rule for
+    matching a mention against them."""
 
     names: Mapping[str, str]
     """Each allowed key, with the spelling shown in reports."""
@@ -278,12 +275,8 @@ class AllowList:
 
     @classmethod
     def from_spec(cls, spec: PromptSpec, *, untrusted_summaries: bool = False) -> AllowList:
-        """Return the allow-list of a prompt.
-
-        URLs: the ``Paper:`` and ``GitHub:`` values, and a URL in a summary ("Code is available
-        at …") unless it stands in a sentence that gives orders or ``untrusted_summaries`` is
-        set. Names: see :func:`_allowed_names`.
-        """
+        """Return the allow-list of a prompt: :attr:`urls` (no summary link in a sentence that gives
+        orders), :func:`_allowed_names`."""
         urls: dict[str, str] = {}
         url_sources: dict[str, list[str]] = {}
         for source in spec.sources:
