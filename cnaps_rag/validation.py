@@ -143,31 +143,19 @@ def _url_unit(text: str, layout: Layout, start: int, end: int) -> Action:
 # ---------------------------------------------------------------------------- stripping
 
 
-class _Edits:
-    """Non-overlapping replacements on a text; a wider edit swallows the ones inside it."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[int, int, str]] = []
-
-    def add(self, start: int, end: int, replacement: str = "") -> None:
-        kept = []
-        for s, e, r in self.items:
-            if s <= start and end <= e:
-                return  # already inside a wider edit
-            if not (start <= s and e <= end):
-                if s < end and start < e:  # partial overlap: widen to cover both
-                    start, end, replacement = min(s, start), max(e, end), ""
-                    continue
-                kept.append((s, e, r))
-        kept.append((start, end, replacement))
-        self.items = kept
-
-    def apply(self, text: str) -> str:
-        pieces, last = [], 0
-        for start, end, replacement in sorted(self.items):
-            pieces += [text[last:start], replacement]
-            last = end
-        return "".join(pieces) + text[last:]
+def _add_edit(edits: list[tuple[int, int, str]], start: int, end: int, replacement: str = "") -> None:
+    """Add a replacement to the non-overlapping ``edits``: a wider edit swallows the ones inside it."""
+    kept = []
+    for s, e, r in edits:
+        if s <= start and end <= e:
+            return  # already inside a wider edit
+        if not (start <= s and e <= end):
+            if s < end and start < e:  # partial overlap: widen to cover both
+                start, end, replacement = min(s, start), max(e, end), ""
+                continue
+            kept.append((s, e, r))
+    kept.append((start, end, replacement))
+    edits[:] = kept
 
 
 def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, int]:
@@ -220,35 +208,32 @@ def _name_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int,
     return start, end
 
 
-def _edit_for(text: str, layout: Layout, action: Action, start: int, end: int, edits: _Edits) -> None:
+def _edit_for(text: str, layout: Layout, action: Action, start: int, end: int) -> tuple[int, int, str]:
+    """Return the span that goes with a violation's unit, and what replaces it."""
     if action in ("kept_link_text", "removed_link"):
         line = layout.line_at(start)
         for match in MD_LINK.finditer(text, line.start, line.end):
             # The violation is the link's target, or a name in its label that takes the link along.
             if match.start() < start < match.end():
                 if action == "kept_link_text":
-                    edits.add(match.start(), match.end(), match.group(1))
-                else:
-                    edits.add(*_url_removal(text, layout, match.start(), match.end()))
-                return
-        edits.add(start, end)
-    elif action == "removed_url":
-        edits.add(*_url_removal(text, layout, start, end))
-    elif action == "removed_name":
-        edits.add(*_name_removal(text, layout, start, end))
-    elif action == "removed_item":
-        edits.add(*_item_span(text, layout, layout.line_index(start)))
-    else:
-        line = layout.line_at(start)
-        sentence_start, sentence_end, whole = _sentence(text, line, start)
-        if whole:
-            edits.add(line.start, min(line.end + 1, len(text)))
-            return
-        # Take the space between sentences with it, so no line starts or ends with a stray space.
-        sentence_end = line.end - len(text[sentence_end : line.end].lstrip(" \t"))
-        if sentence_end == line.end:
-            sentence_start = line.content + len(text[line.content : sentence_start].rstrip(" \t"))
-        edits.add(sentence_start, sentence_end)
+                    return match.start(), match.end(), match.group(1)
+                return *_url_removal(text, layout, match.start(), match.end()), ""
+        return start, end, ""
+    if action == "removed_url":
+        return *_url_removal(text, layout, start, end), ""
+    if action == "removed_name":
+        return *_name_removal(text, layout, start, end), ""
+    if action == "removed_item":
+        return *_item_span(text, layout, layout.line_index(start)), ""
+    line = layout.line_at(start)
+    sentence_start, sentence_end, whole = _sentence(text, line, start)
+    if whole:
+        return line.start, min(line.end + 1, len(text)), ""
+    # Take the space between sentences with it, so no line starts or ends with a stray space.
+    sentence_end = line.end - len(text[sentence_end : line.end].lstrip(" \t"))
+    if sentence_end == line.end:
+        sentence_start = line.content + len(text[line.content : sentence_start].rstrip(" \t"))
+    return sentence_start, sentence_end, ""
 
 
 _EMPTY_ITEM = re.compile(
@@ -317,16 +302,19 @@ def _fill_empty_sections(lines: list[str]) -> str:
 def _remove_units(text: str, violations: list[Violation], layout: Layout) -> str:
     """Return ``text`` (whose layout is ``layout``) with each violation's unit removed and the
     debris tidied on the lines an edit touched."""
-    edits = _Edits()
+    edits: list[tuple[int, int, str]] = []
     for violation in violations:
-        _edit_for(text, layout, violation.action, violation.start, violation.end, edits)
+        _add_edit(edits, *_edit_for(text, layout, violation.action, violation.start, violation.end))
     touched: set[int] = set()  # line numbers in the cleaned text
     shift = 0
-    for start, end, replacement in sorted(edits.items):
+    pieces, last = [], 0
+    for start, end, replacement in sorted(edits):
         first = text.count("\n", 0, start) - shift
         touched.update(range(max(0, first - 1), first + replacement.count("\n") + 2))
         shift += text.count("\n", start, end) - replacement.count("\n")
-    return _tidy(edits.apply(text), touched)
+        pieces += [text[last:start], replacement]
+        last = end
+    return _tidy("".join(pieces) + text[last:], touched)
 
 
 # ---------------------------------------------------------------------------- what is found
