@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple
 
-HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+", re.M)
+HEADING = re.compile(r"^[ \t]*(#{1,6})[ \t]+", re.M)
+"""A markdown heading's start; group 1 is its hashes."""
 ITEM = re.compile(r"^[ \t]*(?:[-*+•]|\d+[.)])[ \t]+", re.M)
-SECTION_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]*\**[ \t]*(\d+)[.)]")
-"""A heading that starts with a section number (``## 1.``, ``### **2)``); group 1 is the number."""
+SECTION_HEADING = re.compile(r"^[ \t]*(#{1,6})[ \t]*\**[ \t]*\d+[.)]")
+"""A heading that starts with a section number (``## 1.``, ``### **2)``); group 1 is its hashes."""
 PROMPT_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]*(.*?)[ \t]*:?[ \t]*$")
 PROMPT_SECTION_HEADING = re.compile(r"^[ \t]*(#{2,3})[ \t]*(\d+|[A-Z])[.)][ \t]*(.+?)[ \t]*$")
 """A prompt's headings: no space needed after the hashes (the prompts' own form), one that opens

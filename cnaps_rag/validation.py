@@ -277,10 +277,6 @@ def _tidy(text: str, touched: set[int]) -> str:
     return _fill_empty_sections(lines)
 
 
-def _heading_level(line: str) -> int:
-    return len(line.lstrip(" \t")) - len(line.lstrip(" \t").lstrip("#"))
-
-
 def _fill_empty_sections(lines: list[str]) -> str:
     """Return the text of ``lines`` with a note under each numbered section a removal left empty.
 
@@ -290,11 +286,12 @@ def _fill_empty_sections(lines: list[str]) -> str:
     out: list[str] = []
     for index, line in enumerate(lines):
         out.append(line)
-        if "#" not in line[:8] or not SECTION_HEADING.match(line):
+        section = SECTION_HEADING.match(line) if "#" in line[:8] else None
+        if section is None:
             continue
-        level = _heading_level(line)
         following = next((other for other in itertools.islice(lines, index + 1, None) if other.strip()), "")
-        if not following or (HEADING.match(following) and _heading_level(following) <= level):
+        heading = HEADING.match(following)
+        if not following or (heading and len(heading.group(1)) <= len(section.group(1))):
             out.extend(["", NOT_COVERED])  # the section ends with no text in it
     return "\n".join(out)
 
