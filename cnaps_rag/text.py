@@ -21,13 +21,12 @@ def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+def sentence_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     """Yield the (start, end) span of each sentence in ``text[start:end]``, which should be one line.
 
     A dot after an abbreviation ("e.g.", "et al.") or a single letter (an initial) ends no
     sentence. Spans keep the white space that follows a sentence end at the start of the next.
     """
-    end = len(text) if end is None else end
     for match in _SENTENCE_END.finditer(text, start, end):
         before = text[start : match.start()].split()
         word = before[-1].lower().lstrip("(") if before else ""
