@@ -202,9 +202,10 @@ def _name_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int,
     before = _SEPARATOR_BEFORE.search(text[line.content : start])
     if before:
         return start - len(before.group(0)), end
-    after = _SEPARATOR_AFTER.match(text, end, line.end)
-    if after and after.end() < line.end and text[after.end()] not in ")]":
-        return start, after.end()
+    rest = text[end : line.end]  # a slice: a name ending in a letter may run into "and" ("x.5and")
+    after = _SEPARATOR_AFTER.match(rest)
+    if after and after.end() < len(rest) and rest[after.end()] not in ")]":
+        return start, end + after.end()
     return start, end
 
 
