@@ -6,9 +6,9 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from types import MappingProxyType
 
 from rapidfuzz import fuzz, process
@@ -43,8 +43,7 @@ _CAMEL_WORD = re.compile(r"[A-Z][a-z]+")
 
 
 def _unversioned(key: str) -> str:
-    """Return ``key`` with a ``v`` before a version number dropped: ``stablediffusionv15`` -> ``...15``."""
-    return _V_BEFORE_DIGIT.sub("", key)
+    return _V_BEFORE_DIGIT.sub("", key)  # stablediffusionv15 -> stablediffusion15
 
 
 def _initials(part: str) -> list[str]:
@@ -76,6 +75,12 @@ def _title_acronyms(words: list[str]) -> list[str]:
 # ------------------------------------------------------------------- the matching policy
 
 
+def nearest(key: str, allowed: Mapping[str, str]) -> tuple[str, float] | None:
+    """Return the allowed key most like ``key`` and how alike (0-100, rapidfuzz ratio), if any."""
+    best = process.extractOne(key, list(allowed), scorer=fuzz.ratio) if allowed else None
+    return (best[0], float(best[1])) if best else None
+
+
 @dataclass(frozen=True)
 class NameMatch:
     """How a name compares with the allowed ones."""
@@ -86,24 +91,18 @@ class NameMatch:
 
 
 _SPLIT_PARTS = re.compile(r"[\s\-_/]+")
-_CHECKED_SIZE = 4096  # verdicts an allow-list remembers before it starts again
 
 
 @dataclass(frozen=True)
 class AllowedNames:
-    """The model names a prompt allows, and the rule for matching a mention against them.
-
-    Immutable (read-only mappings): an allow-list shared through a cache cannot be changed by
-    one caller for the next.
-    """
+    """The model names a prompt allows (read-only, as :class:`AllowList`), and the rule for
+    matching a mention against them."""
 
     names: Mapping[str, str]
     """Each allowed key, with the spelling shown in reports."""
     followers: Mapping[str, frozenset[str]]
     """An identifier part's key -> the keys of the parts that follow it in a source identifier
     (``mssnet`` -> ``realblurj``), so that a shortening of one (``MSSNet-J``) is recognised."""
-    # Verdicts already given, by (key, text): answers name the same models again and again.
-    _checked: dict[tuple[str, str], NameMatch] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def _unversioned(self) -> frozenset[str]:
@@ -154,13 +153,11 @@ class AllowedNames:
         Fuzzy matching tolerates a misspelling of an allowed name, never another version:
         the digits, the last two characters and any ``+`` must agree.
         """
-        memo = (mention.key, mention.text)
-        verdict = self._checked.get(memo)
-        if verdict is None:
-            if len(self._checked) >= _CHECKED_SIZE:
-                self._checked.clear()  # a bound, for a long run over one prompt's answers
-            verdict = self._checked[memo] = self._check(mention.key, mention.text)
-        return verdict
+        return self._verdicts(mention.key, mention.text)
+
+    @cached_property
+    def _verdicts(self) -> Callable[[str, str], NameMatch]:
+        return lru_cache(maxsize=4096)(self._check)  # answers name the same models again and again
 
     def _check(self, key: str, text: str) -> NameMatch:
         if self._allows_key(key) or self._allows_parts(text, listed=name_key(text) in LEXICON_KEYS):
@@ -169,17 +166,16 @@ class AllowedNames:
         expansion = len(words) > 1 and all(w[:1].isupper() for w in words)
         if expansion and any(acronym in self.names for acronym in _title_acronyms(words)):
             return NameMatch(True, text, 100.0)
-        if not self.names:
+        best = nearest(key, self.names)
+        if best is None:
             return NameMatch(False, None, 0.0)
-        best = process.extractOne(key, list(self.names), scorer=fuzz.ratio)
-        assert best is not None
-        nearest, score = best[0], float(best[1])
+        nearest_key, score = best
         same_version = (
-            re.findall(r"\d+", key) == re.findall(r"\d+", nearest)
-            and key[-2:] == nearest[-2:]
-            and key.count("+") == nearest.count("+")
+            re.findall(r"\d+", key) == re.findall(r"\d+", nearest_key)
+            and key[-2:] == nearest_key[-2:]
+            and key.count("+") == nearest_key.count("+")
         )
-        return NameMatch(score >= 90 and same_version, self.names[nearest], round(score, 1))
+        return NameMatch(score >= 90 and same_version, self.names[nearest_key], round(score, 1))
 
 
 # ------------------------------------------------------------------- building an allow-list
@@ -279,12 +275,8 @@ class AllowList:
 
     @classmethod
     def from_spec(cls, spec: PromptSpec, *, untrusted_summaries: bool = False) -> AllowList:
-        """Return the allow-list of a prompt.
-
-        URLs: the ``Paper:`` and ``GitHub:`` values, and a URL in a summary ("Code is available
-        at …") unless it stands in a sentence that gives orders or ``untrusted_summaries`` is
-        set. Names: see :func:`_allowed_names`.
-        """
+        """Return the allow-list of a prompt: :attr:`urls` (no summary link in a sentence that gives
+        orders), :func:`_allowed_names`."""
         urls: dict[str, str] = {}
         url_sources: dict[str, list[str]] = {}
         for source in spec.sources:

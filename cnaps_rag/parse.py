@@ -15,7 +15,7 @@ from pathlib import Path
 from .errors import PromptError
 from .files import read_bytes
 from .markdown import PROMPT_HEADING, PROMPT_SECTION_HEADING
-from .spec import SECTIONS3, PromptFormat, PromptSpec, Section, Source
+from .spec import SECTIONS3, WORKFLOW_SECTIONS, PromptFormat, PromptSpec, Section, Source
 from .text import normalize_newlines, trim_url_tail
 
 _START = re.compile(r"^[ \t]*You are an (?:expert )?AI scientist", re.M | re.I)
@@ -158,16 +158,6 @@ def _sources(lines: list[str], bullets: bool) -> list[Source]:
     return result
 
 
-# The second format's prompts are cut short after part B (their commented-out older copy holds
-# the third instruction), so the layout is known here; the prompt's headings only rename sections.
-_WORKFLOW_SECTIONS = (
-    Section(key="task", number="1", title="Core Task", level=2),
-    Section(key="workflow", number="2", title="CNAPS-style Workflow", level=2),
-    Section(key="overview", number="A", title="High-Level Overview", level=3),
-    Section(key="diagram", number="B", title="Visual Flow Diagram", level=3),
-    Section(key="modules", number="C", title="Module Details", level=3),
-    Section(key="justification", number="3", title="Justification", level=2),
-)
 _WORKFLOW_INSTRUCTIONS = {
     "modules": "Define each module's input and output.",
     "justification": "Justify the design with references to the provided papers and tools, with their links.",
@@ -203,7 +193,7 @@ def _workflow_instructions(lines: list[str], debris: list[str]) -> tuple[list[Se
         if match and "3" not in found:
             found["3"] = ("", [match.group(1).replace("**", "")])
     sections, instructions = [], []
-    for section in _WORKFLOW_SECTIONS:
+    for section in WORKFLOW_SECTIONS:
         title, body = found.get(section.number, ("", []))
         if body and body[-1].endswith(":"):
             body = body[:-1]  # "Use this style:" introduces an example the dataset's prompts lost

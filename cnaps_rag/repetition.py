@@ -42,13 +42,6 @@ def _share(words: Sequence[str], found: Iterable[bool]) -> float:
     return sum(covered) / len(words) if words else 0.0
 
 
-def _self_repeats(words: Sequence[str]) -> Iterable[bool]:
-    seen: set[tuple[str, ...]] = set()
-    for run in _runs(words):
-        yield run in seen
-        seen.add(run)
-
-
 class RepetitionCheck:
     """Judges replies to one request: built once from its messages, called on each reply."""
 
@@ -62,10 +55,11 @@ class RepetitionCheck:
         """Return the shares of ``reply``'s words in runs of the rules, the prompt, and itself."""
         words = _words(reply)
         runs = list(_runs(words))
+        first: dict[tuple[str, ...], int] = {}  # each run -> where it first stands
         return (
             _share(words, (run in self.rules for run in runs)),
             _share(words, (run in self.prompt for run in runs)),
-            _share(words, _self_repeats(words)),
+            _share(words, (first.setdefault(run, index) != index for index, run in enumerate(runs))),
         )
 
     def __call__(self, reply: str) -> str | None:

@@ -12,30 +12,13 @@
 - ``model_precision``: model-name mentions the prompt allows / all mentions, counting every
   occurrence (1.0 when there is none). Names inside links are not mentions.
 - ``structure``: the share of the parts the prompt asks for (its numbered sections, and for
-  the second format the lettered parts A, B, C of its workflow section) that the answer has,
-  in order and not empty (1.0 when all are). Extra sections are allowed. A heading is any of
-  the forms real answers use: ``## 1. Task``, ``### 1.``, ``**1. Task**`` on a line of its
-  own, or a plain ``1. What task…`` line that repeats the prompt's own words for that part
-  (:func:`cnaps_rag.markdown.answer_parts`). A section whose only text is
-  :data:`cnaps_rag.validation.NOT_COVERED` is empty: the validator writes that line when it
-  removed everything the section said. ``sections_found`` and ``empty_sections`` say why
-  ``structure`` is below 1.
-- ``citation_marks``: chat-interface citation marks in the answer (``[cite_start]``,
-  ``[cite: 27]``), which refer to nothing a reader has; the validator removes them.
-- ``grounding``: supported claims / claims judged (1.0 when there is none); see below.
-- ``violations``: what :func:`cnaps_rag.validation.validate` strips, by kind.
-
-Grounding
----------
-Each unit of the answer with the shape of a claim is checked against the sources it credits, in
-their own words (:mod:`cnaps_rag.claims`: which units claim; :mod:`cnaps_rag.support`: how a claim
-is checked, each verdict). ``unsupported`` lists the claims the prompt does not support, with their
-spans and ``why``; ``misattributed`` those among them that credit a source that does not say them;
-``general`` the textbook statements that credit no source and name no model. ``checker=`` has a
-model read the flagged claims (:mod:`cnaps_rag.claim_check`, off by default). A general statement
-counts on neither side: ``grounding`` is (claims − general − unsupported) / (claims − general);
-with ``strict=True`` it is unsupported too and ``grounding`` is (claims − unsupported) / claims.
-Agreement with careful readers: ``python -m eval.faithfulness LABELS`` (``eval/README.md``).
+  the second format the lettered parts A, B, C of its workflow section) present in order and
+  not empty, in any heading form :func:`cnaps_rag.markdown.answer_parts` reads. A section whose
+  only text is :data:`cnaps_rag.validation.NOT_COVERED` (the validator's note where it removed
+  everything) is empty.
+- ``grounding``: (claims − general − unsupported) / (claims − general), 1.0 when there is none;
+  with ``strict=True`` general statements are unsupported too. How claims are cut and checked:
+  :mod:`cnaps_rag.claims`, :mod:`cnaps_rag.support`, the README's "Grounding".
 """
 
 from __future__ import annotations
@@ -43,13 +26,10 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from .allowlist import AllowList
-
-# The validator's own patterns and findings, so that a heading, a list item, a link and a name
-# are the same things for the score as for the validator whose work it measures.
 from .markdown import answer_parts, in_order
 from .profiles import profiles
 from .spec import PromptSpec
-from .support import Check, ClaimReader, check, review
+from .support import ClaimReader, check, review
 from .text import normalize_newlines
 from .validation import NOT_COVERED, Found, Validation, citation_spans, find_items, validate
 
@@ -144,37 +124,6 @@ def _structure(text: str, spec: PromptSpec) -> tuple[float, list[int], list[int]
     return present / len(required), numbers, empty
 
 
-def _grounding(
-    text: str,
-    spec: PromptSpec,
-    allow: AllowList,
-    found: Found,
-    links: list[tuple[int, int]],
-    marks: list[tuple[int, int]],
-    strict: bool,
-    checker: ClaimReader | None,
-) -> tuple[int, list[Sentence], list[Sentence], list[Sentence]]:
-    """Return the number of claims, and the unsupported, misattributed and general ones."""
-    checks = check(text, spec, allow, found, links, marks)
-    if checker is not None:
-        checks = review(checks, text, spec, checker)
-    table = profiles(spec)
-
-    def item(c: Check) -> Sentence:
-        return Sentence(
-            text=text[c.start : c.end], start=c.start, end=c.end, support=c.support,
-            sources=list(c.sources), why=c.why(table),
-        )  # fmt: skip
-
-    flagged = [(c.verdict, item(c)) for c in checks if c.verdict != "supported"]
-    unsupported = [s for verdict, s in flagged if verdict in ("unsupported", "misattributed")]
-    misattributed = [s for verdict, s in flagged if verdict == "misattributed"]
-    general = [s for verdict, s in flagged if verdict == "general"]
-    if strict:
-        unsupported = sorted(unsupported + general, key=lambda s: s.start)
-    return len(checks), unsupported, misattributed, general
-
-
 def score(
     markdown: str,
     spec: PromptSpec,
@@ -217,10 +166,29 @@ def score(
     structure, sections_found, empty_sections = _structure(text, spec)
 
     marks = citation_spans(text)
-    claims, unsupported, misattributed, general = _grounding(
-        text, spec, allow, found, links, marks, strict, checker
-    )
-    # Without strict, general statements count on neither side (with it, they are unsupported).
+    checks = check(text, spec, allow, found, links, marks)
+    if checker is not None:
+        checks = review(checks, text, spec, checker)
+    table = profiles(spec)
+    unsupported: list[Sentence] = []  # misattributed ones too
+    misattributed: list[Sentence] = []
+    general: list[Sentence] = []
+    for c in checks:
+        if c.verdict == "supported":
+            continue
+        flag = Sentence(
+            text=text[c.start : c.end], start=c.start, end=c.end, support=c.support,
+            sources=list(c.sources), why=c.why(table),
+        )  # fmt: skip
+        if c.verdict == "general":
+            general.append(flag)
+        else:
+            unsupported.append(flag)
+            if c.verdict == "misattributed":
+                misattributed.append(flag)
+    if strict:
+        unsupported = sorted(unsupported + general, key=lambda s: s.start)
+    claims = len(checks)
     judged = claims if strict else claims - len(general)
     grounding = (judged - len(unsupported)) / judged if judged else 1.0
 

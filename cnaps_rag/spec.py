@@ -56,6 +56,17 @@ SECTIONS3 = (
 )
 """The first format's sections."""
 
+# The second format's prompts are cut short after part B (their commented-out older copy holds
+# the third instruction), so the layout is known; the prompt's headings only rename sections.
+WORKFLOW_SECTIONS = (
+    Section(key="task", number="1", title="Core Task", level=2),
+    Section(key="workflow", number="2", title="CNAPS-style Workflow", level=2),
+    Section(key="overview", number="A", title="High-Level Overview", level=3),
+    Section(key="diagram", number="B", title="Visual Flow Diagram", level=3),
+    Section(key="modules", number="C", title="Module Details", level=3),
+    Section(key="justification", number="3", title="Justification", level=2),
+)
+
 
 class PromptSpec(BaseModel):
     """A parsed prompt: the user's question, the instructions and the allowed sources."""

@@ -172,16 +172,6 @@ def _term_pattern(term: str) -> re.Pattern[str]:
     return re.compile(_word_start(term), re.I)
 
 
-@cache
-def _keywords_pattern(task: Task) -> re.Pattern[str]:
-    # The word-start check once before one group of the keywords that open with a letter or
-    # digit: the same matches as a check before each, tried ~8x faster (751 keywords).
-    words = [re.escape(k) for k in task.keywords if k[:1].isalnum()]
-    others = [_word_start(k) for k in task.keywords if not k[:1].isalnum()]
-    grouped = [rf"(?<![^\W_])(?:{'|'.join(words)})"] if words else []
-    return re.compile("|".join(grouped + others), re.I)
-
-
 def _tasks_named(text: str) -> list[tuple[Task, str]]:
     """Return each task whose title terms start a word of ``text``, in lexicon order, with the term."""
     found = []
@@ -217,4 +207,4 @@ def model_task(source: Source | str) -> TaskResult:
 
 def tasks_in_question(question: str) -> list[Task]:
     """Return every task whose keywords occur in the question, most specific first (file order)."""
-    return [task for task in TASKS if task.keywords and _keywords_pattern(task).search(question)]
+    return [task for task in TASKS if any(_term_pattern(k).search(question) for k in task.keywords)]

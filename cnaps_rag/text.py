@@ -21,13 +21,12 @@ def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+def sentence_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     """Yield the (start, end) span of each sentence in ``text[start:end]``, which should be one line.
 
     A dot after an abbreviation ("e.g.", "et al.") or a single letter (an initial) ends no
     sentence. Spans keep the white space that follows a sentence end at the start of the next.
     """
-    end = len(text) if end is None else end
     for match in _SENTENCE_END.finditer(text, start, end):
         before = text[start : match.start()].split()
         word = before[-1].lower().lstrip("(") if before else ""
@@ -41,14 +40,11 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterato
 
 def sentences(text: str) -> list[str]:
     """Return the sentences of ``text``, stripped: each line split by :func:`sentence_spans`."""
-    result = []
-    offset = 0
-    for line in text.split("\n"):
-        for start, end in sentence_spans(text, offset, offset + len(line)):
-            if text[start:end].strip():
-                result.append(text[start:end].strip())
-        offset += len(line) + 1
-    return result
+    return [
+        text[start:end].strip()
+        for line in re.finditer(".+", text)
+        for start, end in sentence_spans(text, line.start(), line.end())
+    ]
 
 
 def shorten(text: str, limit: int, marker: str = " …") -> str:

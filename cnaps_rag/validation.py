@@ -20,14 +20,12 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
-from rapidfuzz import fuzz, process
 
-from .allowlist import AllowList
+from .allowlist import AllowList, nearest
 from .links import Link, find_links, url_key
 from .markdown import HEADING, MD_LINK, SECTION_HEADING, Layout, Line
 from .names import NameMention, find_model_names, is_function_word, name_key
@@ -56,7 +54,10 @@ _CONNECTOR = re.compile(
     r"(?:\b(?:at|from|see|via|on|in|visit|here|under|link|url|code|repo|repository|paper)\s*:?\s*)$",
     re.I,
 )
-_LIST_SEPARATOR = re.compile(r"^[\s*_`]*(?:,|/|;|&|\+|\band\b|\bor\b|\bvs\.?)[\s*_`]*$", re.I)
+_SEPARATOR = r"(?:,|/|;|&|\+|\band\b|\bor\b)"
+_LIST_SEPARATOR = re.compile(rf"^[\s*_`]*(?:{_SEPARATOR}|\bvs\.?)[\s*_`]*$", re.I)
+_SEPARATOR_BEFORE = re.compile(rf"[ \t]*{_SEPARATOR}[ \t]*$")
+_SEPARATOR_AFTER = re.compile(rf"[ \t]*{_SEPARATOR}[ \t]*")
 _ITEM_LEAD = re.compile(r"[\s*_`\[\"'“(]*")
 _LABEL_ONLY = re.compile(r"^[\s*_`\[]*[\w][\w .-]{0,30}:[\s*_`]*$")
 # A label that opens a line (``**Input:**``, ``Model A:``) is a unit of its own, not part of
@@ -85,7 +86,6 @@ def _sentence(text: str, line: Line, position: int) -> tuple[int, int, bool]:
 
 
 def _parentheses(text: str, start: int, end: int, line: Line) -> tuple[int, int] | None:
-    """Return the offsets of the parentheses around ``start:end`` on ``line``, if any."""
     opening = text.rfind("(", line.start, start)
     if opening == -1 or text.find(")", opening, start) != -1:
         return None
@@ -94,7 +94,7 @@ def _parentheses(text: str, start: int, end: int, line: Line) -> tuple[int, int]
 
 
 def _item_span(text: str, layout: Layout, index: int) -> tuple[int, int]:
-    """Return the span of the list item at line ``index``, its nested lines included."""
+    """Return the span of the list item at line ``index``, nested lines included."""
     block_end = layout.item_block_end(index)
     end = layout.lines[block_end].start if block_end < len(layout.lines) else len(text)
     return layout.lines[index].start, end
@@ -143,31 +143,19 @@ def _url_unit(text: str, layout: Layout, start: int, end: int) -> Action:
 # ---------------------------------------------------------------------------- stripping
 
 
-class _Edits:
-    """Non-overlapping replacements on a text; a wider edit swallows the ones inside it."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[int, int, str]] = []
-
-    def add(self, start: int, end: int, replacement: str = "") -> None:
-        kept = []
-        for s, e, r in self.items:
-            if s <= start and end <= e:
-                return  # already inside a wider edit
-            if not (start <= s and e <= end):
-                if s < end and start < e:  # partial overlap: widen to cover both
-                    start, end, replacement = min(s, start), max(e, end), ""
-                    continue
-                kept.append((s, e, r))
-        kept.append((start, end, replacement))
-        self.items = kept
-
-    def apply(self, text: str) -> str:
-        pieces, last = [], 0
-        for start, end, replacement in sorted(self.items):
-            pieces += [text[last:start], replacement]
-            last = end
-        return "".join(pieces) + text[last:]
+def _add_edit(edits: list[tuple[int, int, str]], start: int, end: int, replacement: str = "") -> None:
+    """Add a replacement to the non-overlapping ``edits``: a wider edit swallows the ones inside it."""
+    kept = []
+    for s, e, r in edits:
+        if s <= start and end <= e:
+            return  # already inside a wider edit
+        if not (start <= s and e <= end):
+            if s < end and start < e:  # partial overlap: widen to cover both
+                start, end, replacement = min(s, start), max(e, end), ""
+                continue
+            kept.append((s, e, r))
+    kept.append((start, end, replacement))
+    edits[:] = kept
 
 
 def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, int]:
@@ -187,10 +175,6 @@ def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, 
     if connector and line.kind != "table":
         start = line.start + len(text[line.start : line.start + connector.start()].rstrip(" \t"))
     return start, end
-
-
-_SEPARATOR_BEFORE = re.compile(r"[ \t]*(?:,|/|;|&|\+|\band|\bor)[ \t]*$")
-_SEPARATOR_AFTER = re.compile(r"[ \t]*(?:,|/|;|&|\+|and\b|or\b)[ \t]*")
 
 
 def _name_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, int]:
@@ -218,41 +202,39 @@ def _name_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int,
     before = _SEPARATOR_BEFORE.search(text[line.content : start])
     if before:
         return start - len(before.group(0)), end
-    after = _SEPARATOR_AFTER.match(text, end, line.end)
-    if after and after.end() < line.end and text[after.end()] not in ")]":
-        return start, after.end()
+    rest = text[end : line.end]  # a slice: a name ending in a letter may run into "and" ("x.5and")
+    after = _SEPARATOR_AFTER.match(rest)
+    if after and after.end() < len(rest) and rest[after.end()] not in ")]":
+        return start, end + after.end()
     return start, end
 
 
-def _edit_for(text: str, layout: Layout, action: Action, start: int, end: int, edits: _Edits) -> None:
+def _edit_for(text: str, layout: Layout, action: Action, start: int, end: int) -> tuple[int, int, str]:
+    """Return the span that goes with a violation's unit, and what replaces it."""
     if action in ("kept_link_text", "removed_link"):
         line = layout.line_at(start)
         for match in MD_LINK.finditer(text, line.start, line.end):
             # The violation is the link's target, or a name in its label that takes the link along.
             if match.start() < start < match.end():
                 if action == "kept_link_text":
-                    edits.add(match.start(), match.end(), match.group(1))
-                else:
-                    edits.add(*_url_removal(text, layout, match.start(), match.end()))
-                return
-        edits.add(start, end)
-    elif action == "removed_url":
-        edits.add(*_url_removal(text, layout, start, end))
-    elif action == "removed_name":
-        edits.add(*_name_removal(text, layout, start, end))
-    elif action == "removed_item":
-        edits.add(*_item_span(text, layout, layout.line_index(start)))
-    else:
-        line = layout.line_at(start)
-        sentence_start, sentence_end, whole = _sentence(text, line, start)
-        if whole:
-            edits.add(line.start, min(line.end + 1, len(text)))
-            return
-        # Take the space between sentences with it, so no line starts or ends with a stray space.
-        sentence_end = line.end - len(text[sentence_end : line.end].lstrip(" \t"))
-        if sentence_end == line.end:
-            sentence_start = line.content + len(text[line.content : sentence_start].rstrip(" \t"))
-        edits.add(sentence_start, sentence_end)
+                    return match.start(), match.end(), match.group(1)
+                return *_url_removal(text, layout, match.start(), match.end()), ""
+        return start, end, ""
+    if action == "removed_url":
+        return *_url_removal(text, layout, start, end), ""
+    if action == "removed_name":
+        return *_name_removal(text, layout, start, end), ""
+    if action == "removed_item":
+        return *_item_span(text, layout, layout.line_index(start)), ""
+    line = layout.line_at(start)
+    sentence_start, sentence_end, whole = _sentence(text, line, start)
+    if whole:
+        return line.start, min(line.end + 1, len(text)), ""
+    # Take the space between sentences with it, so no line starts or ends with a stray space.
+    sentence_end = line.end - len(text[sentence_end : line.end].lstrip(" \t"))
+    if sentence_end == line.end:
+        sentence_start = line.content + len(text[line.content : sentence_start].rstrip(" \t"))
+    return sentence_start, sentence_end, ""
 
 
 _EMPTY_ITEM = re.compile(
@@ -296,10 +278,6 @@ def _tidy(text: str, touched: set[int]) -> str:
     return _fill_empty_sections(lines)
 
 
-def _heading_level(line: str) -> int:
-    return len(line.lstrip(" \t")) - len(line.lstrip(" \t").lstrip("#"))
-
-
 def _fill_empty_sections(lines: list[str]) -> str:
     """Return the text of ``lines`` with a note under each numbered section a removal left empty.
 
@@ -309,11 +287,12 @@ def _fill_empty_sections(lines: list[str]) -> str:
     out: list[str] = []
     for index, line in enumerate(lines):
         out.append(line)
-        if "#" not in line[:8] or not SECTION_HEADING.match(line):
+        section = SECTION_HEADING.match(line) if "#" in line[:8] else None
+        if section is None:
             continue
-        level = _heading_level(line)
         following = next((other for other in itertools.islice(lines, index + 1, None) if other.strip()), "")
-        if not following or (HEADING.match(following) and _heading_level(following) <= level):
+        heading = HEADING.match(following)
+        if not following or (heading and len(heading.group(1)) <= len(section.group(1))):
             out.extend(["", NOT_COVERED])  # the section ends with no text in it
     return "\n".join(out)
 
@@ -321,16 +300,19 @@ def _fill_empty_sections(lines: list[str]) -> str:
 def _remove_units(text: str, violations: list[Violation], layout: Layout) -> str:
     """Return ``text`` (whose layout is ``layout``) with each violation's unit removed and the
     debris tidied on the lines an edit touched."""
-    edits = _Edits()
+    edits: list[tuple[int, int, str]] = []
     for violation in violations:
-        _edit_for(text, layout, violation.action, violation.start, violation.end, edits)
+        _add_edit(edits, *_edit_for(text, layout, violation.action, violation.start, violation.end))
     touched: set[int] = set()  # line numbers in the cleaned text
     shift = 0
-    for start, end, replacement in sorted(edits.items):
+    pieces, last = [], 0
+    for start, end, replacement in sorted(edits):
         first = text.count("\n", 0, start) - shift
         touched.update(range(max(0, first - 1), first + replacement.count("\n") + 2))
         shift += text.count("\n", start, end) - replacement.count("\n")
-    return _tidy(edits.apply(text), touched)
+        pieces += [text[last:start], replacement]
+        last = end
+    return _tidy("".join(pieces) + text[last:], touched)
 
 
 # ---------------------------------------------------------------------------- what is found
@@ -366,7 +348,6 @@ class Found:
 
 
 def find_items(text: str) -> Found:
-    """Return the links, markdown links and model names in ``text`` (one scan of each kind)."""
     links = find_links(text)
     markdown_links = [
         MarkdownLink(m.start(), m.end(), m.end(1), m.start(2), m.end(2), url_key(m.group(2)))
@@ -412,8 +393,7 @@ class Validation(BaseModel):
 
     @property
     def found(self) -> Found | None:
-        """Return what the first pass found in the text it read (the input after newline
-        normalisation and citation clean-up), so that the score need not find it again."""
+        """What the first pass found (in the input after newline and citation clean-up), for the score."""
         return self._found
 
     @property
@@ -421,8 +401,7 @@ class Validation(BaseModel):
         return not self.violations
 
     def counts(self) -> dict[str, int]:
-        """Return the number of violations of each kind (``url`` and ``model`` always, ``invisible``
-        when there was one)."""
+        """Return the number of violations of each kind (``url`` and ``model`` always)."""
         return {"url": 0, "model": 0} | Counter(violation.kind for violation in self.violations)
 
 
@@ -501,10 +480,9 @@ def _extra_mentions(
     return found
 
 
-def _nearest(key: str, allowed: Mapping[str, str]) -> tuple[str | None, float]:
-    """Return the allowed item whose key is most like ``key``, and how alike (0-100)."""
-    best = process.extractOne(key, list(allowed), scorer=fuzz.ratio) if allowed else None
-    return (allowed[best[0]], round(float(best[1]), 1)) if best else (None, 0.0)
+def _nearest_url(key: str, allow: AllowList) -> dict[str, Any]:
+    best = nearest(key, allow.urls)
+    return {"nearest": allow.urls[best[0]], "similarity": round(best[1], 1)} if best else {}
 
 
 def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layout | None, Found]:
@@ -554,7 +532,6 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
             continue
         judged_labels.append((md.start, md.end))
         label, target = text[md.start + 1 : md.label_end], text[md.target_start : md.target_end]
-        nearest, score = _nearest(md.key, allow.urls)
         kept = (  # the label stays when it says nothing unsourced itself
             bool(label.strip())
             and all(link.key in allow.urls for link in find_links(label))
@@ -563,14 +540,7 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
         )
         action: Action = "kept_link_text" if kept else "removed_link"
         record(
-            "url",
-            target,
-            md.target_start,
-            md.target_end,
-            action,
-            nearest=nearest,
-            similarity=score,
-            key=md.key,
+            "url", target, md.target_start, md.target_end, action, key=md.key, **_nearest_url(md.key, allow)
         )
         bad_links.append(Link(md.target_start, md.target_end, target, md.key))
     for link in found.links:
@@ -579,11 +549,8 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
             md.start <= link.start and link.end <= md.end for md in found.markdown_links
         ):
             continue
-        nearest, score = _nearest(link.key, allow.urls)
         action = _url_unit(text, structure(), link.start, link.end)
-        record(
-            "url", link.text, link.start, link.end, action, nearest=nearest, similarity=score, key=link.key
-        )
+        record("url", link.text, link.start, link.end, action, key=link.key, **_nearest_url(link.key, allow))
         bad_links.append(link)
 
     # A name in an unsourced link's label is judged with the label, above; in a sourced link's
