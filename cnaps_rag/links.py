@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -113,6 +114,25 @@ def _plain_http(chunk: str) -> list[tuple[int, int]] | None:
     while end > start and chunk[end - 1] in ".,;:!?-":  # prose after a URL, as linkify trims it
         end -= 1
     return None if chunk[end:].strip(")]>*`\"',.;:!?") else [(start, end)]
+
+
+def _arxiv_matches(text: str, lowered: str) -> Iterator[re.Match[str]]:
+    """Yield the matches of ``_ARXIV_TEXT`` in ``text`` (``lowered`` is ``text.lower()``).
+
+    Kept (issue 19): the case-insensitive pattern is tried at every position; trying it only
+    where the lower-cased text says "arxiv" takes 12 µs per real dev answer instead of 130 µs
+    (validate 1.13-1.2x as long without it).
+    """
+    if len(lowered) != len(text) or "\u0131" in text:
+        # "İ" lower-cases to two characters and "ı" matches "i" without being it: scan it all.
+        yield from _ARXIV_TEXT.finditer(text)
+        return
+    position = lowered.find("arxiv")
+    while position >= 0:
+        match = _ARXIV_TEXT.match(text, position)
+        if match is not None:
+            yield match
+        position = lowered.find("arxiv", match.end() if match else position + 1)
 
 
 # A scheme's "://" with the scheme's letters before it; the schemes a reader's renderer links
@@ -238,7 +258,7 @@ def find_links(text: str) -> list[Link]:
             raw = trim_url_tail(match.group(0))
             found.append(Link(match.start(), match.start() + len(raw), raw, url_key(raw)))
     if "arxiv" in lowered:
-        for match in _ARXIV_TEXT.finditer(text):
+        for match in _arxiv_matches(text, lowered):
             found.append(Link(match.start(), match.end(), match.group(0), url_key(match.group(0))))
     # A link holds no white space and has a hint: linkify only sees the runs of non-space
     # characters around a hint, each distinct run once (answers repeat their links).

@@ -248,6 +248,21 @@ def test_plain_http_fast_path_takes_markdown_targets(chunk):
     assert _plain_http(chunk) == _linkify_spans(chunk)
 
 
+_ARXIV_PIECES = st.sampled_from(
+    ["arXiv", "ARXIV", "arxiv", "arxıv", "İ", "x", ":", " ", "2406.17117", "v2", "/", "."]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ARXIV_PIECES, max_size=12).map("".join))
+def test_arxiv_ids_are_found_where_a_full_scan_finds_them(text):
+    from cnaps_rag.links import _ARXIV_TEXT, _arxiv_matches
+
+    assert [m.span() for m in _arxiv_matches(text, text.lower())] == [
+        m.span() for m in _ARXIV_TEXT.finditer(text)
+    ]
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.sampled_from(["1", ".", "a", "b", " ", "/", "@", "é", "_", "2.5"]), max_size=14).map("".join)
