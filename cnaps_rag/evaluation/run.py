@@ -26,15 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from pydantic import BaseModel, ConfigDict
-
 from ..allowlist import AllowList
 from ..errors import CnapsRagError, ConfigError, one_line
-from ..scores import Scores, score
+from ..scores import score
 from ..spec import PromptSpec
 from ..support import ClaimReader
 from ..text import normalize_newlines
-from ..validation import Violation, validate
+from ..validation import validate
 from .answers import (
     Options,
     ResultsFields,
@@ -129,6 +127,7 @@ def evaluate(
 
 @dataclass(frozen=True)
 class ScoreJob:
+    row: Row
     final: str  # LF newlines, as the draft
     draft: str | None
     spec: PromptSpec
@@ -136,55 +135,31 @@ class ScoreJob:
     checker: ClaimReader | None = None
 
 
-class Scored(BaseModel):
-    """What scoring one answer gives: scores and what the validator strips, or why it failed.
-
-    It crosses to and from workers as JSON: pydantic's own (de)serialisation of a real answer's
-    scores takes 38 µs against pickle's 69 µs, a tenth of what a second process saves per answer.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    final_scores: Scores | None = None
-    final_stripped: list[Violation] = []
-    draft_scores: Scores | None = None
-    draft_stripped: list[Violation] = []
-    error: str | None = None  # a bug to report; the answer's row says so and the run goes on
-
-    def __reduce__(self) -> tuple[Any, tuple[str]]:
-        return _scored_from_json, (self.model_dump_json(),)
-
-
-def _scored_from_json(data: str) -> Scored:
-    return Scored.model_validate_json(data)
-
-
-def _checked(text: str, job: ScoreJob, allow: AllowList) -> tuple[Scores, list[Violation]]:
-    """Return the scores of ``text`` and what the validator strips from it, from one validation."""
-    validation = validate(text, allow)
-    scores = score(text, job.spec, allow=allow, validation=validation, checker=job.checker)
-    return scores, validation.violations
-
-
-def score_answer(job: ScoreJob) -> Scored:
-    """Return the scores of one answer and its draft; a failure is returned, not raised."""
+def score_answer(job: ScoreJob) -> Row:
+    """Return the job's row with the scores of its answer and draft; a failure is in the row, not raised."""
     allow = AllowList.for_spec(job.spec, untrusted_summaries=job.untrusted_summaries)
-    result = Scored()
+    scored: dict[str, Any] = {}
     try:
-        result.final_scores, result.final_stripped = _checked(job.final, job, allow)
-        if job.draft is not None:
-            result.draft_scores, result.draft_stripped = _checked(job.draft, job, allow)
+        for which, text in (("final", job.final), ("draft", job.draft)):
+            if text is not None:
+                validation = validate(text, allow)
+                scores = score(text, job.spec, allow=allow, validation=validation, checker=job.checker)
+                scored |= {f"{which}_scores": scores, f"{which}_stripped": validation.violations}
     except Exception as exc:
         # CNAPS_RAG_RAISE_ERRORS=1 shows the traceback (in this process; a worker's is sent back).
         if os.environ.get("CNAPS_RAG_RAISE_ERRORS"):
             raise
-        return Scored(error=f"scoring failed: {one_line(exc)}")
-    return result
+        return _unscorable(job.row, f"scoring failed: {one_line(exc)}")
+    return job.row.model_copy(update=scored)
 
 
-def score_answers(jobs: list[ScoreJob]) -> list[Scored]:
+def score_answers(jobs: list[ScoreJob]) -> list[Row]:
     """Return :func:`score_answer` of each job, in order (the unit of work sent to a worker)."""
     return [score_answer(job) for job in jobs]
+
+
+def _unscorable(row: Row, reason: str) -> Row:
+    return row.model_copy(update={"status": "unscorable", "reason": reason, "prompt_id": None})
 
 
 # --------------------------------------------------------------------------- rows on disk
@@ -259,8 +234,7 @@ def _remove(file: Any, path: str) -> None:
 # --------------------------------------------------------------------------- the run
 
 
-Pending = tuple[Row, ScoreJob | None]
-"""An answer on its way: its row, and while it waits to be scored and judged, its job."""
+Verdict = tuple[Judgment | None, str | None]  # a judge's verdict, or None and why not
 
 
 class Run:
@@ -285,9 +259,9 @@ class Run:
         self.executor = ProcessPoolExecutor(jobs) if self.own_pool else executor
         # Chunks in flight: enough to keep every worker busy while the oldest is taken.
         self.max_chunks = 2 * (jobs if executor is None else max(jobs, os.cpu_count() or 1))
-        self.chunk: list[Pending] = []
-        self.scoring: deque[tuple[list[Pending], Future[list[Scored]]]] = deque()
-        self.judging: deque[tuple[Pending, list[Future[tuple[Judgment | None, str | None]]]]] = deque()
+        self.chunk: list[Row | ScoreJob] = []  # a row with nothing to score, or the job of one
+        self.scoring: deque[tuple[list[Row | ScoreJob], Future[list[Row]]]] = deque()
+        self.judging: deque[tuple[Row, ScoreJob | None, list[Future[Verdict]]]] = deque()
         self.added = 0
         self.rows = RowStore()
         self.broken: list[BrokenLine] = []
@@ -297,7 +271,7 @@ class Run:
         self.verdicts: list[RecordedVerdicts] = []
         self.recorded: set[str] = set()
         self.faults: dict[tuple[str, str], list[Any]] = {}
-        self.live: dict[str, dict[str, dict[str, float]]] = {}  # prompt -> system -> judge -> overall
+        self.live: dict[str, RecordedVerdicts] = {}  # a live panel's, scores its rubric overall
         self.live_specs: dict[str, PromptSpec] = {}
         self.started = time.perf_counter()
 
@@ -359,7 +333,7 @@ class Run:
         raw_id = record.get(options.id_field, record.get("id"))
         record_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else f"#{self.added}"
         row = Row(id=record_id, line=line, system=system, source=source, status="unscorable")
-        job = None
+        item: Row | ScoreJob = row
         error, markdown = record.get("error"), record.get("markdown")
         if error:
             text = error if isinstance(error, str) else json.dumps(error, sort_keys=True, ensure_ascii=False)
@@ -376,10 +350,15 @@ class Run:
                 row.status, row.prompt_id = "scored", spec.id
                 # Scores and validator spans both refer to the LF texts the page shows.
                 draft = normalize_newlines(draft) if isinstance(draft, str) else None
-                job = ScoreJob(
-                    normalize_newlines(markdown), draft, spec, options.untrusted_summaries, options.checker
+                item = ScoreJob(
+                    row,
+                    normalize_newlines(markdown),
+                    draft,
+                    spec,
+                    options.untrusted_summaries,
+                    options.checker,
                 )
-        self.chunk.append((row, job))
+        self.chunk.append(item)
         if len(self.chunk) >= (CHUNK if self.executor is not None else 1):
             self._submit()
 
@@ -387,7 +366,7 @@ class Run:
 
     def _submit(self) -> None:
         chunk, self.chunk = self.chunk, []
-        jobs = [job for _, job in chunk if job is not None]
+        jobs = [job for job in chunk if isinstance(job, ScoreJob)]
         try:
             future = (
                 self.executor.submit(score_answers, jobs) if self.executor else _done(score_answers(jobs))
@@ -407,11 +386,13 @@ class Run:
             # The executor failed, not the answers: their rows say so and the run goes on.
             if os.environ.get("CNAPS_RAG_RAISE_ERRORS"):
                 raise
-            results = iter([Scored(error=f"scoring failed on the executor: {one_line(exc)}")] * len(chunk))
-        for row, job in chunk:
-            if job is not None:
-                _apply(row, next(results))
-            self._judge(row, job)
+            reason = f"scoring failed on the executor: {one_line(exc)}"
+            results = iter([_unscorable(job.row, reason) for job in chunk if isinstance(job, ScoreJob)])
+        for item in chunk:
+            if isinstance(item, ScoreJob):
+                self._judge(next(results), item)
+            else:
+                self._judge(item, None)
 
     def _judge(self, row: Row, job: ScoreJob | None) -> None:
         wanted = self.judge_limit is None or self.judge_asked[row.system] < self.judge_limit
@@ -423,19 +404,17 @@ class Run:
                     futures.append(self.judge_pool.submit(judge.judge, job.spec, job.final))
                 else:
                     futures.append(_done(judge.judge(job.spec, job.final)))
-        self.judging.append(((row, job), futures))  # a row waits for the rows before it
+        self.judging.append((row, job, futures))  # a row waits for the rows before it
         while len(self.judging) > 2 * self.workers:
             self._settle_judging()
 
     def _settle_judging(self) -> None:
-        (row, job), futures = self.judging.popleft()
+        row, job, futures = self.judging.popleft()
         if futures and job is not None:
             self._add_verdicts(row, job.spec, [future.result() for future in futures])
         self._finish(row, job)
 
-    def _add_verdicts(
-        self, row: Row, spec: PromptSpec, verdicts: list[tuple[Judgment | None, str | None]]
-    ) -> None:
+    def _add_verdicts(self, row: Row, spec: PromptSpec, verdicts: list[Verdict]) -> None:
         row.judgment, row.judge_error = verdicts[0]
         if len(self.judges) > 1 and row.prompt_id is not None:
             self.live_specs.setdefault(row.prompt_id, spec)
@@ -444,8 +423,9 @@ class Run:
             }
             row.judgments = given
             if given:
-                by_system = self.live.setdefault(row.prompt_id, {}).setdefault(row.system, {})
-                by_system.update({model: judgment.overall for model, judgment in given.items()})
+                live = self.live.setdefault(row.prompt_id, RecordedVerdicts(id=row.prompt_id))
+                for model, judgment in given.items():
+                    live.scores.setdefault(model, {})[row.system] = judgment.overall
 
     def _finish(self, row: Row, job: ScoreJob | None) -> None:
         if row.system not in self.systems:
@@ -476,10 +456,10 @@ class Run:
         the answers in reverse order to show position bias; its scores are its rubric verdicts'
         overall scores (0 to 1).
         """
-        prompt_ids = [prompt_id for prompt_id, by_system in self.live.items() if len(by_system) > 1]
+        live = [v for v in self.live.values() if len({s for by in v.scores.values() for s in by}) > 1]
         tasks = []
-        for prompt_id in prompt_ids:
-            positions = self.prompts.first.get(prompt_id, {})
+        for verdict in live:
+            positions = self.prompts.first.get(verdict.id, {})
             answers = []
             for system in systems:
                 if system in positions:
@@ -487,35 +467,28 @@ class Run:
                     if markdown is not None:
                         answers.append((system, markdown))
             for judge in self.judges:
-                tasks += [(prompt_id, judge, shown) for shown in (answers, answers[::-1])]
+                tasks += [(verdict, judge, shown) for shown in (answers, answers[::-1])]
 
-        def ask(task: tuple[str, Judge, list[tuple[str, str]]]) -> tuple[str | None, str | None]:
-            prompt_id, judge, shown = task
-            return judge.compare(self.live_specs[prompt_id], shown)
+        def ask(task: tuple[RecordedVerdicts, Judge, list[tuple[str, str]]]) -> tuple[str | None, str | None]:
+            verdict, judge, shown = task
+            return judge.compare(self.live_specs[verdict.id], shown)
 
         with ThreadPoolExecutor(self.workers) as pool:
             results = list(pool.map(ask, tasks))
-        picks: dict[tuple[str, str], list[str | None]] = {}
-        failures = []
-        for (prompt_id, judge, _), (pick, why) in zip(tasks, results, strict=True):
-            if why is not None:
-                failures.append(f"{judge.model} on {prompt_id}: {why}")
-            picks.setdefault((prompt_id, judge.model), []).append(pick)
-        verdicts = []
-        for prompt_id in prompt_ids:
-            scores: dict[str, dict[str, float]] = {}
-            for system, by_judge in self.live[prompt_id].items():
-                for judge_name, value in by_judge.items():
-                    scores.setdefault(judge_name, {})[system] = value
-            votes, reordered = {}, {}
-            for judge in self.judges:
-                first, again = picks[(prompt_id, judge.model)]
-                if first is not None:
-                    votes[judge.model] = first
-                    if again is not None:
-                        reordered[judge.model] = again
-            verdicts.append(RecordedVerdicts(id=prompt_id, votes=votes, scores=scores, reordered=reordered))
-        return verdicts, failures
+        failures = [
+            f"{judge.model} on {verdict.id}: {why}"
+            for (verdict, judge, _), (_, why) in zip(tasks, results, strict=True)
+            if why is not None
+        ]
+        # Each judge's two asks are side by side: the answers in order, then reversed.
+        for (verdict, judge, _), (first, _), (again, _) in zip(
+            tasks[::2], results[::2], results[1::2], strict=True
+        ):
+            if first is not None:
+                verdict.votes[judge.model] = first
+                if again is not None:
+                    verdict.reordered[judge.model] = again
+        return live, failures
 
     def report(self, name: str) -> EvalReport:
         """Return the report of everything added, after waiting for the pending work."""
@@ -588,11 +561,3 @@ def _done(value: Any) -> Future[Any]:
     future: Future[Any] = Future()
     future.set_result(value)
     return future
-
-
-def _apply(row: Row, scored: Scored) -> None:
-    if scored.error is not None:
-        row.status, row.reason, row.prompt_id = "unscorable", scored.error, None
-        return
-    row.final_scores, row.final_stripped = scored.final_scores, scored.final_stripped
-    row.draft_scores, row.draft_stripped = scored.draft_scores, scored.draft_stripped
