@@ -31,6 +31,7 @@ CRITERIA: tuple[str, ...] = (
     "reasoning",
 )
 """The judge's rubric criteria, in report order (``prompts/judge_rubric.txt`` defines each)."""
+MEASURES = (*CRITERIA, "supported_share", "does_what_was_asked")
 REASON_CHARS = 200
 MAJORITY = "majority"
 
@@ -112,6 +113,12 @@ class Judgment(Closed):
         """Return the mean criterion score mapped to 0..1 (1 → 0, 5 → 1)."""
         return round((sum(self.scores.values()) / len(self.scores) - 1) / 4, 6)
 
+    def measures(self) -> dict[str, float]:
+        """Return what the report sums of a verdict: each criterion's score, the supported share and
+        does-what-was-asked (0 or 1), in :data:`MEASURES` order."""
+        asked = float(self.does_what_was_asked)
+        return {**self.scores, "supported_share": self.supported_share, "does_what_was_asked": asked}
+
 
 # --------------------------------------------------------------------------- rows and summaries
 
@@ -134,6 +141,13 @@ class Row(Closed):
     judgment: Judgment | None = None  # the first judge's, when a panel judges
     judge_error: str | None = None
     judgments: dict[str, Judgment] = {}  # judge model -> its verdict, when several judge
+
+    def written(self) -> tuple[Scores | None, list[Violation]]:
+        """Return the scores and stripped items of what the system wrote: the draft where there is
+        one (the final answer is already validated)."""
+        if self.draft_scores is not None:
+            return self.draft_scores, self.draft_stripped
+        return self.final_scores, self.final_stripped
 
 
 class MetricSummary(Closed):

@@ -113,7 +113,9 @@ def evaluate(
     run = Run(options, judges, judge_limit, judge_workers, jobs, executor)
     try:
         if paths is None:
-            run.add_records(answers, name or "answers")  # type: ignore[arg-type]
+            records: Iterable[Mapping[str, Any]] = answers  # type: ignore[assignment]
+            for line, record in enumerate(records, start=1):
+                run.add(record, line, name or "answers", None)
         else:
             run.add_files(paths, folder, results_fields or ResultsFields())
     except BaseException:
@@ -276,10 +278,6 @@ class Run:
         self.started = time.perf_counter()
 
     # ----------------------------------------------------------------------- input
-
-    def add_records(self, records: Iterable[Mapping[str, Any]], system: str) -> None:
-        for line, record in enumerate(records, start=1):
-            self.add(record, line, system, None)
 
     def add_files(self, paths: Sequence[Path], folder: Path | None, fields: ResultsFields) -> None:
         """Score answers files a line at a time, results files a prompt at a time."""
@@ -506,11 +504,7 @@ class Run:
         names = [t.name for t in tallies]
         judge_report = None
         if self.judges:
-            judged = (
-                [r for r in self.rows if r.judgment is not None]
-                if self.overall.judge["supported_share"].count
-                else []
-            )
+            judged = [r for r in self.rows if r.judgment is not None]
             judge_report = JudgeReport(
                 model=self.judges[0].model,
                 rubric_version=self.judges[0].rubric_version,
@@ -533,11 +527,12 @@ class Run:
             )
             panel = judge_panel(list(merged.values()), self.faults, names, source)
             panel.failures = failures
+        overall = self.overall.summary({})
         report = EvalReport(
             name=name,
-            counts={**self.overall.counts, "broken_lines": len(self.broken)},
-            metrics=self.overall.metric_rows(),
-            violations={which: dict(counter) for which, counter in self.overall.violations.items()},
+            counts={**overall.counts, "broken_lines": len(self.broken)},
+            metrics=overall.metrics,
+            violations=overall.violations,
             rows=self.rows,
             broken_lines=self.broken,
             systems=[t.summary(ranks[t.name]) for t in tallies],
