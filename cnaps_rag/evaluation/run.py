@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from ..allowlist import AllowList
 from ..errors import CnapsRagError, ConfigError, one_line
+from ..files import open_binary
 from ..scores import score
 from ..spec import PromptSpec
 from ..support import ClaimReader
@@ -38,7 +39,6 @@ from .answers import (
     ResultsFields,
     find_prompt,
     is_results_path,
-    open_answers,
     read_results,
     results_files,
     stream_records,
@@ -94,7 +94,7 @@ def evaluate(
     for path in paths or []:
         # Before any scoring: a typo in the last file must not cost the judging of the first ones.
         if not is_results_path(path) or not path.exists():
-            open_answers(path).close()
+            open_binary(path, "answers file", ConfigError).close()
         elif not results_files(path):
             raise ConfigError(f"{path}: no .json results files in this folder")
     judges = [] if judge is None else [judge] if not isinstance(judge, Sequence) else list(judge)
