@@ -22,8 +22,8 @@ from typing import Any
 from ..errors import ConfigError
 from ..scores import METRICS, Scores
 from ..validation import Violation
-from .models import CRITERIA, EvalReport
-from .sections import Code, Text, label, load_template, several_files, where
+from .models import EvalReport
+from .sections import Code, Text, label, load_template, several_files
 
 
 def _dumps(data: object) -> str:
@@ -144,14 +144,9 @@ def highlight(text: str, scores: Scores | None, stripped: Sequence[Violation]) -
     return "".join(out)
 
 
-def _clamp(value: float) -> float:
-    return max(0.0, min(1.0, value))
-
-
 @lru_cache(maxsize=1)
 def _page_template() -> Any:
-    helpers = {"esc": escape, "clamp": _clamp, "criteria": CRITERIA, "highlight": highlight, "where": where}
-    return load_template("report.html.j2", **helpers)
+    return load_template("report.html.j2", esc=escape, highlight=highlight)
 
 
 def iter_report_html(report: EvalReport) -> Iterator[str]:
