@@ -37,8 +37,6 @@ MAJORITY = "majority"
 
 
 class Closed(BaseModel):
-    """A model of the report: a field it does not name is an error (read back or written)."""
-
     model_config = ConfigDict(extra="forbid")
 
 
