@@ -12,7 +12,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     SerializationInfo,
     SkipValidation,
     field_serializer,
@@ -306,7 +305,7 @@ class EvalReport(Closed):
     counts: dict[str, int]  # records, scored, failed, unscorable, with_draft, broken_lines
     metrics: list[MetricRow]
     violations: dict[str, dict[str, int]]  # {"final": {"url": n, "model": m}, "draft": {...}}
-    rows: SkipValidation[Sequence[Row]]  # a run keeps them on disk (run.RowStore)
+    rows: SkipValidation[Sequence[Row]]  # a run keeps them on disk, with the texts (run.RowStore)
     broken_lines: list[BrokenLine]
     systems: list[SystemSummary] = []
     ranking: dict[str, list[str]] = {}  # metric -> the systems by final mean, best first
@@ -314,7 +313,6 @@ class EvalReport(Closed):
     judge: JudgeReport | None = None
     judges: PanelReport | None = None
     run: RunInfo | None = Field(default=None, exclude=True)
-    _texts: Any = PrivateAttr(default=None)  # the run's RowStore: the page reads the scored texts there
 
     @field_serializer("rows")
     def _dump_rows(self, rows: Sequence[Row], info: SerializationInfo) -> list[Any]:

@@ -23,6 +23,7 @@ from ..errors import ConfigError
 from ..scores import METRICS, Scores
 from ..validation import Violation
 from .models import EvalReport
+from .run import RowStore
 from .sections import Code, Text, label, load_template, several_files
 
 
@@ -152,7 +153,8 @@ def _page_template() -> Any:
 def iter_report_html(report: EvalReport) -> Iterator[str]:
     """Yield the report as one self-contained HTML page (no script, nothing loaded from a network) in
     pieces, each answer's text read from disk as its section is written."""
-    texts = report._texts
+    # A run's rows keep the texts the page shows; rows from elsewhere (read back from JSON) do not.
+    texts = report.rows if isinstance(report.rows, RowStore) else None
     answers = (
         (index + 1, row, *(texts.get(index) if texts is not None else (None, None)))
         for index, row in enumerate(report.rows)

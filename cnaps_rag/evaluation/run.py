@@ -528,7 +528,7 @@ class Run:
             panel = judge_panel(list(merged.values()), self.faults, names, source)
             panel.failures = failures
         overall = self.overall.summary({})
-        report = EvalReport(
+        return EvalReport(
             name=name,
             counts={**overall.counts, "broken_lines": len(self.broken)},
             metrics=overall.metrics,
@@ -547,8 +547,6 @@ class Run:
                 judge_cache_hits=sum(j.cache_hits for j in self.judges),
             ),
         )
-        report._texts = self.rows
-        return report
 
 
 def _done(value: Any) -> Future[Any]:
