@@ -270,8 +270,7 @@ class Run:
         self.overall = SystemTally("all")
         self.systems: dict[str, SystemTally] = {}
         self.prompts = PromptTable()
-        self.verdicts: list[RecordedVerdicts] = []
-        self.recorded: set[str] = set()
+        self.recorded: dict[str, RecordedVerdicts] = {}  # by prompt id (a later one replaces it)
         self.faults: dict[tuple[str, str], list[Any]] = {}
         self.live: dict[str, RecordedVerdicts] = {}  # a live panel's, scores its rubric overall
         self.live_specs: dict[str, PromptSpec] = {}
@@ -315,8 +314,7 @@ class Run:
             if isinstance(item, str):
                 continue
             if item.verdicts is not None:
-                self.verdicts.append(item.verdicts)
-                self.recorded.add(item.verdicts.id)
+                self.recorded[item.verdicts.id] = item.verdicts
             for answer_system, record in item.records:  # system None: a plain answer record in a list
                 self.add(record, None, answer_system or system, str(path))
 
@@ -514,18 +512,17 @@ class Run:
             )
         panel = None
         live, failures = self.live_verdicts(names) if len(self.judges) > 1 else ([], [])
-        if self.verdicts or live:
+        if self.recorded or live:
+            source = " and ".join(
+                kind for kind, given in (("recorded", self.recorded), ("live", live)) if given
+            )
             # Recorded and live judges on the same prompts sit on one panel (their names differ).
-            merged = {v.id: v.model_copy(deep=True) for v in self.verdicts}
             for verdict in live:
-                into = merged.setdefault(verdict.id, RecordedVerdicts(id=verdict.id))
+                into = self.recorded.setdefault(verdict.id, RecordedVerdicts(id=verdict.id))
                 into.votes |= verdict.votes
                 into.scores |= verdict.scores
                 into.reordered |= verdict.reordered
-            source = " and ".join(
-                kind for kind, given in (("recorded", self.verdicts), ("live", live)) if given
-            )
-            panel = judge_panel(list(merged.values()), self.faults, names, source)
+            panel = judge_panel(list(self.recorded.values()), self.faults, names, source)
             panel.failures = failures
         overall = self.overall.summary({})
         return EvalReport(
