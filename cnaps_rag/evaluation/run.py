@@ -20,7 +20,7 @@ import time
 import weakref
 from array import array
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -364,9 +364,7 @@ class Run:
         chunk, self.chunk = self.chunk, []
         jobs = [job for job in chunk if isinstance(job, ScoreJob)]
         try:
-            future = (
-                self.executor.submit(score_answers, jobs) if self.executor else _done(score_answers(jobs))
-            )
+            future = (self.executor.submit if self.executor else _run_here)(score_answers, jobs)
         except Exception as exc:  # a pool that broke down, a cluster that went away
             future = Future()
             future.set_exception(exc)
@@ -392,14 +390,11 @@ class Run:
 
     def _judge(self, row: Row, job: ScoreJob | None) -> None:
         wanted = self.judge_limit is None or self.judge_asked[row.system] < self.judge_limit
-        futures = []
+        futures: list[Future[Verdict]] = []
         if self.judges and job is not None and row.final_scores is not None and wanted:
             self.judge_asked[row.system] += 1
-            for judge in self.judges:
-                if self.judge_pool is not None:
-                    futures.append(self.judge_pool.submit(judge.judge, job.spec, job.final))
-                else:
-                    futures.append(_done(judge.judge(job.spec, job.final)))
+            submit = self.judge_pool.submit if self.judge_pool is not None else _run_here
+            futures = [submit(judge.judge, job.spec, job.final) for judge in self.judges]
         self.judging.append((row, job, futures))  # a row waits for the rows before it
         while len(self.judging) > 2 * self.workers:
             self._settle_judging()
@@ -546,8 +541,11 @@ class Run:
         )
 
 
-def _done(value: Any) -> Future[Any]:
-    """Return a future that holds ``value`` already (the work was done in this process)."""
+def _run_here(function: Callable[..., Any], *args: Any) -> Future[Any]:
+    """Return a future of ``function(*args)`` run now, in this process (what it raises is the future's)."""
     future: Future[Any] = Future()
-    future.set_result(value)
+    try:
+        future.set_result(function(*args))
+    except Exception as exc:
+        future.set_exception(exc)
     return future
