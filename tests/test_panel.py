@@ -121,7 +121,7 @@ def test_a_results_folder_is_read_as_it_is(results):
     }
     assert report.counts["broken_lines"] == 3
     # The page reads each answer back from its results file.
-    assert report._texts.get(2)[0] == LEAKY
+    assert report.rows.get(2)[0] == LEAKY
 
 
 def test_the_recorded_panel(results):

@@ -105,7 +105,7 @@ def test_rows_are_a_sequence_read_back_from_disk(answers_file):
     # Unsupported sentences keep their text (read back with the row) and their offsets.
     weak = next(r for r in rows if r.final_scores and r.final_scores.unsupported)
     sentence = weak.final_scores.unsupported[0]
-    markdown, _ = report._texts.get(list(rows).index(weak))
+    markdown, _ = rows.get(list(rows).index(weak))
     assert markdown is not None and markdown[sentence.start : sentence.end] == sentence.text
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from ..errors import ConfigError, PromptError
 from ..files import json_lines, open_binary, read_bytes
@@ -53,18 +53,10 @@ def load_prompt_index(path: str | Path, *, id_field: str = "id", prompt_field: s
 # --------------------------------------------------------------------------- answers files
 
 
-def open_answers(path: Path) -> BinaryIO:
-    """Return an answers file open for streaming, or raise ConfigError saying why it cannot be read."""
-    return open_binary(path, "answers file", ConfigError)
-
-
 def stream_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """Yield (line, record, None) or (line, None, why not) per non-blank line.
-
-    A file of any size takes the memory of its longest line. Raises :class:`ConfigError` when
-    the file is missing, a folder, unreadable or not UTF-8.
-    """
-    with open_answers(path) as file:
+    """Yield (line, record, None) or (line, None, why not) per non-blank line, holding one line at a
+    time. Raises :class:`ConfigError` when the file is missing, a folder, unreadable or not UTF-8."""
+    with open_binary(path, "answers file", ConfigError) as file:
         offset = 0
         for number, raw in enumerate(file, start=1):
             start, offset = offset, offset + len(raw)
@@ -110,7 +102,7 @@ def _existing_file(path: Path, base_dir: Path | None) -> Path | None:
 
 @dataclass
 class Options:
-    """How records are read and checked: prompt index, folder for relative prompt paths, field names."""
+    """How records are read: prompt index, folder for relative prompt paths, field names, scoring."""
 
     prompts: Mapping[str, PromptSpec]
     base_dir: Path | None

@@ -12,7 +12,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     SerializationInfo,
     SkipValidation,
     field_serializer,
@@ -31,13 +30,12 @@ CRITERIA: tuple[str, ...] = (
     "reasoning",
 )
 """The judge's rubric criteria, in report order (``prompts/judge_rubric.txt`` defines each)."""
+MEASURES = (*CRITERIA, "supported_share", "does_what_was_asked")
 REASON_CHARS = 200
 MAJORITY = "majority"
 
 
 class Closed(BaseModel):
-    """A model of the report: a field it does not name is an error (read back or written)."""
-
     model_config = ConfigDict(extra="forbid")
 
 
@@ -112,6 +110,12 @@ class Judgment(Closed):
         """Return the mean criterion score mapped to 0..1 (1 → 0, 5 → 1)."""
         return round((sum(self.scores.values()) / len(self.scores) - 1) / 4, 6)
 
+    def measures(self) -> dict[str, float]:
+        """Return what the report sums of a verdict: each criterion's score, the supported share and
+        does-what-was-asked (0 or 1), in :data:`MEASURES` order."""
+        asked = float(self.does_what_was_asked)
+        return {**self.scores, "supported_share": self.supported_share, "does_what_was_asked": asked}
+
 
 # --------------------------------------------------------------------------- rows and summaries
 
@@ -134,6 +138,13 @@ class Row(Closed):
     judgment: Judgment | None = None  # the first judge's, when a panel judges
     judge_error: str | None = None
     judgments: dict[str, Judgment] = {}  # judge model -> its verdict, when several judge
+
+    def written(self) -> tuple[Scores | None, list[Violation]]:
+        """Return the scores and stripped items of what the system wrote: the draft where there is
+        one (the final answer is already validated)."""
+        if self.draft_scores is not None:
+            return self.draft_scores, self.draft_stripped
+        return self.final_scores, self.final_stripped
 
 
 class MetricSummary(Closed):
@@ -294,7 +305,7 @@ class EvalReport(Closed):
     counts: dict[str, int]  # records, scored, failed, unscorable, with_draft, broken_lines
     metrics: list[MetricRow]
     violations: dict[str, dict[str, int]]  # {"final": {"url": n, "model": m}, "draft": {...}}
-    rows: SkipValidation[Sequence[Row]]  # a run keeps them on disk (run.RowStore)
+    rows: SkipValidation[Sequence[Row]]  # a run keeps them on disk, with the texts (run.RowStore)
     broken_lines: list[BrokenLine]
     systems: list[SystemSummary] = []
     ranking: dict[str, list[str]] = {}  # metric -> the systems by final mean, best first
@@ -302,7 +313,6 @@ class EvalReport(Closed):
     judge: JudgeReport | None = None
     judges: PanelReport | None = None
     run: RunInfo | None = Field(default=None, exclude=True)
-    _texts: Any = PrivateAttr(default=None)  # the run's RowStore: the page reads the scored texts there
 
     @field_serializer("rows")
     def _dump_rows(self, rows: Sequence[Row], info: SerializationInfo) -> list[Any]:

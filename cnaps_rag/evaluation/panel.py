@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from ..scores import METRICS
 from ..text import shorten
 from .models import (
-    CRITERIA,
     MAJORITY,
+    MEASURES,
     Agreement,
     BlindSpot,
     JudgeRecord,
@@ -39,10 +39,8 @@ CLAIM_CHARS = 80  # a flagged claim's text in a blind spot (the answer's page sh
 def answer_faults(row: Row) -> list[StrippedItem]:
     """Return what counts against a scored answer (its draft where it has one): what the validator
     strips, then each claim the score flags."""
-    draft = row.draft_scores is not None
-    stripped = row.draft_stripped if draft else row.final_stripped
+    scores, stripped = row.written()
     faults = [StrippedItem(kind=v.kind, value=v.value) for v in stripped]
-    scores = row.draft_scores if draft else row.final_scores
     if scores is not None:
         misattributed = {claim.start for claim in scores.misattributed}
         faults += [
@@ -229,17 +227,11 @@ def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
 def agreement(rows: Sequence[Row]) -> list[Agreement]:
     """Return Spearman's rho between each judge measure and each metric, over the answers with both."""
     judged = [r for r in rows if r.judgment is not None and r.final_scores is not None]
-    measures: dict[str, list[float]] = {
-        c: [] for c in [*CRITERIA, "supported_share", "does_what_was_asked", "overall"]
-    }
+    measures: dict[str, list[float]] = {measure: [] for measure in [*MEASURES, "overall"]}
     for row in judged:
-        judgment = row.judgment
-        assert judgment is not None
-        for criterion in CRITERIA:
-            measures[criterion].append(float(judgment.scores[criterion]))
-        measures["supported_share"].append(judgment.supported_share)
-        measures["does_what_was_asked"].append(float(judgment.does_what_was_asked))
-        measures["overall"].append(judgment.overall)
+        assert row.judgment is not None
+        for measure, value in {**row.judgment.measures(), "overall": row.judgment.overall}.items():
+            measures[measure].append(value)
     return [
         Agreement(
             judge=measure,

@@ -22,8 +22,9 @@ from typing import Any
 from ..errors import ConfigError
 from ..scores import METRICS, Scores
 from ..validation import Violation
-from .models import CRITERIA, EvalReport
-from .sections import Code, Text, label, load_template, several_files, where
+from .models import EvalReport
+from .run import RowStore
+from .sections import Code, Text, label, load_template, several_files
 
 
 def _dumps(data: object) -> str:
@@ -144,20 +145,16 @@ def highlight(text: str, scores: Scores | None, stripped: Sequence[Violation]) -
     return "".join(out)
 
 
-def _clamp(value: float) -> float:
-    return max(0.0, min(1.0, value))
-
-
 @lru_cache(maxsize=1)
 def _page_template() -> Any:
-    helpers = {"esc": escape, "clamp": _clamp, "criteria": CRITERIA, "highlight": highlight, "where": where}
-    return load_template("report.html.j2", **helpers)
+    return load_template("report.html.j2", esc=escape, highlight=highlight)
 
 
 def iter_report_html(report: EvalReport) -> Iterator[str]:
     """Yield the report as one self-contained HTML page (no script, nothing loaded from a network) in
     pieces, each answer's text read from disk as its section is written."""
-    texts = report._texts
+    # A run's rows keep the texts the page shows; rows from elsewhere (read back from JSON) do not.
+    texts = report.rows if isinstance(report.rows, RowStore) else None
     answers = (
         (index + 1, row, *(texts.get(index) if texts is not None else (None, None)))
         for index, row in enumerate(report.rows)

@@ -20,27 +20,25 @@ import time
 import weakref
 from array import array
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from pydantic import BaseModel, ConfigDict
-
 from ..allowlist import AllowList
 from ..errors import CnapsRagError, ConfigError, one_line
-from ..scores import Scores, score
+from ..files import open_binary
+from ..scores import score
 from ..spec import PromptSpec
 from ..support import ClaimReader
 from ..text import normalize_newlines
-from ..validation import Violation, validate
+from ..validation import validate
 from .answers import (
     Options,
     ResultsFields,
     find_prompt,
     is_results_path,
-    open_answers,
     read_results,
     results_files,
     stream_records,
@@ -96,7 +94,7 @@ def evaluate(
     for path in paths or []:
         # Before any scoring: a typo in the last file must not cost the judging of the first ones.
         if not is_results_path(path) or not path.exists():
-            open_answers(path).close()
+            open_binary(path, "answers file", ConfigError).close()
         elif not results_files(path):
             raise ConfigError(f"{path}: no .json results files in this folder")
     judges = [] if judge is None else [judge] if not isinstance(judge, Sequence) else list(judge)
@@ -115,7 +113,9 @@ def evaluate(
     run = Run(options, judges, judge_limit, judge_workers, jobs, executor)
     try:
         if paths is None:
-            run.add_records(answers, name or "answers")  # type: ignore[arg-type]
+            records: Iterable[Mapping[str, Any]] = answers  # type: ignore[assignment]
+            for line, record in enumerate(records, start=1):
+                run.add(record, line, name or "answers", None)
         else:
             run.add_files(paths, folder, results_fields or ResultsFields())
     except BaseException:
@@ -129,6 +129,7 @@ def evaluate(
 
 @dataclass(frozen=True)
 class ScoreJob:
+    row: Row
     final: str  # LF newlines, as the draft
     draft: str | None
     spec: PromptSpec
@@ -136,55 +137,31 @@ class ScoreJob:
     checker: ClaimReader | None = None
 
 
-class Scored(BaseModel):
-    """What scoring one answer gives: scores and what the validator strips, or why it failed.
-
-    It crosses to and from workers as JSON: pydantic's own (de)serialisation of a real answer's
-    scores takes 38 µs against pickle's 69 µs, a tenth of what a second process saves per answer.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    final_scores: Scores | None = None
-    final_stripped: list[Violation] = []
-    draft_scores: Scores | None = None
-    draft_stripped: list[Violation] = []
-    error: str | None = None  # a bug to report; the answer's row says so and the run goes on
-
-    def __reduce__(self) -> tuple[Any, tuple[str]]:
-        return _scored_from_json, (self.model_dump_json(),)
-
-
-def _scored_from_json(data: str) -> Scored:
-    return Scored.model_validate_json(data)
-
-
-def _checked(text: str, job: ScoreJob, allow: AllowList) -> tuple[Scores, list[Violation]]:
-    """Return the scores of ``text`` and what the validator strips from it, from one validation."""
-    validation = validate(text, allow)
-    scores = score(text, job.spec, allow=allow, validation=validation, checker=job.checker)
-    return scores, validation.violations
-
-
-def score_answer(job: ScoreJob) -> Scored:
-    """Return the scores of one answer and its draft; a failure is returned, not raised."""
+def score_answer(job: ScoreJob) -> Row:
+    """Return the job's row with the scores of its answer and draft; a failure is in the row, not raised."""
     allow = AllowList.for_spec(job.spec, untrusted_summaries=job.untrusted_summaries)
-    result = Scored()
+    scored: dict[str, Any] = {}
     try:
-        result.final_scores, result.final_stripped = _checked(job.final, job, allow)
-        if job.draft is not None:
-            result.draft_scores, result.draft_stripped = _checked(job.draft, job, allow)
+        for which, text in (("final", job.final), ("draft", job.draft)):
+            if text is not None:
+                validation = validate(text, allow)
+                scores = score(text, job.spec, allow=allow, validation=validation, checker=job.checker)
+                scored |= {f"{which}_scores": scores, f"{which}_stripped": validation.violations}
     except Exception as exc:
         # CNAPS_RAG_RAISE_ERRORS=1 shows the traceback (in this process; a worker's is sent back).
         if os.environ.get("CNAPS_RAG_RAISE_ERRORS"):
             raise
-        return Scored(error=f"scoring failed: {one_line(exc)}")
-    return result
+        return _unscorable(job.row, f"scoring failed: {one_line(exc)}")
+    return job.row.model_copy(update=scored)
 
 
-def score_answers(jobs: list[ScoreJob]) -> list[Scored]:
+def score_answers(jobs: list[ScoreJob]) -> list[Row]:
     """Return :func:`score_answer` of each job, in order (the unit of work sent to a worker)."""
     return [score_answer(job) for job in jobs]
+
+
+def _unscorable(row: Row, reason: str) -> Row:
+    return row.model_copy(update={"status": "unscorable", "reason": reason, "prompt_id": None})
 
 
 # --------------------------------------------------------------------------- rows on disk
@@ -259,8 +236,7 @@ def _remove(file: Any, path: str) -> None:
 # --------------------------------------------------------------------------- the run
 
 
-Pending = tuple[Row, ScoreJob | None]
-"""An answer on its way: its row, and while it waits to be scored and judged, its job."""
+Verdict = tuple[Judgment | None, str | None]  # a judge's verdict, or None and why not
 
 
 class Run:
@@ -285,27 +261,22 @@ class Run:
         self.executor = ProcessPoolExecutor(jobs) if self.own_pool else executor
         # Chunks in flight: enough to keep every worker busy while the oldest is taken.
         self.max_chunks = 2 * (jobs if executor is None else max(jobs, os.cpu_count() or 1))
-        self.chunk: list[Pending] = []
-        self.scoring: deque[tuple[list[Pending], Future[list[Scored]]]] = deque()
-        self.judging: deque[tuple[Pending, list[Future[tuple[Judgment | None, str | None]]]]] = deque()
+        self.chunk: list[Row | ScoreJob] = []  # a row with nothing to score, or the job of one
+        self.scoring: deque[tuple[list[Row | ScoreJob], Future[list[Row]]]] = deque()
+        self.judging: deque[tuple[Row, ScoreJob | None, list[Future[Verdict]]]] = deque()
         self.added = 0
         self.rows = RowStore()
         self.broken: list[BrokenLine] = []
         self.overall = SystemTally("all")
         self.systems: dict[str, SystemTally] = {}
         self.prompts = PromptTable()
-        self.verdicts: list[RecordedVerdicts] = []
-        self.recorded: set[str] = set()
+        self.recorded: dict[str, RecordedVerdicts] = {}  # by prompt id (a later one replaces it)
         self.faults: dict[tuple[str, str], list[Any]] = {}
-        self.live: dict[str, dict[str, dict[str, float]]] = {}  # prompt -> system -> judge -> overall
+        self.live: dict[str, RecordedVerdicts] = {}  # a live panel's, scores its rubric overall
         self.live_specs: dict[str, PromptSpec] = {}
         self.started = time.perf_counter()
 
     # ----------------------------------------------------------------------- input
-
-    def add_records(self, records: Iterable[Mapping[str, Any]], system: str) -> None:
-        for line, record in enumerate(records, start=1):
-            self.add(record, line, system, None)
 
     def add_files(self, paths: Sequence[Path], folder: Path | None, fields: ResultsFields) -> None:
         """Score answers files a line at a time, results files a prompt at a time."""
@@ -343,8 +314,7 @@ class Run:
             if isinstance(item, str):
                 continue
             if item.verdicts is not None:
-                self.verdicts.append(item.verdicts)
-                self.recorded.add(item.verdicts.id)
+                self.recorded[item.verdicts.id] = item.verdicts
             for answer_system, record in item.records:  # system None: a plain answer record in a list
                 self.add(record, None, answer_system or system, str(path))
 
@@ -359,7 +329,7 @@ class Run:
         raw_id = record.get(options.id_field, record.get("id"))
         record_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else f"#{self.added}"
         row = Row(id=record_id, line=line, system=system, source=source, status="unscorable")
-        job = None
+        item: Row | ScoreJob = row
         error, markdown = record.get("error"), record.get("markdown")
         if error:
             text = error if isinstance(error, str) else json.dumps(error, sort_keys=True, ensure_ascii=False)
@@ -376,10 +346,15 @@ class Run:
                 row.status, row.prompt_id = "scored", spec.id
                 # Scores and validator spans both refer to the LF texts the page shows.
                 draft = normalize_newlines(draft) if isinstance(draft, str) else None
-                job = ScoreJob(
-                    normalize_newlines(markdown), draft, spec, options.untrusted_summaries, options.checker
+                item = ScoreJob(
+                    row,
+                    normalize_newlines(markdown),
+                    draft,
+                    spec,
+                    options.untrusted_summaries,
+                    options.checker,
                 )
-        self.chunk.append((row, job))
+        self.chunk.append(item)
         if len(self.chunk) >= (CHUNK if self.executor is not None else 1):
             self._submit()
 
@@ -387,11 +362,9 @@ class Run:
 
     def _submit(self) -> None:
         chunk, self.chunk = self.chunk, []
-        jobs = [job for _, job in chunk if job is not None]
+        jobs = [job for job in chunk if isinstance(job, ScoreJob)]
         try:
-            future = (
-                self.executor.submit(score_answers, jobs) if self.executor else _done(score_answers(jobs))
-            )
+            future = (self.executor.submit if self.executor else _run_here)(score_answers, jobs)
         except Exception as exc:  # a pool that broke down, a cluster that went away
             future = Future()
             future.set_exception(exc)
@@ -407,35 +380,32 @@ class Run:
             # The executor failed, not the answers: their rows say so and the run goes on.
             if os.environ.get("CNAPS_RAG_RAISE_ERRORS"):
                 raise
-            results = iter([Scored(error=f"scoring failed on the executor: {one_line(exc)}")] * len(chunk))
-        for row, job in chunk:
-            if job is not None:
-                _apply(row, next(results))
-            self._judge(row, job)
+            reason = f"scoring failed on the executor: {one_line(exc)}"
+            results = iter([_unscorable(job.row, reason) for job in chunk if isinstance(job, ScoreJob)])
+        for item in chunk:
+            if isinstance(item, ScoreJob):
+                self._judge(next(results), item)
+            else:
+                self._judge(item, None)
 
     def _judge(self, row: Row, job: ScoreJob | None) -> None:
         wanted = self.judge_limit is None or self.judge_asked[row.system] < self.judge_limit
-        futures = []
+        futures: list[Future[Verdict]] = []
         if self.judges and job is not None and row.final_scores is not None and wanted:
             self.judge_asked[row.system] += 1
-            for judge in self.judges:
-                if self.judge_pool is not None:
-                    futures.append(self.judge_pool.submit(judge.judge, job.spec, job.final))
-                else:
-                    futures.append(_done(judge.judge(job.spec, job.final)))
-        self.judging.append(((row, job), futures))  # a row waits for the rows before it
+            submit = self.judge_pool.submit if self.judge_pool is not None else _run_here
+            futures = [submit(judge.judge, job.spec, job.final) for judge in self.judges]
+        self.judging.append((row, job, futures))  # a row waits for the rows before it
         while len(self.judging) > 2 * self.workers:
             self._settle_judging()
 
     def _settle_judging(self) -> None:
-        (row, job), futures = self.judging.popleft()
+        row, job, futures = self.judging.popleft()
         if futures and job is not None:
             self._add_verdicts(row, job.spec, [future.result() for future in futures])
         self._finish(row, job)
 
-    def _add_verdicts(
-        self, row: Row, spec: PromptSpec, verdicts: list[tuple[Judgment | None, str | None]]
-    ) -> None:
+    def _add_verdicts(self, row: Row, spec: PromptSpec, verdicts: list[Verdict]) -> None:
         row.judgment, row.judge_error = verdicts[0]
         if len(self.judges) > 1 and row.prompt_id is not None:
             self.live_specs.setdefault(row.prompt_id, spec)
@@ -444,8 +414,9 @@ class Run:
             }
             row.judgments = given
             if given:
-                by_system = self.live.setdefault(row.prompt_id, {}).setdefault(row.system, {})
-                by_system.update({model: judgment.overall for model, judgment in given.items()})
+                live = self.live.setdefault(row.prompt_id, RecordedVerdicts(id=row.prompt_id))
+                for model, judgment in given.items():
+                    live.scores.setdefault(model, {})[row.system] = judgment.overall
 
     def _finish(self, row: Row, job: ScoreJob | None) -> None:
         if row.system not in self.systems:
@@ -476,10 +447,10 @@ class Run:
         the answers in reverse order to show position bias; its scores are its rubric verdicts'
         overall scores (0 to 1).
         """
-        prompt_ids = [prompt_id for prompt_id, by_system in self.live.items() if len(by_system) > 1]
+        live = [v for v in self.live.values() if len({s for by in v.scores.values() for s in by}) > 1]
         tasks = []
-        for prompt_id in prompt_ids:
-            positions = self.prompts.first.get(prompt_id, {})
+        for verdict in live:
+            positions = self.prompts.first.get(verdict.id, {})
             answers = []
             for system in systems:
                 if system in positions:
@@ -487,35 +458,28 @@ class Run:
                     if markdown is not None:
                         answers.append((system, markdown))
             for judge in self.judges:
-                tasks += [(prompt_id, judge, shown) for shown in (answers, answers[::-1])]
+                tasks += [(verdict, judge, shown) for shown in (answers, answers[::-1])]
 
-        def ask(task: tuple[str, Judge, list[tuple[str, str]]]) -> tuple[str | None, str | None]:
-            prompt_id, judge, shown = task
-            return judge.compare(self.live_specs[prompt_id], shown)
+        def ask(task: tuple[RecordedVerdicts, Judge, list[tuple[str, str]]]) -> tuple[str | None, str | None]:
+            verdict, judge, shown = task
+            return judge.compare(self.live_specs[verdict.id], shown)
 
         with ThreadPoolExecutor(self.workers) as pool:
             results = list(pool.map(ask, tasks))
-        picks: dict[tuple[str, str], list[str | None]] = {}
-        failures = []
-        for (prompt_id, judge, _), (pick, why) in zip(tasks, results, strict=True):
-            if why is not None:
-                failures.append(f"{judge.model} on {prompt_id}: {why}")
-            picks.setdefault((prompt_id, judge.model), []).append(pick)
-        verdicts = []
-        for prompt_id in prompt_ids:
-            scores: dict[str, dict[str, float]] = {}
-            for system, by_judge in self.live[prompt_id].items():
-                for judge_name, value in by_judge.items():
-                    scores.setdefault(judge_name, {})[system] = value
-            votes, reordered = {}, {}
-            for judge in self.judges:
-                first, again = picks[(prompt_id, judge.model)]
-                if first is not None:
-                    votes[judge.model] = first
-                    if again is not None:
-                        reordered[judge.model] = again
-            verdicts.append(RecordedVerdicts(id=prompt_id, votes=votes, scores=scores, reordered=reordered))
-        return verdicts, failures
+        failures = [
+            f"{judge.model} on {verdict.id}: {why}"
+            for (verdict, judge, _), (_, why) in zip(tasks, results, strict=True)
+            if why is not None
+        ]
+        # Each judge's two asks are side by side: the answers in order, then reversed.
+        for (verdict, judge, _), (first, _), (again, _) in zip(
+            tasks[::2], results[::2], results[1::2], strict=True
+        ):
+            if first is not None:
+                verdict.votes[judge.model] = first
+                if again is not None:
+                    verdict.reordered[judge.model] = again
+        return live, failures
 
     def report(self, name: str) -> EvalReport:
         """Return the report of everything added, after waiting for the pending work."""
@@ -533,11 +497,7 @@ class Run:
         names = [t.name for t in tallies]
         judge_report = None
         if self.judges:
-            judged = (
-                [r for r in self.rows if r.judgment is not None]
-                if self.overall.judge["supported_share"].count
-                else []
-            )
+            judged = [r for r in self.rows if r.judgment is not None]
             judge_report = JudgeReport(
                 model=self.judges[0].model,
                 rubric_version=self.judges[0].rubric_version,
@@ -547,24 +507,24 @@ class Run:
             )
         panel = None
         live, failures = self.live_verdicts(names) if len(self.judges) > 1 else ([], [])
-        if self.verdicts or live:
+        if self.recorded or live:
+            source = " and ".join(
+                kind for kind, given in (("recorded", self.recorded), ("live", live)) if given
+            )
             # Recorded and live judges on the same prompts sit on one panel (their names differ).
-            merged = {v.id: v.model_copy(deep=True) for v in self.verdicts}
             for verdict in live:
-                into = merged.setdefault(verdict.id, RecordedVerdicts(id=verdict.id))
+                into = self.recorded.setdefault(verdict.id, RecordedVerdicts(id=verdict.id))
                 into.votes |= verdict.votes
                 into.scores |= verdict.scores
                 into.reordered |= verdict.reordered
-            source = " and ".join(
-                kind for kind, given in (("recorded", self.verdicts), ("live", live)) if given
-            )
-            panel = judge_panel(list(merged.values()), self.faults, names, source)
+            panel = judge_panel(list(self.recorded.values()), self.faults, names, source)
             panel.failures = failures
-        report = EvalReport(
+        overall = self.overall.summary({})
+        return EvalReport(
             name=name,
-            counts={**self.overall.counts, "broken_lines": len(self.broken)},
-            metrics=self.overall.metric_rows(),
-            violations={which: dict(counter) for which, counter in self.overall.violations.items()},
+            counts={**overall.counts, "broken_lines": len(self.broken)},
+            metrics=overall.metrics,
+            violations=overall.violations,
             rows=self.rows,
             broken_lines=self.broken,
             systems=[t.summary(ranks[t.name]) for t in tallies],
@@ -579,20 +539,13 @@ class Run:
                 judge_cache_hits=sum(j.cache_hits for j in self.judges),
             ),
         )
-        report._texts = self.rows
-        return report
 
 
-def _done(value: Any) -> Future[Any]:
-    """Return a future that holds ``value`` already (the work was done in this process)."""
+def _run_here(function: Callable[..., Any], *args: Any) -> Future[Any]:
+    """Return a future of ``function(*args)`` run now, in this process (what it raises is the future's)."""
     future: Future[Any] = Future()
-    future.set_result(value)
+    try:
+        future.set_result(function(*args))
+    except Exception as exc:
+        future.set_exception(exc)
     return future
-
-
-def _apply(row: Row, scored: Scored) -> None:
-    if scored.error is not None:
-        row.status, row.reason, row.prompt_id = "unscorable", scored.error, None
-        return
-    row.final_scores, row.final_stripped = scored.final_scores, scored.final_stripped
-    row.draft_scores, row.draft_stripped = scored.draft_scores, scored.draft_stripped

@@ -238,6 +238,7 @@ def load_template(name: str, **helpers: Any) -> Any:
         "broken_line": _broken_line,
         "cells": cells,
         "claim_cells": _claim_cells,
+        "clamp": lambda value: max(0.0, min(1.0, value)),  # a bar's length on the page
         "code": Code,
         "criteria": CRITERIA,
         "judge_failure": _judge_failure,
@@ -255,6 +256,7 @@ def load_template(name: str, **helpers: Any) -> Any:
         "stripped_cells": _stripped_cells,
         "system_bars": _system_bars,
         "unscored": _unscored,
+        "where": where,
         **helpers,
     }
     env.filters.update(names)

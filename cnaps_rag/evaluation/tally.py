@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from ..scores import METRICS
 from .models import (
     CRITERIA,
+    MEASURES,
     JudgeSummary,
     MetricRow,
     MetricSummary,
@@ -63,7 +64,7 @@ class SystemTally:
         self.paired_final = dict.fromkeys(METRICS, 0.0)  # final scores of the answers with a draft
         self.violations = {"final": Counter(url=0, model=0), "draft": Counter(url=0, model=0)}
         self.stripped: Counter[tuple[str, str]] = Counter()
-        self.judge = {measure: _Tally() for measure in [*CRITERIA, "supported_share", "does_what_was_asked"]}
+        self.judge = {measure: _Tally() for measure in MEASURES}
         self.judge_failed = 0
         self.claims = Counter({"claims": 0, "unsupported": 0, "misattributed": 0, "general": 0})
 
@@ -74,10 +75,8 @@ class SystemTally:
         if row.source is not None and row.source not in self.sources:
             self.sources.append(row.source)
         if row.judgment is not None:
-            for criterion in CRITERIA:
-                self.judge[criterion].add(row.judgment.scores[criterion])
-            self.judge["supported_share"].add(row.judgment.supported_share)
-            self.judge["does_what_was_asked"].add(float(row.judgment.does_what_was_asked))
+            for measure, value in row.judgment.measures().items():
+                self.judge[measure].add(value)
         elif row.judge_error is not None:
             self.judge_failed += 1
         final, draft = row.final_scores, row.draft_scores
@@ -98,9 +97,7 @@ class SystemTally:
                 self.draft[metric].add(getattr(draft, metric))
                 self.paired_final[metric] += getattr(final, metric)
             self.violations["draft"].update(draft.violations)
-        # What the system wrote: the draft where there is one (the final is already validated).
-        stripped = row.draft_stripped if draft is not None else row.final_stripped
-        self.stripped.update({(v.kind, v.value) for v in stripped})
+        self.stripped.update({(v.kind, v.value) for v in row.written()[1]})
 
     def metric_rows(self) -> list[MetricRow]:
         rows = []
@@ -169,7 +166,7 @@ class PromptTable:
             return
         by_system = self.first.setdefault(row.prompt_id, {})
         if row.system not in by_system:
-            stripped = len(row.draft_stripped if row.draft_scores is not None else row.final_stripped)
+            stripped = len(row.written()[1])
             scores = {metric: float(getattr(row.final_scores, metric)) for metric in METRICS}
             judge = row.judgment.overall if row.judgment is not None else None
             by_system[row.system] = (position, scores, stripped, judge)
