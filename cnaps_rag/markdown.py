@@ -31,9 +31,14 @@ _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^`\s]*)")
 _TABLE_DELIMITER = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
 _NUMBERED = re.compile(
     r"[ \t]*(?P<hashes>#{1,6}[ \t]*)?(?P<bold>\*\*|__)?[ \t]*(?:Part[ \t]+|Section[ \t]+)?"
-    r"(?P<number>\d{1,2}|[A-H])(?P<dot>[.):])[ \t]*(?P<title>.*?)[ \t]*(?:\*\*|__)?[ \t]*:?[ \t]*$"
+    r"(?P<number>\d{1,2}|[A-H])(?P<dot>[.):])[ \t]*"
 )
-"""A line that may open a numbered section or part; ``title`` without its closing emphasis and colon."""
+"""A numbered line's start; its title is the rest without :data:`_TITLE_END` (the first that can
+be). Two patterns: one that ran on to the line's end tried a title end after every character."""
+_NUMBERED_FIRST = frozenset("#*_0123456789ABCDEFGHPS")
+"""What a :data:`_NUMBERED` match can open with, after spaces and tabs."""
+_TITLE_END = re.compile(r"[ \t]*(?:\*\*|__)?[ \t]*:?[ \t]*")
+_TITLE_END_CHARS = " \t*_:"
 
 
 Kind = Literal["blank", "text", "heading", "item", "table", "fence", "code"]
@@ -160,6 +165,9 @@ class Layout:
             if line.kind not in ("heading", "text", "item") or line.indent > 1:
                 continue
             raw = self.text[line.start : line.end]
+            # _NUMBERED opens with one of these after spaces (most lines are prose: no regex call).
+            if raw.lstrip(" \t")[:1] not in _NUMBERED_FIRST:
+                continue
             match = _NUMBERED.match(raw)
             if not match:
                 continue
@@ -171,9 +179,19 @@ class Layout:
                 level = 8  # "1. Core Task" (a list item to markdown) or "A. High-Level Overview"
             else:
                 continue
-            title = match.group("title").strip().strip("*_ ").rstrip(":").strip()
+            title = _title(raw, match.end()).strip().strip("*_ ").rstrip(":").strip()
             found.append(Part(index, match.group("number"), title, level))
         return found
+
+
+def _title(raw: str, start: int) -> str:
+    """Return the title of a numbered line whose title starts at ``start``: up to the first place
+    from which only :data:`_TITLE_END` is left (it is made of :data:`_TITLE_END_CHARS` only)."""
+    end = len(raw.rstrip(_TITLE_END_CHARS))
+    end = max(end, start)
+    while not _TITLE_END.fullmatch(raw, end):
+        end += 1
+    return raw[start:end]
 
 
 def is_heading(line: str) -> bool:

@@ -40,11 +40,14 @@ def sentence_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int]]
 
 def sentences(text: str) -> list[str]:
     """Return the sentences of ``text``, stripped: each line split by :func:`sentence_spans`."""
-    return [
-        text[start:end].strip()
-        for line in re.finditer(".+", text)
-        for start, end in sentence_spans(text, line.start(), line.end())
-    ]
+    result = []
+    offset = 0
+    for line in text.split("\n"):
+        for start, end in sentence_spans(text, offset, offset + len(line)):
+            if text[start:end].strip():
+                result.append(text[start:end].strip())
+        offset += len(line) + 1
+    return result
 
 
 def shorten(text: str, limit: int, marker: str = " …") -> str:

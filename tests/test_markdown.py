@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cnaps_rag.markdown import Layout
 
@@ -79,3 +81,55 @@ def test_agrees_with_markdown_it_on_the_real_answers():
         tables = [i for i, line in enumerate(layout.lines) if line.kind == "table"]
         headings = [i for i, line in enumerate(layout.lines) if line.kind == "heading"]
         assert (fences, tables, headings) == _markdown_it_blocks(text.replace("\r\n", "\n"))
+
+
+_NUMBERED_PIECES = [
+    "## ",
+    "**",
+    "__",
+    "1",
+    "12",
+    "A",
+    ".",
+    ")",
+    ":",
+    " ",
+    "\t",
+    "Part ",
+    "Title",
+    "*",
+    "_",
+    "- ",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_NUMBERED_PIECES), min_size=1, max_size=10).map("".join))
+def test_numbered_titles_are_what_one_whole_line_pattern_gives(line):
+    import re
+
+    whole = re.compile(
+        r"^[ \t]*(?P<hashes>#{1,6}[ \t]*)?(?P<bold>\*\*|__)?[ \t]*(?:Part[ \t]+|Section[ \t]+)?"
+        r"(?P<number>\d{1,2}|[A-H])(?P<dot>[.):])[ \t]*(?P<title>.*?)[ \t]*(?:\*\*|__)?[ \t]*:?[ \t]*$"
+    )
+    from cnaps_rag.markdown import _NUMBERED, _title
+
+    expected = whole.match(line)
+    start = _NUMBERED.match(line)
+    assert (start is None) == (expected is None)
+    if start is not None:
+        assert start.group("hashes", "bold", "number", "dot") == expected.group(
+            "hashes", "bold", "number", "dot"
+        )
+        assert _title(line, start.end()) == expected.group("title")
+
+
+@settings(max_examples=400)
+@given(st.text(alphabet=" \t#*_19ABHPSxa.):-Partection", max_size=30))
+def test_numbered_lines_need_an_opening_character(raw):
+    # numbered_headings skips a line whose first character after spaces is not one of these;
+    # the pattern it skips cannot match there.
+    from cnaps_rag.markdown import _NUMBERED, _NUMBERED_FIRST
+
+    if raw.lstrip(" \t")[:1] not in _NUMBERED_FIRST:
+        assert _NUMBERED.match(raw) is None
