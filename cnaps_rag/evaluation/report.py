@@ -231,9 +231,10 @@ def _judge_failure(row: Row) -> Text:
     return (Code(row.id), " (", row.system, "): ", row.judge_error or "")
 
 
+@lru_cache(maxsize=2)
 def load_template(name: str, **helpers: Any) -> Any:
-    """Return the Jinja template ``name`` beside this module, ``helpers`` among its filters and globals
-    (the names ``sections.j2`` uses are there too)."""
+    """Return the Jinja template ``name`` beside this module (made once), ``helpers`` among its filters
+    and globals (the names ``sections.j2`` uses are there too)."""
     import jinja2  # here, not at the top: `import cnaps_rag` stays fast for those who only validate
 
     env = jinja2.Environment(
@@ -334,17 +335,12 @@ def md_text(text: Text, one_line: bool = True) -> str:
     return "".join(out)
 
 
-@lru_cache(maxsize=1)
-def _markdown_template() -> Any:
-    return load_template("report.md.j2", md=md_text, cell=md_cell, code=md_code)
-
-
 def iter_report_markdown(report: EvalReport) -> Iterator[str]:
     """Yield the report's Markdown in pieces, each answer's as it comes (:func:`report_markdown`'s text)."""
     many = len(report.systems) > 1
     head = ["answer", *(["system"] if many else []), "prompt", *(label(m) for m in METRICS)]
     answers_head = [*head, "stripped (url, model)"]
-    return _markdown_template().generate(
+    return load_template("report.md.j2", md=md_text, cell=md_cell, code=md_code).generate(
         report=report, answers_head=answers_head, many=many, several=several_files(report)
     )
 
@@ -393,11 +389,6 @@ def highlight(text: str, scores: Scores | None, stripped: Sequence[Violation]) -
     return "".join(out)
 
 
-@lru_cache(maxsize=1)
-def _page_template() -> Any:
-    return load_template("report.html.j2", esc=escape, highlight=highlight)
-
-
 def iter_report_html(report: EvalReport) -> Iterator[str]:
     """Yield the report as one self-contained HTML page (no script, nothing loaded from a network) in
     pieces, each answer's text read from disk as its section is written."""
@@ -408,7 +399,7 @@ def iter_report_html(report: EvalReport) -> Iterator[str]:
         for index, row in enumerate(report.rows)
         if row.status == "scored"
     )
-    return _page_template().generate(
+    return load_template("report.html.j2", esc=escape, highlight=highlight).generate(
         report=report,
         answers=answers,
         many=len(report.systems) > 1,
