@@ -365,6 +365,7 @@ class Run:
     def _scored(self, items: Iterable[Row | ScoreJob]) -> Iterator[tuple[Row, ScoreJob | None]]:
         items = iter(items)
         size = CHUNK if self.executor is not None else 1
+        # Chunks of ``size`` items until none are left, each sent off as it is cut.
         submitted = ((chunk, self._submit(chunk)) for chunk in iter(lambda: list(islice(items, size)), []))
         for chunk, future in _ahead(submitted, self.max_chunks):
             try:
