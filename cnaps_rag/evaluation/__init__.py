@@ -2,8 +2,8 @@
 
 ``answers`` reads the inputs (answers files, a dataset team's results, prompts); ``run`` scores,
 judges and tallies them (``tally``) into an :class:`EvalReport` (``models``); ``judge`` is an
-optional model judge, ``panel`` how far judges agree; ``sections`` builds the report's content
-once (``sections.j2``), ``report`` writes it as JSON, Markdown and a page. Nothing here imports back.
+optional model judge, ``panel`` how far judges agree; ``report`` writes it as JSON, Markdown and a
+page (their sections written once, ``sections.j2``). Nothing here imports back.
 """
 
 from __future__ import annotations

@@ -23,8 +23,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..allowlist import AllowList
 from ..errors import CnapsRagError, ConfigError, one_line
@@ -111,16 +112,12 @@ def evaluate(
         claim_checker,
     )
     run = Run(options, judges, judge_limit, judge_workers, jobs, executor)
-    try:
-        if paths is None:
-            records: Iterable[Mapping[str, Any]] = answers  # type: ignore[assignment]
-            for line, record in enumerate(records, start=1):
-                run.add(record, line, name or "answers", None)
-        else:
-            run.add_files(paths, folder, results_fields or ResultsFields())
-    except BaseException:
-        run.stop(wait=False)
-        raise
+    if paths is None:
+        given: Iterable[Mapping[str, Any]] = answers  # type: ignore[assignment]
+        records: Iterable[Record] = ((r, line, name or "answers", None) for line, r in enumerate(given, 1))
+    else:
+        records = run.records(paths, folder, results_fields or ResultsFields())
+    run.take(run.item(number, record) for number, record in enumerate(records, start=1))
     return run.report(name or ("answers" if paths is None else ", ".join(str(p) for p in paths)))
 
 
@@ -237,6 +234,8 @@ def _remove(file: Any, path: str) -> None:
 
 
 Verdict = tuple[Judgment | None, str | None]  # a judge's verdict, or None and why not
+Record = tuple[Mapping[str, Any], int | None, str, str | None]  # a record, its line, system, file
+Task = TypeVar("Task")
 
 
 class Run:
@@ -261,10 +260,6 @@ class Run:
         self.executor = ProcessPoolExecutor(jobs) if self.own_pool else executor
         # Chunks in flight: enough to keep every worker busy while the oldest is taken.
         self.max_chunks = 2 * (jobs if executor is None else max(jobs, os.cpu_count() or 1))
-        self.chunk: list[Row | ScoreJob] = []  # a row with nothing to score, or the job of one
-        self.scoring: deque[tuple[list[Row | ScoreJob], Future[list[Row]]]] = deque()
-        self.judging: deque[tuple[Row, ScoreJob | None, list[Future[Verdict]]]] = deque()
-        self.added = 0
         self.rows = RowStore()
         self.broken: list[BrokenLine] = []
         self.overall = SystemTally("all")
@@ -278,8 +273,8 @@ class Run:
 
     # ----------------------------------------------------------------------- input
 
-    def add_files(self, paths: Sequence[Path], folder: Path | None, fields: ResultsFields) -> None:
-        """Score answers files a line at a time, results files a prompt at a time."""
+    def records(self, paths: Sequence[Path], folder: Path | None, fields: ResultsFields) -> Iterator[Record]:
+        """Yield answers files' records a line at a time, results files' a prompt at a time."""
         stems = [p.stem for p in paths]
         for path in paths:
             # A file's system is its stem, or the path as given where two stems are the same.
@@ -287,7 +282,7 @@ class Run:
             if is_results_path(path):
                 for file in results_files(path):
                     self.options.base_dir = folder or file.parent
-                    self._add_results(file, system, fields)
+                    yield from self._results(file, system, fields)
                 continue
             self.options.base_dir = folder or path.parent
             for line, value, reason in stream_records(path):
@@ -296,10 +291,10 @@ class Run:
                         BrokenLine(line=line, reason=reason or "not a record", source=str(path))
                     )
                     continue
-                self.add(value, line, system, str(path))
+                yield value, line, system, str(path)
 
-    def _add_results(self, path: Path, system: str, fields: ResultsFields) -> None:
-        """Score one results file's answers, prompt by prompt, and keep their recorded verdicts."""
+    def _results(self, path: Path, system: str, fields: ResultsFields) -> Iterator[Record]:
+        """Yield one results file's answers, prompt by prompt, and keep their recorded verdicts."""
         try:
             items = list(read_results(path, fields))
         except CnapsRagError as exc:
@@ -316,20 +311,16 @@ class Run:
             if item.verdicts is not None:
                 self.recorded[item.verdicts.id] = item.verdicts
             for answer_system, record in item.records:  # system None: a plain answer record in a list
-                self.add(record, None, answer_system or system, str(path))
+                yield record, None, answer_system or system, str(path)
 
-    def add(
-        self, record: Mapping[str, Any], line: int | None, default_system: str, source: str | None
-    ) -> None:
-        """Take the next answer record; its row is made once the ones before it are."""
-        options = self.options
+    def item(self, number: int, entry: Record) -> Row | ScoreJob:
+        """Return the row of answer record ``number`` (from 1), or the job that scores it."""
+        options, (record, line, default_system, source) = self.options, entry
         field = record.get(options.system_field)
         system = str(field) if isinstance(field, (str, int)) and str(field).strip() else default_system
-        self.added += 1
         raw_id = record.get(options.id_field, record.get("id"))
-        record_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else f"#{self.added}"
+        record_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else f"#{number}"
         row = Row(id=record_id, line=line, system=system, source=source, status="unscorable")
-        item: Row | ScoreJob = row
         error, markdown = record.get("error"), record.get("markdown")
         if error:
             text = error if isinstance(error, str) else json.dumps(error, sort_keys=True, ensure_ascii=False)
@@ -346,7 +337,7 @@ class Run:
                 row.status, row.prompt_id = "scored", spec.id
                 # Scores and validator spans both refer to the LF texts the page shows.
                 draft = normalize_newlines(draft) if isinstance(draft, str) else None
-                item = ScoreJob(
+                return ScoreJob(
                     row,
                     normalize_newlines(markdown),
                     draft,
@@ -354,56 +345,57 @@ class Run:
                     options.untrusted_summaries,
                     options.checker,
                 )
-        self.chunk.append(item)
-        if len(self.chunk) >= (CHUNK if self.executor is not None else 1):
-            self._submit()
+        return row
 
     # ----------------------------------------------------------------------- scoring and judging
 
-    def _submit(self) -> None:
-        chunk, self.chunk = self.chunk, []
+    def take(self, items: Iterable[Row | ScoreJob]) -> None:
+        """Score, judge and tally every item, each row once the ones before it are done."""
+        try:
+            asked = (self._ask(row, job) for row, job in self._scored(items))
+            for row, job, futures in _ahead(asked, 2 * self.workers):
+                if futures and job is not None:
+                    self._add_verdicts(row, job.spec, [future.result() for future in futures])
+                self._finish(row, job)
+        except BaseException:
+            self.stop(wait=False)
+            raise
+        self.stop(wait=True)
+
+    def _scored(self, items: Iterable[Row | ScoreJob]) -> Iterator[tuple[Row, ScoreJob | None]]:
+        items = iter(items)
+        size = CHUNK if self.executor is not None else 1
+        # Chunks of ``size`` items until none are left, each sent off as it is cut.
+        submitted = ((chunk, self._submit(chunk)) for chunk in iter(lambda: list(islice(items, size)), []))
+        for chunk, future in _ahead(submitted, self.max_chunks):
+            try:
+                results = iter(future.result())
+            except Exception as exc:
+                # The executor failed, not the answers: their rows say so and the run goes on.
+                if os.environ.get("CNAPS_RAG_RAISE_ERRORS"):
+                    raise
+                reason = f"scoring failed on the executor: {one_line(exc)}"
+                results = iter([_unscorable(job.row, reason) for job in chunk if isinstance(job, ScoreJob)])
+            for item in chunk:
+                yield (next(results), item) if isinstance(item, ScoreJob) else (item, None)
+
+    def _submit(self, chunk: list[Row | ScoreJob]) -> Future[list[Row]]:
         jobs = [job for job in chunk if isinstance(job, ScoreJob)]
         try:
-            future = (self.executor.submit if self.executor else _run_here)(score_answers, jobs)
+            return (self.executor.submit if self.executor else _run_here)(score_answers, jobs)
         except Exception as exc:  # a pool that broke down, a cluster that went away
-            future = Future()
+            future: Future[list[Row]] = Future()
             future.set_exception(exc)
-        self.scoring.append((chunk, future))
-        while len(self.scoring) > self.max_chunks:
-            self._settle_scoring()
+            return future
 
-    def _settle_scoring(self) -> None:
-        chunk, future = self.scoring.popleft()
-        try:
-            results = iter(future.result())
-        except Exception as exc:
-            # The executor failed, not the answers: their rows say so and the run goes on.
-            if os.environ.get("CNAPS_RAG_RAISE_ERRORS"):
-                raise
-            reason = f"scoring failed on the executor: {one_line(exc)}"
-            results = iter([_unscorable(job.row, reason) for job in chunk if isinstance(job, ScoreJob)])
-        for item in chunk:
-            if isinstance(item, ScoreJob):
-                self._judge(next(results), item)
-            else:
-                self._judge(item, None)
-
-    def _judge(self, row: Row, job: ScoreJob | None) -> None:
+    def _ask(self, row: Row, job: ScoreJob | None) -> tuple[Row, ScoreJob | None, list[Future[Verdict]]]:
         wanted = self.judge_limit is None or self.judge_asked[row.system] < self.judge_limit
         futures: list[Future[Verdict]] = []
         if self.judges and job is not None and row.final_scores is not None and wanted:
             self.judge_asked[row.system] += 1
             submit = self.judge_pool.submit if self.judge_pool is not None else _run_here
             futures = [submit(judge.judge, job.spec, job.final) for judge in self.judges]
-        self.judging.append((row, job, futures))  # a row waits for the rows before it
-        while len(self.judging) > 2 * self.workers:
-            self._settle_judging()
-
-    def _settle_judging(self) -> None:
-        row, job, futures = self.judging.popleft()
-        if futures and job is not None:
-            self._add_verdicts(row, job.spec, [future.result() for future in futures])
-        self._finish(row, job)
+        return row, job, futures
 
     def _add_verdicts(self, row: Row, spec: PromptSpec, verdicts: list[Verdict]) -> None:
         row.judgment, row.judge_error = verdicts[0]
@@ -482,16 +474,7 @@ class Run:
         return live, failures
 
     def report(self, name: str) -> EvalReport:
-        """Return the report of everything added, after waiting for the pending work."""
-        try:
-            if self.chunk:
-                self._submit()
-            while self.scoring:
-                self._settle_scoring()
-            while self.judging:
-                self._settle_judging()
-        finally:
-            self.stop(wait=True)
+        """Return the report of everything taken."""
         tallies = list(self.systems.values())
         ranking, ranks = rank_systems(tallies)
         names = [t.name for t in tallies]
@@ -539,6 +522,17 @@ class Run:
                 judge_cache_hits=sum(j.cache_hits for j in self.judges),
             ),
         )
+
+
+def _ahead(tasks: Iterable[Task], count: int) -> Iterator[Task]:
+    """Yield ``tasks`` in order, each once the ``count`` after it are started: their work runs meanwhile,
+    and no more than ``count + 1`` wait."""
+    waiting: deque[Task] = deque()
+    for task in tasks:
+        waiting.append(task)
+        if len(waiting) > count:
+            yield waiting.popleft()
+    yield from waiting
 
 
 def _run_here(function: Callable[..., Any], *args: Any) -> Future[Any]:
