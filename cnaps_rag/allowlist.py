@@ -275,8 +275,12 @@ class AllowList:
 
     @classmethod
     def from_spec(cls, spec: PromptSpec, *, untrusted_summaries: bool = False) -> AllowList:
-        """Return the allow-list of a prompt: :attr:`urls` (no summary link in a sentence that gives
-        orders), :func:`_allowed_names`."""
+        """Return the allow-list of a prompt.
+
+        URLs: the ``Paper:`` and ``GitHub:`` values, and a URL in a summary ("Code is available
+        at …") unless it stands in a sentence that gives orders or ``untrusted_summaries`` is
+        set. Names: see :func:`_allowed_names`.
+        """
         urls: dict[str, str] = {}
         url_sources: dict[str, list[str]] = {}
         for source in spec.sources:
