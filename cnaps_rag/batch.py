@@ -154,7 +154,11 @@ def claimed(out_path: Path, on_note: Callable[[str], None] | None = None) -> Ite
             )
     with _writing(out_path):
         marker.parent.mkdir(parents=True, exist_ok=True)  # a new folder for the output
-        marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        # Written aside and renamed: a marker never exists without its pid, even if this process
+        # is killed while writing it (an empty one would read as no run at all).
+        partial = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
+        partial.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        os.replace(partial, marker)
     try:
         yield
     finally:
