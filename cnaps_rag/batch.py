@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .backends import Backend, resolve_backend
 from .errors import ConfigError, one_line
-from .files import json_lines
+from .files import json_lines, write_whole
 from .inputs import InputRecord, iter_inputs
 from .pipeline import Answer, answer, check_options
 
@@ -154,11 +154,8 @@ def claimed(out_path: Path, on_note: Callable[[str], None] | None = None) -> Ite
             )
     with _writing(out_path):
         marker.parent.mkdir(parents=True, exist_ok=True)  # a new folder for the output
-        # Written aside and renamed: a marker never exists without its pid, even if this process
-        # is killed while writing it (an empty one would read as no run at all).
-        partial = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
-        partial.write_text(f"{os.getpid()}\n", encoding="utf-8")
-        os.replace(partial, marker)
+        # Whole or not at all: an empty marker, left by a kill mid-write, would read as no run.
+        write_whole(marker, f"{os.getpid()}\n")
     try:
         yield
     finally:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +20,7 @@ from pydantic import BaseModel
 from .backends import Backend, Request
 from .draft.caller import Caller
 from .errors import one_line
+from .files import write_whole
 
 GIVE_UP_AFTER = 5
 """Failures in a row after which a model is asked no more in this run (a dead server, a bad key)."""
@@ -85,9 +84,7 @@ class AskedModel:
             return
         with contextlib.suppress(OSError):
             path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as file:
-                json.dump(data, file, sort_keys=True, ensure_ascii=False)
-            os.replace(file.name, path)
+            write_whole(path, json.dumps(data, sort_keys=True, ensure_ascii=False))
 
     def given_up(self) -> bool:
         return self.failed_in_a_row >= GIVE_UP_AFTER

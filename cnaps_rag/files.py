@@ -1,10 +1,13 @@
-"""Reading the user's files, with every failure turned into the package's one-line errors."""
+"""Reading the user's files, with every failure turned into the package's one-line errors; writing a
+file whole."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -69,3 +72,13 @@ def json_lines(text: str) -> Iterator[tuple[int, Any, str | None]]:
             yield number, json.loads(line), None
         except json.JSONDecodeError as exc:
             yield number, None, f"not JSON: {exc.msg} at column {exc.colno}"
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` aside and rename it into place: a reader, or a process killed while
+    writing, never sees the file half written (OSError as raised)."""
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False
+    ) as file:
+        file.write(text)
+    os.replace(file.name, path)
