@@ -14,7 +14,9 @@ names a source):
    the title, the summary, the link path), plus the user's question and instructions, the sources'
    names, and the background and workflow words any answer may use; a related paper (no recommended
    model) is about something else, so a claim crediting only related papers may not take the
-   question's topic words without them. A unit that credits none may use the words of every source.
+   question's topic words without them, and neither may a claim with a chat citation mark (it says
+   a source says it, and the user's words are not what any source says), except where it restates
+   the prompt (step 4). A unit that credits none may use the words of every source.
 3. **Support.** The share of its distinct content words found there, where a word of praise
    (``data/evaluative_words.txt``) its sources do not use weighs :data:`EVALUATIVE_WEIGHT` more and a
    missing word written as a name :data:`SPECIFIC_WEIGHT` more; an acronym defined in place
@@ -322,8 +324,10 @@ class _Prompt:
     order: tuple[str, ...]
     finder: SourceNames
     allowed: _Allowed
-    said: dict[frozenset[str], tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
-    """What a claim crediting each set of sources may say (:func:`_may_say`), as answers ask."""
+    said: dict[tuple[frozenset[str], bool], tuple[frozenset[str], frozenset[str]]] = field(
+        default_factory=dict
+    )
+    """What a claim crediting each set of sources, cited or not, may say (:func:`_may_say`)."""
 
 
 @lru_cache(maxsize=256)
@@ -350,14 +354,16 @@ def _allowed(
 
 
 def _may_say(
-    credited: frozenset[str], table: dict[str, Profile], allowed: _Allowed
+    credited: frozenset[str], table: dict[str, Profile], allowed: _Allowed, cited: bool
 ) -> tuple[frozenset[str], frozenset[str]]:
-    """Return what a claim crediting ``credited`` may say, and the sources' own words (for praise)."""
+    """Return what a claim crediting ``credited`` may say, and the sources' own words (for praise);
+    ``cited``: the claim carries a chat citation mark and does not restate the prompt."""
     if not credited:
         return allowed.everything, allowed.sources
     own = frozenset().union(*(table[sid].words for sid in credited))
-    if credited <= allowed.related:
-        # A related paper is about something else: the user's topic is in its claims only in its words.
+    if cited or credited <= allowed.related:
+        # A related paper is about something else, and a cited claim says that a source says it:
+        # the user's topic is in such claims only in the sources' words.
         return allowed.base | (allowed.question - allowed.topic) | own, own
     return allowed.base | allowed.question | own, own
 
@@ -443,10 +449,10 @@ def check(
             words -= _defined(written)
         if not words:
             continue
-        key = frozenset(credited)
+        key = (frozenset(credited), how == "mark" and not _restates(written, how, unit, task))
         may_say = said.get(key)
         if may_say is None:
-            may_say = said[key] = _may_say(key, table, allowed)
+            may_say = said[key] = _may_say(key[0], table, allowed, key[1])
         support, missing = _judge(words, written, may_say, praising)
         bad = next(iter(stripped.over(unit)), None)
         named_model = bool(mentions.over(unit))

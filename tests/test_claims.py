@@ -167,6 +167,16 @@ def test_a_chat_citation_mark_credits_some_source_but_not_which(spec):
     assert flagged(spec, "Cracks are repaired from damaged and clean scans [cite: 4].") is None
 
 
+def test_a_cited_claim_takes_the_users_topic_only_from_the_sources(spec):
+    # scratched, family: the question's words. A chat citation mark says some source says them,
+    # and none does (5 of 7 found); the same claim without the mark credits none and may use them.
+    claim = "Cracks in scratched family photos are repaired from clean scans"
+    assert flagged(spec, f"{claim} [cite: 4].")[:2] == ("unsupported", pytest.approx(5 / 7, abs=1e-4))
+    assert flagged(spec, f"{claim}.") is None
+    # Where the answer restates the prompt (a step's output), the question's words stay its own.
+    assert flagged(spec, "- **Output:** Sharp family photos, vivid and free of smudges [cite: 3].") is None
+
+
 @pytest.mark.parametrize(
     "claim",
     [
