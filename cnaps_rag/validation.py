@@ -143,21 +143,6 @@ def _url_unit(text: str, layout: Layout, start: int, end: int) -> Action:
 # ---------------------------------------------------------------------------- stripping
 
 
-def _add_edit(edits: list[tuple[int, int, str]], start: int, end: int, replacement: str = "") -> None:
-    """Add a replacement to the non-overlapping ``edits``: a wider edit swallows the ones inside it."""
-    kept = []
-    for s, e, r in edits:
-        if s <= start and end <= e:
-            return  # already inside a wider edit
-        if not (start <= s and e <= end):
-            if s < end and start < e:  # partial overlap: widen to cover both
-                start, end, replacement = min(s, start), max(e, end), ""
-                continue
-            kept.append((s, e, r))
-    kept.append((start, end, replacement))
-    edits[:] = kept
-
-
 def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, int]:
     """Return the span to delete for a disallowed bare URL: with its brackets and a dangling connector."""
     line = layout.line_at(start)
@@ -300,13 +285,21 @@ def _fill_empty_sections(lines: list[str]) -> str:
 def _remove_units(text: str, violations: list[Violation], layout: Layout) -> str:
     """Return ``text`` (whose layout is ``layout``) with each violation's unit removed and the
     debris tidied on the lines an edit touched."""
+    # Outer edits first: an edit inside another goes with it (the first of equal ones stays:
+    # sorted() is stable), and two that overlap become one deletion of both.
+    spans = [_edit_for(text, layout, v.action, v.start, v.end) for v in violations]
     edits: list[tuple[int, int, str]] = []
-    for violation in violations:
-        _add_edit(edits, *_edit_for(text, layout, violation.action, violation.start, violation.end))
+    for start, end, replacement in sorted(spans, key=lambda edit: (edit[0], -edit[1])):
+        if edits and end <= edits[-1][1]:
+            continue
+        if edits and start < edits[-1][1]:
+            edits[-1] = (edits[-1][0], end, "")
+        else:
+            edits.append((start, end, replacement))
     touched: set[int] = set()  # line numbers in the cleaned text
     shift = 0
     pieces, last = [], 0
-    for start, end, replacement in sorted(edits):
+    for start, end, replacement in edits:
         first = text.count("\n", 0, start) - shift
         touched.update(range(max(0, first - 1), first + replacement.count("\n") + 2))
         shift += text.count("\n", start, end) - replacement.count("\n")
