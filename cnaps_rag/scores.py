@@ -101,12 +101,8 @@ def _links(found: Found) -> tuple[list[tuple[int, int]], list[str]]:
         [(link.start, link.end) for link in found.links] + [(t.target_start, t.target_end) for t in targets]
     )
     cited = [(link.start, link.key) for link in found.links] + [(t.target_start, t.key) for t in targets]
-    keys: list[str] = []
-    for _, key in sorted(cited):
-        # An anchor-only target ("#setup") has an empty key: it cites nothing.
-        if key and key not in keys:
-            keys.append(key)
-    return spans, keys
+    # An anchor-only target ("#setup") has an empty key: it cites nothing.
+    return spans, list(dict.fromkeys(key for _, key in sorted(cited) if key))
 
 
 def _structure(text: str, spec: PromptSpec) -> tuple[float, list[int], list[int]]:
