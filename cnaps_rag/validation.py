@@ -17,7 +17,6 @@ shapes Persian, Indic scripts and emoji there, and can hide no link or listed na
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -79,8 +78,7 @@ def _sentence(text: str, line: Line, position: int) -> tuple[int, int, bool]:
         start = label.end()
     for sentence_start, sentence_end in sentence_spans(text, start, end):
         if sentence_end > position:
-            sentence_start = sentence_end - len(text[sentence_start:sentence_end].lstrip(" \t"))
-            start, end = sentence_start, sentence_end
+            start, end = sentence_end - len(text[sentence_start:sentence_end].lstrip(" \t")), sentence_end
             break
     return start, end, not text[line.content : start].strip() and not text[end : line.end].strip()
 
@@ -275,7 +273,7 @@ def _fill_empty_sections(lines: list[str]) -> str:
         section = SECTION_HEADING.match(line) if "#" in line[:8] else None
         if section is None:
             continue
-        following = next((other for other in itertools.islice(lines, index + 1, None) if other.strip()), "")
+        following = next((other for other in lines[index + 1 :] if other.strip()), "")
         heading = HEADING.match(following)
         if not following or (heading and len(heading.group(1)) <= len(section.group(1))):
             out.extend(["", NOT_COVERED])  # the section ends with no text in it
@@ -297,8 +295,7 @@ def _remove_units(text: str, violations: list[Violation], layout: Layout) -> str
         else:
             edits.append((start, end, replacement))
     touched: set[int] = set()  # line numbers in the cleaned text
-    shift = 0
-    pieces, last = [], 0
+    shift, last, pieces = 0, 0, []
     for start, end, replacement in edits:
         first = text.count("\n", 0, start) - shift
         touched.update(range(max(0, first - 1), first + replacement.count("\n") + 2))
@@ -503,11 +500,7 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
 
     def record(kind: Kind, value: str, start: int, end: int, action: Action, **extra: Any) -> None:
         structure()
-        section = None
-        for offset, number in sections:
-            if offset > start:
-                break
-            section = number
+        section = next((number for offset, number in reversed(sections) if offset <= start), None)
         violations.append(
             Violation(kind=kind, value=value, start=start, end=end, section=section, action=action, **extra)
         )
