@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from types import MappingProxyType
@@ -15,7 +14,7 @@ from rapidfuzz import fuzz, process
 
 from .links import find_links, url_key
 from .names import LEXICON_KEYS, NameMention, families, find_model_names, is_generic, name_key, part_is_model
-from .spec import PromptSpec
+from .spec import PromptSpec, Source
 from .text import sentences
 
 # A summary is untrusted text: a sentence in it that gives the reader orders is an injection,
@@ -198,7 +197,7 @@ def _code_path_parts(url: str) -> list[str]:
     return segments
 
 
-def _allowed_names(spec: PromptSpec, trusted_raw: str, code_links: list[str]) -> AllowedNames:
+def _allowed_names(sources: Sequence[Source], trusted_raw: str, code_links: list[str]) -> AllowedNames:
     """Return the names a prompt allows: every model-like name in its text (``trusted_raw``, without
     injected sentences), each source's name and every run of its identifier parts
     (``Deblur-MSSNet-GoPro`` allows ``MSSNet``), the owner/repository parts of its code links
@@ -239,7 +238,7 @@ def _allowed_names(spec: PromptSpec, trusted_raw: str, code_links: list[str]) ->
         for family in [mention.family, *families(mention.key)]:
             if family:
                 add(family, mention.text)
-    for source in spec.sources:
+    for source in sources:
         add(name_key(source.name), source.name)
         if _IDENTIFIER.match(source.name):
             add_identifier(source.name, "-")
@@ -281,50 +280,17 @@ class AllowList:
         at …") unless it stands in a sentence that gives orders or ``untrusted_summaries`` is
         set. Names: see :func:`_allowed_names`.
         """
-        urls: dict[str, str] = {}
-        url_sources: dict[str, list[str]] = {}
-        for source in spec.sources:
-            for url in source.urls:
-                urls.setdefault(url_key(url), url)
-                url_sources.setdefault(url_key(url), []).append(source.id)
-        trusted_raw = spec.raw
-        code_links = [url for source in spec.sources for url in source.urls]
-        for source in spec.sources:
-            trusted = []
-            for sentence in sentences(source.summary or ""):
-                if is_injection(sentence):
-                    trusted_raw = trusted_raw.replace(sentence, " " * len(sentence))
-                else:
-                    trusted.append(sentence)
-            for link in [] if untrusted_summaries else find_links("\n".join(trusted)):
-                if link.key and link.key not in urls:
-                    urls[link.key] = link.text
-                    url_sources.setdefault(link.key, []).append(source.id)
-                code_links.append(link.text)
-        return cls(
-            urls=MappingProxyType(urls),
-            names=_allowed_names(spec, trusted_raw, code_links),
-            url_sources=MappingProxyType({k: tuple(v) for k, v in url_sources.items()}),
-        )
+        return _allow_list(spec.raw, spec.sources, untrusted_summaries)
 
     @classmethod
     def for_spec(cls, spec: PromptSpec, *, untrusted_summaries: bool = False) -> AllowList:
         """Return the allow-list of a prompt, built once per distinct prompt content.
 
         Building takes most of a validate call, and answers to one prompt are checked many
-        times (draft, final, eval); the cache is keyed by the strings :meth:`from_spec` reads,
-        so validate stays a pure function of its arguments.
+        times (draft, final, eval); the cache is keyed by the strings :meth:`from_spec` reads
+        (a :class:`Source` is frozen), so validate stays a pure function of its arguments.
         """
-        sources = tuple((s.id, s.role, s.name, s.paper_url, s.github_url, s.summary) for s in spec.sources)
-        key = (spec.raw, sources, untrusted_summaries)
-        allow = _CACHE.get(key)
-        if allow is None:
-            allow = cls.from_spec(spec, untrusted_summaries=untrusted_summaries)
-            with _CACHE_LOCK:  # batch workers share the cache
-                while len(_CACHE) >= _CACHE_SIZE:
-                    _CACHE.pop(next(iter(_CACHE)))  # the oldest entry
-                _CACHE[key] = allow
-        return allow
+        return _cached_allow_list(spec.raw, tuple(spec.sources), untrusted_summaries)
 
     def cited_sources(self, spec: PromptSpec, keys: Iterable[str]) -> list[str]:
         """Return the IDs of ``spec``'s sources at least one of whose links has a key among
@@ -333,6 +299,32 @@ class AllowList:
         return [source.id for source in spec.sources if source.id in ids]
 
 
-_CACHE_SIZE = 256
-_CACHE: dict[tuple[object, ...], AllowList] = {}
-_CACHE_LOCK = threading.Lock()
+def _allow_list(raw: str, sources: Sequence[Source], untrusted_summaries: bool) -> AllowList:
+    urls: dict[str, str] = {}
+    url_sources: dict[str, list[str]] = {}
+    for source in sources:
+        for url in source.urls:
+            urls.setdefault(url_key(url), url)
+            url_sources.setdefault(url_key(url), []).append(source.id)
+    trusted_raw = raw
+    code_links = [url for source in sources for url in source.urls]
+    for source in sources:
+        trusted = []
+        for sentence in sentences(source.summary or ""):
+            if is_injection(sentence):
+                trusted_raw = trusted_raw.replace(sentence, " " * len(sentence))
+            else:
+                trusted.append(sentence)
+        for link in [] if untrusted_summaries else find_links("\n".join(trusted)):
+            if link.key and link.key not in urls:
+                urls[link.key] = link.text
+                url_sources.setdefault(link.key, []).append(source.id)
+            code_links.append(link.text)
+    return AllowList(
+        urls=MappingProxyType(urls),
+        names=_allowed_names(sources, trusted_raw, code_links),
+        url_sources=MappingProxyType({k: tuple(v) for k, v in url_sources.items()}),
+    )
+
+
+_cached_allow_list = lru_cache(maxsize=256)(_allow_list)  # thread-safe: batch workers share it

@@ -191,11 +191,11 @@ def _glued_links(text: str, found: list[Link]) -> list[Link]:
 
     tlds = _linkify()[1]
     starts: list[int] = []
-    position = text.find("//")
-    while position >= 0:
+    for slashes in re.finditer("//", text):
+        position = slashes.start()
         if inside(position):
-            pass
-        elif position and text[position - 1] == ":":  # a scheme's "://" ("file:///" too)
+            continue
+        if position and text[position - 1] == ":":  # a scheme's "://" ("file:///" too)
             run = _SCHEME_RUN.search(text, max(0, position - 41), position - 1)
             start = position - 1
             if run is not None:
@@ -207,7 +207,6 @@ def _glued_links(text: str, found: list[Link]) -> list[Link]:
             host = _HOST.match(text, position + 2)
             if host is not None and host.group(1).lower() in tlds:
                 starts.append(position)
-        position = text.find("//", position + 2)
     for match in _TLD_PATH.finditer(text):
         if match.group(1).lower() not in tlds or inside(match.start()):
             continue
@@ -216,13 +215,10 @@ def _glued_links(text: str, found: list[Link]) -> list[Link]:
             start -= 1
         if start < match.start() and (not start or text[start - 1] not in "@/"):
             starts.append(start)
-    lowered = text.lower()
-    position = lowered.find("www.")
-    while position >= 0:
-        before = text[position - 1] if position else " "
-        if not inside(position) and not (before.isascii() and (before.isalnum() or before in ".-/")):
-            starts.append(position)
-        position = lowered.find("www.", position + 4)
+    for www in re.finditer(r"www\.", text.lower()):
+        before = text[www.start() - 1] if www.start() else " "
+        if not inside(www.start()) and not (before.isascii() and (before.isalnum() or before in ".-/")):
+            starts.append(www.start())
     links: list[Link] = []
     for start in sorted(set(starts)):
         body = _GLUED_BODY.match(text, start)

@@ -224,19 +224,11 @@ def answer_parts(text: str, expected: dict[str, list[str]] | None = None, filler
         heads.append(heading)
     parts = []
     for index, heading in enumerate(heads):
-        section = heading.number.isdigit()
-        stop = len(layout.lines)
-        for following in heads[index + 1 :]:
-            if following.number.isdigit() or not section:
-                stop = following.line
-                break
-        empty = True
-        for line in layout.lines[heading.line + 1 : stop]:
-            content = text[line.start : line.end].strip()
-            if line.kind == "heading" or not content or content == filler:
-                continue
-            empty = False
-            break
+        ends = [h.line for h in heads[index + 1 :] if h.number.isdigit() or not heading.number.isdigit()]
+        empty = all(
+            line.kind == "heading" or text[line.start : line.end].strip() in ("", filler)
+            for line in layout.lines[heading.line + 1 : min(ends, default=len(layout.lines))]
+        )
         parts.append(replace(heading, empty=empty))
     return parts
 

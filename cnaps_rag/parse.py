@@ -102,42 +102,29 @@ def _sources(lines: list[str], bullets: bool) -> list[Source]:
     """Return the sources listed in ``lines``: ``Model:`` blocks, or ``- **NAME**`` bullets if ``bullets``."""
     sources: list[dict[str, str | None]] = []
     role = "recommended"
-    current: dict[str, str | None] | None = None
-    field: str | None = None
+    field: str | None = None  # the field of the last source that a plain line continues
     for line in lines:
         bullet = _BULLET.match(line) if bullets else None
-        if bullet:
-            current = {"role": role, "name": bullet.group(1).strip()}
-            sources.append(current)
-            field = "name"
-            continue
         heading = PROMPT_HEADING.match(line)
-        if heading:
+        match = _FIELD.match(line)
+        key, value = (match.group(1).lower(), match.group(2).strip()) if match else ("", "")
+        if bullet or key == "model":
+            sources.append({"role": role, "name": bullet.group(1).strip() if bullet else value})
+            field = "name"
+        elif heading:
             title = heading.group(1).lower()
             if "related" in title or "paper" in title:
                 role = "related"
             elif "recommend" in title or "model" in title:
                 role = "recommended"
             field = None
-            continue
-        if _END.match(line):
+        elif _END.match(line):
             field = None
-            continue
-        match = _FIELD.match(line)
-        if match:
-            key, value = match.group(1).lower(), match.group(2).strip()
-            if key == "model":
-                current = {"role": role, "name": value}
-                sources.append(current)
-                field = "name"
-            elif current is not None:
-                field = {"paper": "paper_url", "github": "github_url", "code": "github_url"}.get(
-                    key, "summary"
-                )
-                current[field] = value
-            continue
-        if current is not None and field == "summary" and line.strip():
-            current["summary"] = f"{current['summary']}\n{line.strip()}".strip()
+        elif match and sources:
+            field = {"paper": "paper_url", "github": "github_url", "code": "github_url"}.get(key, "summary")
+            sources[-1][field] = value
+        elif sources and field == "summary" and line.strip():
+            sources[-1]["summary"] = f"{sources[-1]['summary']}\n{line.strip()}".strip()
     result = []
     for number, fields in enumerate(sources, start=1):
         name = " ".join((fields.get("name") or "").split())

@@ -101,12 +101,8 @@ def _links(found: Found) -> tuple[list[tuple[int, int]], list[str]]:
         [(link.start, link.end) for link in found.links] + [(t.target_start, t.target_end) for t in targets]
     )
     cited = [(link.start, link.key) for link in found.links] + [(t.target_start, t.key) for t in targets]
-    keys: list[str] = []
-    for _, key in sorted(cited):
-        # An anchor-only target ("#setup") has an empty key: it cites nothing.
-        if key and key not in keys:
-            keys.append(key)
-    return spans, keys
+    # An anchor-only target ("#setup") has an empty key: it cites nothing.
+    return spans, list(dict.fromkeys(key for _, key in sorted(cited) if key))
 
 
 def _structure(text: str, spec: PromptSpec) -> tuple[float, list[int], list[int]]:
@@ -170,22 +166,17 @@ def score(
     if checker is not None:
         checks = review(checks, text, spec, checker)
     table = profiles(spec)
-    unsupported: list[Sentence] = []  # misattributed ones too
-    misattributed: list[Sentence] = []
-    general: list[Sentence] = []
-    for c in checks:
-        if c.verdict == "supported":
-            continue
-        flag = Sentence(
+    flagged = [
+        (c.verdict, Sentence(
             text=text[c.start : c.end], start=c.start, end=c.end, support=c.support,
             sources=list(c.sources), why=c.why(table),
-        )  # fmt: skip
-        if c.verdict == "general":
-            general.append(flag)
-        else:
-            unsupported.append(flag)
-            if c.verdict == "misattributed":
-                misattributed.append(flag)
+        ))
+        for c in checks
+        if c.verdict != "supported"
+    ]  # fmt: skip
+    general = [flag for verdict, flag in flagged if verdict == "general"]
+    unsupported = [flag for verdict, flag in flagged if verdict != "general"]  # misattributed ones too
+    misattributed = [flag for verdict, flag in flagged if verdict == "misattributed"]
     if strict:
         unsupported = sorted(unsupported + general, key=lambda s: s.start)
     claims = len(checks)

@@ -8,9 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Source(BaseModel):
-    """One provided model or paper, as the prompt lists it."""
+    """One provided model or paper, as the prompt lists it (frozen: an allow-list is cached by it)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     """Citation key, ``S1``, ``S2``, ... in prompt order."""

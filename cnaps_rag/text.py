@@ -40,12 +40,9 @@ def sentence_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int]]
 
 def sentences(text: str) -> list[str]:
     """Return the sentences of ``text``, stripped: each line split by :func:`sentence_spans`."""
-    result = []
-    offset = 0
-    for line in text.split("\n"):
-        for start, end in sentence_spans(text, offset, offset + len(line)):
-            if text[start:end].strip():
-                result.append(text[start:end].strip())
+    result, offset = [], 0
+    for line in text.split("\n"):  # every span holds text: its sentence end, or the line's rest
+        result += [text[start:end].strip() for start, end in sentence_spans(text, offset, offset + len(line))]
         offset += len(line) + 1
     return result
 

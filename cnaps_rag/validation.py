@@ -17,7 +17,6 @@ shapes Persian, Indic scripts and emoji there, and can hide no link or listed na
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -79,8 +78,7 @@ def _sentence(text: str, line: Line, position: int) -> tuple[int, int, bool]:
         start = label.end()
     for sentence_start, sentence_end in sentence_spans(text, start, end):
         if sentence_end > position:
-            sentence_start = sentence_end - len(text[sentence_start:sentence_end].lstrip(" \t"))
-            start, end = sentence_start, sentence_end
+            start, end = sentence_end - len(text[sentence_start:sentence_end].lstrip(" \t")), sentence_end
             break
     return start, end, not text[line.content : start].strip() and not text[end : line.end].strip()
 
@@ -141,21 +139,6 @@ def _url_unit(text: str, layout: Layout, start: int, end: int) -> Action:
 
 
 # ---------------------------------------------------------------------------- stripping
-
-
-def _add_edit(edits: list[tuple[int, int, str]], start: int, end: int, replacement: str = "") -> None:
-    """Add a replacement to the non-overlapping ``edits``: a wider edit swallows the ones inside it."""
-    kept = []
-    for s, e, r in edits:
-        if s <= start and end <= e:
-            return  # already inside a wider edit
-        if not (start <= s and e <= end):
-            if s < end and start < e:  # partial overlap: widen to cover both
-                start, end, replacement = min(s, start), max(e, end), ""
-                continue
-            kept.append((s, e, r))
-    kept.append((start, end, replacement))
-    edits[:] = kept
 
 
 def _url_removal(text: str, layout: Layout, start: int, end: int) -> tuple[int, int]:
@@ -290,7 +273,7 @@ def _fill_empty_sections(lines: list[str]) -> str:
         section = SECTION_HEADING.match(line) if "#" in line[:8] else None
         if section is None:
             continue
-        following = next((other for other in itertools.islice(lines, index + 1, None) if other.strip()), "")
+        following = next((other for other in lines[index + 1 :] if other.strip()), "")
         heading = HEADING.match(following)
         if not following or (heading and len(heading.group(1)) <= len(section.group(1))):
             out.extend(["", NOT_COVERED])  # the section ends with no text in it
@@ -300,13 +283,20 @@ def _fill_empty_sections(lines: list[str]) -> str:
 def _remove_units(text: str, violations: list[Violation], layout: Layout) -> str:
     """Return ``text`` (whose layout is ``layout``) with each violation's unit removed and the
     debris tidied on the lines an edit touched."""
+    # Outer edits first: an edit inside another goes with it (the first of equal ones stays:
+    # sorted() is stable), and two that overlap become one deletion of both.
+    spans = [_edit_for(text, layout, v.action, v.start, v.end) for v in violations]
     edits: list[tuple[int, int, str]] = []
-    for violation in violations:
-        _add_edit(edits, *_edit_for(text, layout, violation.action, violation.start, violation.end))
+    for start, end, replacement in sorted(spans, key=lambda edit: (edit[0], -edit[1])):
+        if edits and end <= edits[-1][1]:
+            continue
+        if edits and start < edits[-1][1]:
+            edits[-1] = (edits[-1][0], end, "")
+        else:
+            edits.append((start, end, replacement))
     touched: set[int] = set()  # line numbers in the cleaned text
-    shift = 0
-    pieces, last = [], 0
-    for start, end, replacement in sorted(edits):
+    shift, last, pieces = 0, 0, []
+    for start, end, replacement in edits:
         first = text.count("\n", 0, start) - shift
         touched.update(range(max(0, first - 1), first + replacement.count("\n") + 2))
         shift += text.count("\n", start, end) - replacement.count("\n")
@@ -510,11 +500,7 @@ def _find_violations(text: str, allow: AllowList) -> tuple[list[Violation], Layo
 
     def record(kind: Kind, value: str, start: int, end: int, action: Action, **extra: Any) -> None:
         structure()
-        section = None
-        for offset, number in sections:
-            if offset > start:
-                break
-            section = number
+        section = next((number for offset, number in reversed(sections) if offset <= start), None)
         violations.append(
             Violation(kind=kind, value=value, start=start, end=end, section=section, action=action, **extra)
         )
