@@ -94,9 +94,10 @@ def url_key(url: str) -> str:
 
 # An http(s) URL alone in a run, after brackets or emphasis, or a markdown link's target after
 # its label's last word ("GitHub](https://...", "(AGAP)](http..."), with nothing after it but
-# closing brackets, emphasis and prose punctuation.
+# closing brackets, emphasis and prose punctuation. Not after a backtick: linkify links nothing
+# there (such a URL is found as a glued one, :func:`_glued_links`).
 _PLAIN_HTTP = re.compile(
-    r"[(<\[*`\"']*(?:[A-Za-z0-9_*`()+-]*\]\()?(https?://[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9](?::\d{1,5})?(?:[/?#][A-Za-z0-9._~%/+=&?#-]*)?)"
+    r"[(<\[*\"']*(?:[A-Za-z0-9_*`()+-]*\]\()?(https?://[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9](?::\d{1,5})?(?:[/?#][A-Za-z0-9._~%/+=&?#-]*)?)"
 )
 
 
@@ -215,7 +216,7 @@ def _glued_links(text: str, found: list[Link]) -> list[Link]:
             start -= 1
         if start < match.start() and (not start or text[start - 1] not in "@/"):
             starts.append(start)
-    for www in re.finditer(r"www\.", text.lower()):
+    for www in re.finditer(r"www\.", text, re.IGNORECASE):  # not text.lower(): "İ" lowers to two
         before = text[www.start() - 1] if www.start() else " "
         if not inside(www.start()) and not (before.isascii() and (before.isalnum() or before in ".-/")):
             starts.append(www.start())

@@ -5,7 +5,7 @@ import re
 
 import pytest
 from conftest import ROOT, URL_CASES
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cnaps_rag.links import _linkify, _plain_http, find_links, url_key
@@ -63,6 +63,9 @@ def test_different_sources(a, b):
         ),
         ("at https://arxiv.org/abs/2012.09161).", ["https://arxiv.org/abs/2012.09161"]),
         ("PSNR 32.5 dB on Set5, 4K output, e.g. 2.5x faster", []),
+        # "İ" lower-cases to two characters: a glued "www." after it is still found where it is.
+        ("İİ x_www.example.com done", ["www.example.com"]),
+        ("in code: `https://github.com/a/b`.", ["https://github.com/a/b"]),
     ],
 )
 def test_find_links(text, found):
@@ -193,6 +196,7 @@ _URL_PIECES = st.sampled_from(
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_URL_PIECES, min_size=1, max_size=10).map("".join))
+@example("`https://123")  # linkify links nothing after a backtick
 def test_plain_http_fast_path_agrees_with_linkify(chunk):
     fast = _plain_http(chunk)
     if fast is not None:
