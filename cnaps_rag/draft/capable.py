@@ -112,23 +112,13 @@ def missing_sections(text: str, spec: PromptSpec) -> list[str]:
     return missing
 
 
-def check_draft(
-    reply: str,
-    rendered: str,
-    unknown: list[str],
-    spec: PromptSpec,
-    allow: AllowList,
-    *,
-    validation: Validation | None = None,
-) -> list[str]:
-    """Return the rules a rendered draft breaks that the model can fix, one line each.
-
-    ``reply`` is the model's own text; ``validation`` is ``rendered``'s, where the caller has it.
-    """
+def check_draft(reply: str, unknown: list[str], spec: PromptSpec, validation: Validation) -> list[str]:
+    """Return the rules a draft breaks that the model can fix, one line each: ``reply`` is the
+    model's own text, ``unknown`` the IDs it cites that are no source, ``validation`` its rendering's."""
     problems = [f"the section '{heading}' is missing" for heading in missing_sections(reply, spec)]
     ids = ", ".join(source.id for source in spec.sources)
     problems += [f"[{sid}] cites no source (the sources are {ids})" for sid in unknown]
-    for violation in (validation or validate(rendered, allow)).violations:
+    for violation in validation.violations:
         if violation.kind == "url":
             problems.append(f"a URL was typed: '{violation.value}' (cite the source's ID instead)")
         else:
@@ -139,7 +129,7 @@ def check_draft(
 def _attempt(reply: str, spec: PromptSpec, allow: AllowList, repetition: RepetitionCheck) -> DraftAttempt:
     rendered, _cited, unknown = render_capable(reply, spec)
     validation = validate(rendered, allow)  # one validation serves the check and the scorer
-    problems = check_draft(reply, rendered, unknown, spec, allow, validation=validation)
+    problems = check_draft(reply, unknown, spec, validation)
     repeats = repetition(reply)
     if repeats is not None:
         problems.insert(0, f"the reply is no answer: {repeats}")
