@@ -23,7 +23,7 @@ from ..tasks import Identifier, Task, TaskResult, tasks_in_question
 from ..templates import load_template
 from ..text import CHARS_PER_TOKEN, sentences, shorten
 from .caller import Caller
-from .plan import TaskFit, best_finding, request_for, scale_phrase, served_clause, task_fit
+from .plan import TaskFit, best_finding, scale_phrase, serves, task_fit
 from .render import Draft, render, source_line
 from .workflow import render_workflow
 
@@ -110,8 +110,7 @@ def _relevance(task: Task, question: str, asked: list[Task]) -> str:
         return f"it does {task.name}."
     if task.family not in {t.family for t in asked}:
         return f"it does {task.name}, not {' or '.join(t.name for t in asked)} (see the note in section 1)."
-    clause = served_clause(question, task)
-    return f"it does {task.name}, {request_for(task, asked)}" + (f" (“{clause}”)." if clause else ".")
+    return f"it does {serves(task, question, asked)}."
 
 
 def _sources_section(spec: PromptSpec, fit: TaskFit) -> list[str]:
