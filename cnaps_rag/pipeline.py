@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from .allowlist import AllowList
 from .backends import Backend, resolve_backend
-from .draft import FORMER_NAMES, STRATEGIES, Strategy, drafter, strategy_named
+from .draft import FORMER_NAMES, MAX_TOKENS, STRATEGIES, Strategy, drafter, strategy_named
 from .draft.caller import Caller
 from .draft.plan import task_fit
 from .draft.render import DraftAttempt
@@ -98,8 +98,9 @@ def answer(
     if chosen_strategy is None:
         chosen_strategy = "scaffold" if chosen.is_embedded else "capable"
     call = Caller(chosen, attempts=attempts, max_wait=max_wait)
+    budget = max_tokens or MAX_TOKENS[chosen_strategy]
     draft_started = time.perf_counter()
-    draft = drafter(chosen_strategy)(spec, call, max_tokens)
+    draft = drafter(chosen_strategy)(spec, call, budget)
     draft_time = time.perf_counter() - draft_started
     allow = AllowList.for_spec(spec)
     validate_started = time.perf_counter()
@@ -111,7 +112,7 @@ def answer(
         model=chosen.model,
         strategy=chosen_strategy,
         # The budget each generation had, the strategy's default where the caller gave none.
-        options={"max_tokens": draft.max_tokens, "attempts": attempts, "temperature": 0.0, "seed": 0},
+        options={"max_tokens": budget, "attempts": attempts, "temperature": 0.0, "seed": 0},
         template_version="+".join(draft.template_versions),
         structured_mode=call.mode,
         prompt_tokens=call.prompt_tokens,

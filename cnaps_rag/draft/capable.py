@@ -25,8 +25,6 @@ from .caller import Caller
 from .plan import task_fit
 from .render import Draft, DraftAttempt, source_line, sources_text, summaries_budget
 
-CAPABLE_MAX_TOKENS = 2000
-"""Token budget of one capable generation when the caller gives none: a full 2-5 KB answer."""
 PROMPT_TOKENS = 700
 """Tokens the capable prompt takes besides the summaries: rules, headings, instructions, question
 (about 510 on the example prompts; the rest is room for the sources' name lines and the chat template)."""
@@ -143,9 +141,8 @@ def _room(call: Caller, messages: list[dict[str, str]]) -> int:
     return call.backend.n_ctx - sum(len(message["content"]) for message in messages) // CHARS_PER_TOKEN
 
 
-def draft_capable(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
-    """Return the capable draft of an answer to ``spec``; ``max_tokens`` is each generation's budget."""
-    budget = max_tokens or CAPABLE_MAX_TOKENS
+def draft_capable(spec: PromptSpec, call: Caller, budget: int) -> Draft:
+    """Return the capable draft of an answer to ``spec``."""
     allow = AllowList.for_spec(spec)
     # Room for two drafts: a re-ask sends the first draft back with the problems listed.
     room_chars = summaries_budget(call.backend.n_ctx, 2 * budget + PROMPT_TOKENS + FIX_TOKENS)
@@ -196,4 +193,4 @@ def draft_capable(spec: PromptSpec, call: Caller, max_tokens: int | None = None)
     if attempts[best].problems:
         warnings.append(f"the kept draft breaks {len(attempts[best].problems)} rule(s); see meta.drafts")
     markdown = attempts[best].markdown
-    return Draft(markdown, versions, max_tokens=budget, warnings=warnings, attempts=attempts)
+    return Draft(markdown, versions, warnings=warnings, attempts=attempts)

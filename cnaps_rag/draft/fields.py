@@ -19,8 +19,6 @@ from .plan import task_fit
 from .render import Draft, clean_slot, render, source_line, sources_text, summaries_budget
 from .workflow import render_workflow
 
-FREE_MAX_TOKENS = 700
-"""Token budget of the one fields generation when the caller gives none: three short sections."""
 PROMPT_TOKENS = 500
 """Tokens the fields prompt takes besides the summaries: instructions, schema and question (about 400
 on the example prompts; the rest is room for the sources' name lines and the chat template)."""
@@ -59,8 +57,7 @@ def fields_draft_model(spec: PromptSpec) -> type[FieldsDraft]:
     )
 
 
-def draft_fields(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
-    budget = max_tokens or FREE_MAX_TOKENS
+def draft_fields(spec: PromptSpec, call: Caller, budget: int) -> Draft:
     model = fields_draft_model(spec)
     schema = json_schema(model)
     listed, warnings = sources_text(spec, summaries_budget(call.backend.n_ctx, budget + PROMPT_TOKENS))
@@ -83,4 +80,4 @@ def draft_fields(spec: PromptSpec, call: Caller, max_tokens: int | None = None) 
             sources += [source_line(source), *([f"  - {notes[source.id]}"] if notes.get(source.id) else [])]
         bodies = {"task": [reply.task.strip()], "workflow": [reply.workflow.strip()], "sources": sources}
         markdown = render(spec.sections, bodies)
-    return Draft(markdown, [template.version], max_tokens=budget, warnings=warnings)
+    return Draft(markdown, [template.version], warnings=warnings)

@@ -37,11 +37,10 @@ class DraftAttempt(BaseModel):
 
 @dataclass
 class Draft:
-    """A rendered draft and how it was made; ``max_tokens`` is each generation's budget."""
+    """A rendered draft and how it was made."""
 
     markdown: str
     template_versions: list[str]
-    max_tokens: int
     warnings: list[str] = field(default_factory=list)
     attempts: list[DraftAttempt] = field(default_factory=list)
 
