@@ -40,8 +40,7 @@ def strategy_named(name: str) -> Strategy:
 
 
 def drafter(strategy: str) -> Callable[[PromptSpec, Caller, int], Draft]:
-    """Return the strategy's ``draft_NAME(spec, call, max_tokens)``, ``max_tokens`` being each
-    generation's budget."""
+    """Return the strategy's ``draft_NAME(spec, call, budget)``, ``budget`` being tokens per generation."""
     drafts: Callable[[PromptSpec, Caller, int], Draft]
     drafts = getattr(importlib.import_module(f".{strategy}", __name__), f"draft_{strategy}")
     return drafts
