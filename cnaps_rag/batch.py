@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, TextIO
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from .backends import Backend, resolve_backend
 from .errors import ConfigError, one_line
@@ -32,10 +32,8 @@ MD_NAME_CHARS = 120
 """The longest markdown file stem: a file name may hold 255 bytes, an id any number."""
 
 
-class BatchSummary(BaseModel):
+class BatchSummary(BaseModel, extra="forbid"):
     """What a batch did. ``answered + failed + skipped == inputs``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     inputs: int = 0
     answered: int = 0

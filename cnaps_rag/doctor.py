@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from .backends.metadata import ModelCard, model_card
 from .backends.native import AMX_FLAGS, NATIVE_BUILD_FIX, REPACK_ENV, cpu_flags, cpu_info, repack_setting
@@ -30,9 +30,7 @@ SMOKE_PROMPT = "The three primary colours of light are red, green and"
 SMOKE_SECONDS = 300
 
 
-class Smoke(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Smoke(BaseModel, extra="forbid"):
     ok: bool
     stage: str  # the last stage the child reached: import, info, load, generate, done
     seconds: float
@@ -41,9 +39,7 @@ class Smoke(BaseModel):
     hint: str | None = None
 
 
-class DoctorReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DoctorReport(BaseModel, extra="forbid"):
     cnaps_rag: str
     python: str
     platform: str

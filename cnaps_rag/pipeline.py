@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator
 
 from .allowlist import AllowList
 from .backends import Backend, resolve_backend
@@ -26,9 +26,7 @@ from .validation import Validation, validate
 __all__ = ["STRATEGIES", "Answer", "AnswerMeta", "Strategy", "answer", "check_options"]
 
 
-class AnswerMeta(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AnswerMeta(BaseModel, extra="forbid"):
     backend: str
     model: str
     strategy: Annotated[Strategy, BeforeValidator(lambda name: FORMER_NAMES.get(name, name))]
@@ -50,9 +48,7 @@ class AnswerMeta(BaseModel):
     """``capable``'s drafts (one, or two when it asked once more); the answer's has ``kept``."""
 
 
-class Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Answer(BaseModel, extra="forbid"):
     id: str
     markdown: str
     """The final answer, after validation (``draft``: before)."""

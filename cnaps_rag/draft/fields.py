@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field, create_model
 
 from ..backends import Request
 from ..schemas import json_schema, one_of
@@ -27,19 +27,15 @@ TASK_CHARS, WORKFLOW_CHARS, NOTE_CHARS = 400, 900, 300
 # The docstrings below are the schema's descriptions, which the model reads.
 
 
-class SourceNote(BaseModel):
+class SourceNote(BaseModel, extra="forbid"):
     """What one source contributes (``id`` is narrowed to the prompt's IDs by :func:`fields_draft_model`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: str
     note: str = Field(max_length=NOTE_CHARS)
 
 
-class FieldsDraft(BaseModel):
+class FieldsDraft(BaseModel, extra="forbid"):
     """The model's reply: the prose of sections 1 and 2, and a note per source ID."""
-
-    model_config = ConfigDict(extra="forbid")
 
     task: str = Field(max_length=TASK_CHARS)
     workflow: str = Field(max_length=WORKFLOW_CHARS)
