@@ -64,11 +64,8 @@ class DoctorReport(BaseModel, extra="forbid"):
         return self.smoke.ok and promptable
 
     def lines(self) -> list[str]:
-        size = (
-            f" ({self.model_bytes / 1e6:.0f} MB{', embedded' if self.embedded else ''})"
-            if self.model_bytes
-            else ""
-        )
+        embedded = ", embedded" if self.embedded else ""
+        size = f" ({self.model_bytes / 1e6:.0f} MB{embedded})" if self.model_bytes else ""
         repack = "unknown" if self.repack is None else ("on" if self.repack else "off")
         smoke = (
             f"ok: generated {self.smoke.text!r} in {self.smoke.seconds:.1f} s (child process)"
@@ -94,14 +91,10 @@ class DoctorReport(BaseModel, extra="forbid"):
 
 def crash_hint(returncode: int, stage: str, repack: bool | None) -> tuple[str, str]:
     """Return (error, fix) for a model process that died with ``returncode`` at ``stage``."""
-    if returncode >= 0:
-        name = f"exit code {returncode}"
-    else:
-        name = (
-            signal.Signals(-returncode).name
-            if -returncode in signal.valid_signals()
-            else f"signal {-returncode}"
-        )
+    name = f"exit code {returncode}"
+    if returncode < 0:
+        known = -returncode in signal.valid_signals()
+        name = signal.Signals(-returncode).name if known else f"signal {-returncode}"
     error = f"the model process crashed inside llama.cpp ({name}) at {stage}"
     if returncode == -signal.SIGILL or stage == "import":
         return error, (
