@@ -14,14 +14,13 @@ import json
 import os
 import re
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from .backends import Backend, resolve_backend
 from .errors import ConfigError, one_line
@@ -33,10 +32,8 @@ MD_NAME_CHARS = 120
 """The longest markdown file stem: a file name may hold 255 bytes, an id any number."""
 
 
-class BatchSummary(BaseModel):
+class BatchSummary(BaseModel, extra="forbid"):
     """What a batch did. ``answered + failed + skipped == inputs``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     inputs: int = 0
     answered: int = 0
@@ -75,29 +72,16 @@ def failure_record(record_id: str, origin: str, exc: BaseException) -> dict[str,
     return {"id": record_id, "error": one_line(exc), "error_type": type(exc).__name__, "origin": origin}
 
 
-class JsonlWriter:
-    """Appends whole records to a JSONL file, one write, flush and fsync each; safe across threads."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists() and path.stat().st_size:
-            # A kill during a write can leave a partial last line: cut it so every line is JSON.
-            with path.open("rb+") as file:
-                data = file.read()
-                if not data.endswith(b"\n"):
-                    file.truncate(data.rfind(b"\n") + 1)
-        self._file = path.open("a", encoding="utf-8")
-        self._lock = threading.Lock()
-
-    def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock:
-            self._file.write(line)
-            self._file.flush()
-            os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        self._file.close()
+def open_output(path: Path) -> TextIO:
+    """Return the JSONL output opened for appending."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size:
+        # A kill during a write can leave a partial last line: cut it so every line is JSON.
+        with path.open("rb+") as file:
+            data = file.read()
+            if not data.endswith(b"\n"):
+                file.truncate(data.rfind(b"\n") + 1)
+    return path.open("a", encoding="utf-8")
 
 
 def done_ids(path: Path) -> set[str]:
@@ -218,7 +202,13 @@ def answer_batch(
         summary = BatchSummary(inputs=len(records), output=str(out_path))
         with _writing(out_path):
             already = done_ids(out_path) if resume else set()
-            writer = JsonlWriter(out_path)
+            out = open_output(out_path)
+
+        def write(line: dict[str, Any]) -> None:  # whole, flushed and fsynced: a kill loses no line written
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+
         todo: list[InputRecord] = []
         for record in records:
             if record.id in already:
@@ -226,7 +216,7 @@ def answer_batch(
                 continue
             already.add(record.id)
             if record.exception is not None:
-                writer.write(failure_record(record.id, record.origin, record.exception))
+                write(failure_record(record.id, record.origin, record.exception))
                 summary.failed += 1
                 continue
             todo.append(record)
@@ -256,7 +246,7 @@ def answer_batch(
             return answer_record(result, record.spec.raw)
 
         def finish(line: dict[str, Any]) -> None:
-            writer.write(line)
+            write(line)
             if line["error"] is not None:
                 summary.failed += 1
             else:
@@ -282,7 +272,7 @@ def answer_batch(
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
-            writer.close()
+            out.close()
             bar.close()
             summary.seconds = round(time.perf_counter() - started, 3)
         return summary

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, get_args
 
 from . import __version__
 from .backends.native import RepackSetting
-from .draft import FORMER_NAMES, STRATEGIES
+from .draft import FORMER_NAMES, MAX_TOKENS, STRATEGIES
 from .errors import CnapsRagError, ConfigError, PromptError
 from .files import read_bytes
 from .parse import load_prompt_file
@@ -120,7 +120,7 @@ def _backend_options(command: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--max-tokens",
         type=int,
-        help="token budget per generation (capable: 2000, fields: 700, scaffold: 64)",
+        help=f"token budget per generation ({', '.join(f'{name}: {n}' for name, n in MAX_TOKENS.items())})",
     )
 
 

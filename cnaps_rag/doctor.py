@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from .backends.metadata import ModelCard, model_card
 from .backends.native import AMX_FLAGS, NATIVE_BUILD_FIX, REPACK_ENV, cpu_flags, cpu_info, repack_setting
@@ -30,9 +30,7 @@ SMOKE_PROMPT = "The three primary colours of light are red, green and"
 SMOKE_SECONDS = 300
 
 
-class Smoke(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Smoke(BaseModel, extra="forbid"):
     ok: bool
     stage: str  # the last stage the child reached: import, info, load, generate, done
     seconds: float
@@ -41,9 +39,7 @@ class Smoke(BaseModel):
     hint: str | None = None
 
 
-class DoctorReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DoctorReport(BaseModel, extra="forbid"):
     cnaps_rag: str
     python: str
     platform: str
@@ -68,11 +64,8 @@ class DoctorReport(BaseModel):
         return self.smoke.ok and promptable
 
     def lines(self) -> list[str]:
-        size = (
-            f" ({self.model_bytes / 1e6:.0f} MB{', embedded' if self.embedded else ''})"
-            if self.model_bytes
-            else ""
-        )
+        embedded = ", embedded" if self.embedded else ""
+        size = f" ({self.model_bytes / 1e6:.0f} MB{embedded})" if self.model_bytes else ""
         repack = "unknown" if self.repack is None else ("on" if self.repack else "off")
         smoke = (
             f"ok: generated {self.smoke.text!r} in {self.smoke.seconds:.1f} s (child process)"
@@ -98,14 +91,10 @@ class DoctorReport(BaseModel):
 
 def crash_hint(returncode: int, stage: str, repack: bool | None) -> tuple[str, str]:
     """Return (error, fix) for a model process that died with ``returncode`` at ``stage``."""
-    if returncode >= 0:
-        name = f"exit code {returncode}"
-    else:
-        name = (
-            signal.Signals(-returncode).name
-            if -returncode in signal.valid_signals()
-            else f"signal {-returncode}"
-        )
+    name = f"exit code {returncode}"
+    if returncode < 0:
+        known = -returncode in signal.valid_signals()
+        name = signal.Signals(-returncode).name if known else f"signal {-returncode}"
     error = f"the model process crashed inside llama.cpp ({name}) at {stage}"
     if returncode == -signal.SIGILL or stage == "import":
         return error, (

@@ -67,10 +67,8 @@ def dataset_record(
 ) -> list[InputRecord]:
     """Return the prompts of one dataset record (several for a record holding a dump), or its error;
     ``row`` may be the PromptError why it could not be parsed."""
-    if isinstance(row, PromptError):
-        return [InputRecord(fallback_id, origin, exception=row, named=False)]
     if not isinstance(row, dict):
-        error = PromptError(f"{origin}: not a JSON object")
+        error = row if isinstance(row, PromptError) else PromptError(f"{origin}: not a JSON object")
         return [InputRecord(fallback_id, origin, exception=error, named=False)]
     given = row.get(id_field)
     # An id of 0 is an id (datasets number from 0); only a missing or empty one is not.

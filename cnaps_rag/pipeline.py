@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator
 
 from .allowlist import AllowList
 from .backends import Backend, resolve_backend
-from .draft import FORMER_NAMES, STRATEGIES, Strategy, drafter, strategy_named
+from .draft import FORMER_NAMES, MAX_TOKENS, STRATEGIES, Strategy, drafter, strategy_named
 from .draft.caller import Caller
 from .draft.plan import task_fit
 from .draft.render import DraftAttempt
@@ -26,9 +26,7 @@ from .validation import Validation, validate
 __all__ = ["STRATEGIES", "Answer", "AnswerMeta", "Strategy", "answer", "check_options"]
 
 
-class AnswerMeta(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AnswerMeta(BaseModel, extra="forbid"):
     backend: str
     model: str
     strategy: Annotated[Strategy, BeforeValidator(lambda name: FORMER_NAMES.get(name, name))]
@@ -50,9 +48,7 @@ class AnswerMeta(BaseModel):
     """``capable``'s drafts (one, or two when it asked once more); the answer's has ``kept``."""
 
 
-class Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Answer(BaseModel, extra="forbid"):
     id: str
     markdown: str
     """The final answer, after validation (``draft``: before)."""
@@ -98,8 +94,9 @@ def answer(
     if chosen_strategy is None:
         chosen_strategy = "scaffold" if chosen.is_embedded else "capable"
     call = Caller(chosen, attempts=attempts, max_wait=max_wait)
+    budget = max_tokens or MAX_TOKENS[chosen_strategy]
     draft_started = time.perf_counter()
-    draft = drafter(chosen_strategy)(spec, call, max_tokens)
+    draft = drafter(chosen_strategy)(spec, call, budget)
     draft_time = time.perf_counter() - draft_started
     allow = AllowList.for_spec(spec)
     validate_started = time.perf_counter()
@@ -111,7 +108,7 @@ def answer(
         model=chosen.model,
         strategy=chosen_strategy,
         # The budget each generation had, the strategy's default where the caller gave none.
-        options={"max_tokens": draft.max_tokens, "attempts": attempts, "temperature": 0.0, "seed": 0},
+        options={"max_tokens": budget, "attempts": attempts, "temperature": 0.0, "seed": 0},
         template_version="+".join(draft.template_versions),
         structured_mode=call.mode,
         prompt_tokens=call.prompt_tokens,

@@ -161,15 +161,11 @@ def _plain_identifier(name: str, task: Task | None, rest: list[str]) -> Identifi
     return Identifier(name, task, scale, architecture, training)
 
 
-def _word_start(term: str) -> str:
-    # Word starts only: "rains" must not match "trains", "rainy" must not match "grainy". A term
-    # that opens with a space or a digit-free symbol (" pose ") sets its own boundary.
-    return (r"(?<![^\W_])" if term[:1].isalnum() else "") + re.escape(term)
-
-
 @cache
 def _term_pattern(term: str) -> re.Pattern[str]:
-    return re.compile(_word_start(term), re.I)
+    # Word starts only: "rains" must not match "trains", "rainy" must not match "grainy". A term
+    # that opens with a space or a digit-free symbol (" pose ") sets its own boundary.
+    return re.compile((r"(?<![^\W_])" if term[:1].isalnum() else "") + re.escape(term), re.I)
 
 
 def _tasks_named(text: str) -> list[tuple[Task, str]]:

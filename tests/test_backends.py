@@ -34,7 +34,7 @@ def test_bad_model_file_is_a_config_error(tmp_path, content):
     # A file that is no GGUF is refused when the backend is made (its header is read then);
     # a missing one when the model loads.
     with pytest.raises(ConfigError, match="model"):
-        _ = LocalBackend(model_path=path).llama
+        _ = LocalBackend(model_path=path).loaded
 
 
 def test_importing_the_package_does_not_import_backends():

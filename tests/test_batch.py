@@ -9,7 +9,7 @@ import pytest
 from conftest import PROMPTS, QueueBackend
 
 from cnaps_rag import BackendError, answer_batch
-from cnaps_rag.batch import JsonlWriter, done_ids
+from cnaps_rag.batch import done_ids, open_output
 from cnaps_rag.inputs import iter_inputs
 
 GOOD = ["000_d18f79af084974a4.txt", "004_3b145cd2937caf5f.txt", "v04_no_related.txt"]
@@ -127,7 +127,7 @@ def test_workers_answer_every_prompt_once(dataset, tmp_path):
 def test_torn_last_line_is_cut_before_appending(tmp_path):
     out = tmp_path / "answers.jsonl"
     out.write_text('{"id": "x", "error": null}\n{"id": "y", "mark', encoding="utf-8")
-    JsonlWriter(out).close()
+    open_output(out).close()
     assert out.read_text(encoding="utf-8") == '{"id": "x", "error": null}\n'
     assert done_ids(out) == {"x"}
 

@@ -91,10 +91,10 @@ def test_repacking_off_reaches_the_loaded_model(tmp_path):
     from cnaps_rag.backends import LocalBackend
 
     backend = LocalBackend(repack="off", n_ctx=1024)
-    assert backend.llama.model_params.use_extra_bufts is False
+    assert backend.loaded.llama.model_params.use_extra_bufts is False
     assert backend.loaded.repack.reason.startswith("set to off")
     # A prompt of well over five tokens: the one that crashes with AMX repacking.
-    reply = backend.llama("Upscaling an image by two with a deblurring model is", max_tokens=4)
+    reply = backend.loaded.llama("Upscaling an image by two with a deblurring model is", max_tokens=4)
     assert reply["usage"]["completion_tokens"] >= 1
     import llama_cpp.llama_cpp as native
 

@@ -217,7 +217,7 @@ def test_missing_or_unreadable_answers_file(tmp_path):
 
 
 def test_a_record_holding_unicode_line_separators_is_one_record(tmp_path, final_text):
-    # JSON text may hold U+2028, U+2029 and NEL unescaped (batch.JsonlWriter writes them so);
+    # JSON text may hold U+2028, U+2029 and NEL unescaped (a batch's output holds them so);
     # they do not end a JSONL line.
     markdown = final_text.replace("\n\n", "\n\u2028\n", 1) + "\u2029 and\x85 more\n"
     path = tmp_path / "answers.jsonl"

@@ -182,10 +182,6 @@ class LocalBackend:
         assert self.model_path is not None
         return load_model(self.model_path, self.n_ctx, self.repack, self.chat_format)
 
-    @property
-    def llama(self) -> Any:
-        return self.loaded.llama
-
     def complete(self, request: Request) -> Completion:
         loaded = self.loaded
         kwargs: dict[str, Any] = {

@@ -22,6 +22,12 @@ Strategy = Literal["scaffold", "capable", "fields"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 FORMER_NAMES: dict[str, Strategy] = {"guided": "scaffold", "free": "fields"}
 """The names two strategies had first: still accepted, recorded under today's name."""
+MAX_TOKENS: dict[Strategy, int] = {
+    "capable": 2000,  # a full 2-5 KB answer
+    "fields": 700,  # three short sections in one generation
+    "scaffold": 64,  # a slot is one short sentence
+}
+"""Each strategy's token budget per generation when the caller gives none."""
 
 
 def strategy_named(name: str) -> Strategy:
@@ -33,8 +39,8 @@ def strategy_named(name: str) -> Strategy:
     return cast(Strategy, name)
 
 
-def drafter(strategy: str) -> Callable[[PromptSpec, Caller, int | None], Draft]:
-    """Return the strategy's ``draft_NAME(spec, call, max_tokens)``."""
-    drafts: Callable[[PromptSpec, Caller, int | None], Draft]
+def drafter(strategy: str) -> Callable[[PromptSpec, Caller, int], Draft]:
+    """Return the strategy's ``draft_NAME(spec, call, budget)``, ``budget`` being tokens per generation."""
+    drafts: Callable[[PromptSpec, Caller, int], Draft]
     drafts = getattr(importlib.import_module(f".{strategy}", __name__), f"draft_{strategy}")
     return drafts

@@ -25,8 +25,6 @@ from .caller import Caller
 from .plan import task_fit
 from .render import Draft, DraftAttempt, source_line, sources_text, summaries_budget
 
-CAPABLE_MAX_TOKENS = 2000
-"""Token budget of one capable generation when the caller gives none: a full 2-5 KB answer."""
 PROMPT_TOKENS = 700
 """Tokens the capable prompt takes besides the summaries: rules, headings, instructions, question
 (about 510 on the example prompts; the rest is room for the sources' name lines and the chat template)."""
@@ -112,23 +110,13 @@ def missing_sections(text: str, spec: PromptSpec) -> list[str]:
     return missing
 
 
-def check_draft(
-    reply: str,
-    rendered: str,
-    unknown: list[str],
-    spec: PromptSpec,
-    allow: AllowList,
-    *,
-    validation: Validation | None = None,
-) -> list[str]:
-    """Return the rules a rendered draft breaks that the model can fix, one line each.
-
-    ``reply`` is the model's own text; ``validation`` is ``rendered``'s, where the caller has it.
-    """
+def check_draft(reply: str, unknown: list[str], spec: PromptSpec, validation: Validation) -> list[str]:
+    """Return the rules a draft breaks that the model can fix, one line each: ``reply`` is the
+    model's own text, ``unknown`` the IDs it cites that are no source, ``validation`` its rendering's."""
     problems = [f"the section '{heading}' is missing" for heading in missing_sections(reply, spec)]
     ids = ", ".join(source.id for source in spec.sources)
     problems += [f"[{sid}] cites no source (the sources are {ids})" for sid in unknown]
-    for violation in (validation or validate(rendered, allow)).violations:
+    for violation in validation.violations:
         if violation.kind == "url":
             problems.append(f"a URL was typed: '{violation.value}' (cite the source's ID instead)")
         else:
@@ -139,7 +127,7 @@ def check_draft(
 def _attempt(reply: str, spec: PromptSpec, allow: AllowList, repetition: RepetitionCheck) -> DraftAttempt:
     rendered, _cited, unknown = render_capable(reply, spec)
     validation = validate(rendered, allow)  # one validation serves the check and the scorer
-    problems = check_draft(reply, rendered, unknown, spec, allow, validation=validation)
+    problems = check_draft(reply, unknown, spec, validation)
     repeats = repetition(reply)
     if repeats is not None:
         problems.insert(0, f"the reply is no answer: {repeats}")
@@ -153,9 +141,8 @@ def _room(call: Caller, messages: list[dict[str, str]]) -> int:
     return call.backend.n_ctx - sum(len(message["content"]) for message in messages) // CHARS_PER_TOKEN
 
 
-def draft_capable(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
-    """Return the capable draft of an answer to ``spec``; ``max_tokens`` is each generation's budget."""
-    budget = max_tokens or CAPABLE_MAX_TOKENS
+def draft_capable(spec: PromptSpec, call: Caller, budget: int) -> Draft:
+    """Return the capable draft of an answer to ``spec``."""
     allow = AllowList.for_spec(spec)
     # Room for two drafts: a re-ask sends the first draft back with the problems listed.
     room_chars = summaries_budget(call.backend.n_ctx, 2 * budget + PROMPT_TOKENS + FIX_TOKENS)
@@ -206,4 +193,4 @@ def draft_capable(spec: PromptSpec, call: Caller, max_tokens: int | None = None)
     if attempts[best].problems:
         warnings.append(f"the kept draft breaks {len(attempts[best].problems)} rule(s); see meta.drafts")
     markdown = attempts[best].markdown
-    return Draft(markdown, versions, max_tokens=budget, warnings=warnings, attempts=attempts)
+    return Draft(markdown, versions, warnings=warnings, attempts=attempts)

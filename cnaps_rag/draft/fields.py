@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field, create_model
 
 from ..backends import Request
 from ..schemas import json_schema, one_of
@@ -19,8 +19,6 @@ from .plan import task_fit
 from .render import Draft, clean_slot, render, source_line, sources_text, summaries_budget
 from .workflow import render_workflow
 
-FREE_MAX_TOKENS = 700
-"""Token budget of the one fields generation when the caller gives none: three short sections."""
 PROMPT_TOKENS = 500
 """Tokens the fields prompt takes besides the summaries: instructions, schema and question (about 400
 on the example prompts; the rest is room for the sources' name lines and the chat template)."""
@@ -29,19 +27,15 @@ TASK_CHARS, WORKFLOW_CHARS, NOTE_CHARS = 400, 900, 300
 # The docstrings below are the schema's descriptions, which the model reads.
 
 
-class SourceNote(BaseModel):
+class SourceNote(BaseModel, extra="forbid"):
     """What one source contributes (``id`` is narrowed to the prompt's IDs by :func:`fields_draft_model`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: str
     note: str = Field(max_length=NOTE_CHARS)
 
 
-class FieldsDraft(BaseModel):
+class FieldsDraft(BaseModel, extra="forbid"):
     """The model's reply: the prose of sections 1 and 2, and a note per source ID."""
-
-    model_config = ConfigDict(extra="forbid")
 
     task: str = Field(max_length=TASK_CHARS)
     workflow: str = Field(max_length=WORKFLOW_CHARS)
@@ -59,8 +53,7 @@ def fields_draft_model(spec: PromptSpec) -> type[FieldsDraft]:
     )
 
 
-def draft_fields(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
-    budget = max_tokens or FREE_MAX_TOKENS
+def draft_fields(spec: PromptSpec, call: Caller, budget: int) -> Draft:
     model = fields_draft_model(spec)
     schema = json_schema(model)
     listed, warnings = sources_text(spec, summaries_budget(call.backend.n_ctx, budget + PROMPT_TOKENS))
@@ -83,4 +76,4 @@ def draft_fields(spec: PromptSpec, call: Caller, max_tokens: int | None = None) 
             sources += [source_line(source), *([f"  - {notes[source.id]}"] if notes.get(source.id) else [])]
         bodies = {"task": [reply.task.strip()], "workflow": [reply.workflow.strip()], "sources": sources}
         markdown = render(spec.sections, bodies)
-    return Draft(markdown, [template.version], max_tokens=budget, warnings=warnings)
+    return Draft(markdown, [template.version], warnings=warnings)

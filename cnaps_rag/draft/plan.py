@@ -146,14 +146,17 @@ def best_finding(source: Source, question: str) -> str | None:
     return max(candidates, key=lambda s: fuzz.token_set_ratio(question.lower(), s.lower()), default=None)
 
 
-def request_for(task: Task, goal: tuple[Task, ...] | list[Task]) -> str:
-    """Return how a model's task meets the question's: "which the question asks for", or the
-    question's own variant when they differ within a family (a low-light enhancer for a
-    brightness request)."""
-    if any(t.key == task.key for t in goal):
-        return "which the question asks for"
+def serves(task: Task, question: str, goal: tuple[Task, ...] | list[Task]) -> str:
+    """Return how a model's task meets the question's: "TASK, which the question asks for", or the
+    question's own variant when they differ within a family (a low-light enhancer for a brightness
+    request), and the stretch of the question it serves, quoted."""
     kin = [t.name for t in goal if t.family == task.family]
-    return f"serving the question's request for {' and '.join(kin)}" if kin else "which the question asks for"
+    if kin and not any(t.key == task.key for t in goal):
+        meets = f"serving the question's request for {' and '.join(kin)}"
+    else:
+        meets = "which the question asks for"
+    clause = served_clause(question, task)
+    return f"{task.name}, {meets}" + (f" (“{clause}”)" if clause else "")
 
 
 @dataclass(frozen=True)
@@ -172,18 +175,12 @@ class TaskFit:
 
 def task_fit(spec: PromptSpec) -> TaskFit:
     asked = tasks_in_question(spec.question)
-    question_task = asked[0] if asked else None
-    fit = TaskFit(
-        question_task, [(s, parse_identifier(s.name), model_task(s)) for s in spec.recommended], None
-    )
-    if not asked or not fit.model_tasks:
-        return fit
-    families = {t.family for t in asked}
-    fits = any(t.family in families for t in fit.model_tasks)
-    if fits:
-        # Name the task as the model's own variant of it: video super-resolution, not SISR.
-        question_task = next(t for t in fit.model_tasks if t.family in families)
-    return TaskFit(question_task, fit.models, fits)
+    models = [(s, parse_identifier(s.name), model_task(s)) for s in spec.recommended]
+    tasks = [found.task for _, _, found in models if found.task]
+    # A fitting model names the task as its own variant of it: video super-resolution, not SISR.
+    kin = [t for t in tasks if t.family in {a.family for a in asked}]
+    question_task = kin[0] if kin else next(iter(asked), None)
+    return TaskFit(question_task, models, bool(kin) if asked and tasks else None)
 
 
 def scale_phrase(ident: Identifier) -> str:

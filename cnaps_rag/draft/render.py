@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from ..spec import PromptSpec, Section, Source
 from ..tasks import model_task
@@ -20,10 +20,8 @@ MIN_SUMMARY_CHARS = 200
 """No summary is shortened below this, however many share the room."""
 
 
-class DraftAttempt(BaseModel):
+class DraftAttempt(BaseModel, extra="forbid"):
     """One draft a model wrote (``capable`` may ask twice), rendered, with what is wrong with it."""
-
-    model_config = ConfigDict(extra="forbid")
 
     markdown: str
     problems: list[str]
@@ -37,11 +35,10 @@ class DraftAttempt(BaseModel):
 
 @dataclass
 class Draft:
-    """A rendered draft and how it was made; ``max_tokens`` is each generation's budget."""
+    """A rendered draft and how it was made."""
 
     markdown: str
     template_versions: list[str]
-    max_tokens: int
     warnings: list[str] = field(default_factory=list)
     attempts: list[DraftAttempt] = field(default_factory=list)
 

@@ -23,12 +23,10 @@ from ..tasks import Identifier, Task, TaskResult, tasks_in_question
 from ..templates import load_template
 from ..text import CHARS_PER_TOKEN, sentences, shorten
 from .caller import Caller
-from .plan import TaskFit, best_finding, request_for, scale_phrase, served_clause, task_fit
+from .plan import TaskFit, best_finding, scale_phrase, serves, task_fit
 from .render import Draft, render, source_line
 from .workflow import render_workflow
 
-SLOT_MAX_TOKENS = 64
-"""Token budget of one slot when the caller gives none: a slot is one short sentence."""
 QUESTION_CHARS = 600
 """The longest question a scaffold slot quotes; longer ones are cut (and the cut recorded)."""
 GOAL_TEMPLATE = "scaffold_goal"
@@ -110,8 +108,7 @@ def _relevance(task: Task, question: str, asked: list[Task]) -> str:
         return f"it does {task.name}."
     if task.family not in {t.family for t in asked}:
         return f"it does {task.name}, not {' or '.join(t.name for t in asked)} (see the note in section 1)."
-    clause = served_clause(question, task)
-    return f"it does {task.name}, {request_for(task, asked)}" + (f" (“{clause}”)." if clause else ".")
+    return f"it does {serves(task, question, asked)}."
 
 
 def _sources_section(spec: PromptSpec, fit: TaskFit) -> list[str]:
@@ -129,9 +126,8 @@ def _sources_section(spec: PromptSpec, fit: TaskFit) -> list[str]:
     return lines
 
 
-def draft_scaffold(spec: PromptSpec, call: Caller, max_tokens: int | None = None) -> Draft:
-    """Return the scaffold draft of an answer to ``spec``; ``max_tokens`` is the slot's budget."""
-    budget = max_tokens or SLOT_MAX_TOKENS
+def draft_scaffold(spec: PromptSpec, call: Caller, budget: int) -> Draft:
+    """Return the scaffold draft of an answer to ``spec``; ``budget`` is the slot's."""
     warnings = []
     question = shorten(spec.question, QUESTION_CHARS)
     if question != spec.question:
@@ -151,4 +147,4 @@ def draft_scaffold(spec: PromptSpec, call: Caller, max_tokens: int | None = None
         bodies = {"task": _task_section(fit, goal), "workflow": workflow or no_model, "sources": sources}
         markdown = render(spec.sections, bodies)
     versions = [load_template(GOAL_TEMPLATE).version]
-    return Draft(markdown=markdown, template_versions=versions, max_tokens=budget, warnings=warnings)
+    return Draft(markdown=markdown, template_versions=versions, warnings=warnings)

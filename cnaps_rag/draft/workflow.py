@@ -17,9 +17,8 @@ from .plan import (
     Step,
     best_finding,
     plan_workflow,
-    request_for,
     scale_phrase,
-    served_clause,
+    serves,
 )
 from .render import render, source_line
 
@@ -202,10 +201,7 @@ def _justification(spec: PromptSpec, plan: Plan, notes: dict[str, str]) -> list[
         if notes.get(source.id):
             lines.append(f"  - {notes[source.id]}")
         if source.id in used:
-            module = used[source.id]
-            clause = served_clause(spec.question, module.task)
-            serves = f" (“{clause}”)" if clause else ""
-            lines.append(f"  - Used for {module.task.name}, {request_for(module.task, plan.goal)}{serves}.")
+            lines.append(f"  - Used for {serves(used[source.id].task, spec.question, plan.goal)}.")
         elif source.id in left:
             lines.append("  - Not used in the workflow (the reason is in C).")
         finding = best_finding(source, spec.question)
