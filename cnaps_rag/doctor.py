@@ -93,8 +93,10 @@ def crash_hint(returncode: int, stage: str, repack: bool | None) -> tuple[str, s
     """Return (error, fix) for a model process that died with ``returncode`` at ``stage``."""
     name = f"exit code {returncode}"
     if returncode < 0:
-        known = -returncode in signal.valid_signals()
-        name = signal.Signals(-returncode).name if known else f"signal {-returncode}"
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:  # a real-time signal (SIGRTMIN+n) or none: Signals has no name for it
+            name = f"signal {-returncode}"
     error = f"the model process crashed inside llama.cpp ({name}) at {stage}"
     if returncode == -signal.SIGILL or stage == "import":
         return error, (

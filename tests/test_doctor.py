@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -63,6 +64,9 @@ def test_crash_hints_name_the_fix():
     assert "GGML_NATIVE=OFF" in fix
     error, fix = crash_hint(-4, "import", repack=None)
     assert "SIGILL" in error and "another CPU" in fix
+    # A real-time signal has no name in signal.Signals, though valid_signals() holds it.
+    error, _ = crash_hint(-(signal.SIGRTMIN + 1), "load", repack=None)
+    assert f"(signal {signal.SIGRTMIN + 1})" in error
 
 
 def test_a_child_killed_by_a_signal_becomes_one_line(tmp_path):
