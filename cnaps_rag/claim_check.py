@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from .backends import Backend, Request
 from .cache import AskedModel, cache_key
@@ -40,10 +40,8 @@ SUMMARY_CHARS = 1500
 """The most of one source's summary shown (a claim credits one or two sources)."""
 
 
-class ClaimReply(BaseModel):
+class ClaimReply(BaseModel, extra="forbid"):
     """The model's reply: a one-line reason, then whether the sources say what the claim says."""
-
-    model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(json_schema_extra={"maxLength": REASON_CHARS})
     supported: bool

@@ -23,7 +23,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from .allowlist import AllowList
 from .markdown import answer_parts, in_order
@@ -37,10 +37,8 @@ METRICS: tuple[str, ...] = ("url_precision", "source_recall", "model_precision",
 """The scores that are aggregated over answers, in report order."""
 
 
-class Sentence(BaseModel):
+class Sentence(BaseModel, extra="forbid"):
     """A claim of an answer that the score flags, where it stands and why."""
-
-    model_config = ConfigDict(extra="forbid")
 
     text: str
     start: int
@@ -54,10 +52,8 @@ class Sentence(BaseModel):
     """Which source was read and what was not found in it."""
 
 
-class Scores(BaseModel):
+class Scores(BaseModel, extra="forbid"):
     """Faithfulness scores of one answer to one prompt (the module docstring defines each)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     url_precision: float
     source_recall: float

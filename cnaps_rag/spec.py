@@ -32,10 +32,8 @@ PromptFormat = Literal["sections3", "workflow"]
 (``## 1. Core Task``, ``## 2. CNAPS-style Workflow`` with parts A/B/C) and ``- **NAME**`` bullets."""
 
 
-class Section(BaseModel):
+class Section(BaseModel, extra="forbid"):
     """One section the prompt asks the answer to have (``level`` 3: a part of the section before)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     key: str
     """What the section is for: ``task``, ``workflow``, ``sources`` (first format); ``task``,
@@ -68,10 +66,8 @@ WORKFLOW_SECTIONS = (
 )
 
 
-class PromptSpec(BaseModel):
+class PromptSpec(BaseModel, extra="forbid"):
     """A parsed prompt: the user's question, the instructions and the allowed sources."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: str
     question: str

@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, PrivateAttr
 
 from .allowlist import AllowList, nearest
 from .links import Link, find_links, url_key
@@ -348,10 +348,8 @@ def find_items(text: str) -> Found:
     return Found(text, links, markdown_links, find_model_names(text, skip=skip))
 
 
-class Violation(BaseModel):
+class Violation(BaseModel, extra="forbid"):
     """One thing the validator removed, and why."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: Kind
     value: str
@@ -370,10 +368,8 @@ class Violation(BaseModel):
     """For URLs: the key it matched on (see :mod:`cnaps_rag.links`)."""
 
 
-class Validation(BaseModel):
+class Validation(BaseModel, extra="forbid"):
     """The cleaned answer and every removal made to get it."""
-
-    model_config = ConfigDict(extra="forbid")
 
     text: str
     violations: list[Violation]
