@@ -11,7 +11,6 @@ judge that fails: each is a line of the report, and the evaluation goes on.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
@@ -169,9 +168,9 @@ class RowStore(Sequence[Row]):
     16 bytes a row in memory (a scored row is 29 KB as Python objects: a million would take tens of GB)."""
 
     def __init__(self) -> None:
-        handle, self._path = tempfile.mkstemp(prefix="cnaps-rag-rows-", suffix=".jsonl")
-        self._file = os.fdopen(handle, "w+b")
-        weakref.finalize(self, _remove, self._file, self._path)  # with the store, or at exit
+        # Open for the store's life, deleted once closed: with the store, or at exit.
+        self._file = tempfile.TemporaryFile(prefix="cnaps-rag-rows-", suffix=".jsonl")  # noqa: SIM115
+        weakref.finalize(self, self._file.close)
         self._offsets = array("q")
         self._texts = array("q")  # where the row's (final, draft) line starts; -1: none
         self._end = 0
@@ -213,21 +212,6 @@ class RowStore(Sequence[Row]):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         return Row.model_validate_json(self._line(self._offsets[index]))  # an IndexError past the end
-
-    def __iter__(self) -> Iterator[Row]:
-        # Its own handle: a reader that also asks for single rows meanwhile does not move it.
-        with self._lock:
-            self._file.flush()
-        with open(self._path, "rb") as file:
-            for offset in self._offsets[: len(self)]:
-                file.seek(offset)
-                yield Row.model_validate_json(file.readline())
-
-
-def _remove(file: Any, path: str) -> None:
-    file.close()
-    with contextlib.suppress(OSError):
-        os.unlink(path)
 
 
 # --------------------------------------------------------------------------- the run
