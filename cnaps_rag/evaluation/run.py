@@ -426,13 +426,8 @@ class Run:
         live = [v for v in self.live.values() if len({s for by in v.scores.values() for s in by}) > 1]
         tasks = []
         for verdict in live:
-            positions = self.prompts.first.get(verdict.id, {})
-            answers = []
-            for system in systems:
-                if system in positions:
-                    markdown, _ = self.rows.get(positions[system][0] - 1)
-                    if markdown is not None:
-                        answers.append((system, markdown))
+            positions = self.prompts.prompts[verdict.id].answers  # each a scored row: its texts are kept
+            answers = [(s, self.rows.get(positions[s] - 1)[0] or "") for s in systems if s in positions]
             for judge in self.judges:
                 tasks += [(verdict, judge, shown) for shown in (answers, answers[::-1])]
 
