@@ -200,7 +200,7 @@ def results_files(path: Path) -> list[Path]:
 @dataclass
 class ResultsItem:
     """One prompt of a results file: (system, answer record) per answer (system None: the record's own
-    or the file's), its recorded verdicts, and which of them were left out (they break the layout)."""
+    or the file's), its recorded verdicts, and what of it breaks the layout (left out)."""
 
     records: list[tuple[str | None, dict[str, Any]]]
     verdicts: RecordedVerdicts | None
@@ -275,13 +275,13 @@ def _items(data: Any, path: Path, fields: ResultsFields) -> Iterator[tuple[str, 
         yield (str(ids[position - 1]) if named else f"{path.stem}:{position}"), item
 
 
-def read_results(path: Path, fields: ResultsFields) -> Iterator[ResultsItem | str]:
-    """Yield the item of each prompt of a results file, or why it breaks the layout. Raises
+def read_results(path: Path, fields: ResultsFields) -> Iterator[ResultsItem]:
+    """Yield the item of each prompt of a results file (one that breaks the layout: no records). Raises
     :class:`ConfigError` when the file cannot be read or is not JSON at all."""
     for position, (prompt_id, item) in enumerate(_items(_load(path), path, fields), start=1):
         where = f"item {position}: " if position > 1 or prompt_id != path.stem else ""
         if not isinstance(item, dict):
-            yield f"{where}not a JSON object but {type(item).__name__}"
+            yield ResultsItem([], None, f"{where}not a JSON object but {type(item).__name__}")
             continue
         responses = item.get(fields.responses)
         if "markdown" in item and responses is None:
@@ -289,7 +289,7 @@ def read_results(path: Path, fields: ResultsFields) -> Iterator[ResultsItem | st
             yield ResultsItem([(None, dict(item))], None)
             continue
         if not isinstance(responses, dict) or not responses:
-            yield f"{where}no {fields.responses!r} object of system -> answer"
+            yield ResultsItem([], None, f"{where}no {fields.responses!r} object of system -> answer")
             continue
         prompt = item.get(fields.prompt)
         records: list[tuple[str | None, dict[str, Any]]] = []

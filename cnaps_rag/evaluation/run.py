@@ -287,11 +287,8 @@ class Run:
             self.broken.append(BrokenLine(line=None, reason=reason, source=str(path)))
             return
         for item in items:
-            problem = item if isinstance(item, str) else item.problem
-            if problem is not None:
-                self.broken.append(BrokenLine(line=None, reason=problem, source=str(path)))
-            if isinstance(item, str):
-                continue
+            if item.problem is not None:
+                self.broken.append(BrokenLine(line=None, reason=item.problem, source=str(path)))
             if item.verdicts is not None:
                 self.recorded[item.verdicts.id] = item.verdicts
             for answer_system, record in item.records:  # system None: a plain answer record in a list
