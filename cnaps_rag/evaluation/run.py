@@ -425,24 +425,20 @@ class Run:
         for verdict in live:
             positions = self.prompts.prompts[verdict.id].answers  # each a scored row: its texts are kept
             answers = [(s, self.rows.get(positions[s] - 1)[0] or "") for s in systems if s in positions]
-            for judge in self.judges:
-                tasks += [(verdict, judge, shown) for shown in (answers, answers[::-1])]
+            tasks += [(verdict, judge, answers) for judge in self.judges]
 
-        def ask(task: tuple[RecordedVerdicts, Judge, list[tuple[str, str]]]) -> tuple[str | None, str | None]:
-            verdict, judge, shown = task
-            return judge.compare(self.live_specs[verdict.id], shown)
+        def ask(
+            task: tuple[RecordedVerdicts, Judge, list[tuple[str, str]]],
+        ) -> list[tuple[str | None, str | None]]:
+            verdict, judge, answers = task
+            # The answers in order, then reversed: a pick that changes shows position bias.
+            return [judge.compare(self.live_specs[verdict.id], shown) for shown in (answers, answers[::-1])]
 
         with ThreadPoolExecutor(self.workers) as pool:
             results = list(pool.map(ask, tasks))
-        failures = [
-            f"{judge.model} on {verdict.id}: {why}"
-            for (verdict, judge, _), (_, why) in zip(tasks, results, strict=True)
-            if why is not None
-        ]
-        # Each judge's two asks are side by side: the answers in order, then reversed.
-        for (verdict, judge, _), (first, _), (again, _) in zip(
-            tasks[::2], results[::2], results[1::2], strict=True
-        ):
+        failures = []
+        for (verdict, judge, _), [(first, why), (again, why_again)] in zip(tasks, results, strict=True):
+            failures += [f"{judge.model} on {verdict.id}: {w}" for w in (why, why_again) if w is not None]
             if first is not None:
                 verdict.votes[judge.model] = first
                 if again is not None:
