@@ -173,14 +173,12 @@ class RowStore(Sequence[Row]):
         weakref.finalize(self, self._file.close)
         self._offsets = array("q")
         self._texts = array("q")  # where the row's (final, draft) line starts; -1: none
-        self._end = 0
         self._lock = threading.Lock()
 
     def _write(self, data: bytes) -> int:
-        self._file.seek(self._end)
+        start = self._file.seek(0, os.SEEK_END)  # a read may have moved the position
         self._file.write(data + b"\n")
-        self._end += len(data) + 1
-        return self._end - len(data) - 1
+        return start
 
     def append(self, row: Row, texts: tuple[str, str | None] | None = None) -> None:
         with self._lock:
