@@ -265,14 +265,12 @@ def _items(data: Any, path: Path, fields: ResultsFields) -> Iterator[tuple[str, 
     if not isinstance(data, list):
         yield path.stem, data
         return
-    ids = [item.get(fields.id) if isinstance(item, dict) else "" for item in data]
-    given = [str(i) for item, i in zip(data, ids, strict=True) if isinstance(item, dict)]
+    ids = [item.get(fields.id) for item in data if isinstance(item, dict)]
     # The items' own ids where every object has a distinct one ("Query1" in every file is none).
-    named = all(isinstance(i, (str, int)) and str(i) for i in ids if i != "") and len(set(given)) == len(
-        given
-    )
+    named = all(isinstance(i, (str, int)) for i in ids) and len({str(i) for i in ids}) == len(ids)
     for position, item in enumerate(data, start=1):
-        yield (str(ids[position - 1]) if named else f"{path.stem}:{position}"), item
+        own = str(item.get(fields.id)) if isinstance(item, dict) else ""
+        yield (own if named else f"{path.stem}:{position}"), item
 
 
 def read_results(path: Path, fields: ResultsFields) -> Iterator[ResultsItem]:
