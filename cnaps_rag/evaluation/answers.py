@@ -53,8 +53,8 @@ def load_prompt_index(path: str | Path, *, id_field: str = "id", prompt_field: s
 # --------------------------------------------------------------------------- answers files
 
 
-def stream_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """Yield (line, record, None) or (line, None, why not) per non-blank line, holding one line at a
+def stream_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    """Yield (line, record, "") or (line, None, why not) per non-blank line, holding one line at a
     time. Raises :class:`ConfigError` when the file is missing, a folder, unreadable or not UTF-8."""
     with open_binary(path, "answers file", ConfigError) as file:
         offset = 0
@@ -70,7 +70,7 @@ def stream_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str
             # so a record holding U+2028 or NEL stays whole.
             for _, value, reason in json_lines(text):
                 if isinstance(value, dict):
-                    yield number, value, None
+                    yield number, value, ""
                 else:
                     yield number, None, reason or f"not a JSON object but {type(value).__name__}"
 

@@ -269,9 +269,7 @@ class Run:
             self.options.base_dir = folder or path.parent
             for line, value, reason in stream_records(path):
                 if value is None:
-                    self.broken.append(
-                        BrokenLine(line=line, reason=reason or "not a record", source=str(path))
-                    )
+                    self.broken.append(BrokenLine(line=line, reason=reason, source=str(path)))
                     continue
                 yield value, line, system, str(path)
 
