@@ -53,8 +53,8 @@ def load_prompt_index(path: str | Path, *, id_field: str = "id", prompt_field: s
 # --------------------------------------------------------------------------- answers files
 
 
-def stream_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """Yield (line, record, None) or (line, None, why not) per non-blank line, holding one line at a
+def stream_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    """Yield (line, record, "") or (line, None, why not) per non-blank line, holding one line at a
     time. Raises :class:`ConfigError` when the file is missing, a folder, unreadable or not UTF-8."""
     with open_binary(path, "answers file", ConfigError) as file:
         offset = 0
@@ -70,7 +70,7 @@ def stream_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str
             # so a record holding U+2028 or NEL stays whole.
             for _, value, reason in json_lines(text):
                 if isinstance(value, dict):
-                    yield number, value, None
+                    yield number, value, ""
                 else:
                     yield number, None, reason or f"not a JSON object but {type(value).__name__}"
 
@@ -200,7 +200,7 @@ def results_files(path: Path) -> list[Path]:
 @dataclass
 class ResultsItem:
     """One prompt of a results file: (system, answer record) per answer (system None: the record's own
-    or the file's), its recorded verdicts, and which of them were left out (they break the layout)."""
+    or the file's), its recorded verdicts, and what of it breaks the layout (left out)."""
 
     records: list[tuple[str | None, dict[str, Any]]]
     verdicts: RecordedVerdicts | None
@@ -265,23 +265,21 @@ def _items(data: Any, path: Path, fields: ResultsFields) -> Iterator[tuple[str, 
     if not isinstance(data, list):
         yield path.stem, data
         return
-    ids = [item.get(fields.id) if isinstance(item, dict) else "" for item in data]
-    given = [str(i) for item, i in zip(data, ids, strict=True) if isinstance(item, dict)]
+    ids = [item.get(fields.id) for item in data if isinstance(item, dict)]
     # The items' own ids where every object has a distinct one ("Query1" in every file is none).
-    named = all(isinstance(i, (str, int)) and str(i) for i in ids if i != "") and len(set(given)) == len(
-        given
-    )
+    named = all(isinstance(i, (str, int)) for i in ids) and len({str(i) for i in ids}) == len(ids)
     for position, item in enumerate(data, start=1):
-        yield (str(ids[position - 1]) if named else f"{path.stem}:{position}"), item
+        own = str(item.get(fields.id)) if isinstance(item, dict) else ""
+        yield (own if named else f"{path.stem}:{position}"), item
 
 
-def read_results(path: Path, fields: ResultsFields) -> Iterator[ResultsItem | str]:
-    """Yield the item of each prompt of a results file, or why it breaks the layout. Raises
+def read_results(path: Path, fields: ResultsFields) -> Iterator[ResultsItem]:
+    """Yield the item of each prompt of a results file (one that breaks the layout: no records). Raises
     :class:`ConfigError` when the file cannot be read or is not JSON at all."""
     for position, (prompt_id, item) in enumerate(_items(_load(path), path, fields), start=1):
         where = f"item {position}: " if position > 1 or prompt_id != path.stem else ""
         if not isinstance(item, dict):
-            yield f"{where}not a JSON object but {type(item).__name__}"
+            yield ResultsItem([], None, f"{where}not a JSON object but {type(item).__name__}")
             continue
         responses = item.get(fields.responses)
         if "markdown" in item and responses is None:
@@ -289,7 +287,7 @@ def read_results(path: Path, fields: ResultsFields) -> Iterator[ResultsItem | st
             yield ResultsItem([(None, dict(item))], None)
             continue
         if not isinstance(responses, dict) or not responses:
-            yield f"{where}no {fields.responses!r} object of system -> answer"
+            yield ResultsItem([], None, f"{where}no {fields.responses!r} object of system -> answer")
             continue
         prompt = item.get(fields.prompt)
         records: list[tuple[str | None, dict[str, Any]]] = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -202,12 +203,9 @@ def judge_panel(
 
 def ranks(values: Sequence[float]) -> list[float]:
     """Return the rank of each value (1 = smallest), ties given the mean of the ranks they span."""
-    first: dict[float, int] = {}
-    last: dict[float, int] = {}
-    for position, value in enumerate(sorted(values)):
-        first.setdefault(value, position)
-        last[value] = position
-    return [(first[value] + last[value]) / 2 + 1 for value in values]
+    ordered = sorted(values)
+    # A value's ties span positions bisect_left to bisect_right - 1 of the sorted values.
+    return [(bisect_left(ordered, v) + bisect_right(ordered, v) - 1) / 2 + 1 for v in values]
 
 
 def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import itertools
 import json
+import re
 import textwrap
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -303,9 +304,11 @@ def report_json(report: EvalReport) -> str:
     return "".join(iter_report_json(report))
 
 
-def md_cell(text: str) -> str:
-    """Return ``text`` fit for a Markdown table cell: one line, pipes escaped."""
-    return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|")
+def md_cell(text: str, strip: bool = True) -> str:
+    """Return ``text`` fit for a Markdown table cell: one line, pipes escaped; with ``strip`` off a
+    space at either edge is kept (as one space)."""
+    text = re.sub(r"\s+", " ", text.strip() if strip else text)
+    return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def md_code(text: str) -> str:
@@ -323,16 +326,8 @@ def md_text(text: Text, one_line: bool = True) -> str:
     are made one line with pipes escaped (as in a table cell), their edge spaces kept."""
     if isinstance(text, str):
         return md_cell(text) if one_line else text
-    out = []
-    for piece in text:
-        if isinstance(piece, Code):
-            out.append(md_code(piece.text))
-        elif one_line and piece.strip():
-            edge = (" " if piece[0].isspace() else "", " " if piece[-1].isspace() else "")
-            out.append(edge[0] + md_cell(piece) + edge[1])
-        else:
-            out.append(piece if not one_line or not piece else " ")
-    return "".join(out)
+    pieces = (md_code(p.text) if isinstance(p, Code) else md_cell(p, False) if one_line else p for p in text)
+    return "".join(pieces)
 
 
 def iter_report_markdown(report: EvalReport) -> Iterator[str]:

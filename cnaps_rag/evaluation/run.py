@@ -11,7 +11,6 @@ judge that fails: each is a line of the report, and the evaluation goes on.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
@@ -169,19 +168,17 @@ class RowStore(Sequence[Row]):
     16 bytes a row in memory (a scored row is 29 KB as Python objects: a million would take tens of GB)."""
 
     def __init__(self) -> None:
-        handle, self._path = tempfile.mkstemp(prefix="cnaps-rag-rows-", suffix=".jsonl")
-        self._file = os.fdopen(handle, "w+b")
-        weakref.finalize(self, _remove, self._file, self._path)  # with the store, or at exit
+        # Open for the store's life, deleted once closed: with the store, or at exit.
+        self._file = tempfile.TemporaryFile(prefix="cnaps-rag-rows-", suffix=".jsonl")  # noqa: SIM115
+        weakref.finalize(self, self._file.close)
         self._offsets = array("q")
         self._texts = array("q")  # where the row's (final, draft) line starts; -1: none
-        self._end = 0
         self._lock = threading.Lock()
 
     def _write(self, data: bytes) -> int:
-        self._file.seek(self._end)
+        start = self._file.seek(0, os.SEEK_END)  # a read may have moved the position
         self._file.write(data + b"\n")
-        self._end += len(data) + 1
-        return self._end - len(data) - 1
+        return start
 
     def append(self, row: Row, texts: tuple[str, str | None] | None = None) -> None:
         with self._lock:
@@ -213,21 +210,6 @@ class RowStore(Sequence[Row]):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         return Row.model_validate_json(self._line(self._offsets[index]))  # an IndexError past the end
-
-    def __iter__(self) -> Iterator[Row]:
-        # Its own handle: a reader that also asks for single rows meanwhile does not move it.
-        with self._lock:
-            self._file.flush()
-        with open(self._path, "rb") as file:
-            for offset in self._offsets[: len(self)]:
-                file.seek(offset)
-                yield Row.model_validate_json(file.readline())
-
-
-def _remove(file: Any, path: str) -> None:
-    file.close()
-    with contextlib.suppress(OSError):
-        os.unlink(path)
 
 
 # --------------------------------------------------------------------------- the run
@@ -287,9 +269,7 @@ class Run:
             self.options.base_dir = folder or path.parent
             for line, value, reason in stream_records(path):
                 if value is None:
-                    self.broken.append(
-                        BrokenLine(line=line, reason=reason or "not a record", source=str(path))
-                    )
+                    self.broken.append(BrokenLine(line=line, reason=reason, source=str(path)))
                     continue
                 yield value, line, system, str(path)
 
@@ -303,11 +283,8 @@ class Run:
             self.broken.append(BrokenLine(line=None, reason=reason, source=str(path)))
             return
         for item in items:
-            problem = item if isinstance(item, str) else item.problem
-            if problem is not None:
-                self.broken.append(BrokenLine(line=None, reason=problem, source=str(path)))
-            if isinstance(item, str):
-                continue
+            if item.problem is not None:
+                self.broken.append(BrokenLine(line=None, reason=item.problem, source=str(path)))
             if item.verdicts is not None:
                 self.recorded[item.verdicts.id] = item.verdicts
             for answer_system, record in item.records:  # system None: a plain answer record in a list
@@ -442,31 +419,22 @@ class Run:
         live = [v for v in self.live.values() if len({s for by in v.scores.values() for s in by}) > 1]
         tasks = []
         for verdict in live:
-            positions = self.prompts.first.get(verdict.id, {})
-            answers = []
-            for system in systems:
-                if system in positions:
-                    markdown, _ = self.rows.get(positions[system][0] - 1)
-                    if markdown is not None:
-                        answers.append((system, markdown))
-            for judge in self.judges:
-                tasks += [(verdict, judge, shown) for shown in (answers, answers[::-1])]
+            positions = self.prompts.prompts[verdict.id].answers  # each a scored row: its texts are kept
+            answers = [(s, self.rows.get(positions[s] - 1)[0] or "") for s in systems if s in positions]
+            tasks += [(verdict, judge, answers) for judge in self.judges]
 
-        def ask(task: tuple[RecordedVerdicts, Judge, list[tuple[str, str]]]) -> tuple[str | None, str | None]:
-            verdict, judge, shown = task
-            return judge.compare(self.live_specs[verdict.id], shown)
+        def ask(
+            task: tuple[RecordedVerdicts, Judge, list[tuple[str, str]]],
+        ) -> list[tuple[str | None, str | None]]:
+            verdict, judge, answers = task
+            # The answers in order, then reversed: a pick that changes shows position bias.
+            return [judge.compare(self.live_specs[verdict.id], shown) for shown in (answers, answers[::-1])]
 
         with ThreadPoolExecutor(self.workers) as pool:
             results = list(pool.map(ask, tasks))
-        failures = [
-            f"{judge.model} on {verdict.id}: {why}"
-            for (verdict, judge, _), (_, why) in zip(tasks, results, strict=True)
-            if why is not None
-        ]
-        # Each judge's two asks are side by side: the answers in order, then reversed.
-        for (verdict, judge, _), (first, _), (again, _) in zip(
-            tasks[::2], results[::2], results[1::2], strict=True
-        ):
+        failures = []
+        for (verdict, judge, _), [(first, why), (again, why_again)] in zip(tasks, results, strict=True):
+            failures += [f"{judge.model} on {verdict.id}: {w}" for w in (why, why_again) if w is not None]
             if first is not None:
                 verdict.votes[judge.model] = first
                 if again is not None:

@@ -157,39 +157,31 @@ class PromptTable:
     """Per prompt, each system's first scored answer: its scores, what was stripped, the judge's score."""
 
     def __init__(self) -> None:
-        # Prompt -> system -> (position from 1 of its row, scores by metric, stripped, judge's overall).
-        self.first: dict[str, dict[str, tuple[int, dict[str, float], int, float | None]]] = {}
+        self.prompts: dict[str, PromptRow] = {}
 
     def add(self, position: int, row: Row) -> None:
         """Take the row at ``position`` (from 1) among all rows."""
         if row.final_scores is None or row.prompt_id is None:
             return
-        by_system = self.first.setdefault(row.prompt_id, {})
-        if row.system not in by_system:
-            stripped = len(row.written()[1])
-            scores = {metric: float(getattr(row.final_scores, metric)) for metric in METRICS}
-            judge = row.judgment.overall if row.judgment is not None else None
-            by_system[row.system] = (position, scores, stripped, judge)
+        prompt = self.prompts.setdefault(
+            row.prompt_id, PromptRow(prompt_id=row.prompt_id, scores={}, best={}, stripped={})
+        )
+        if row.system not in prompt.answers:
+            prompt.answers[row.system] = position
+            prompt.scores[row.system] = {
+                metric: float(getattr(row.final_scores, metric)) for metric in METRICS
+            }
+            prompt.stripped[row.system] = len(row.written()[1])
+            if row.judgment is not None:
+                prompt.judge[row.system] = row.judgment.overall
 
     def rows(self, systems: Sequence[str]) -> list[PromptRow]:
-        """Return per prompt (in order of first answer) each system's scores, with the best marked."""
-        result = []
-        for prompt_id, by_system in self.first.items():
-            ordered = {name: by_system[name] for name in systems if name in by_system}
-            scores = {name: entry[1] for name, entry in ordered.items()}
-            best = {}
+        """Return per prompt (in order of first answer) each system's scores, the best marked where
+        some system scored lower (listed in the order of ``systems``)."""
+        for prompt in self.prompts.values():
             for metric in METRICS:
-                values = {name: s[metric] for name, s in scores.items()}
-                if min(values.values()) < max(values.values()):
-                    best[metric] = [name for name, value in values.items() if value == max(values.values())]
-            result.append(
-                PromptRow(
-                    prompt_id=prompt_id,
-                    scores=scores,
-                    best=best,
-                    stripped={name: entry[2] for name, entry in ordered.items()},
-                    judge={name: entry[3] for name, entry in ordered.items() if entry[3] is not None},
-                    answers={name: entry[0] for name, entry in ordered.items()},
-                )
-            )
-        return result
+                values = {name: prompt.scores[name][metric] for name in systems if name in prompt.scores}
+                top = max(values.values())
+                if min(values.values()) < top:
+                    prompt.best[metric] = [name for name, value in values.items() if value == top]
+        return list(self.prompts.values())
