@@ -57,7 +57,7 @@ class FreshContextBackend(LocalBackend):
     """The local backend with llama.cpp's KV cache cleared before every request."""
 
     def complete(self, request: Request) -> Completion:
-        self.llama.reset()
+        self.loaded.llama.reset()
         return super().complete(request)
 
 
@@ -86,7 +86,7 @@ class ModelBench:
         self.settings = settings
         self.recorder = RecordingBackend()
         self.fresh_backend = FreshContextBackend()
-        self.llama = self.recorder.llama
+        self.llama = self.recorder.loaded.llama
         self.specs = [load_prompt_file(p)[0] for p in single_prompt_files(settings.answer_prompts)]
         self.requests: list[Request] = []
         self.last_usage: dict[str, int] = {}
