@@ -39,10 +39,9 @@ def resolve_backend(
         raise ConfigError(f"unknown backend {backend!r}", hint=f"choose one of {', '.join(BACKENDS)}")
     options: dict[str, Any] = {"timeout": timeout, "n_ctx": n_ctx}
     if backend == "local":
-        if provider is not None:
-            raise ConfigError(
-                f"--provider {provider} is for the openai backend", hint="pass --backend openai"
-            )
+        for flag, value in (("--provider", provider), ("--base-url", base_url)):
+            if value is not None:
+                raise ConfigError(f"{flag} {value} is for the openai backend", hint="pass --backend openai")
         options.update(model_path=model, chat_format=chat_format)
     else:
         if chat_format is not None:
