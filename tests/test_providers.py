@@ -102,6 +102,8 @@ def test_a_local_server_needs_no_key_and_base_url_wins(no_keys, monkeypatch):
 def test_options_that_belong_to_the_other_backend_are_refused(no_keys):
     with pytest.raises(ConfigError, match="--provider vllm is for the openai backend"):
         resolve_backend("local", provider="vllm")
+    with pytest.raises(ConfigError, match="--base-url http://host:8080/v1 is for the openai backend"):
+        resolve_backend("local", base_url="http://host:8080/v1")  # not silently the embedded model
     with pytest.raises(ConfigError, match="--chat-format is for a local GGUF model"):
         resolve_backend("openai", provider="vllm", model="m", chat_format="chatml")
     for options in ({"provider": "vllm", "model": "m"}, {}):
@@ -172,6 +174,10 @@ def test_a_local_generation_past_the_time_limit_stops_and_the_model_goes_on(loca
     from cnaps_rag.backends import LocalBackend
 
     request = Request(messages=[{"role": "user", "content": "Tell me about rivers."}], max_tokens=64)
+    # Asked twice, so that this reply, like the one after the stop, reads the whole prompt from
+    # llama.cpp's cache: on some CPUs (AVX-512 EPYC) a prompt evaluated in one batch and one read
+    # from the cache give logits that differ in the last bits, and greedy replies part ways.
+    local_backend.complete(request)
     before = local_backend.complete(request).text
     with pytest.raises(TimeLimitError, match=r"time limit of 0\.001 s") as info:
         LocalBackend(timeout=0.001).complete(request)  # the same loaded model, with a limit
