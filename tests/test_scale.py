@@ -74,8 +74,9 @@ def test_any_executor_gives_the_same_report(answers_file, in_process):
 
 def test_a_local_dask_cluster_gives_the_same_report(answers_file, in_process, tmp_path):
     distributed = pytest.importorskip("distributed")
-    # A scheduler and one worker process of their own, over TCP on loopback, no dashboard: the
-    # answers and prompts are pickled to the worker as they would be to another machine.
+    # A scheduler and one worker process of their own, over TCP on loopback: the answers and
+    # prompts are pickled to the worker as they would be to another machine. The dashboard on a
+    # free port: None means the default 8787, and a second run on the machine then fails to start.
     with (
         distributed.LocalCluster(
             n_workers=1,
@@ -83,7 +84,7 @@ def test_a_local_dask_cluster_gives_the_same_report(answers_file, in_process, tm
             processes=True,
             protocol="tcp://",
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
