@@ -187,7 +187,7 @@ def bench_dask(folder: Path, count: int) -> Figure:
     say(f"eval: {count} answers on a local Dask cluster (2 worker processes on loopback)")
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
