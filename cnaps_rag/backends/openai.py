@@ -6,16 +6,14 @@ the row (its URL, key variable and structured output modes), and ``--base-url`` 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from ..errors import BackendError, ConfigError, TimeLimitError
+from ..errors import BackendError, CnapsRagError, ConfigError, TimeLimitError
 from ..schemas import openai_strict
 from ..text import shorten
 from .base import Completion, Request, StructuredMode, check_timeout
@@ -65,55 +63,6 @@ def provider(name: str) -> Provider:
     if name not in PROVIDERS:
         raise ConfigError(f"unknown provider {name!r}", hint=f"choose one of {', '.join(PROVIDERS)}")
     return PROVIDERS[name]
-
-
-@contextlib.contextmanager
-def normalize_provider_errors(
-    base_url: str | None, secret: str | None, key_env: str, timeout: float
-) -> Iterator[None]:
-    """Turn the openai client's exceptions into BackendError / ConfigError with hints; ``secret``
-    (the API key) is removed from every message, since some servers echo the credentials they got.
-    """
-    import openai
-
-    where = _display_url(base_url) if base_url else "the OpenAI API"
-
-    def clean(text: str, limit: int = 400) -> str:
-        return shorten(" ".join(redact(str(text), secret).split()), limit, "…")
-
-    try:
-        yield
-    except openai.AuthenticationError as exc:
-        raise ConfigError(
-            f"{where} refused the API key ({exc.status_code}): {clean(exc.message, 160)}",
-            hint=f"set {key_env} to a valid key",
-        ) from None
-    except openai.APITimeoutError:
-        raise TimeLimitError(
-            f"{where} sent no reply within {timeout:g} s", seconds=timeout, retryable=True
-        ) from None
-    except openai.APIConnectionError:
-        raise BackendError(
-            f"cannot reach {where} (connection failed or dropped)",
-            retryable=True,
-            hint="is the server running? check --base-url",
-        ) from None
-    except openai.APIStatusError as exc:
-        status = exc.status_code
-        limited = status == 429
-        raise BackendError(
-            f"{where} is rate limiting (429)"
-            if limited
-            else f"{where} answered {status}: {clean(exc.message)}",
-            retryable=limited or status >= 500 or status == 408,
-            status_code=status,
-            retry_after=_retry_after(exc.response),
-        ) from None
-    except (openai.APIError, ValueError) as exc:
-        # A body that is cut short or is not JSON: the next try may be whole.
-        raise BackendError(
-            f"{where} sent an unreadable reply: {clean(str(exc), 160)}", retryable=True
-        ) from None
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -229,7 +178,48 @@ class OpenAIBackend:
             official = self.base_url is None or "api.openai.com" in self.base_url
             self.token_field = "max_completion_tokens" if official else "max_tokens"
 
+    def _error(self, exc: Exception) -> CnapsRagError:
+        """Return the openai client's exception as a BackendError / ConfigError with a hint; the API
+        key is removed from every message, since some servers echo the credentials they got."""
+        import openai
+
+        where = _display_url(self.base_url) if self.base_url else "the OpenAI API"
+
+        def clean(text: str, limit: int = 400) -> str:
+            return shorten(" ".join(redact(str(text), self.api_key).split()), limit, "…")
+
+        if isinstance(exc, openai.AuthenticationError):
+            return ConfigError(
+                f"{where} refused the API key ({exc.status_code}): {clean(exc.message, 160)}",
+                hint=f"set {self.key_env} to a valid key",
+            )
+        if isinstance(exc, openai.APITimeoutError):
+            return TimeLimitError(
+                f"{where} sent no reply within {self.timeout:g} s", seconds=self.timeout, retryable=True
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return BackendError(
+                f"cannot reach {where} (connection failed or dropped)",
+                retryable=True,
+                hint="is the server running? check --base-url",
+            )
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            limited = status == 429
+            return BackendError(
+                f"{where} is rate limiting (429)"
+                if limited
+                else f"{where} answered {status}: {clean(exc.message)}",
+                retryable=limited or status >= 500 or status == 408,
+                status_code=status,
+                retry_after=_retry_after(exc.response),
+            )
+        # A body that is cut short or is not JSON: the next try may be whole.
+        return BackendError(f"{where} sent an unreadable reply: {clean(str(exc), 160)}", retryable=True)
+
     def _create(self, request: Request, response_format: dict[str, Any] | None) -> Any:
+        import openai
+
         # A server that refuses a parameter by name is asked again without it, once per parameter.
         for _ in range(len(OPTIONAL_PARAMETERS) + 2):
             kwargs: dict[str, Any] = {"model": self.model, "messages": request.messages}
@@ -239,18 +229,19 @@ class OpenAIBackend:
             if response_format is not None:
                 kwargs["response_format"] = response_format
             try:
-                with normalize_provider_errors(self.base_url, self.api_key, self.key_env, self.timeout):
-                    return self.client.chat.completions.create(**kwargs)
-            except BackendError as exc:
-                refused = _REFUSED_PARAMETER.search(exc.message) if exc.status_code == 400 else None
-                name = refused.group(1) if refused else ""
-                if name not in kwargs or name not in TOKEN_FIELDS + OPTIONAL_PARAMETERS:
-                    raise
-                with self._lock:
-                    if name == self.token_field:
-                        self.token_field = next(f for f in TOKEN_FIELDS if f != name)
-                    elif name in OPTIONAL_PARAMETERS:
-                        self.refused.add(name)
+                return self.client.chat.completions.create(**kwargs)
+            except (openai.APIError, ValueError) as exc:
+                error = self._error(exc)
+            is_400 = isinstance(error, BackendError) and error.status_code == 400
+            refused = _REFUSED_PARAMETER.search(error.message) if is_400 else None
+            name = refused.group(1) if refused else ""
+            if name not in kwargs or name not in TOKEN_FIELDS + OPTIONAL_PARAMETERS:
+                raise error
+            with self._lock:
+                if name == self.token_field:
+                    self.token_field = next(f for f in TOKEN_FIELDS if f != name)
+                elif name in OPTIONAL_PARAMETERS:
+                    self.refused.add(name)
         raise BackendError(f"{self.model} refused every form of the request", hint="check --model")
 
     def _formats(self, schema: dict[str, Any]) -> list[tuple[StructuredMode, dict[str, Any] | None]]:

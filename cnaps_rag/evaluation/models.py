@@ -5,32 +5,15 @@ models asked in this run); either way they are :class:`RecordedVerdicts` per pro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializationInfo,
-    SkipValidation,
-    field_serializer,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, SkipValidation
 
 from ..scores import Scores
 from ..spec import PromptSpec
 from ..text import shorten
 from ..validation import Violation
 
-CRITERIA: tuple[str, ...] = (
-    "clarity",
-    "correctness_completeness",
-    "workflow_design",
-    "provided_models_only",
-    "reasoning",
-)
-"""The judge's rubric criteria, in report order (``prompts/judge_rubric.txt`` defines each)."""
-MEASURES = (*CRITERIA, "supported_share", "does_what_was_asked")
 REASON_CHARS = 200
 MAJORITY = "majority"
 
@@ -85,6 +68,11 @@ class JudgeReply(Closed):
     unsupported_sentences: list[int]
     does_what_was_asked: bool
     asked_reason: Reason
+
+
+CRITERIA = tuple(name for name, field in JudgeReply.model_fields.items() if field.annotation is Criterion)
+"""The judge's rubric criteria, in report order (``prompts/judge_rubric.txt`` defines each)."""
+MEASURES = (*CRITERIA, "supported_share", "does_what_was_asked")
 
 
 class CompareReply(Closed):
@@ -305,7 +293,8 @@ class EvalReport(Closed):
     counts: dict[str, int]  # records, scored, failed, unscorable, with_draft, broken_lines
     metrics: list[MetricRow]
     violations: dict[str, dict[str, int]]  # {"final": {"url": n, "model": m}, "draft": {...}}
-    rows: SkipValidation[Sequence[Row]]  # a run keeps them on disk, with the texts (run.RowStore)
+    # A run keeps the rows on disk, with the texts (run.RowStore): a sequence, dumped as a list.
+    rows: Annotated[SkipValidation[Sequence[Row]], PlainSerializer(list, return_type=list[Row])]
     broken_lines: list[BrokenLine]
     systems: list[SystemSummary] = []
     ranking: dict[str, list[str]] = {}  # metric -> the systems by final mean, best first
@@ -313,11 +302,6 @@ class EvalReport(Closed):
     judge: JudgeReport | None = None
     judges: PanelReport | None = None
     run: RunInfo | None = Field(default=None, exclude=True)
-
-    @field_serializer("rows")
-    def _dump_rows(self, rows: Sequence[Row], info: SerializationInfo) -> list[Any]:
-        # The rows are a sequence read back from disk, not a list: dumped one by one.
-        return [row.model_dump(mode=info.mode) for row in rows]
 
     def metric(self, name: str) -> MetricRow:
         return {row.metric: row for row in self.metrics}[name]
