@@ -95,7 +95,7 @@ def _lexicon_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     # group's few names instead of all 600.
     groups: dict[str, list[str]] = {}
     for name in sorted(set(names), key=len, reverse=True):  # longest first within each group
-        body = r"[\s\-]?".join(re.escape(p) for p in re.split(r"[\s\-]+", name) if p)
+        body = r"[\s\-]?".join(map(re.escape, name.replace("-", " ").split()))
         groups.setdefault(name[0].lower(), []).append(body if _is_acronym(name) else f"(?i:{body})")
     alternatives = [
         f"(?=[{re.escape(first)}{re.escape(first.upper())}])(?:{'|'.join(bodies)})"
@@ -135,11 +135,9 @@ def _lexicon() -> tuple[ahocorasick.Automaton, re.Pattern[str]]:
     """
     automaton = ahocorasick.Automaton()
     for name in MODEL_NAMES:
-        parts = [p for p in re.split(r"[\s\-]+", name) if p]
+        parts = name.replace("-", " ").split()
         for separators in itertools.product(("", " ", "-"), repeat=len(parts) - 1):
-            word = " " + _spaced(
-                "".join(itertools.chain.from_iterable(zip(parts, (*separators, ""), strict=True)))
-            )
+            word = " " + _spaced("".join(p + s for p, s in zip(parts, (*separators, ""), strict=True)))
             automaton.add_word(word, len(word) - 1)
     automaton.make_automaton()
     return automaton, _lexicon_pattern(MODEL_NAMES)
@@ -225,7 +223,7 @@ def _token_shape(token: str) -> tuple[int, str, str, str | None] | None:
     if (
         rest
         and task_by_code(named[0]) is not None
-        and not any(p.lower() in _FUNCTION_WORDS for p in rest)
+        and not any(map(is_function_word, rest))
         and (len(rest) >= 2 or any(c.isupper() or c.isdigit() for c in rest[0][1:]))
     ):
         identifier = "-".join(named)
