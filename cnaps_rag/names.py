@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from functools import lru_cache
 from operator import itemgetter
 from typing import NamedTuple
@@ -24,6 +24,7 @@ import ahocorasick
 
 from .files import data_lines
 from .tasks import task_by_code
+from .text import matches_at
 
 
 class NameMention(NamedTuple):
@@ -143,22 +144,13 @@ def _lexicon() -> tuple[ahocorasick.Automaton, re.Pattern[str]]:
     return automaton, _lexicon_pattern(MODEL_NAMES)
 
 
-def _matches_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> Iterator[re.Match[str]]:
-    """Yield what ``pattern.finditer(text)`` yields, given (in order) every place a match can start."""
-    resume = 0
-    for start in starts:
-        if start >= resume and (match := pattern.match(text, start)) is not None and match.end() > start:
-            yield match
-            resume = match.end()  # a start inside this match is skipped, as finditer skips it
-
-
 def _lexicon_matches(text: str) -> Iterator[re.Match[str]]:
     """Yield what ``pattern.finditer(text)`` yields, trying the pattern only where the automaton hits."""
     automaton, pattern = _lexicon()
     # The automaton's words start with a space, so it hits at word starts only; a hit ends at
     # ``end`` in the spaced text, one character ahead of ``text``.
     starts = sorted({end - length for end, length in automaton.iter(" " + _spaced(text))})
-    return _matches_at(pattern, text, starts)
+    return matches_at(pattern, text, starts)
 
 
 # ---------------------------------------------------------------------------- the shape pass
@@ -182,7 +174,7 @@ def token_matches(text: str) -> Iterator[re.Match[str]]:
     """Yield what ``_TOKEN.finditer(text)`` yields: _TOKEN matched only where it can start."""
     size = len(text)
     starts = [size - m.end() for m in _TOKEN_START_REVERSED.finditer(text[::-1])]
-    return _matches_at(_TOKEN, text, reversed(starts))
+    return matches_at(_TOKEN, text, reversed(starts))
 
 
 _FAMILY_SUFFIX = re.compile("(?:" + "|".join(map(re.escape, data_lines("family_suffixes.txt"))) + ")$")
