@@ -44,6 +44,7 @@ class AskedModel:
 
     def __init__(self, backend: Backend, cache_dir: str | Path | None, attempts: int, max_wait: float):
         self.backend = backend
+        self.model = backend.model
         self.folder = Path(cache_dir) if cache_dir is not None else None
         self.attempts = attempts
         self.max_wait = max_wait
@@ -53,10 +54,6 @@ class AskedModel:
         self.failures = 0
         self.failed_in_a_row = 0
         self.last_error = ""
-
-    @property
-    def model(self) -> str:
-        return self.backend.model
 
     def _path(self, key: str) -> Path | None:
         return None if self.folder is None else self.folder / key[:2] / f"{key}.json"

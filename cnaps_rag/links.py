@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from .text import trim_url_tail
+from .text import matches_at, trim_url_tail
 
 if TYPE_CHECKING:
     from linkify_it import LinkifyIt
@@ -126,14 +126,8 @@ def _arxiv_matches(text: str, lowered: str) -> Iterator[re.Match[str]]:
     """
     if len(lowered) != len(text) or "\u0131" in text:
         # "İ" lower-cases to two characters and "ı" matches "i" without being it: scan it all.
-        yield from _ARXIV_TEXT.finditer(text)
-        return
-    position = lowered.find("arxiv")
-    while position >= 0:
-        match = _ARXIV_TEXT.match(text, position)
-        if match is not None:
-            yield match
-        position = lowered.find("arxiv", match.end() if match else position + 1)
+        return _ARXIV_TEXT.finditer(text)
+    return matches_at(_ARXIV_TEXT, text, (m.start() for m in re.finditer("arxiv", lowered)))
 
 
 # A scheme's "://" with the scheme's letters before it; the schemes a reader's renderer links

@@ -24,6 +24,7 @@ import ahocorasick
 
 from .files import data_lines
 from .tasks import task_by_code
+from .text import matches_at
 
 
 class NameMention(NamedTuple):
@@ -95,7 +96,7 @@ def _lexicon_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     # group's few names instead of all 600.
     groups: dict[str, list[str]] = {}
     for name in sorted(set(names), key=len, reverse=True):  # longest first within each group
-        body = r"[\s\-]?".join(re.escape(p) for p in re.split(r"[\s\-]+", name) if p)
+        body = r"[\s\-]?".join(map(re.escape, name.replace("-", " ").split()))
         groups.setdefault(name[0].lower(), []).append(body if _is_acronym(name) else f"(?i:{body})")
     alternatives = [
         f"(?=[{re.escape(first)}{re.escape(first.upper())}])(?:{'|'.join(bodies)})"
@@ -135,11 +136,9 @@ def _lexicon() -> tuple[ahocorasick.Automaton, re.Pattern[str]]:
     """
     automaton = ahocorasick.Automaton()
     for name in MODEL_NAMES:
-        parts = [p for p in re.split(r"[\s\-]+", name) if p]
+        parts = name.replace("-", " ").split()
         for separators in itertools.product(("", " ", "-"), repeat=len(parts) - 1):
-            word = " " + _spaced(
-                "".join(itertools.chain.from_iterable(zip(parts, (*separators, ""), strict=True)))
-            )
+            word = " " + _spaced("".join(p + s for p, s in zip(parts, (*separators, ""), strict=True)))
             automaton.add_word(word, len(word) - 1)
     automaton.make_automaton()
     return automaton, _lexicon_pattern(MODEL_NAMES)
@@ -151,11 +150,7 @@ def _lexicon_matches(text: str) -> Iterator[re.Match[str]]:
     # The automaton's words start with a space, so it hits at word starts only; a hit ends at
     # ``end`` in the spaced text, one character ahead of ``text``.
     starts = sorted({end - length for end, length in automaton.iter(" " + _spaced(text))})
-    resume = 0
-    for start in starts:
-        if start >= resume and (match := pattern.match(text, start)) is not None and match.end() > start:
-            yield match
-            resume = match.end()
+    return matches_at(pattern, text, starts)
 
 
 # ---------------------------------------------------------------------------- the shape pass
@@ -179,14 +174,7 @@ def token_matches(text: str) -> Iterator[re.Match[str]]:
     """Yield what ``_TOKEN.finditer(text)`` yields: _TOKEN matched only where it can start."""
     size = len(text)
     starts = [size - m.end() for m in _TOKEN_START_REVERSED.finditer(text[::-1])]
-    resume = 0
-    for start in reversed(starts):
-        if start < resume:
-            continue  # inside the token before, as finditer would skip it
-        match = _TOKEN.match(text, start)
-        if match is not None:
-            yield match
-            resume = match.end()
+    return matches_at(_TOKEN, text, reversed(starts))
 
 
 _FAMILY_SUFFIX = re.compile("(?:" + "|".join(map(re.escape, data_lines("family_suffixes.txt"))) + ")$")
@@ -225,7 +213,7 @@ def _token_shape(token: str) -> tuple[int, str, str, str | None] | None:
     if (
         rest
         and task_by_code(named[0]) is not None
-        and not any(p.lower() in _FUNCTION_WORDS for p in rest)
+        and not any(map(is_function_word, rest))
         and (len(rest) >= 2 or any(c.isupper() or c.isdigit() for c in rest[0][1:]))
     ):
         identifier = "-".join(named)

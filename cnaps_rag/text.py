@@ -4,7 +4,7 @@ what a line, a sentence and the end of a URL are."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 # A sentence ends at ., ! or ? before white space and more text, or at a CJK full stop
 # (Chinese and Japanese put no space after it); not at a dot after one of these words.
@@ -90,3 +90,13 @@ def blanked_spans(text: str, spans: list[tuple[int, int]]) -> str:
             kept += [text[position:start], " " * (end - start)]
             position = end
     return "".join(kept) + text[position:]
+
+
+def matches_at(pattern: re.Pattern[str], text: str, starts: Iterable[int]) -> Iterator[re.Match[str]]:
+    """Yield what ``pattern.finditer(text)`` yields, given (in order) every place a match can start:
+    the search shortcut of the name and link finders, each of which says why it pays."""
+    resume = 0
+    for start in starts:
+        if start >= resume and (match := pattern.match(text, start)) is not None and match.end() > start:
+            yield match
+            resume = match.end()  # a start inside this match is skipped, as finditer skips it
