@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11; the package runs on 3.10 too
 
 EVIDENCE_CHARS = 160
 """How much of the last reply an error's message quotes (``last_reply`` holds it whole)."""
