@@ -95,7 +95,7 @@ def _lexicon_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     # Grouped by first letter behind a lookahead: at a word start the engine tries one
     # group's few names instead of all 600.
     groups: dict[str, list[str]] = {}
-    for name in sorted(set(names), key=len, reverse=True):  # longest first within each group
+    for name in sorted(set(names), key=lambda n: (-len(n), n)):  # longest first, then in one order
         body = r"[\s\-]?".join(map(re.escape, name.replace("-", " ").split()))
         groups.setdefault(name[0].lower(), []).append(body if _is_acronym(name) else f"(?i:{body})")
     alternatives = [
