@@ -74,6 +74,7 @@ class Layout:
 
     def __init__(self, text: str):
         self.text = text
+        self._headings: list[Part] | None = None
         self.lines: list[Line] = []
         add = self.lines.append
         fence: tuple[str, str] | None = None  # (marker, info) of the open fence
@@ -160,6 +161,11 @@ class Layout:
         """Return every line that may open a numbered section or part, in order: markdown headings,
         whole-line bold headings and plain numbered lines at the left margin (ambiguous with list
         items: :func:`answer_parts` keeps those that repeat an expected title)."""
+        if self._headings is None:  # asked by the score's structure and its claim check alike
+            self._headings = self._numbered_headings()
+        return self._headings
+
+    def _numbered_headings(self) -> list[Part]:
         found = []
         for index, line in enumerate(self.lines):
             if line.kind not in ("heading", "text", "item") or line.indent > 1:
@@ -205,14 +211,17 @@ def _title_words(text: str) -> set[str]:
     return {w.lower() for w in _TITLE_WORD.findall(text)}
 
 
-def answer_parts(text: str, expected: dict[str, list[str]] | None = None, filler: str = "") -> list[Part]:
-    """Return the answer's numbered sections and lettered parts, in order, in every heading form.
+def answer_parts(
+    text: str, expected: dict[str, list[str]] | None = None, filler: str = "", layout: Layout | None = None
+) -> list[Part]:
+    """Return the answer's numbered sections and lettered parts, in order, in every heading form
+    (``layout``: the text's, when the caller has it).
 
     A plain numbered line counts only when it repeats one of the ``expected`` titles for its
     number (two thirds of its words, at least two), since any numbered list looks the same. A
     section runs to the next section, a part to the next section or part.
     """
-    layout = Layout(text)
+    layout = layout or Layout(text)
     expected = expected or {}
     heads = []
     for heading in layout.numbered_headings():

@@ -26,7 +26,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from .allowlist import AllowList
-from .markdown import answer_parts, in_order
+from .markdown import Layout, answer_parts, in_order
 from .profiles import profiles
 from .spec import PromptSpec
 from .support import ClaimReader, check, review
@@ -101,7 +101,7 @@ def _links(found: Found) -> tuple[list[tuple[int, int]], list[str]]:
     return spans, list(dict.fromkeys(key for _, key in sorted(cited) if key))
 
 
-def _structure(text: str, spec: PromptSpec) -> tuple[float, list[int], list[int]]:
+def _structure(text: str, spec: PromptSpec, layout: Layout) -> tuple[float, list[int], list[int]]:
     """Return the share of required parts present in order, the section numbers found, the empty ones."""
     required = [section.number for section in spec.sections] or ["1", "2", "3"]
     expected: dict[str, list[str]] = {}
@@ -109,7 +109,7 @@ def _structure(text: str, spec: PromptSpec) -> tuple[float, list[int], list[int]
         expected.setdefault(section.number, []).append(section.title)
     for number, instruction in enumerate(spec.instructions, start=1):
         expected.setdefault(str(number), []).append(instruction)
-    parts = answer_parts(text, expected, filler=NOT_COVERED)
+    parts = answer_parts(text, expected, filler=NOT_COVERED, layout=layout)
     present = in_order(required, [part.number for part in parts if not part.empty])
     numbers = [int(part.number) for part in parts if part.number.isdigit()]
     empty = [int(part.number) for part in parts if part.number.isdigit() and part.empty]
@@ -155,10 +155,11 @@ def score(
     unallowed_models = [m.text for m in mentions if not allow.names.check(m).allowed]
     model_precision = (len(mentions) - len(unallowed_models)) / len(mentions) if mentions else 1.0
 
-    structure, sections_found, empty_sections = _structure(text, spec)
+    layout = Layout(text)  # read once: the structure and the claim check both walk its lines
+    structure, sections_found, empty_sections = _structure(text, spec, layout)
 
     marks = citation_spans(text)
-    checks = check(text, spec, allow, found, links, marks)
+    checks = check(text, spec, allow, found, links, marks, layout)
     if checker is not None:
         checks = review(checks, text, spec, checker)
     table = profiles(spec)

@@ -391,14 +391,16 @@ def check(
     found: Found,
     link_spans: list[tuple[int, int]],
     marks: list[tuple[int, int]],
+    layout: Layout | None = None,
 ) -> list[Check]:
     """Return the verdict on each claim of ``text`` (LF newlines), in order.
 
     ``found`` is what :func:`cnaps_rag.validation.find_items` finds in ``text``; ``link_spans`` the
     spans of its links and link targets, and ``marks`` those of its chat citation marks
-    (:func:`cnaps_rag.validation.citation_spans`), blanked before words are read.
+    (:func:`cnaps_rag.validation.citation_spans`), blanked before words are read; ``layout`` is the
+    text's, when the caller has it.
     """
-    layout = Layout(text)
+    layout = layout or Layout(text)
     # Links and chat citation marks are no prose: blanked before units are cut and words read;
     # source markers ([S2]) too, once they have said which source a unit credits.
     shaped = blanked_spans(text, sorted([*link_spans, *marks]))
