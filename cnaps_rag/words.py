@@ -68,7 +68,7 @@ def stem(word: str) -> str:
 @lru_cache(maxsize=1)
 def background_words() -> frozenset[str]:
     """Return the stemmed words any answer may use without a source (the file says which and why)."""
-    return frozenset(stem(word) for word in data_words("background_words.txt"))
+    return frozenset(roots(stem(word) for word in data_words("background_words.txt")))
 
 
 @lru_cache(maxsize=1 << 16)

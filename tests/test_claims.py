@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 
 from cnaps_rag import parse_prompt, score
 from cnaps_rag.claims import LEAD_IN_WORDS, units
+from cnaps_rag.files import data_words
 from cnaps_rag.markdown import Layout
 from cnaps_rag.profiles import profiles
 from cnaps_rag.support import EVALUATIVE_WEIGHT, GOAL_THRESHOLD, SPECIFIC_WEIGHT, SUPPORT_THRESHOLD
-from cnaps_rag.words import ROOT_LENGTH, roots
+from cnaps_rag.words import ROOT_LENGTH, background_words, roots, word_root, workflow_words
 
 PROMPT = """You are an AI scientist.
 
@@ -224,6 +225,16 @@ def test_an_item_the_validator_strips_makes_its_claim_unsupported(spec):
 def test_workflow_words_need_no_source(spec):
     # pass, return, version: words of any workflow (data/workflow_words.txt).
     assert flagged(spec, "The photo is passed to NAFNet, which returns a sharper version.") is None
+
+
+@pytest.mark.parametrize("filename", ["background_words.txt", "workflow_words.txt"])
+def test_every_listed_word_needs_no_source_as_written(filename):
+    # Claims are read by root (cut to ROOT_LENGTH): a listed word longer than that ("workflow",
+    # "repository") must be listed by its root too, or it counts as missing.
+    listed = background_words() if filename == "background_words.txt" else workflow_words()
+    assert {word for word in data_words(filename) if word_root(word)} <= {
+        word for word in data_words(filename) if word_root(word) in listed
+    }
 
 
 # --------------------------------------------------------------------------- calibration
