@@ -11,9 +11,10 @@ names a source):
    nested in), else by its heading.
 2. **What it may say.** A unit that credits sources may use the words of those sources only
    (:class:`~cnaps_rag.profiles.Profile`: the identifier read as task, architecture, data and style,
-   the title, the summary, the link path), plus the user's question and instructions, the sources'
-   names, and the background and workflow words any answer may use; a related paper (no recommended
-   model) is about something else, so a claim crediting only related papers may not take the
+   the title, the summary, the link path), plus the user's question, the sources' names, and the
+   background and workflow words any answer may use, but not the prompt's instructions (they say
+   what the answer holds, not what a source does); a related paper (no recommended model) is about
+   something else, so a claim crediting only related papers may not take the
    question's topic words without them, and neither may a claim with a chat citation mark (it says
    a source says it, and the user's words are not what any source says), except where it restates
    the prompt (step 4). A unit that credits none may use the words of every source.
@@ -304,14 +305,16 @@ class _Allowed:
     base: frozenset[str]
     """Background, workflow and the sources' name words: what any claim may use."""
     question: frozenset[str]
-    """The question's and instructions' words."""
+    """The question's words: what the user asks about, which a claim crediting a recommended model
+    may say of it (the instructions' words say what the answer looks like, not what a source does)."""
     topic: frozenset[str]
-    """The question's words that neither the instructions nor :attr:`base` hold: what the user asks
-    about, which a related paper (on another topic) does not speak of unless in its own words."""
+    """The question's words that the instructions lack: what the user asks about, which a related
+    paper (on another topic) does not speak of unless in its own words."""
     related: frozenset[str]
     """IDs of the related papers (the sources that are no recommended model)."""
     everything: frozenset[str]
-    """All of the above and every source's words: what a claim crediting no source may use."""
+    """All of the above, the instructions' words and every source's words: what a claim crediting
+    no source may use."""
     sources: frozenset[str]
     """Every source's words (a claim crediting none may praise as any of them does)."""
 
@@ -344,13 +347,12 @@ def _allowed(
     names = tuple(name_text(p.name) for p in table.values()) + tuple(
         key for p in table.values() for key in sorted(p.aliases)
     )
-    common = _common(question_text, instructions, names)
-    question = frozenset(roots(content_words("\n".join([question_text, *instructions]))))
+    base = _common("", (), names)
+    question = frozenset(roots(content_words(question_text)))
     sources = frozenset().union(*(p.words for p in table.values()))
-    base = common - question
-    topic = frozenset(roots(content_words(question_text))) - base
-    topic -= frozenset(roots(content_words("\n".join(instructions))))
-    return _Allowed(base, question, topic, related, common | sources, sources)
+    topic = question - frozenset(roots(content_words("\n".join(instructions))))
+    everything = _common(question_text, instructions, names) | sources
+    return _Allowed(base, question, topic, related, everything, sources)
 
 
 def _may_say(
@@ -364,7 +366,7 @@ def _may_say(
     if cited or credited <= allowed.related:
         # A related paper is about something else, and a cited claim says that a source says it:
         # the user's topic is in such claims only in the sources' words.
-        return allowed.base | (allowed.question - allowed.topic) | own, own
+        return (allowed.base - allowed.topic) | own, own
     return allowed.base | allowed.question | own, own
 
 

@@ -237,6 +237,15 @@ def test_every_listed_word_needs_no_source_as_written(filename):
     }
 
 
+def test_the_instructions_say_what_the_answer_holds_not_what_a_source_does(spec):
+    # trying: a word of the instructions alone ("What task the user is trying to perform"). It says
+    # nothing of NAFNet (2 of 3 words found); a claim crediting no source may use it.
+    assert flagged(spec, "NAFNet deblurs by trying.")[:2] == ("misattributed", pytest.approx(2 / 3, abs=1e-4))
+    assert flagged(spec, "Deblurring works by trying.") is None
+    # The question's words are what the user asks about: a recommended model may be said to do it.
+    assert flagged(spec, "NAFNet deblurs scratched photos.") is None
+
+
 # --------------------------------------------------------------------------- calibration
 
 
