@@ -20,7 +20,8 @@ names a source):
    the prompt (step 4). A unit that credits none may use the words of every source.
 3. **Support.** The share of its distinct content words found there, where a word of praise
    (``data/evaluative_words.txt``) its sources do not use weighs :data:`EVALUATIVE_WEIGHT` more and a
-   missing word written as a name :data:`SPECIFIC_WEIGHT` more; an acronym defined in place
+   missing word written as a name or naming a method (``data/method_words.txt``: encoder, attention,
+   conditioning) :data:`SPECIFIC_WEIGHT` more; an acronym defined in place
    ("text-to-speech (TTS)") is no word of the claim.
 4. **Verdict.** *Supported* at :data:`SUPPORT_THRESHOLD` or more; at :data:`GOAL_THRESHOLD`, where
    the answer restates the prompt in its own words: a line saying what flows into or out of a step,
@@ -61,6 +62,7 @@ from .words import (
     background_words,
     content_words,
     evaluative_words,
+    method_words,
     roots,
     word_root,
     words_of,
@@ -76,7 +78,8 @@ GOAL_THRESHOLD = 0.5
 the user's goal in the task section, what the provided models lack, a step's input or output)."""
 SPECIFIC_WEIGHT = 2.0
 """Extra weight of a missing word written as a name (an acronym, CamelCase, a capital inside a
-sentence): a specific model, dataset or method the prompt does not give."""
+sentence) or naming how a model is built or trained (``data/method_words.txt``): a specific model,
+dataset or method the prompt does not give."""
 
 _T = TypeVar("_T")
 Verdict = Literal["supported", "unsupported", "misattributed", "general"]
@@ -149,8 +152,10 @@ camelCase (wordLlama)."""
 
 
 def _specific(written: str, missing: set[str]) -> set[str]:
-    """Return the missing roots written as names: a specific thing, which the prompt must give."""
-    return {root for root in map(word_root, _NAME_SHAPED.findall(written)) if root in missing}
+    """Return the missing roots written as names or naming a method: a specific thing, which the
+    prompt must give."""
+    named = {root for root in map(word_root, _NAME_SHAPED.findall(written)) if root in missing}
+    return named | (missing & method_words())
 
 
 @lru_cache(maxsize=256)

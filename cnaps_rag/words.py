@@ -133,6 +133,12 @@ def workflow_words() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def method_words() -> frozenset[str]:
+    """Return the roots of the words that name how a model is built or trained (the file says which)."""
+    return frozenset(roots(content_words(" ".join(data_words("method_words.txt")))))
+
+
+@lru_cache(maxsize=1)
 def evaluative_words() -> frozenset[str]:
     """Return the roots of the words that praise or rank (the file says which)."""
     return frozenset(roots(content_words(" ".join(data_words("evaluative_words.txt")))))

@@ -16,7 +16,7 @@ from cnaps_rag.files import data_words
 from cnaps_rag.markdown import Layout
 from cnaps_rag.profiles import profiles
 from cnaps_rag.support import EVALUATIVE_WEIGHT, GOAL_THRESHOLD, SPECIFIC_WEIGHT, SUPPORT_THRESHOLD
-from cnaps_rag.words import ROOT_LENGTH, background_words, roots, word_root, workflow_words
+from cnaps_rag.words import ROOT_LENGTH, background_words, method_words, roots, word_root, workflow_words
 
 PROMPT = """You are an AI scientist.
 
@@ -312,6 +312,31 @@ def test_a_missing_name_weighs_three(spec):
     assert SPECIFIC_WEIGHT == 2.0
     # nafnet, deblur, photo, taken, lisbon: Lisbon is missing (1) and written as a name (+2): 1 - 3/5.
     assert flagged(spec, "NAFNet deblurs photos taken in Lisbon.")[1] == pytest.approx(0.4)
+
+
+def test_a_missing_method_word_weighs_three(spec):
+    # nafnet, deblur, photo, attention: attention is missing (1) and names a method (+2): 1 - 3/4.
+    assert flagged(spec, "NAFNet deblurs photos with attention.")[1] == pytest.approx(0.25)
+    # Without the weight, three of four found would do.
+    assert flagged(spec, "NAFNet deblurs photos with care.") is None
+
+
+@pytest.mark.parametrize(
+    "ordinary",
+    [
+        "transformation",
+        "conditions",
+        "decode",
+        "encode",
+        "perception",
+        "contrast",
+        "embedded",
+        "layered",
+        "samples",
+    ],
+)
+def test_no_method_word_shares_its_root_with_an_ordinary_word(ordinary):
+    assert word_root(ordinary) not in method_words()
 
 
 def test_words_compare_by_root():
