@@ -71,7 +71,7 @@ from .words import (
 
 SUPPORT_THRESHOLD = 0.75
 """Share of a claim's distinct content words (less the penalties below) that must be found."""
-EVALUATIVE_WEIGHT = 2.0
+EVALUATIVE_WEIGHT = 1.0
 """Extra weight of a word of praise (``data/evaluative_words.txt``) that the credited source lacks."""
 GOAL_THRESHOLD = 0.5
 """The support that a claim restating the prompt in the answer's own words needs (:func:`_restates`:

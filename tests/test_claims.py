@@ -302,10 +302,10 @@ def test_five_of_seven_is_not(spec):
     )
 
 
-def test_praise_the_source_does_not_give_weighs_three(spec):
-    assert EVALUATIVE_WEIGHT == 2.0
-    # nafnet, deblur, photo, robust: robust is missing (1) and praise (+2): 1 - 3/4.
-    assert flagged(spec, "NAFNet deblurs the photos robustly.")[1] == pytest.approx(0.25)
+def test_praise_the_source_does_not_give_weighs_two(spec):
+    assert EVALUATIVE_WEIGHT == 1.0
+    # nafnet, deblur, photo, robust: robust is missing (1) and praise (+1): 1 - 2/4.
+    assert flagged(spec, "NAFNet deblurs the photos robustly.")[1] == pytest.approx(0.5)
 
 
 def test_a_missing_name_weighs_three(spec):
