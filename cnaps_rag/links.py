@@ -170,7 +170,7 @@ def _settle(text: str, start: int, end: int) -> tuple[int, int]:
     return start, start + len(trim_url_tail(text[start:end]))
 
 
-def _glued_links(text: str, found: list[Link]) -> list[Link]:
+def _glued_links(text: str, lowered: str, found: list[Link]) -> list[Link]:
     """Return the links linkify leaves out because no word boundary stands before them.
 
     Not inside a link found already, each of these starts one: a ``://``, at the scheme that
@@ -210,7 +210,10 @@ def _glued_links(text: str, found: list[Link]) -> list[Link]:
             start -= 1
         if start < match.start() and (not start or text[start - 1] not in "@/"):
             starts.append(start)
-    for www in re.finditer(r"www\.", text, re.IGNORECASE):  # not text.lower(): "İ" lowers to two
+    # Found in the text, not in ``lowered`` (``text.lower()``: "İ" lowers to two characters), but
+    # looked for only where ``lowered`` holds one: the case-insensitive pattern is tried at every
+    # character (2 of the 115 real answers hold a "www."; find_links takes 0.86x as long without it).
+    for www in re.finditer(r"www\.", text, re.IGNORECASE) if "www." in lowered else ():
         before = text[www.start() - 1] if www.start() else " "
         if not inside(www.start()) and not (before.isascii() and (before.isalnum() or before in ".-/")):
             starts.append(www.start())
@@ -271,7 +274,7 @@ def find_links(text: str) -> list[Link]:
                 found.append(Link(start, end, text[start:end], url_key(text[start:end])))
         hint = _HINT.search(text, chunk_end)  # a hint holds no space: none straddles the run's end
     if "/" in text or "www." in lowered:  # every form _glued_links reads holds one
-        found.extend(_glued_links(text, found))
+        found.extend(_glued_links(text, lowered, found))
     found.sort(key=lambda link: (link.start, -(link.end - link.start)))
     result: list[Link] = []
     for link in found:

@@ -7,8 +7,10 @@ import re
 from collections.abc import Iterable, Iterator
 
 # A sentence ends at ., ! or ? before white space and more text, or at a CJK full stop
-# (Chinese and Japanese put no space after it); not at a dot after one of these words.
-_SENTENCE_END = re.compile(r"[.!?](?=\s+\S)|[。！？]")
+# (Chinese and Japanese put no space after it); not at a dot after one of these words. One class
+# of all six opens the pattern, so the regex engine skips to them (written as two alternatives, it
+# was tried at every character: score's sentence split took twice as long on the real answers).
+_SENTENCE_END = re.compile(r"[.!?。！？](?:(?<=[.!?])(?=\s+\S)|(?<=[。！？]))")
 _ABBREVIATIONS = frozenset(
     {"e.g", "i.e", "vs", "al", "cf", "fig", "eq", "no", "approx", "etc", "resp", "z.b"}
 )
