@@ -392,11 +392,11 @@ def test_a_sentence_ends_inside_closing_emphasis(spec):
 
 
 @settings(max_examples=400)
-@given(st.text(alphabet="abzAQTS9 .-_'", max_size=40))
+@given(st.text(alphabet="abzAQTS9 .-_'éÜİ", max_size=40))
 def test_name_shaped_words_are_those_of_the_plain_pattern(text):
     import re
 
-    from cnaps_rag.support import _NAME_SHAPED
+    from cnaps_rag.support import _name_shaped
 
     plain = re.compile(r"(?<=[a-z] )[A-Z][A-Za-z0-9]*|\b[A-Z]{2,}[A-Za-z0-9]*|\b[a-z]+[A-Z][A-Za-z0-9]*")
-    assert _NAME_SHAPED.findall(text) == plain.findall(text)
+    assert sorted(_name_shaped(text)) == sorted(plain.findall(text))
