@@ -145,11 +145,11 @@ def test_the_eval_group_on_a_few_answers(capsys):
         "--only",
         "eval",
         "--eval-answers",
-        "230",
+        "40",
         "--eval-small",
-        "115",
+        "20",
         "--eval-speed-answers",
-        "115",
+        "20",
     ]
     assert bench.main([*arguments, "--repeat", "1", "--json"]) == 0
     figures = {f["key"]: f for f in json.loads(capsys.readouterr().out)["figures"]}
