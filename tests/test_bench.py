@@ -145,9 +145,9 @@ def test_the_eval_group_on_a_few_answers(capsys):
         "--only",
         "eval",
         "--eval-answers",
-        "40",
+        "120",
         "--eval-small",
-        "20",
+        "115",
         "--eval-speed-answers",
         "20",
     ]
